@@ -1,0 +1,57 @@
+# Quick start: `make demo`, then `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+OUT    ?= out/demo
+export VTK_DEFAULT_OPENGL_WINDOW ?= vtkOSOpenGLRenderWindow
+
+.PHONY: demo test lint typecheck bench venv install install-dev gl clean sample
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[html]'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+venv install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# Off-screen OpenGL (Mesa's OSMesa) for PyVista pictures on a machine with no display.
+gl:
+	@if ! ldconfig -p | grep -q libOSMesa; then \
+	  echo "installing libosmesa6 (off-screen OpenGL) ..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libosmesa6 >/dev/null; \
+	fi
+
+sample: $(VENV)/.installed
+	$(PY) citygml/make_sample.py citygml/sample_city.gml
+
+demo: $(VENV)/.installed gl
+	$(VENV)/bin/placement run citygml/sample_city.gml --out $(OUT) --budget 6
+	@echo "results in $(OUT)/ (open $(OUT)/scene.png, $(OUT)/scene.html, $(OUT)/report.md)"
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests benchmarks examples citygml
+	$(VENV)/bin/ruff format --check src tests benchmarks examples citygml
+
+typecheck: $(VENV)/.installed-dev
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.installed-dev gl lint typecheck
+	$(VENV)/bin/pytest -q
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_loader.py
+	$(PY) benchmarks/bench_visibility.py
+	$(PY) benchmarks/bench_optimise.py
+	$(PY) benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

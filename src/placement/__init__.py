@@ -1,0 +1,50 @@
+"""placement: where to put security cameras in a PLATEAU 3D city model.
+
+The pipeline stages are importable one by one for notebooks; heavy dependencies
+(pyvista, embree, ortools) are imported only by the functions that need them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {
+    "read_citygml": ("placement.citygml", "read_citygml"),
+    "Camera": ("placement.camera", "Camera"),
+    "compute_coverage": ("placement.visibility", "compute_coverage"),
+    "Coverage": ("placement.visibility", "Coverage"),
+    "road_edge_sites": ("placement.sites", "road_edge_sites"),
+    "pole_sites": ("placement.sites", "pole_sites"),
+    "read_sites": ("placement.sites", "read_sites"),
+    "combine_sites": ("placement.sites", "combine_sites"),
+    "make_options": ("placement.sites", "make_options"),
+    "sample_demand": ("placement.demand", "sample_demand"),
+    "run": ("placement.pipeline", "run"),
+    "RunOptions": ("placement.pipeline", "RunOptions"),
+    "City": ("placement.model", "City"),
+    "Mesh": ("placement.model", "Mesh"),
+    "Sites": ("placement.model", "Sites"),
+    "Options": ("placement.model", "Options"),
+    "Demand": ("placement.model", "Demand"),
+    "PlacementError": ("placement.errors", "PlacementError"),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    if name == "optimise":
+        import importlib
+
+        return importlib.import_module("placement.optimise")
+    raise AttributeError(f"module 'placement' has no attribute {name!r}")

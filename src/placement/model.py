@@ -1,0 +1,302 @@
+"""Data types shared by the pipeline stages: the loaded city and its parts.
+
+Everything here is a frozen dataclass over numpy arrays. Coordinates are metres in the
+city's metric CRS (``City.crs``, a JGD2011 plane rectangular zone by default) with x =
+easting, y = northing, z = orthometric height (the same datum as the PLATEAU input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+Int8Array = npt.NDArray[np.int8]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class SurfaceKind(IntEnum):
+    """What a triangle of a mesh is part of. Stored per triangle as int8."""
+
+    WALL = 0
+    ROOF = 1
+    GROUND = 2  # building ground surface (LOD2 GroundSurface, or the floor of an extrusion)
+    BUILDING_OTHER = 3  # LOD2 closure, outer ceiling, ... and LOD1 / LOD0-extruded solids
+    VEGETATION = 4
+    FURNITURE = 5
+    TERRAIN = 6
+    ROAD = 7  # carriageway, LOD1 road surface, or a traffic area of unknown function
+    SIDEWALK = 8  # auxiliary traffic area, sidewalk, pedestrian way
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A triangle mesh whose triangles remember where they came from.
+
+    Attributes
+    ----------
+    vertices : (V, 3) float64, metres in the city CRS.
+    faces : (F, 3) int32 indices into ``vertices``.
+    feature : (F,) int32 row of ``City.features`` each triangle belongs to (-1: none).
+    kind : (F,) int8 :class:`SurfaceKind` of each triangle.
+    """
+
+    vertices: FloatArray
+    faces: IntArray
+    feature: IntArray
+    kind: Int8Array
+
+    @staticmethod
+    def empty() -> Mesh:
+        return Mesh(
+            np.zeros((0, 3), np.float64),
+            np.zeros((0, 3), np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int8),
+        )
+
+    @property
+    def n_triangles(self) -> int:
+        return int(self.faces.shape[0])
+
+    def select(self, mask: BoolArray) -> Mesh:
+        """The sub-mesh of the triangles where ``mask`` is true (vertices compacted)."""
+        faces = self.faces[mask]
+        used, inverse = np.unique(faces, return_inverse=True)
+        return Mesh(
+            self.vertices[used],
+            inverse.reshape(-1, 3).astype(np.int32),
+            self.feature[mask],
+            self.kind[mask],
+        )
+
+    @staticmethod
+    def concatenate(meshes: list[Mesh]) -> Mesh:
+        meshes = [m for m in meshes if m.n_triangles]
+        if not meshes:
+            return Mesh.empty()
+        offsets = np.cumsum([0] + [m.vertices.shape[0] for m in meshes[:-1]])
+        return Mesh(
+            np.concatenate([m.vertices for m in meshes]),
+            np.concatenate([m.faces + o for m, o in zip(meshes, offsets, strict=True)]).astype(
+                np.int32
+            ),
+            np.concatenate([m.feature for m in meshes]).astype(np.int32),
+            np.concatenate([m.kind for m in meshes]).astype(np.int8),
+        )
+
+    def area(self) -> float:
+        """Total surface area in square metres."""
+        if not self.n_triangles:
+            return 0.0
+        tri = self.vertices[self.faces]
+        cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        return float(0.5 * np.linalg.norm(cross, axis=1).sum())
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """One row per loaded CityGML feature (buildings, building parts, roads, ...).
+
+    Attributes
+    ----------
+    ids : gml:id of each feature (a generated id when the file has none).
+    cls : CityGML class name: "Building", "BuildingPart", "Road", "TrafficArea",
+        "AuxiliaryTrafficArea", "CityFurniture", "SolitaryVegetationObject", "PlantCover",
+        "TINRelief".
+    lod : (N,) int8, the level of detail whose geometry was used (0 = extruded footprint).
+    measured_height : (N,) float64, ``bldg:measuredHeight`` in metres, NaN when missing.
+    function : code of ``*:function`` (roads, furniture, traffic areas) or "" when missing.
+    usage : ``bldg:usage`` code or "" when missing.
+    source : index into ``City.sources`` of the file each feature came from.
+    """
+
+    ids: tuple[str, ...]
+    cls: tuple[str, ...]
+    lod: Int8Array
+    measured_height: FloatArray
+    function: tuple[str, ...]
+    usage: tuple[str, ...]
+    source: IntArray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @staticmethod
+    def empty() -> FeatureTable:
+        return FeatureTable(
+            (), (), np.zeros(0, np.int8), np.zeros(0), (), (), np.zeros(0, np.int32)
+        )
+
+
+@dataclass(frozen=True)
+class Poles:
+    """Pole-like city furniture (roadside poles, utility poles, street lights).
+
+    Attributes
+    ----------
+    xyz : (N, 3) float64, the pole's foot (x, y, ground z) in metres.
+    height_m : (N,) float64, the pole's height above its foot.
+    function : PLATEAU function code of each pole ("4810", "4840", ...).
+    feature : (N,) int32 row of ``City.features``.
+    """
+
+    xyz: FloatArray
+    height_m: FloatArray
+    function: tuple[str, ...]
+    feature: IntArray
+
+    def __len__(self) -> int:
+        return int(self.xyz.shape[0])
+
+    @staticmethod
+    def empty() -> Poles:
+        return Poles(np.zeros((0, 3)), np.zeros(0), (), np.zeros(0, np.int32))
+
+
+@dataclass(frozen=True)
+class RoadArea:
+    """A road surface in plan: one polygon per road surface feature.
+
+    Attributes
+    ----------
+    polygons : shapely Polygons in the city CRS (x, y only).
+    kind : (N,) int8 :class:`SurfaceKind` (ROAD or SIDEWALK) of each polygon.
+    feature : (N,) int32 row of ``City.features``.
+    """
+
+    polygons: tuple[shapely.Polygon, ...]
+    kind: Int8Array
+    feature: IntArray
+
+    def __len__(self) -> int:
+        return len(self.polygons)
+
+
+@dataclass(frozen=True)
+class City:
+    """Everything loaded from one or more CityGML files, in metres.
+
+    Attributes
+    ----------
+    crs : the metric CRS of every coordinate here, e.g. "EPSG:6674".
+    source_crs : the CRS the files were in, e.g. "EPSG:6697".
+    sources : the paths (or ``zip!member`` names) that were read.
+    features : one row per feature.
+    occluders : buildings, vegetation, furniture and terrain: whatever blocks a view.
+    roads : road surfaces as triangles, placed at ground height.
+    road_area : road surfaces as plan polygons (for sampling and site proposal).
+    footprints : building footprints in plan (shapely Polygons) with ``footprint_feature``.
+    poles : pole-like city furniture, candidate camera sites.
+    ground_source : where road heights came from: "model" (the file's own heights),
+        "dem", "buildings" (estimated from the bases of nearby buildings) or "none".
+    warnings : one line per skipped or repaired feature.
+    skipped : number of features skipped because their geometry was broken.
+    """
+
+    crs: str
+    source_crs: str
+    sources: tuple[str, ...]
+    features: FeatureTable
+    occluders: Mesh
+    roads: Mesh
+    road_area: RoadArea
+    footprints: tuple[shapely.Polygon, ...]
+    footprint_feature: IntArray
+    poles: Poles
+    ground_source: str
+    warnings: tuple[str, ...] = ()
+    skipped: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def bounds(self) -> tuple[float, float, float, float, float, float]:
+        """(minx, miny, minz, maxx, maxy, maxz) over occluders and roads, metres."""
+        parts = [m.vertices for m in (self.occluders, self.roads) if m.vertices.shape[0]]
+        if not parts:
+            return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        v = np.concatenate(parts)
+        lo, hi = v.min(axis=0), v.max(axis=0)
+        return (
+            float(lo[0]), float(lo[1]), float(lo[2]),
+            float(hi[0]), float(hi[1]), float(hi[2]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sites:
+    """Candidate camera sites (poles), existing or new.
+
+    Attributes
+    ----------
+    ids : a stable id per site ("edge-00012", "pole-<gml:id>", "user-3", ...).
+    xyz : (N, 3) float64, the lens position in metres (ground z + mount height).
+    ground_z : (N,) float64, the ground height under the site.
+    cost : (N,) float64, the cost of putting one camera on this site (default 1).
+    existing : (N,) bool, a camera is already installed here (kept at no cost).
+    heading_deg : (N,) float64, fixed heading of an existing camera, NaN when free.
+    source : where each site came from: "road-edge", "plateau-pole" or "user".
+    """
+
+    ids: tuple[str, ...]
+    xyz: FloatArray
+    ground_z: FloatArray
+    cost: FloatArray
+    existing: BoolArray
+    heading_deg: FloatArray
+    source: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Camera options: one row per (site, heading, tilt) a camera could be installed as.
+
+    Attributes
+    ----------
+    site : (M,) int32 row of :class:`Sites`.
+    heading_deg : (M,) float64, clockwise from grid north (the CRS's +y axis).
+    tilt_deg : (M,) float64, downwards from the horizon.
+    origin : (M, 3) float64, lens position in metres.
+    cost : (M,) float64, the site's cost.
+    existing : (M,) bool, an installed camera (kept at no cost by the optimiser).
+    """
+
+    site: IntArray
+    heading_deg: FloatArray
+    tilt_deg: FloatArray
+    origin: FloatArray
+    cost: FloatArray
+    existing: BoolArray
+
+    def __len__(self) -> int:
+        return int(self.site.shape[0])
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Street points a camera should see.
+
+    Attributes
+    ----------
+    xyz : (N, 3) float64, the target point (road surface + target height), metres.
+    ground_z : (N,) float64, the road surface height under each point.
+    weight : (N,) float64, how much seeing this point is worth (>= 0).
+    kind : (N,) int8 :class:`SurfaceKind` of the road surface (ROAD or SIDEWALK).
+    spacing_m : the sampling grid spacing, metres.
+    """
+
+    xyz: FloatArray
+    ground_z: FloatArray
+    weight: FloatArray
+    kind: Int8Array
+    spacing_m: float
+
+    def __len__(self) -> int:
+        return int(self.xyz.shape[0])
