@@ -1,0 +1,616 @@
+"""Output files of a run: GeoJSON, CSV, summary JSON and a Markdown report.
+
+Everything a run writes except pictures. Files are first written into a staging directory
+beside the output directory (:func:`staged_output`) and moved into place only when the whole
+run succeeded, so a failed run never leaves a half-written result behind.
+
+GeoJSON follows RFC 7946: longitude, latitude and height. Coordinates are converted from the
+metric CRS of the model to JGD2011 geographic (EPSG:6668); JGD2011 is tied to ITRF94 and
+agrees with WGS84 to within a few centimetres in Japan, so the RFC's WGS84 requirement holds
+at the precision written here (1e-7 degrees is about 1 cm). Heights stay orthometric, in the
+same datum as the model (RFC 7946 leaves the datum of the third coordinate open).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from placement.errors import OptionError
+from placement.model import Demand, FloatArray, Int8Array, IntArray, Options, SurfaceKind
+
+log = logging.getLogger(__name__)
+
+#: Names of the DORI levels 1..4 (IEC EN 62676-4), index = level - 1.
+LEVEL_NAMES: tuple[str, ...] = ("detection", "observation", "recognition", "identification")
+
+#: The geographic CRS written to GeoJSON (JGD2011 lon/lat; see the module docstring).
+GEOGRAPHIC_CRS = "EPSG:6668"
+
+#: Columns of cameras.csv, in order; the GeoJSON properties are the same minus lon/lat.
+CAMERA_COLUMNS: tuple[str, ...] = (
+    "id",
+    "site_id",
+    "existing",
+    "lon",
+    "lat",
+    "x_m",
+    "y_m",
+    "height_m",
+    "heading_deg",
+    "tilt_deg",
+    "hfov_deg",
+    "vfov_deg",
+    "range_m",
+    "camera",
+    "cost",
+    "covered_weight",
+    "crs",
+)
+
+
+class CameraLike(Protocol):
+    """The camera numbers the output files need (``placement.camera.Camera`` has them)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def hfov_deg(self) -> float: ...
+    @property
+    def vfov_deg(self) -> float: ...
+    @property
+    def range_m(self) -> float: ...
+
+
+class SparseLike(Protocol):
+    """A scipy.sparse matrix or array (only what :func:`write_coverage_geojson` uses)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    def tocsc(self) -> Any: ...
+
+
+# --------------------------------------------------------------------------------------
+# Staging
+
+
+@contextlib.contextmanager
+def staged_output(out_dir: Path) -> Iterator[Path]:
+    """Write a run's files into a staging directory, then move them into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : the final output directory; created if missing.
+
+    Yields
+    ------
+    A fresh empty directory on the same filesystem as ``out_dir``. On a clean exit every
+    entry in it is moved into ``out_dir`` with :func:`os.replace` (each file appears
+    complete; files of the same name are replaced, others in ``out_dir`` are kept). On an
+    exception the staging directory is removed and ``out_dir`` is left as it was: untouched
+    if it existed, absent if it did not.
+
+    Raises
+    ------
+    OptionError : ``out_dir`` exists and is not a directory.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OptionError(f"{out_dir}: the output path exists and is not a directory")
+    parent = out_dir.absolute().parent
+    created = _missing_ancestors(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for d in created:  # deepest first; only directories this call made, and only if empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    out_dir.mkdir(exist_ok=True)
+    for entry in sorted(staging.iterdir()):
+        target = out_dir / entry.name
+        if entry.is_dir() and target.is_dir():
+            shutil.rmtree(target)  # os.replace cannot replace a non-empty directory
+        entry.replace(target)  # os.replace: atomic within one filesystem
+    staging.rmdir()
+    log.debug("moved staged output into %s", out_dir)
+
+
+def _missing_ancestors(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    return missing
+
+
+# --------------------------------------------------------------------------------------
+# Cameras
+
+
+def camera_ids(n: int) -> list[str]:
+    """Stable ids of ``n`` chosen cameras: "cam-001", "cam-002", ... (wider when n > 999)."""
+    width = max(3, len(str(n)))
+    return [f"cam-{i:0{width}d}" for i in range(1, n + 1)]
+
+
+def to_lonlat(x: FloatArray, y: FloatArray, crs: str) -> tuple[FloatArray, FloatArray]:
+    """Longitude and latitude (degrees, JGD2011) of points in a metric CRS.
+
+    Parameters
+    ----------
+    x, y : (N,) easting and northing in metres in ``crs``.
+    crs : the metric CRS, e.g. "EPSG:6674".
+    """
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(crs, GEOGRAPHIC_CRS, always_xy=True)
+    lon, lat = tr.transform(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+
+
+def camera_rows(
+    *,
+    crs: str,
+    options: Options,
+    chosen: IntArray,
+    site_ids: Sequence[str],
+    camera: CameraLike,
+    covered_weight: FloatArray,
+    ids: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One dict per chosen camera with the columns of :data:`CAMERA_COLUMNS`.
+
+    Parameters
+    ----------
+    crs : the metric CRS of ``options.origin``.
+    options : every camera option.
+    chosen : (K,) rows of ``options`` that were chosen.
+    site_ids : the id of every site (``Sites.ids``), indexed by ``options.site``.
+    camera : the camera model (fields of view and range).
+    covered_weight : (K,) demand weight each chosen camera sees.
+    ids : (K,) the id of each chosen camera (see :func:`camera_ids`).
+    """
+    chosen = np.asarray(chosen, np.int64)
+    k = chosen.shape[0]
+    if len(ids) != k or np.shape(covered_weight) != (k,):
+        raise ValueError(
+            f"cameras: {k} chosen options but {len(ids)} ids and "
+            f"{np.shape(covered_weight)} covered weights"
+        )
+    origin = options.origin[chosen]
+    lon, lat = to_lonlat(origin[:, 0], origin[:, 1], crs)
+    cols: dict[str, list[Any]] = {
+        "lon": np.round(lon, 7).tolist(),
+        "lat": np.round(lat, 7).tolist(),
+        "x_m": np.round(origin[:, 0], 2).tolist(),
+        "y_m": np.round(origin[:, 1], 2).tolist(),
+        "height_m": np.round(origin[:, 2], 2).tolist(),
+        "heading_deg": np.round(options.heading_deg[chosen], 2).tolist(),
+        "tilt_deg": np.round(options.tilt_deg[chosen], 2).tolist(),
+        "existing": options.existing[chosen].astype(bool).tolist(),
+        "cost": options.cost[chosen].astype(np.float64).tolist(),
+        "covered_weight": np.round(np.asarray(covered_weight, np.float64), 4).tolist(),
+        "site_id": [site_ids[s] for s in options.site[chosen].tolist()],
+        "id": list(ids),
+    }
+    const = {
+        "hfov_deg": float(camera.hfov_deg),
+        "vfov_deg": float(camera.vfov_deg),
+        "range_m": float(camera.range_m),
+        "camera": str(camera.name),
+        "crs": crs,
+    }
+    rows = []
+    for i in range(k):  # one row per chosen camera: a few hundred at most
+        row = {c: cols[c][i] if c in cols else const[c] for c in CAMERA_COLUMNS}
+        rows.append(row)
+    return rows
+
+
+def write_cameras_geojson(
+    path: Path,
+    *,
+    crs: str,
+    options: Options,
+    chosen: IntArray,
+    site_ids: Sequence[str],
+    camera: CameraLike,
+    covered_weight: FloatArray,
+    ids: Sequence[str],
+) -> None:
+    """Write the chosen cameras as an RFC 7946 FeatureCollection of 3D Points.
+
+    Each Point is ``[lon, lat, lens height]``; the properties are :data:`CAMERA_COLUMNS`
+    without lon/lat (``height_m`` is the lens elevation in the model's height datum,
+    ``x_m``/``y_m`` the position in ``crs``). Parameters are those of :func:`camera_rows`.
+    """
+    rows = camera_rows(
+        crs=crs,
+        options=options,
+        chosen=chosen,
+        site_ids=site_ids,
+        camera=camera,
+        covered_weight=covered_weight,
+        ids=ids,
+    )
+    features = []
+    for row in rows:
+        props = {k: v for k, v in row.items() if k not in ("lon", "lat")}
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [row["lon"], row["lat"], row["height_m"]],
+                },
+                "properties": props,
+            }
+        )
+    doc = {"type": "FeatureCollection", "features": features}
+    Path(path).write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False) + "\n", "utf-8")
+
+
+def write_cameras_csv(
+    path: Path,
+    *,
+    crs: str,
+    options: Options,
+    chosen: IntArray,
+    site_ids: Sequence[str],
+    camera: CameraLike,
+    covered_weight: FloatArray,
+    ids: Sequence[str],
+) -> None:
+    """Write the chosen cameras as CSV with the columns of :data:`CAMERA_COLUMNS`.
+
+    Parameters are those of :func:`camera_rows`. Booleans are written ``true``/``false``.
+    """
+    rows = camera_rows(
+        crs=crs,
+        options=options,
+        chosen=chosen,
+        site_ids=site_ids,
+        camera=camera,
+        covered_weight=covered_weight,
+        ids=ids,
+    )
+    with Path(path).open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(CAMERA_COLUMNS))
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v
+
+
+# --------------------------------------------------------------------------------------
+# Coverage
+
+
+def write_coverage_geojson(
+    path: Path,
+    *,
+    crs: str,
+    demand: Demand,
+    seen_by: SparseLike | Sequence[Sequence[str]],
+    level: Int8Array | None = None,
+    ids: Sequence[str] = (),
+    min_level: int = 1,
+) -> None:
+    """Write one 3D Point per demand point with who sees it and how well.
+
+    Parameters
+    ----------
+    path : the file to write.
+    crs : the metric CRS of ``demand.xyz``.
+    demand : N demand points.
+    seen_by : either a sparse matrix (K chosen cameras x N points, entry = DORI level
+        1..4, 0 / absent = unseen), e.g. ``coverage.matrix[plan.chosen]``, whose row i is
+        camera ``ids[i]``; or, per point, the list of camera ids that see it.
+    level : (N,) int8 best DORI level reached at each point (0 = unseen). Computed from a
+        sparse ``seen_by`` when omitted.
+    ids : (K,) camera id of each row of a sparse ``seen_by``.
+    min_level : a camera is listed in ``seen_by`` when it sees the point at this DORI
+        level or better.
+
+    Notes
+    -----
+    Properties: ``index`` (row of the demand arrays), ``z_m`` (target point height),
+    ``ground_z_m``, ``weight``, ``kind`` ("road" / "sidewalk"), ``seen_by`` (list of camera
+    ids), ``level`` (1..4 or null when unseen) and ``level_name`` ("detection" ...
+    "identification" or null). The text is assembled with string joins rather than one
+    dict per point because this file is written for 100k+ points.
+    """
+    n = len(demand)
+    lists, best = _seen_lists(seen_by, n, ids, min_level)
+    if level is None:
+        if best is None:
+            raise ValueError("coverage: level is required when seen_by is a list of lists")
+        level = best
+    level = np.asarray(level, np.int8)
+    if level.shape != (n,):
+        raise ValueError(f"coverage: {n} demand points but level has shape {level.shape}")
+
+    lon, lat = to_lonlat(demand.xyz[:, 0], demand.xyz[:, 1], crs)
+    lon_s = _fmt(lon, 7)
+    lat_s = _fmt(lat, 7)
+    z_s = _fmt(demand.xyz[:, 2], 2)
+    g_s = _fmt(demand.ground_z, 2)
+    w_s = _fmt(demand.weight, 6)
+    kind_names = {
+        int(k): json.dumps(SurfaceKind(int(k)).name.lower()) for k in np.unique(demand.kind)
+    }
+    kind_s = [kind_names[k] for k in demand.kind.tolist()]
+    lvl_num = ["null", "1", "2", "3", "4"]
+    lvl_name = ["null", *(json.dumps(s) for s in LEVEL_NAMES)]
+    lvl = np.clip(level, 0, 4).tolist()
+
+    head = '{"type":"Feature","geometry":{"type":"Point","coordinates":['
+    parts = [
+        f'{head}{lon_s[i]},{lat_s[i]},{z_s[i]}]}},"properties":{{"index":{i},'
+        f'"z_m":{z_s[i]},"ground_z_m":{g_s[i]},"weight":{w_s[i]},"kind":{kind_s[i]},'
+        f'"seen_by":[{lists[i]}],"level":{lvl_num[lvl[i]]},"level_name":{lvl_name[lvl[i]]}}}}}'
+        for i in range(n)
+    ]
+    with Path(path).open("w", encoding="utf-8") as f:
+        f.write('{"type":"FeatureCollection","features":[\n')
+        f.write(",\n".join(parts))
+        f.write("\n]}\n")
+
+
+def _fmt(values: npt.ArrayLike, decimals: int) -> list[str]:
+    """Shortest decimal text of each value rounded to ``decimals``; "null" when not finite."""
+    a = np.round(np.asarray(values, np.float64), decimals)
+    out = [repr(v) for v in a.tolist()]
+    bad = np.flatnonzero(~np.isfinite(a))
+    for i in bad.tolist():
+        out[i] = "null"
+    return out
+
+
+def _seen_lists(
+    seen_by: SparseLike | Sequence[Sequence[str]],
+    n: int,
+    ids: Sequence[str],
+    min_level: int,
+) -> tuple[list[str], Int8Array | None]:
+    """Per point, the JSON text of its camera-id list (without brackets), and the best level."""
+    if hasattr(seen_by, "tocsc"):
+        m = seen_by.tocsc()
+        if m.shape[1] != n or m.shape[0] != len(ids):
+            raise ValueError(
+                f"coverage: seen_by has shape {m.shape} but there are {len(ids)} camera ids "
+                f"and {n} demand points"
+            )
+        m.sum_duplicates()
+        data = np.asarray(m.data).astype(np.int8)
+        rows = np.asarray(m.indices)
+        indptr = np.asarray(m.indptr)
+        best = np.zeros(n, np.int8)
+        counts = np.diff(indptr)
+        nz = counts > 0
+        if data.size:
+            best[nz] = np.maximum.reduceat(data, indptr[:-1][nz])
+        keep = data >= min_level
+        quoted = np.array([json.dumps(s, ensure_ascii=False) for s in ids], dtype=object)
+        names = quoted[rows[keep]]
+        # Split the kept entries back per point (column) by their new offsets.
+        col = np.repeat(np.arange(n), counts)[keep]
+        bounds = np.searchsorted(col, np.arange(n + 1))
+        listed = names.tolist()
+        lists = [",".join(listed[bounds[j] : bounds[j + 1]]) for j in range(n)]
+        return lists, best
+    seq = list(seen_by)
+    if len(seq) != n:
+        raise ValueError(f"coverage: seen_by has {len(seq)} lists but there are {n} points")
+    return [",".join(json.dumps(s, ensure_ascii=False) for s in cams) for cams in seq], None
+
+
+# --------------------------------------------------------------------------------------
+# Summary and report
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars and arrays, paths, enums and dataclasses made plain JSON.
+
+    Non-finite floats become None (JSON null); mapping keys become strings.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        return [jsonable(v) for v in items]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, Enum):
+        return jsonable(obj.value)
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(asdict(obj))
+    if hasattr(obj, "to_dict"):
+        return jsonable(obj.to_dict())
+    return str(obj)
+
+
+def write_summary_json(path: Path, summary: Mapping[str, Any]) -> None:
+    """Write ``summary`` as indented JSON with sorted keys (numpy types converted, NaN -> null)."""
+    text = json.dumps(
+        jsonable(summary), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+    )
+    Path(path).write_text(text + "\n", "utf-8")
+
+
+def write_report(path: Path, summary: Mapping[str, Any], *, picture: str | None) -> None:
+    """Write a short Markdown report of a run for a planner.
+
+    Parameters
+    ----------
+    path : the .md file to write.
+    summary : the run summary (keys ``version``, ``inputs``, ``options``, ``crs``, ``counts``,
+        ``problem``, ``plan``, ``coverage``, ``timings_s``, ``ground_source``, ``warnings``);
+        missing keys are left out of the report.
+    picture : path of the 3D picture relative to the report, embedded when given.
+    """
+    Path(path).write_text(render_report(summary, picture=picture), "utf-8")
+
+
+def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
+    """The Markdown text of :func:`write_report`."""
+    s = jsonable(summary)
+    plan = _dict(s.get("plan"))
+    cov = _dict(s.get("coverage"))
+    counts = _dict(s.get("counts"))
+    lines = ["# Camera placement report", ""]
+    if s.get("version"):
+        lines += [f"placement {s['version']}" + (f", CRS {s['crs']}" if s.get("crs") else ""), ""]
+
+    if picture:
+        lines += [f"![3D view of the chosen cameras and the street coverage]({picture})", ""]
+
+    rows: list[tuple[str, str]] = []
+    if "chosen" in plan:
+        rows.append(("Cameras chosen", _num(plan["chosen"])))
+    if "existing" in plan:
+        rows.append(("of which existing (kept)", _num(plan["existing"])))
+    if "cost" in plan:
+        rows.append(("Cost", _num(plan["cost"])))
+    if "covered_fraction_weighted" in cov:
+        rows.append(("Demand covered (weighted)", _pct(cov["covered_fraction_weighted"])))
+    if "covered_fraction" in cov:
+        pts = ""
+        if "covered_points" in cov and "points" in cov:
+            pts = f" ({_num(cov['covered_points'])} of {_num(cov['points'])} points)"
+        rows.append(("Demand covered (points)", _pct(cov["covered_fraction"]) + pts))
+    if "coverable_fraction" in cov:
+        rows.append(("Coverable by any candidate", _pct(cov["coverable_fraction"])))
+    for key, label in (
+        ("objective", "Objective"),
+        ("bound", "Proven bound"),
+        ("gap", "Gap"),
+        ("status", "Solver status"),
+        ("method", "Method"),
+    ):
+        if key in plan:
+            v = plan[key]
+            rows.append((label, _pct(v) if key == "gap" else _num(v)))
+    if rows:
+        lines += ["## Result", "", "| | |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in rows]
+        lines.append("")
+
+    by_level = _dict(cov.get("by_level"))
+    if by_level:
+        lines += [
+            "## Coverage by DORI level (at or above)",
+            "",
+            "| Level | Points | Weight | Fraction |",
+            "|---|---:|---:|---:|",
+        ]
+        ordered = [n for n in LEVEL_NAMES if n in by_level] + [
+            n for n in by_level if n not in LEVEL_NAMES
+        ]
+        for name in ordered:
+            d = _dict(by_level[name])
+            lines.append(
+                f"| {name} | {_num(d.get('points'))} | {_num(d.get('weight'))} "
+                f"| {_pct(d.get('fraction'))} |"
+            )
+        lines.append("")
+
+    if counts:
+        lines += ["## Model", "", "| | |", "|---|---:|"]
+        lines += [f"| {k.replace('_', ' ')} | {_num(v)} |" for k, v in counts.items()]
+        if s.get("ground_source"):
+            lines.append(f"| road heights from | {s['ground_source']} |")
+        lines.append("")
+
+    timings = _dict(s.get("timings_s"))
+    if timings:
+        lines += ["## Time per stage", "", "| Stage | Seconds |", "|---|---:|"]
+        lines += [f"| {k} | {_num(v, 2)} |" for k, v in timings.items()]
+        total = sum(v for v in timings.values() if isinstance(v, (int, float)))
+        lines += [f"| **total** | **{total:.2f}** |", ""]
+
+    inputs = s.get("inputs") or []
+    if inputs:
+        lines += ["## Inputs", ""]
+        lines += [f"- `{p}`" for p in inputs]
+        lines.append("")
+    options = _dict(s.get("options"))
+    if options:
+        lines += ["## Options", "", "| Option | Value |", "|---|---|"]
+        lines += [f"| {k} | `{_inline(v)}` |" for k, v in sorted(options.items())]
+        lines.append("")
+    warnings = s.get("warnings") or []
+    if warnings:
+        lines += [f"## Warnings ({len(warnings)})", ""]
+        lines += [f"- {w}" for w in warnings[:50]]
+        if len(warnings) > 50:
+            lines.append(f"- ... and {len(warnings) - 50} more (see summary.json)")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _num(v: Any, decimals: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.{decimals}f}"
+    return str(v)
+
+
+def _pct(v: Any) -> str:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return "n/a"
+    return f"{100.0 * v:.1f} %"
+
+
+def _inline(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+    return text.replace("|", "\\|").replace("`", "'")

@@ -1,0 +1,353 @@
+"""Output files: staging, GeoJSON, CSV, summary JSON and the Markdown report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from pyproj import Transformer
+
+from placement import io
+from placement.errors import OptionError
+from placement.model import Demand, Options, SurfaceKind
+
+CRS = "EPSG:6674"  # JGD2011 plane rectangular zone VI: its origin is 136 E, 36 N
+
+
+@dataclass(frozen=True)
+class Cam:
+    name: str = "test-cam"
+    hfov_deg: float = 90.0
+    vfov_deg: float = 55.0
+    range_m: float = 40.0
+
+
+def make_options() -> Options:
+    origin = np.array([[0.0, 0.0, 6.5], [1000.0, 2000.0, 12.25], [-50.0, 10.0, 5.0]])
+    return Options(
+        site=np.array([0, 2, 1], np.int32),
+        heading_deg=np.array([0.0, 90.0, 225.5]),
+        tilt_deg=np.array([20.0, 30.0, 25.0]),
+        origin=origin,
+        cost=np.array([1.0, 2.0, 0.0]),
+        existing=np.array([False, False, True]),
+    )
+
+
+SITE_IDS = ("edge-0", "user-1", "pole-x")
+
+
+def make_demand(n: int = 5) -> Demand:
+    xyz = np.column_stack([np.arange(n) * 10.0, np.arange(n) * -5.0, np.full(n, 1.5)])
+    kind = np.where(np.arange(n) % 2 == 0, SurfaceKind.ROAD, SurfaceKind.SIDEWALK).astype(np.int8)
+    return Demand(xyz, np.zeros(n), np.linspace(1.0, 2.0, n), kind, 2.0)
+
+
+# ---------------------------------------------------------------------------------- staging
+
+
+def test_staged_output_creates_and_replaces(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "out"
+    with io.staged_output(out) as stage:
+        assert stage.parent == out.parent and stage != out
+        (stage / "x.txt").write_text("one")
+        assert not out.exists()  # nothing appears before the run has succeeded
+    assert (out / "x.txt").read_text() == "one"
+    assert not stage.exists()
+
+    (out / "keep.txt").write_text("kept")
+    with io.staged_output(out) as stage:
+        (stage / "x.txt").write_text("two")
+    assert (out / "x.txt").read_text() == "two"
+    assert (out / "keep.txt").read_text() == "kept"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # no staging leftovers
+
+
+def test_staged_output_failure_leaves_existing_dir_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "x.txt").write_text("old")
+    with pytest.raises(RuntimeError), io.staged_output(out) as stage:
+        (stage / "x.txt").write_text("new")
+        (stage / "y.txt").write_text("new")
+        raise RuntimeError("boom")
+    assert sorted(p.name for p in out.iterdir()) == ["x.txt"]
+    assert (out / "x.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staged_output_failure_leaves_missing_dir_absent(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "deeper" / "out"
+    with pytest.raises(KeyboardInterrupt), io.staged_output(out) as stage:
+        (stage / "x.txt").write_text("new")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_staged_output_rejects_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "out"
+    f.write_text("not a dir")
+    with pytest.raises(OptionError, match="not a directory"), io.staged_output(f):
+        pass
+
+
+# ---------------------------------------------------------------------------------- cameras
+
+
+def test_camera_ids() -> None:
+    assert io.camera_ids(3) == ["cam-001", "cam-002", "cam-003"]
+    ids = io.camera_ids(1200)
+    assert ids[0] == "cam-0001" and ids[-1] == "cam-1200" and len(set(ids)) == 1200
+    assert io.camera_ids(0) == []
+
+
+def test_cameras_geojson(tmp_path: Path) -> None:
+    path = tmp_path / "cameras.geojson"
+    chosen = np.array([0, 2], np.int32)
+    io.write_cameras_geojson(
+        path,
+        crs=CRS,
+        options=make_options(),
+        chosen=chosen,
+        site_ids=SITE_IDS,
+        camera=Cam(),
+        covered_weight=np.array([12.5, np.float64(3.25)]),
+        ids=["cam-001", "cam-002"],
+    )
+    doc = json.loads(path.read_text())
+    assert doc["type"] == "FeatureCollection"
+    f0, f1 = doc["features"]
+    # The zone VI origin is exactly 136 E, 36 N.
+    assert f0["geometry"]["type"] == "Point"
+    lon, lat, z = f0["geometry"]["coordinates"]
+    assert lon == pytest.approx(136.0, abs=1e-7) and lat == pytest.approx(36.0, abs=1e-7)
+    assert z == 6.5
+    # The other point lands where pyproj puts it (independent transformer, to WGS84).
+    tr = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    elon, elat = tr.transform(-50.0, 10.0)
+    lon, lat, z = f1["geometry"]["coordinates"]
+    assert lon == pytest.approx(elon, abs=2e-7) and lat == pytest.approx(elat, abs=2e-7)
+    assert lon < 136.0 and lat > 36.0
+    assert z == 5.0
+    p = f1["properties"]
+    assert p["id"] == "cam-002" and f1["id"] == "cam-002"
+    assert p["site_id"] == "user-1"  # option 2 is on site 1
+    assert p["existing"] is True and p["cost"] == 0.0
+    assert p["heading_deg"] == 225.5 and p["tilt_deg"] == 25.0
+    assert p["hfov_deg"] == 90.0 and p["vfov_deg"] == 55.0 and p["range_m"] == 40.0
+    assert p["height_m"] == 5.0 and p["x_m"] == -50.0 and p["y_m"] == 10.0
+    assert p["covered_weight"] == 3.25 and p["crs"] == CRS and p["camera"] == "test-cam"
+    assert f0["properties"]["site_id"] == "edge-0" and f0["properties"]["existing"] is False
+    # Coordinates are rounded to 1e-7 degrees.
+    for f in doc["features"]:
+        for c in f["geometry"]["coordinates"][:2]:
+            assert round(c, 7) == c
+
+
+def test_cameras_geojson_checks_lengths(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="2 chosen options but 1 ids"):
+        io.write_cameras_geojson(
+            tmp_path / "c.geojson",
+            crs=CRS,
+            options=make_options(),
+            chosen=np.array([0, 1], np.int32),
+            site_ids=SITE_IDS,
+            camera=Cam(),
+            covered_weight=np.zeros(2),
+            ids=["cam-001"],
+        )
+
+
+def test_cameras_csv(tmp_path: Path) -> None:
+    path = tmp_path / "cameras.csv"
+    io.write_cameras_csv(
+        path,
+        crs=CRS,
+        options=make_options(),
+        chosen=np.array([1, 0, 2], np.int32),
+        site_ids=SITE_IDS,
+        camera=Cam(),
+        covered_weight=np.array([1.0, 2.0, 3.0]),
+        ids=io.camera_ids(3),
+    )
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(io.CAMERA_COLUMNS)
+    assert [r["id"] for r in rows] == ["cam-001", "cam-002", "cam-003"]
+    assert [r["site_id"] for r in rows] == ["pole-x", "edge-0", "user-1"]
+    assert [r["existing"] for r in rows] == ["false", "false", "true"]
+    assert float(rows[1]["lon"]) == pytest.approx(136.0, abs=1e-7)
+    assert float(rows[1]["lat"]) == pytest.approx(36.0, abs=1e-7)
+    assert float(rows[0]["x_m"]) == 1000.0 and float(rows[0]["height_m"]) == 12.25
+    assert float(rows[0]["heading_deg"]) == 90.0 and float(rows[2]["covered_weight"]) == 3.0
+
+
+# ---------------------------------------------------------------------------------- coverage
+
+
+def test_coverage_geojson_matches_matrix(tmp_path: Path) -> None:
+    demand = make_demand(5)
+    # 3 chosen cameras x 5 points, entries = DORI levels.
+    dense = np.array(
+        [
+            [0, 2, 0, 1, 0],
+            [0, 4, 0, 0, 0],
+            [0, 0, 0, 3, 1],
+        ],
+        np.int8,
+    )
+    m = sp.csr_matrix(dense)
+    path = tmp_path / "coverage.geojson"
+    ids = ["cam-001", "cam-002", "cam-003"]
+    io.write_coverage_geojson(path, crs=CRS, demand=demand, seen_by=m, ids=ids)
+    doc = json.loads(path.read_text())
+    feats = doc["features"]
+    assert len(feats) == 5
+    for j, f in enumerate(feats):
+        p = f["properties"]
+        assert p["index"] == j
+        assert p["seen_by"] == [ids[i] for i in np.flatnonzero(dense[:, j])]
+        best = int(dense[:, j].max())
+        assert p["level"] == (best or None)
+        assert p["level_name"] == (io.LEVEL_NAMES[best - 1] if best else None)
+        assert p["z_m"] == 1.5 and p["ground_z_m"] == 0.0
+        assert p["weight"] == pytest.approx(demand.weight[j])
+        assert p["kind"] == ("road" if j % 2 == 0 else "sidewalk")
+    assert feats[0]["geometry"]["coordinates"] == [136.0, 36.0, 1.5]
+
+    # Only cameras at or above the covering level are listed.
+    io.write_coverage_geojson(path, crs=CRS, demand=demand, seen_by=m, ids=ids, min_level=2)
+    feats = json.loads(path.read_text())["features"]
+    assert feats[3]["properties"]["seen_by"] == ["cam-003"]
+    assert feats[4]["properties"]["seen_by"] == []
+    assert feats[4]["properties"]["level"] == 1  # the best level is still reported
+
+
+def test_coverage_geojson_from_lists(tmp_path: Path) -> None:
+    demand = make_demand(3)
+    path = tmp_path / "coverage.geojson"
+    io.write_coverage_geojson(
+        path,
+        crs=CRS,
+        demand=demand,
+        seen_by=[[], ['cam "1"'], ["cam-1", "cam-2"]],
+        level=np.array([0, 1, 4], np.int8),
+    )
+    feats = json.loads(path.read_text())["features"]
+    assert [f["properties"]["seen_by"] for f in feats] == [[], ['cam "1"'], ["cam-1", "cam-2"]]
+    assert [f["properties"]["level_name"] for f in feats] == [None, "detection", "identification"]
+    with pytest.raises(ValueError, match="level is required"):
+        io.write_coverage_geojson(path, crs=CRS, demand=demand, seen_by=[[], [], []])
+
+
+def test_coverage_geojson_large_is_valid(tmp_path: Path) -> None:
+    n = 20_000
+    rng = np.random.default_rng(0)
+    xyz = np.column_stack([rng.uniform(0, 1000, n), rng.uniform(0, 1000, n), np.full(n, 1.5)])
+    demand = Demand(xyz, np.zeros(n), np.ones(n), np.full(n, SurfaceKind.ROAD, np.int8), 2.0)
+    m = sp.random(40, n, density=0.05, random_state=1, format="csr", dtype=np.float64)
+    m.data = rng.integers(1, 5, m.nnz).astype(np.float64)
+    m = m.astype(np.int8)
+    path = tmp_path / "coverage.geojson"
+    io.write_coverage_geojson(path, crs=CRS, demand=demand, seen_by=m, ids=io.camera_ids(40))
+    feats = json.loads(path.read_text())["features"]
+    seen = np.array([len(f["properties"]["seen_by"]) for f in feats])
+    np.testing.assert_array_equal(seen, np.diff(m.tocsc().indptr))
+    lv = np.array([f["properties"]["level"] or 0 for f in feats])
+    np.testing.assert_array_equal(lv, m.max(axis=0).toarray().ravel())
+
+
+# ---------------------------------------------------------------------------------- summary
+
+
+def test_summary_json_round_trip(tmp_path: Path) -> None:
+    summary = {
+        "plan": {"objective": np.float64(12.5), "gap": float("nan"), "chosen": np.int32(7)},
+        "coverage": {"by_level": {"detection": {"points": np.int64(3), "fraction": np.inf}}},
+        "chosen": np.array([3, 1, 2], np.int32),
+        "path": Path("/tmp/x"),
+        "kind": SurfaceKind.ROAD,
+        "flag": np.bool_(True),
+        "b": 1,
+        "a": [np.float32(0.5), None],
+    }
+    path = tmp_path / "summary.json"
+    io.write_summary_json(path, summary)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    back = json.loads(text)
+    assert back["plan"] == {"objective": 12.5, "gap": None, "chosen": 7}
+    assert back["coverage"]["by_level"]["detection"] == {"points": 3, "fraction": None}
+    assert back["chosen"] == [3, 1, 2]
+    assert back["path"] == "/tmp/x" and back["kind"] == 7 and back["flag"] is True
+    assert back["a"] == [0.5, None]
+    assert list(back) == sorted(back)  # keys sorted
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def full_summary() -> dict[str, object]:
+    return {
+        "version": "0.1.0",
+        "crs": CRS,
+        "inputs": ["tiles/53360000_bldg.gml"],
+        "options": {"budget": 6, "spacing_m": 2.0},
+        "counts": {"buildings": 120, "road_triangles": 3000},
+        "plan": {
+            "objective": 812.5,
+            "bound": 830.0,
+            "gap": 0.0211,
+            "status": "FEASIBLE",
+            "method": "greedy+local",
+            "chosen": 6,
+            "existing": 1,
+            "cost": 5.0,
+        },
+        "coverage": {
+            "points": 1000,
+            "total_weight": 1100.0,
+            "covered_points": 740,
+            "covered_weight": 812.5,
+            "covered_fraction": 0.74,
+            "covered_fraction_weighted": 0.7386,
+            "coverable_fraction": 0.9,
+            "by_level": {
+                "detection": {"points": 740, "weight": 812.5, "fraction": 0.74},
+                "identification": {"points": 100, "weight": 110.0, "fraction": 0.1},
+            },
+        },
+        "timings_s": {"load": 1.5, "visibility": 2.25},
+        "ground_source": "buildings",
+        "warnings": ["a.gml: feature b1: ring not closed, repaired"],
+    }
+
+
+def test_report(tmp_path: Path) -> None:
+    path = tmp_path / "report.md"
+    io.write_report(path, full_summary(), picture="scene.png")
+    text = path.read_text()
+    assert "![3D view" in text and "(scene.png)" in text
+    assert "| Cameras chosen | 6 |" in text
+    assert "| of which existing (kept) | 1 |" in text
+    assert "| Demand covered (weighted) | 73.9 % |" in text
+    assert "| Demand covered (points) | 74.0 % (740 of 1,000 points) |" in text
+    assert "| Gap | 2.1 % |" in text and "| Proven bound | 830 |" in text
+    assert "| identification | 100 | 110 | 10.0 % |" in text
+    assert text.index("| detection") < text.index("| identification")
+    assert "| **total** | **3.75** |" in text
+    assert "`tiles/53360000_bldg.gml`" in text and "ring not closed" in text
+
+
+def test_report_tolerates_missing_keys(tmp_path: Path) -> None:
+    path = tmp_path / "report.md"
+    io.write_report(path, {"plan": {"gap": math.nan}}, picture=None)
+    text = path.read_text()
+    assert text.startswith("# Camera placement report")
+    assert "| Gap | n/a |" in text and "![" not in text
