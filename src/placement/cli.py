@@ -1,0 +1,450 @@
+"""The ``placement`` command line: inspect, run, view.
+
+A thin layer: it parses options, calls the library, prints, and turns every library error into
+one line on stderr and a non-zero exit (2 for bad input or options, 1 for an internal error).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from placement import __version__
+from placement.errors import PlacementError
+
+log = logging.getLogger("placement")
+
+EXIT_USER = 2
+EXIT_INTERNAL = 1
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"placement: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _errors(verbose: int) -> Iterator[None]:
+    try:
+        yield
+    except PlacementError as e:
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__, EXIT_USER)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except MemoryError:
+        _fail("out of memory (try a larger --demand-spacing-m or fewer --headings)", EXIT_INTERNAL)
+    except Exception as e:  # an internal error: one line unless -v asks for the traceback
+        if verbose:
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (run with -v for details)", EXIT_INTERNAL)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="placement")
+@click.option("-v", "--verbose", count=True, help="More log output; -vv for debug.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Where to put security cameras in a PLATEAU 3D city model."""
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("placement: %(levelname)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (stable schema).")
+@click.option(
+    "--crs",
+    default=None,
+    help="Metric CRS of the output, e.g. EPSG:6674 (default: the JGD2011 zone of the data).",
+)
+@click.pass_context
+def inspect(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, crs: str | None) -> None:
+    """What a CityGML file, folder or PLATEAU zip holds once loaded.
+
+    Prints counts per CityGML class, the LOD used per class, bounds in metres, the CRS,
+    triangles, where the ground height came from, and warnings.
+    """
+    verbose = ctx.obj["verbose"]
+    with _errors(verbose):
+        from placement.citygml import read_citygml, summarize
+
+        _require_exist(paths)
+        city = read_citygml(list(paths), crs=crs)
+        info = summarize(city)
+        if as_json:
+            click.echo(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False))
+            return
+        _print_inspect(info)
+
+
+def _print_inspect(info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    t = Table(title="Loaded features", show_lines=False)
+    t.add_column("class")
+    t.add_column("features", justify="right")
+    t.add_column("LOD used")
+    for cls, n in sorted(info["counts"].items()):
+        lods = info.get("lod", {}).get(cls, {})
+        t.add_row(cls, str(n), ", ".join(f"{k}: {v}" for k, v in sorted(lods.items())))
+    console.print(t)
+    b = info["bounds_m"]
+    console.print(f"CRS: {info['crs']} (from {info.get('source_crs', '?')})")
+    console.print(
+        f"bounds: x {b[0]:.1f}..{b[3]:.1f}  y {b[1]:.1f}..{b[4]:.1f}  z {b[2]:.1f}..{b[5]:.1f} m "
+        f"({b[3] - b[0]:.0f} x {b[4] - b[1]:.0f} m)"
+    )
+    console.print(f"triangles: {info['triangles']:,}   poles: {info.get('poles', 0)}")
+    console.print(f"ground heights: {info.get('ground_source', '?')}")
+    console.print(f"warnings: {info['warnings']}   skipped features: {info['skipped']}")
+    for w in info.get("warning_messages", [])[:10]:
+        console.print(f"  [yellow]warning[/]: {w}")
+
+
+def _require_exist(paths: tuple[Path, ...]) -> None:
+    from placement.errors import InputFileError
+
+    for p in paths:
+        if not p.exists():
+            raise InputFileError(f"{p}: no such file or folder")
+
+
+_RUN_HELP = {
+    "budget": "Maximise coverage with at most this many cameras (or this much money when sites have costs). Default 10.",
+    "cover": "Instead, the cheapest set covering this fraction (0-1] of the coverable street weight.",
+}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder (created; files replaced atomically).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file of run options (keys as in summary.json 'options'); command-line options win.",
+)
+@click.option("--budget", type=float, default=None, help=_RUN_HELP["budget"])
+@click.option("--cover", type=float, default=None, help=_RUN_HELP["cover"])
+@click.option(
+    "--camera",
+    "camera",
+    default=None,
+    help="Camera preset (fullhd-103, 4k-90, tele-30, ptz-360) [default: fullhd-103].",
+)
+@click.option(
+    "--camera-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Camera TOML file (fields of placement.Camera).",
+)
+@click.option(
+    "--mount-height-m",
+    type=float,
+    default=None,
+    help="Lens height above ground, metres [default: the camera's, 6 m].",
+)
+@click.option(
+    "--headings",
+    type=int,
+    default=None,
+    help="Headings offered per site, evenly spaced from north [default: 8].",
+)
+@click.option(
+    "--tilts-deg",
+    default=None,
+    help="Comma-separated tilts below the horizon, degrees [default: the camera's].",
+)
+@click.option(
+    "--crs",
+    default=None,
+    help="Metric CRS, e.g. EPSG:6674 [default: the JGD2011 zone of the data].",
+)
+@click.option(
+    "--spacing-m",
+    type=float,
+    default=None,
+    help="Distance between candidate poles along road edges, metres [default: 20].",
+)
+@click.option(
+    "--no-road-edge-sites",
+    is_flag=True,
+    default=None,
+    help="Do not propose new poles along road edges.",
+)
+@click.option(
+    "--no-plateau-poles",
+    is_flag=True,
+    default=None,
+    help="Do not offer existing PLATEAU poles (frn) as sites.",
+)
+@click.option(
+    "--pole-cost",
+    type=float,
+    default=None,
+    help="Cost of a camera on an existing PLATEAU pole [default: 1].",
+)
+@click.option(
+    "--new-pole-cost", type=float, default=None, help="Cost of a camera on a new pole [default: 1]."
+)
+@click.option(
+    "--sites",
+    "sites_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Extra candidate sites: CSV (lon,lat[,height_m,heading_deg,cost,id]) or GeoJSON points.",
+)
+@click.option(
+    "--existing",
+    "existing_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Cameras already installed (same format, heading_deg required); kept at no cost.",
+)
+@click.option(
+    "--priority",
+    "priority_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="GeoJSON polygons with a 'weight' property multiplying the demand inside (school routes ...).",
+)
+@click.option(
+    "--demand-spacing-m",
+    type=float,
+    default=None,
+    help="Street sampling grid spacing, metres [default: 2].",
+)
+@click.option(
+    "--target-height-m",
+    type=float,
+    default=None,
+    help="Height of the watched point above the road, metres [default: 1.5, a face].",
+)
+@click.option(
+    "--sidewalk-weight",
+    type=float,
+    default=None,
+    help="Weight of a sidewalk point (carriageway points weigh --road-weight) [default: 1].",
+)
+@click.option(
+    "--road-weight", type=float, default=None, help="Weight of a carriageway point [default: 1]."
+)
+@click.option(
+    "--k",
+    type=int,
+    default=None,
+    help="Cameras that must see a point for it to count (redundancy) [default: 1].",
+)
+@click.option(
+    "--min-level",
+    type=click.Choice(["detection", "observation", "recognition", "identification"]),
+    default=None,
+    help="DORI level a point must be seen at [default: detection].",
+)
+@click.option(
+    "--max-per-site",
+    type=int,
+    default=None,
+    help="Most cameras (headings) on one pole [default: no limit].",
+)
+@click.option(
+    "--time-limit",
+    "time_limit_s",
+    type=float,
+    default=None,
+    help="Optimiser time limit, seconds [default: 30].",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Random seed (results are deterministic for a seed) [default: 0].",
+)
+@click.option("--workers", type=int, default=None, help="Processes for ray casting [default: 2].")
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Visibility cache folder [default: $PLACEMENT_CACHE or ~/.cache/placement].",
+)
+@click.option(
+    "--no-cache", is_flag=True, default=None, help="Neither read nor write the visibility cache."
+)
+@click.option("--no-render", is_flag=True, default=None, help="Skip scene.png / scene.html.")
+@click.option("--no-html", is_flag=True, default=None, help="Skip scene.html.")
+@click.pass_context
+def run(
+    ctx: click.Context, paths: tuple[Path, ...], out_dir: Path, config: Path | None, **kw: Any
+) -> None:
+    """Choose camera sites on a tile and write the results.
+
+    Loads PATHS (CityGML files, folders or PLATEAU zips), proposes sites, samples the
+    streets, casts rays, optimises, and writes to --out: summary.json, cameras.geojson,
+    coverage.geojson, cameras.csv, report.md, scene.png, scene.html, scene.npz.
+    """
+    verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
+    with _errors(verbose):
+        from placement.pipeline import RunOptions
+        from placement.pipeline import run as run_pipeline
+
+        _require_exist(paths)
+        overrides = _overrides(kw)
+        opts = RunOptions.from_toml(config, **overrides) if config else RunOptions(**overrides)
+        with _progress(quiet) as report:
+            result = run_pipeline(list(paths), opts, out_dir=out_dir, progress=report)
+        if not quiet:
+            _print_result(result.summary, out_dir)
+
+
+def _overrides(kw: dict[str, Any]) -> dict[str, Any]:
+    from placement.errors import OptionError
+
+    out: dict[str, Any] = {}
+    flags = {
+        "no_road_edge_sites": "road_edge_sites",
+        "no_plateau_poles": "plateau_poles",
+        "no_cache": "use_cache",
+        "no_render": "render",
+        "no_html": "html",
+    }
+    for key, raw in kw.items():
+        value = raw
+        if value is None:
+            continue
+        if key in flags:
+            if value:
+                out[flags[key]] = False
+            continue
+        if key == "tilts_deg":
+            try:
+                value = tuple(float(t) for t in str(value).split(",") if t.strip())
+            except ValueError:
+                raise OptionError(
+                    f"--tilts-deg must be comma-separated numbers, got {value!r}"
+                ) from None
+        if isinstance(value, Path):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    if quiet:
+        yield lambda stage, done, total: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    labels = {
+        "load": "Loading CityGML",
+        "sites": "Proposing sites",
+        "demand": "Sampling streets",
+        "visibility": "Casting rays",
+        "optimise": "Optimising",
+        "write": "Writing outputs",
+    }
+    tasks: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        transient=False,
+        stderr=True,
+    ) as bar:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=None)
+            if total > 0:
+                bar.update(tasks[stage], completed=done, total=total)
+
+        yield report
+
+
+def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    plan = summary["plan"]
+    cov = summary["coverage"]
+    t = Table(title=f"placement {summary['problem'].replace('_', ' ')}", show_header=True)
+    t.add_column("")
+    t.add_column("value", justify="right")
+    t.add_row(
+        "cameras chosen", f"{plan['chosen']} ({plan['existing']} existing, {plan['new']} new)"
+    )
+    t.add_row("cost of new cameras", f"{plan['cost']:g}")
+    t.add_row(
+        f"street covered ({cov['min_level']}+)",
+        f"{100 * cov['covered_fraction']:.1f}% of points, {100 * cov['covered_fraction_weighted']:.1f}% of weight",
+    )
+    t.add_row("coverable at all", f"{100 * cov['coverable_fraction']:.1f}% of points")
+    for name, lv in cov["by_level"].items():
+        t.add_row(f"  {name}", f"{lv['points']:,} points ({100 * lv['fraction']:.1f}%)")
+    bound = plan.get("bound")
+    gap = plan.get("gap")
+    t.add_row(
+        "objective / proven bound",
+        f"{plan.get('objective', float('nan')):.6g} / {bound:.6g}" if bound is not None else "-",
+    )
+    t.add_row(
+        "gap to optimal",
+        f"{100 * gap:.2f}% ({plan.get('status', '?')})" if gap is not None else "-",
+    )
+    for stage_name, secs in summary.get("timings_s", {}).items():
+        t.add_row(f"time: {stage_name}", f"{secs:.2f} s")
+    console.print(t)
+    console.print(f"results in {out_dir}/")
+
+
+@main.command()
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--screenshot",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Render off-screen to this PNG instead of opening a window.",
+)
+@click.pass_context
+def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
+    """Show the 3D scene of a `placement run` result folder."""
+    with _errors(ctx.obj["verbose"]):
+        from placement import render
+        from placement.errors import InputFileError
+
+        scene_file = result_dir / "scene.npz"
+        if not scene_file.exists():
+            raise InputFileError(f"{result_dir}: no scene.npz here (not a placement run folder?)")
+        scene = render.Scene.load(scene_file)
+        render.show(scene, screenshot=screenshot)
+        if screenshot is not None:
+            click.echo(f"wrote {screenshot}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

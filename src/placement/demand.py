@@ -1,0 +1,189 @@
+"""Demand: the street points cameras should see, with weights.
+
+Road surfaces are sampled on a square grid aligned to whole multiples of the spacing in the
+city CRS (so the same tile gives the same points whatever else is loaded), at a target height
+above the road surface (a face: 1.5 m by default). Points inside building footprints are
+dropped. Each point's weight is the weight of its road kind (carriageway or sidewalk, where
+LOD2/3 traffic areas tell them apart) times the largest weight of the user priority polygons
+(school routes, station squares ...) that contain it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from placement.crs import to_metric
+from placement.errors import InputFileError, OptionError
+from placement.heights import height_at
+from placement.model import City, Demand, SurfaceKind
+
+log = logging.getLogger(__name__)
+
+#: Largest number of demand points one call will create (about 400 km^2 of road at 2 m).
+MAX_POINTS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Priority:
+    """Priority areas: plan polygons in the city CRS, each with a weight multiplier."""
+
+    polygons: tuple[shapely.Polygon | shapely.MultiPolygon, ...]
+    weight: tuple[float, ...]
+    source: str = ""
+
+
+def sample_demand(
+    city: City,
+    *,
+    spacing_m: float = 2.0,
+    target_height_m: float = 1.5,
+    road_weight: float = 1.0,
+    sidewalk_weight: float = 1.0,
+    priority: Priority | None = None,
+    clip: shapely.Polygon | None = None,
+) -> Demand:
+    """Sample the road surfaces of ``city`` on a grid.
+
+    Parameters
+    ----------
+    spacing_m : grid spacing in metres (> 0).
+    target_height_m : height of the target point above the road surface, metres.
+    road_weight, sidewalk_weight : weight of a point on a carriageway / a sidewalk.
+    priority : multipliers for points inside priority polygons (the largest one applies).
+    clip : keep only points inside this plan polygon (city CRS).
+
+    Returns
+    -------
+    Demand ordered by grid row (y) then column (x).
+    """
+    if not spacing_m > 0:
+        raise OptionError(f"demand spacing must be positive, got {spacing_m} m")
+    if road_weight < 0 or sidewalk_weight < 0:
+        raise OptionError("road and sidewalk weights must be >= 0")
+    empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)
+    area = city.road_area
+    if not len(area):
+        return empty
+    kinds = np.asarray(area.kind)
+    polys = np.asarray(shapely.make_valid(np.asarray(area.polygons, object)), object)
+    sidewalk = shapely.union_all(polys[kinds == SurfaceKind.SIDEWALK])
+    road = shapely.union_all(polys[kinds != SurfaceKind.SIDEWALK])
+    everything = shapely.union_all([road, sidewalk])
+    if clip is not None:
+        everything = everything.intersection(clip)
+    if everything.is_empty:
+        return empty
+    minx, miny, maxx, maxy = everything.bounds
+    gx = np.arange(np.ceil(minx / spacing_m), np.floor(maxx / spacing_m) + 1) * spacing_m
+    gy = np.arange(np.ceil(miny / spacing_m), np.floor(maxy / spacing_m) + 1) * spacing_m
+    if gx.size * gy.size > MAX_POINTS * 4:
+        raise OptionError(
+            f"demand spacing {spacing_m} m over {maxx - minx:.0f} x {maxy - miny:.0f} m "
+            "would make too many points; use a larger --demand-spacing-m"
+        )
+    xx, yy = np.meshgrid(gx, gy)
+    x, y = xx.ravel(), yy.ravel()
+    shapely.prepare(everything)
+    keep = shapely.contains_xy(everything, x, y)
+    x, y = x[keep], y[keep]
+    if city.footprints and x.size:
+        blocks = shapely.union_all(np.asarray(city.footprints, object))
+        shapely.prepare(blocks)
+        inside = shapely.contains_xy(blocks, x, y)
+        x, y = x[~inside], y[~inside]
+    if x.size > MAX_POINTS:
+        raise OptionError(f"{x.size} demand points is too many; use a larger spacing")
+    # A point on a sidewalk polygon is a sidewalk point, even where a road polygon overlaps.
+    shapely.prepare(sidewalk)
+    on_sidewalk = (
+        shapely.contains_xy(sidewalk, x, y) if not sidewalk.is_empty else np.zeros(x.size, bool)
+    )
+    kind = np.where(on_sidewalk, SurfaceKind.SIDEWALK, SurfaceKind.ROAD).astype(np.int8)
+    weight = np.where(on_sidewalk, sidewalk_weight, road_weight).astype(np.float64)
+    if priority is not None and x.size:
+        weight *= priority_multiplier(priority, x, y)
+    xy = np.column_stack([x, y])
+    ground = height_at(city.roads if city.roads.n_triangles else city.occluders, xy)
+    xyz = np.column_stack([xy, ground + target_height_m])
+    return Demand(xyz, ground, weight, kind, float(spacing_m))
+
+
+def priority_multiplier(priority: Priority, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(N,) the largest weight of the priority polygons containing each point, else 1."""
+    mult = np.full(np.asarray(x).shape[0], np.nan)
+    for poly, w in zip(priority.polygons, priority.weight, strict=True):
+        shapely.prepare(poly)
+        inside = shapely.contains_xy(poly, x, y)
+        mult[inside] = np.fmax(mult[inside], w)
+    return np.where(np.isnan(mult), 1.0, mult)
+
+
+def read_priority(path: str | Path, crs: str) -> Priority:
+    """Priority polygons from a GeoJSON file in lon/lat; each feature's ``weight`` property
+    (default 2) multiplies the weight of the demand points inside it."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8-sig"))
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{p}: not valid GeoJSON ({e})") from e
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(feats, list) or not feats:
+        raise InputFileError(f"{p}: not a GeoJSON FeatureCollection with features")
+    polys: list[shapely.Polygon | shapely.MultiPolygon] = []
+    weights: list[float] = []
+    for n, f in enumerate(feats):
+        try:
+            geom = shapely.geometry.shape((f or {}).get("geometry"))
+        except (AttributeError, TypeError, ValueError, shapely.errors.GEOSException) as e:
+            raise InputFileError(f"{p}: feature {n}: broken geometry ({e})") from e
+        if geom.geom_type not in {"Polygon", "MultiPolygon"}:
+            raise InputFileError(f"{p}: feature {n} is a {geom.geom_type}, not a polygon")
+        raw = ((f.get("properties") or {}).get("weight", 2.0)) if f else 2.0
+        try:
+            w = float(raw)
+        except (TypeError, ValueError):
+            raise InputFileError(f"{p}: feature {n}: weight is not a number: {raw!r}") from None
+        if not np.isfinite(w) or w < 0:
+            raise InputFileError(f"{p}: feature {n}: weight must be >= 0, got {raw!r}")
+        polys.append(_to_metric_geom(geom, crs))
+        weights.append(w)
+    return Priority(tuple(polys), tuple(weights), str(p))
+
+
+def _to_metric_geom(
+    geom: shapely.Polygon | shapely.MultiPolygon, crs: str
+) -> shapely.Polygon | shapely.MultiPolygon:
+    coords = shapely.get_coordinates(geom)
+    x, y, _ = to_metric(coords[:, 1], coords[:, 0], np.zeros(coords.shape[0]), crs)
+    out = shapely.set_coordinates(geom, np.column_stack([x, y]))
+    return shapely.make_valid(out)
+
+
+def summarize_demand(demand: Demand) -> dict[str, float | int]:
+    """Counts and weights per road kind, for summaries."""
+    side = demand.kind == SurfaceKind.SIDEWALK
+    return {
+        "points": len(demand),
+        "road_points": int((~side).sum()),
+        "sidewalk_points": int(side.sum()),
+        "total_weight": float(demand.weight.sum()),
+        "spacing_m": demand.spacing_m,
+    }
+
+
+__all__: Sequence[str] = [
+    "Priority",
+    "priority_multiplier",
+    "read_priority",
+    "sample_demand",
+    "summarize_demand",
+]

@@ -1,0 +1,540 @@
+"""The whole job, from CityGML files to a plan and its output files.
+
+:func:`run` is what ``placement run`` calls and what a notebook calls to do the same. Every
+option lives in :class:`RunOptions`, which maps one to one onto a TOML config file and onto
+the ``options`` of summary.json, so any result can be reproduced from its summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from placement import __version__
+from placement.camera import PRESETS, Camera, load_camera
+from placement.citygml import read_citygml, summarize
+from placement.demand import read_priority, sample_demand, summarize_demand
+from placement.errors import InputFileError, OptionError
+from placement.model import City, Demand, Options, Sites
+from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
+from placement.visibility import Coverage, compute_coverage
+
+log = logging.getLogger(__name__)
+
+LEVEL_NAMES = ("detection", "observation", "recognition", "identification")
+
+#: progress(stage, done, total): a stage reports how far it got; total 0 means unknown.
+Progress = Callable[[str, int, int], None]
+
+
+def default_cache_dir() -> Path:
+    """Where coverage matrices are cached: $PLACEMENT_CACHE, else the user cache folder."""
+    env = os.environ.get("PLACEMENT_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "placement"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Every option of a run. Units are in the names; see ``placement run --help``."""
+
+    budget: float | None = None
+    cover: float | None = None
+    camera: str = "fullhd-103"
+    camera_file: str | None = None
+    mount_height_m: float | None = None
+    headings: int = 8
+    tilts_deg: tuple[float, ...] | None = None
+    crs: str | None = None
+    spacing_m: float = 20.0
+    inset_m: float = 0.5
+    road_edge_sites: bool = True
+    plateau_poles: bool = True
+    new_pole_cost: float = 1.0
+    pole_cost: float = 1.0
+    sites_file: str | None = None
+    existing_file: str | None = None
+    priority_file: str | None = None
+    demand_spacing_m: float = 2.0
+    target_height_m: float = 1.5
+    road_weight: float = 1.0
+    sidewalk_weight: float = 1.0
+    k: int = 1
+    min_level: str = "detection"
+    max_per_site: int | None = None
+    time_limit_s: float = 30.0
+    seed: int = 0
+    workers: int = 2
+    cache_dir: str | None = None
+    use_cache: bool = True
+    render: bool = True
+    html: bool = True
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.cover is not None:
+            raise OptionError("give either --budget or --cover, not both")
+        if self.budget is not None and not self.budget > 0:
+            raise OptionError(f"--budget must be positive, got {self.budget}")
+        if self.cover is not None and not 0 < self.cover <= 1:
+            raise OptionError(f"--cover is a fraction in (0, 1], got {self.cover}")
+        if self.min_level not in LEVEL_NAMES:
+            raise OptionError(
+                f"--min-level must be one of {', '.join(LEVEL_NAMES)}, got {self.min_level!r}"
+            )
+        if self.k < 1:
+            raise OptionError(f"--k must be >= 1, got {self.k}")
+        if self.headings < 1:
+            raise OptionError(f"--headings must be >= 1, got {self.headings}")
+        if self.workers < 1:
+            raise OptionError(f"--workers must be >= 1, got {self.workers}")
+        if self.time_limit_s <= 0:
+            raise OptionError(f"--time-limit must be positive, got {self.time_limit_s}")
+        if self.max_per_site is not None and self.max_per_site < 1:
+            raise OptionError(f"--max-per-site must be >= 1, got {self.max_per_site}")
+        for name in ("spacing_m", "demand_spacing_m"):
+            if not getattr(self, name) > 0:
+                raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.camera not in PRESETS and self.camera_file is None:
+            raise OptionError(
+                f"unknown camera preset {self.camera!r} (known: {', '.join(sorted(PRESETS))})"
+            )
+
+    @property
+    def problem(self) -> str:
+        return "min_cover" if self.cover is not None else "max_coverage"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["tilts_deg"] is not None:
+            d["tilts_deg"] = list(d["tilts_deg"])
+        return d
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> RunOptions:
+        """Options from a TOML file (keys = field names, at top level or under ``[run]``),
+        then ``overrides`` (e.g. the command line's explicit options) on top."""
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise InputFileError(f"{p}: not valid TOML: {e}") from e
+        table = doc.get("run", doc)
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in table:
+            if key not in names:
+                raise OptionError(f"{p}: unknown option {key!r}")
+        values = dict(table)
+        if isinstance(values.get("tilts_deg"), list):
+            values["tilts_deg"] = tuple(values["tilts_deg"])
+        values.update(overrides)
+        try:
+            return cls(**values)
+        except TypeError as e:
+            raise OptionError(f"{p}: {e}") from e
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run produced. ``levels`` is the best DORI level (0 = unseen) each demand point
+    gets from the chosen cameras; ``camera_weight`` the weight each chosen camera sees."""
+
+    city: City
+    camera: Camera
+    sites: Sites
+    options: Options
+    demand: Demand
+    coverage: Coverage
+    plan: Any
+    levels: npt.NDArray[np.int8]
+    camera_weight: npt.NDArray[np.float64]
+    summary: dict[str, Any]
+    out_dir: Path | None = None
+    files: tuple[str, ...] = field(default_factory=tuple)
+
+
+def load_camera_for(opts: RunOptions) -> Camera:
+    """The camera of a run: the TOML file if given, else the preset, mount height overridden."""
+    cam = load_camera(opts.camera_file) if opts.camera_file else PRESETS[opts.camera]
+    if opts.mount_height_m is not None:
+        cam = dataclasses.replace(cam, height_m=opts.mount_height_m)
+    return cam
+
+
+def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
+    """Existing cameras first (never dropped), then user sites, PLATEAU poles, road edges."""
+    parts: list[Sites] = []
+    if opts.existing_file:
+        parts.append(
+            read_sites(opts.existing_file, city, mount_height_m=camera.height_m, existing=True)
+        )
+    if opts.sites_file:
+        parts.append(
+            read_sites(
+                opts.sites_file, city, mount_height_m=camera.height_m, cost=opts.new_pole_cost
+            )
+        )
+    if opts.plateau_poles:
+        parts.append(pole_sites(city, mount_height_m=camera.height_m, cost=opts.pole_cost))
+    if opts.road_edge_sites:
+        parts.append(
+            road_edge_sites(
+                city,
+                mount_height_m=camera.height_m,
+                spacing_m=opts.spacing_m,
+                inset_m=opts.inset_m,
+                cost=opts.new_pole_cost,
+            )
+        )
+    return combine_sites(*parts)
+
+
+def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions) -> Any:
+    """Run the optimiser the options ask for on a coverage matrix."""
+    from placement import optimise
+
+    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    common: dict[str, Any] = {
+        "k": opts.k,
+        "min_level": min_level,
+        "existing": options.existing,
+        "site": options.site,
+        "max_per_site": opts.max_per_site,
+        "time_limit": opts.time_limit_s,
+        "seed": opts.seed,
+    }
+    if opts.cover is not None:
+        return optimise.min_cover(
+            coverage.matrix, demand.weight, options.cost, target=opts.cover, **common
+        )
+    budget = 10.0 if opts.budget is None else opts.budget
+    return optimise.max_coverage(
+        coverage.matrix, demand.weight, options.cost, budget=budget, **common
+    )
+
+
+def chosen_levels(
+    matrix: Any, chosen: npt.NDArray[np.int64], n_points: int
+) -> npt.NDArray[np.int8]:
+    """(N,) best DORI level over the chosen options for every demand point (0 = unseen)."""
+    if len(chosen) == 0:
+        return np.zeros(n_points, np.int8)
+    sub = matrix[np.asarray(chosen)]
+    return np.asarray(sub.max(axis=0).toarray()).ravel().astype(np.int8)
+
+
+def run(
+    paths: Sequence[str | Path],
+    opts: RunOptions | None = None,
+    *,
+    out_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Load, propose sites, sample demand, compute visibility, optimise, write outputs.
+
+    Parameters
+    ----------
+    paths : CityGML files, folders or PLATEAU zips.
+    opts : every option (defaults: budget 10 cameras, Full HD 103-degree pole camera).
+    out_dir : where to write the outputs; None writes nothing (notebooks).
+    progress : called as ``progress(stage, done, total)``.
+
+    Raises
+    ------
+    PlacementError on bad input or options; ``out_dir`` is then left as it was.
+    """
+    opts = opts or RunOptions()
+    report = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        report(name, 0, 0)
+        yield
+        timings[name] = time.perf_counter() - t0
+        report(name, 1, 1)
+
+    camera = load_camera_for(opts)
+    with stage("load"):
+        city = read_citygml(paths, crs=opts.crs, progress=lambda d, t: report("load", d, t))
+    with stage("sites"):
+        sites = build_sites(city, camera, opts)
+        options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
+    if not len(options):
+        raise OptionError(
+            "no candidate camera sites: the tile has no roads or poles; give --sites FILE"
+        )
+    with stage("demand"):
+        priority = read_priority(opts.priority_file, city.crs) if opts.priority_file else None
+        demand = sample_demand(
+            city,
+            spacing_m=opts.demand_spacing_m,
+            target_height_m=opts.target_height_m,
+            road_weight=opts.road_weight,
+            sidewalk_weight=opts.sidewalk_weight,
+            priority=priority,
+        )
+    if not len(demand):
+        raise OptionError("no demand points: the tile has no road surfaces to watch")
+    with stage("visibility"):
+        cache = None
+        if opts.use_cache:
+            cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
+        coverage = compute_coverage(
+            city.occluders,
+            options,
+            demand,
+            camera,
+            workers=opts.workers,
+            cache_dir=cache,
+            progress=lambda d, t: report("visibility", d, t),
+        )
+    with stage("optimise"):
+        plan = solve(coverage, options, demand, opts)
+    chosen = np.asarray(plan.chosen, dtype=np.int64)
+    levels = chosen_levels(coverage.matrix, chosen, len(demand))
+    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
+    summary = make_summary(
+        paths,
+        opts,
+        city=city,
+        camera=camera,
+        sites=sites,
+        options=options,
+        demand=demand,
+        coverage=coverage,
+        plan=plan,
+        levels=levels,
+        timings=timings,
+    )
+    result = Result(
+        city, camera, sites, options, demand, coverage, plan, levels, cam_weight, summary
+    )
+    if out_dir is not None:
+        with stage("write"):
+            result = write_result(result, Path(out_dir), opts)
+        result.summary["timings_s"] = dict(timings)
+    return result
+
+
+def _camera_weight(
+    matrix: Any, chosen: npt.NDArray[np.int64], weight: npt.NDArray[np.float64], min_level: int
+) -> npt.NDArray[np.float64]:
+    if len(chosen) == 0:
+        return np.zeros(0)
+    sub = matrix[chosen]
+    seen = (sub >= min_level).astype(np.float64)
+    return np.asarray(seen @ weight).ravel()
+
+
+def _file_digest(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".gml")
+        h = hashlib.sha256()
+        size = 0
+        for f in files:
+            h.update(str(f.relative_to(path)).encode())
+            h.update(_sha256(f).encode())
+            size += f.stat().st_size
+        return {
+            "path": str(path.resolve()),
+            "files": len(files),
+            "bytes": size,
+            "sha256": h.hexdigest(),
+        }
+    return {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_summary(
+    paths: Sequence[str | Path],
+    opts: RunOptions,
+    *,
+    city: City,
+    camera: Camera,
+    sites: Sites,
+    options: Options,
+    demand: Demand,
+    coverage: Coverage,
+    plan: Any,
+    levels: npt.NDArray[np.int8],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Everything needed to understand and reproduce a run, as plain JSON-able values."""
+    w = demand.weight
+    total_w = float(w.sum())
+    n = len(demand)
+    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    covered = levels >= min_level
+    coverable_levels = np.asarray(coverage.matrix.max(axis=0).toarray()).ravel()
+    coverable = coverable_levels >= min_level
+    by_level = {}
+    for i, name in enumerate(LEVEL_NAMES, start=1):
+        m = levels >= i
+        by_level[name] = {
+            "points": int(m.sum()),
+            "weight": float(w[m].sum()),
+            "fraction": float(m.sum() / n) if n else 0.0,
+            "fraction_weighted": float(w[m].sum() / total_w) if total_w else 0.0,
+        }
+    chosen = np.asarray(plan.chosen, dtype=np.int64)
+    src_counts: dict[str, int] = {}
+    for s in sites.source:
+        src_counts[s] = src_counts.get(s, 0) + 1
+    plan_d = plan.to_dict() if hasattr(plan, "to_dict") else {}
+    plan_d.pop("coverage_count", None)
+    plan_d.update(
+        {
+            "chosen": len(chosen),
+            "existing": int(options.existing[chosen].sum()) if len(chosen) else 0,
+            "new": int((~options.existing[chosen]).sum()) if len(chosen) else 0,
+            "cost": float(options.cost[chosen][~options.existing[chosen]].sum())
+            if len(chosen)
+            else 0.0,
+        }
+    )
+    return {
+        "version": __version__,
+        "inputs": [_file_digest(Path(p)) for p in paths],
+        "options": opts.to_dict(),
+        "camera": camera.to_dict(),
+        "crs": city.crs,
+        "source_crs": city.source_crs,
+        "ground_source": city.ground_source,
+        "counts": summarize(city)["counts"],
+        "city": {
+            "triangles": city.occluders.n_triangles + city.roads.n_triangles,
+            "bounds_m": list(city.bounds()),
+            "skipped": city.skipped,
+        },
+        "warnings": len(city.warnings),
+        "sites": {"total": len(sites), "by_source": src_counts},
+        "camera_options": len(options),
+        "demand": summarize_demand(demand),
+        "visibility": {
+            "visible_pairs": int(coverage.matrix.nnz),
+            **{k: v for k, v in coverage.stats.items() if isinstance(v, int | float | bool | str)},
+        },
+        "problem": opts.problem,
+        "plan": plan_d,
+        "coverage": {
+            "points": n,
+            "total_weight": total_w,
+            "covered_points": int(covered.sum()),
+            "covered_weight": float(w[covered].sum()),
+            "covered_fraction": float(covered.sum() / n) if n else 0.0,
+            "covered_fraction_weighted": float(w[covered].sum() / total_w) if total_w else 0.0,
+            "coverable_points": int(coverable.sum()),
+            "coverable_fraction": float(coverable.sum() / n) if n else 0.0,
+            "min_level": opts.min_level,
+            "k": opts.k,
+            "by_level": by_level,
+        },
+        "timings_s": dict(timings),
+    }
+
+
+def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
+    """Write every output into ``out_dir`` atomically (all files or none)."""
+    from placement import io
+
+    chosen = np.asarray(result.plan.chosen, dtype=np.int64)
+    ids = io.camera_ids(len(chosen))
+    options = result.options
+    site_ids = [result.sites.ids[s] for s in options.site[chosen]]
+    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    sub = result.coverage.matrix[chosen].tocsc() if len(chosen) else None
+    seen_by: list[list[str]] = []
+    if sub is not None:
+        seen = (sub >= min_level).tocsc()
+        seen.eliminate_zeros()
+        indptr, indices = seen.indptr, seen.indices
+        seen_by = [
+            [ids[r] for r in indices[indptr[j] : indptr[j + 1]]] for j in range(len(result.demand))
+        ]
+    else:
+        seen_by = [[] for _ in range(len(result.demand))]
+    written: list[str] = []
+    with io.staged_output(out_dir) as stage_dir:
+        io.write_cameras_geojson(
+            stage_dir / "cameras.geojson",
+            crs=result.city.crs,
+            options=options,
+            chosen=chosen,
+            site_ids=site_ids,
+            camera=result.camera,
+            covered_weight=result.camera_weight,
+            ids=ids,
+        )
+        io.write_cameras_csv(
+            stage_dir / "cameras.csv",
+            crs=result.city.crs,
+            options=options,
+            chosen=chosen,
+            site_ids=site_ids,
+            camera=result.camera,
+            covered_weight=result.camera_weight,
+            ids=ids,
+        )
+        io.write_coverage_geojson(
+            stage_dir / "coverage.geojson",
+            crs=result.city.crs,
+            demand=result.demand,
+            seen_by=seen_by,
+            level=result.levels,
+        )
+        picture: str | None = None
+        if opts.render:
+            from placement import render
+
+            scene = render.scene_from(
+                result.city,
+                result.demand,
+                result.levels,
+                options,
+                chosen,
+                result.camera,
+                title=_title(result),
+            )
+            scene.save(stage_dir / "scene.npz")
+            render.render_png(scene, stage_dir / "scene.png")
+            picture = "scene.png"
+            if opts.html:
+                render.export_html(scene, stage_dir / "scene.html")
+        io.write_summary_json(stage_dir / "summary.json", result.summary)
+        io.write_report(stage_dir / "report.md", result.summary, picture=picture)
+        written = sorted(p.name for p in stage_dir.iterdir())
+    return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
+
+
+def _title(result: Result) -> str:
+    cov = result.summary["coverage"]
+    plan = result.summary["plan"]
+    return (
+        f"{plan['chosen']} cameras - {100 * cov['covered_fraction_weighted']:.1f}% of street "
+        f"weight seen at {cov['min_level']} or better"
+    )

@@ -1,0 +1,388 @@
+"""Candidate camera sites and the camera options offered on them.
+
+Three sources of sites, combined with :func:`combine_sites`:
+
+- :func:`road_edge_sites`: new poles along the edges of the road surfaces at a spacing,
+  nudged just inside the road, deduplicated, never inside a building footprint;
+- :func:`pole_sites`: existing PLATEAU city-furniture poles (roadside and utility poles,
+  street lights, signals);
+- :func:`read_sites`: a user file (CSV with ``lon,lat[,height_m,heading_deg,cost,id]`` or
+  GeoJSON points with the same properties), optionally marked as existing cameras.
+
+:func:`make_options` turns sites into camera options, one per (site, heading, tilt).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from placement.crs import to_metric
+from placement.errors import InputFileError, OptionError
+from placement.heights import height_at
+from placement.model import City, Mesh, Options, Sites
+
+if TYPE_CHECKING:
+    from placement.camera import Camera
+
+log = logging.getLogger(__name__)
+
+#: PLATEAU CityFurniture function codes of pole-like furniture a camera can be mounted on.
+POLE_FUNCTIONS: frozenset[str] = frozenset({"4800", "4810", "4820", "4830", "4840", "4900"})
+
+
+def _empty_sites() -> Sites:
+    z = np.zeros(0)
+    return Sites((), np.zeros((0, 3)), z, z.copy(), np.zeros(0, bool), z.copy(), ())
+
+
+def _ground_mesh(city: City) -> Mesh:
+    """Roads first, else whatever else the city has, to read a ground height from."""
+    return city.roads if city.roads.n_triangles else city.occluders
+
+
+def road_edge_sites(
+    city: City,
+    *,
+    mount_height_m: float,
+    spacing_m: float = 20.0,
+    inset_m: float = 0.5,
+    cost: float = 1.0,
+) -> Sites:
+    """New poles along road edges.
+
+    The road surfaces are merged in plan, shrunk by ``inset_m`` (so a pole stands just inside
+    the road, on the kerb line), and their boundaries sampled every ``spacing_m`` metres.
+    Points closer than ``spacing_m / 2`` to an earlier one are dropped, as are points inside a
+    building footprint.
+
+    Parameters
+    ----------
+    city : the loaded city; only ``road_area``, ``roads`` and ``footprints`` are used.
+    mount_height_m : lens height above the ground, metres.
+    spacing_m : distance between poles along an edge, metres (> 0).
+    inset_m : how far inside the road edge a pole stands, metres (>= 0).
+    cost : the cost of a camera on one such pole (a new pole).
+
+    Returns
+    -------
+    Sites with ids "edge-00000"..., source "road-edge".
+    """
+    if spacing_m <= 0:
+        raise OptionError(f"site spacing must be positive, got {spacing_m} m")
+    if inset_m < 0:
+        raise OptionError(f"site inset must be >= 0, got {inset_m} m")
+    if not len(city.road_area):
+        return _empty_sites()
+    roads = shapely.union_all(shapely.make_valid(np.asarray(city.road_area.polygons, object)))
+    if inset_m > 0:
+        roads = roads.buffer(-inset_m, join_style="mitre")
+    rings = _rings(roads)
+    if not rings:
+        return _empty_sites()
+    lengths = shapely.length(np.asarray(rings, object))
+    pieces = []
+    for ring, length in zip(rings, lengths, strict=True):
+        # Rings shorter than the spacing still get one pole: short streets need cameras too.
+        d = np.arange(0.0, max(float(length) - 1e-9, 0.0), spacing_m) if length > 0 else []
+        if len(d) == 0:
+            d = np.array([0.0])
+        pts = shapely.line_interpolate_point(ring, d)
+        pieces.append(shapely.get_coordinates(pts)[:, :2])
+    xy = np.concatenate(pieces)
+    xy = _thin(xy, spacing_m / 2.0)
+    xy = xy[~_inside_footprints(city, xy)]
+    ground = height_at(_ground_mesh(city), xy)
+    n = xy.shape[0]
+    return Sites(
+        ids=tuple(f"edge-{i:05d}" for i in range(n)),
+        xyz=np.column_stack([xy, ground + mount_height_m]),
+        ground_z=ground,
+        cost=np.full(n, float(cost)),
+        existing=np.zeros(n, bool),
+        heading_deg=np.full(n, np.nan),
+        source=("road-edge",) * n,
+    )
+
+
+def pole_sites(
+    city: City,
+    *,
+    mount_height_m: float,
+    functions: frozenset[str] | None = POLE_FUNCTIONS,
+    cost: float = 1.0,
+) -> Sites:
+    """Existing PLATEAU poles as sites.
+
+    The lens goes at ``mount_height_m`` above the pole's foot, or just under the top of a pole
+    that is shorter than that.
+
+    Parameters
+    ----------
+    functions : PLATEAU function codes to keep (None keeps every pole the loader found).
+    cost : the cost of a camera on an existing pole (often lower than a new pole).
+    """
+    poles = city.poles
+    keep = np.array(
+        [functions is None or f in functions for f in poles.function], dtype=bool
+    ).reshape(-1)
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        return _empty_sites()
+    foot = poles.xyz[idx]
+    height = poles.height_m[idx]
+    mount = np.where(height > 0.5, np.minimum(mount_height_m, height - 0.2), mount_height_m)
+    ids = tuple(f"pole-{city.features.ids[poles.feature[i]]}" for i in idx)
+    n = idx.size
+    return Sites(
+        ids=ids,
+        xyz=np.column_stack([foot[:, :2], foot[:, 2] + mount]),
+        ground_z=foot[:, 2].copy(),
+        cost=np.full(n, float(cost)),
+        existing=np.zeros(n, bool),
+        heading_deg=np.full(n, np.nan),
+        source=("plateau-pole",) * n,
+    )
+
+
+def read_sites(
+    path: str | Path,
+    city: City,
+    *,
+    mount_height_m: float,
+    existing: bool = False,
+    cost: float = 1.0,
+    prefix: str | None = None,
+) -> Sites:
+    """Sites from a user file: CSV or GeoJSON points in lon/lat (JGD2011 or WGS84).
+
+    CSV needs a header with ``lon`` and ``lat`` columns; optional ``height_m`` (mount height
+    above ground), ``heading_deg`` (fixed heading; required for existing cameras), ``cost`` and
+    ``id``. GeoJSON needs Point features; the same optional names are read from properties.
+
+    Parameters
+    ----------
+    existing : the file lists cameras already installed (kept at no cost, fixed heading).
+    prefix : id prefix ("user" or "existing" by default).
+    """
+    p = Path(path)
+    rows = _read_point_rows(p)
+    if not rows:
+        raise InputFileError(f"{p}: no sites in the file")
+    prefix = prefix or ("existing" if existing else "user")
+    lon = np.array([r["lon"] for r in rows])
+    lat = np.array([r["lat"] for r in rows])
+    if not (np.all(np.abs(lat) <= 90) and np.all(np.abs(lon) <= 180)):
+        raise InputFileError(f"{p}: lon/lat out of range (expected degrees, lon first)")
+    x, y, _ = to_metric(lat, lon, np.zeros_like(lat), city.crs)
+    xy = np.column_stack([x, y])
+    ground = height_at(_ground_mesh(city), xy)
+    mount = np.array([r.get("height_m", mount_height_m) for r in rows], float)
+    heading = np.array([r.get("heading_deg", np.nan) for r in rows], float)
+    if existing and np.isnan(heading).any():
+        bad = int(np.flatnonzero(np.isnan(heading))[0])
+        raise InputFileError(
+            f"{p}: existing camera on row {bad + 1} has no heading_deg (existing cameras need one)"
+        )
+    costs = np.array([r.get("cost", cost) for r in rows], float)
+    if (costs < 0).any() or (mount < 0).any():
+        raise InputFileError(f"{p}: cost and height_m must be >= 0")
+    ids = tuple(str(r.get("id", f"{prefix}-{i:04d}")) for i, r in enumerate(rows))
+    if len(set(ids)) != len(ids):
+        raise InputFileError(f"{p}: site ids are not unique")
+    n = len(rows)
+    return Sites(
+        ids=ids,
+        xyz=np.column_stack([xy, ground + mount]),
+        ground_z=ground,
+        cost=np.where(existing, 0.0, costs),
+        existing=np.full(n, existing),
+        heading_deg=heading,
+        source=("user",) * n,
+    )
+
+
+def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
+    """All sites of ``parts`` in order; a site within ``min_separation_m`` of an earlier one
+    (an existing camera or a user site listed first) is dropped, unless it is existing."""
+    parts = tuple(p for p in parts if len(p))
+    if not parts:
+        return _empty_sites()
+    xyz = np.concatenate([p.xyz for p in parts])
+    existing = np.concatenate([p.existing for p in parts])
+    keep = np.ones(xyz.shape[0], bool)
+    if min_separation_m > 0 and xyz.shape[0] > 1:
+        tree = cKDTree(xyz[:, :2])
+        for i, j in sorted(tree.query_pairs(min_separation_m)):
+            if keep[i] and not existing[j]:
+                keep[j] = False
+    ids = [i for p in parts for i in p.ids]
+    seen: set[str] = set()
+    for k, sid in enumerate(ids):
+        if keep[k] and sid in seen:
+            raise OptionError(f"site id {sid!r} appears twice")
+        seen.add(sid)
+    src = [s for p in parts for s in p.source]
+    return Sites(
+        ids=tuple(i for i, k in zip(ids, keep, strict=True) if k),
+        xyz=xyz[keep],
+        ground_z=np.concatenate([p.ground_z for p in parts])[keep],
+        cost=np.concatenate([p.cost for p in parts])[keep],
+        existing=existing[keep],
+        heading_deg=np.concatenate([p.heading_deg for p in parts])[keep],
+        source=tuple(s for s, k in zip(src, keep, strict=True) if k),
+    )
+
+
+def make_options(
+    sites: Sites,
+    camera: Camera,
+    *,
+    headings: int = 8,
+    tilts_deg: Sequence[float] | None = None,
+) -> Options:
+    """One camera option per (site, heading, tilt).
+
+    Free sites get ``headings`` headings evenly spaced from north (0 deg) clockwise; a site
+    with a fixed heading (an existing camera) gets only that one. A 360-degree camera
+    (``hfov_deg >= 360``) needs a single heading. Tilts default to the camera's own.
+
+    Returns
+    -------
+    Options, ordered by site, then tilt, then heading.
+    """
+    if headings < 1:
+        raise OptionError(f"headings must be >= 1, got {headings}")
+    tilts = np.asarray([camera.tilt_deg] if tilts_deg is None else list(tilts_deg), float)
+    if tilts.size == 0 or (tilts < -90).any() or (tilts > 90).any():
+        raise OptionError("tilts must be between -90 and 90 degrees below the horizon")
+    n_head = 1 if camera.hfov_deg >= 360 else headings
+    free_heads = np.arange(n_head) * (360.0 / n_head)
+    fixed = ~np.isnan(sites.heading_deg)
+    per_site = np.where(fixed, 1, n_head) * tilts.size
+    site = np.repeat(np.arange(len(sites), dtype=np.int32), per_site)
+    # Position of each option within its site's block: tilt-major, heading-minor.
+    start = np.repeat(np.cumsum(per_site) - per_site, per_site)
+    pos = np.arange(site.size) - start
+    nh = np.where(fixed, 1, n_head)[site]
+    tilt = tilts[pos // nh]
+    heading = np.where(fixed[site], sites.heading_deg[site], free_heads[pos % nh])
+    return Options(
+        site=site,
+        heading_deg=np.mod(heading, 360.0),
+        tilt_deg=tilt,
+        origin=sites.xyz[site],
+        cost=sites.cost[site],
+        existing=sites.existing[site],
+    )
+
+
+def _rings(geom: Any) -> list[Any]:
+    """Every exterior and interior ring of a (multi)polygon as LineStrings."""
+    out: list[Any] = []
+    for poly in getattr(geom, "geoms", [geom]):
+        if poly.is_empty or poly.geom_type != "Polygon":
+            continue
+        out.append(shapely.LineString(poly.exterior.coords))
+        out.extend(shapely.LineString(r.coords) for r in poly.interiors)
+    return out
+
+
+def _thin(xy: np.ndarray, min_dist: float) -> np.ndarray:
+    """Drop points closer than ``min_dist`` to an earlier point (order kept)."""
+    if xy.shape[0] < 2:
+        return xy
+    tree = cKDTree(xy)
+    keep = np.ones(xy.shape[0], bool)
+    for i, j in sorted(tree.query_pairs(min_dist)):
+        if keep[i]:
+            keep[j] = False
+    return xy[keep]
+
+
+def _inside_footprints(city: City, xy: np.ndarray) -> np.ndarray:
+    if not city.footprints or xy.shape[0] == 0:
+        return np.zeros(xy.shape[0], bool)
+    blocks = shapely.union_all(np.asarray(city.footprints, object))
+    shapely.prepare(blocks)
+    return np.asarray(shapely.contains_xy(blocks, xy[:, 0], xy[:, 1]), bool)
+
+
+def _read_point_rows(p: Path) -> list[dict[str, float | str]]:
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise InputFileError(f"{p}: not UTF-8 text") from e
+    suffix = p.suffix.lower()
+    if suffix in {".geojson", ".json"}:
+        return _geojson_rows(p, text)
+    if suffix in {".csv", ".txt"}:
+        return _csv_rows(p, text)
+    raise InputFileError(f"{p}: unknown site file type (use .csv or .geojson)")
+
+
+_NUMERIC = ("lon", "lat", "height_m", "heading_deg", "cost")
+
+
+def _csv_rows(p: Path, text: str) -> list[dict[str, float | str]]:
+    reader = csv.DictReader(text.splitlines())
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    if "lon" not in fields or "lat" not in fields:
+        raise InputFileError(f"{p}: CSV needs a header with 'lon' and 'lat' columns")
+    rows = []
+    for n, raw in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        rows.append(_typed(p, f"line {n}", row))
+    return rows
+
+
+def _geojson_rows(p: Path, text: str) -> list[dict[str, float | str]]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputFileError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(feats, list):
+        raise InputFileError(f"{p}: not a GeoJSON FeatureCollection")
+    rows = []
+    for n, f in enumerate(feats):
+        geom = (f or {}).get("geometry") or {}
+        if geom.get("type") != "Point":
+            raise InputFileError(f"{p}: feature {n} is not a Point")
+        coords = geom.get("coordinates") or []
+        props = {str(k).lower(): v for k, v in ((f.get("properties") or {}).items())}
+        row: dict[str, Any] = {k: v for k, v in props.items() if v is not None}
+        if len(coords) < 2:
+            raise InputFileError(f"{p}: feature {n} has no coordinates")
+        row["lon"], row["lat"] = coords[0], coords[1]
+        rows.append(_typed(p, f"feature {n}", row))
+    return rows
+
+
+def _typed(p: Path, where: str, row: dict[str, Any]) -> dict[str, float | str]:
+    out: dict[str, float | str] = {}
+    for k, v in row.items():
+        if v == "" or v is None:
+            continue
+        if k in _NUMERIC:
+            try:
+                out[k] = float(v)
+            except (TypeError, ValueError):
+                raise InputFileError(f"{p}: {where}: {k} is not a number: {v!r}") from None
+            if not np.isfinite(out[k]):
+                raise InputFileError(f"{p}: {where}: {k} is not finite")
+        elif k == "id":
+            out[k] = str(v)
+    if "lon" not in out or "lat" not in out:
+        raise InputFileError(f"{p}: {where}: lon and lat are required")
+    return out
