@@ -5,7 +5,7 @@ beside the output directory (:func:`staged_output`) and moved into place only wh
 run succeeded, so a failed run never leaves a half-written result behind.
 
 GeoJSON follows RFC 7946: longitude, latitude and height. Coordinates are converted from the
-metric CRS of the model to JGD2011 geographic (EPSG:6668); JGD2011 is tied to ITRF94 and
+metric CRS of the model to JGD2011 geographic (EPSG:6668, by :func:`placement.crs.to_lonlat`); JGD2011 is tied to ITRF94 and
 agrees with WGS84 to within a few centimetres in Japan, so the RFC's WGS84 requirement holds
 at the precision written here (1e-7 degrees is about 1 cm). Heights stay orthometric, in the
 same datum as the model (RFC 7946 leaves the datum of the third coordinate open).
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from placement.crs import to_lonlat
 from placement.errors import OptionError
 from placement.model import Demand, FloatArray, Int8Array, IntArray, Options, SurfaceKind
 
@@ -37,9 +38,6 @@ log = logging.getLogger(__name__)
 
 #: Names of the DORI levels 1..4 (IEC EN 62676-4), index = level - 1.
 LEVEL_NAMES: tuple[str, ...] = ("detection", "observation", "recognition", "identification")
-
-#: The geographic CRS written to GeoJSON (JGD2011 lon/lat; see the module docstring).
-GEOGRAPHIC_CRS = "EPSG:6668"
 
 #: Columns of cameras.csv, in order; the GeoJSON properties are the same minus lon/lat.
 CAMERA_COLUMNS: tuple[str, ...] = (
@@ -153,21 +151,6 @@ def camera_ids(n: int) -> list[str]:
     """Stable ids of ``n`` chosen cameras: "cam-001", "cam-002", ... (wider when n > 999)."""
     width = max(3, len(str(n)))
     return [f"cam-{i:0{width}d}" for i in range(1, n + 1)]
-
-
-def to_lonlat(x: FloatArray, y: FloatArray, crs: str) -> tuple[FloatArray, FloatArray]:
-    """Longitude and latitude (degrees, JGD2011) of points in a metric CRS.
-
-    Parameters
-    ----------
-    x, y : (N,) easting and northing in metres in ``crs``.
-    crs : the metric CRS, e.g. "EPSG:6674".
-    """
-    from pyproj import Transformer
-
-    tr = Transformer.from_crs(crs, GEOGRAPHIC_CRS, always_xy=True)
-    lon, lat = tr.transform(np.asarray(x, np.float64), np.asarray(y, np.float64))
-    return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
 
 
 def camera_rows(
