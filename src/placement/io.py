@@ -5,10 +5,11 @@ beside the output directory (:func:`staged_output`) and moved into place only wh
 run succeeded, so a failed run never leaves a half-written result behind.
 
 GeoJSON follows RFC 7946: longitude, latitude and height. Coordinates are converted from the
-metric CRS of the model to JGD2011 geographic (EPSG:6668, by :func:`placement.crs.to_lonlat`); JGD2011 is tied to ITRF94 and
-agrees with WGS84 to within a few centimetres in Japan, so the RFC's WGS84 requirement holds
-at the precision written here (1e-7 degrees is about 1 cm). Heights stay orthometric, in the
-same datum as the model (RFC 7946 leaves the datum of the third coordinate open).
+metric CRS of the model to JGD2011 geographic (EPSG:6668, :func:`placement.crs.to_lonlat`).
+JGD2011 is tied to ITRF94 and agrees with WGS84 to within a few centimetres in Japan, so the
+RFC's WGS84 requirement holds at the precision written here (1e-7 degrees is about 1 cm).
+Heights stay orthometric, in the same datum as the model (RFC 7946 leaves the datum of the
+third coordinate open).
 """
 
 from __future__ import annotations
