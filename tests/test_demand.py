@@ -1,0 +1,92 @@
+"""Demand sampling on a hand-built crossing: exact counts, heights, kinds and weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from scenes import GROUND_Z, X0, Y0, cross_city
+
+from placement.crs import to_lonlat
+from placement.demand import read_priority, sample_demand, summarize_demand
+from placement.errors import InputFileError, OptionError
+from placement.model import SurfaceKind
+
+
+def test_grid_counts_heights_and_kinds() -> None:
+    d = sample_demand(cross_city(), spacing_m=2.0, target_height_m=1.5)
+    # North-south street: 5 columns x 49 rows; west arm: 22 x 5; east sidewalk: 22 x 5.
+    assert len(d) == 245 + 110 + 110
+    assert int((d.kind == SurfaceKind.SIDEWALK).sum()) == 110
+    np.testing.assert_allclose(d.xyz[:, 2], GROUND_Z + 1.5, atol=1e-3)
+    np.testing.assert_allclose(d.ground_z, GROUND_Z, atol=1e-3)
+    np.testing.assert_allclose(np.mod(d.xyz[:, :2], 2.0), 0.0)
+    side = d.xyz[d.kind == SurfaceKind.SIDEWALK]
+    assert (side[:, 0] > X0 + 5).all()
+    assert summarize_demand(d)["sidewalk_points"] == 110
+
+
+def test_weights_and_footprints() -> None:
+    city = cross_city()
+    d = sample_demand(city, spacing_m=2.0, sidewalk_weight=3.0)
+    assert d.weight.sum() == pytest.approx(355 + 3 * 110)
+    block = shapely.box(X0 - 20, Y0 + 20, X0, Y0 + 40)  # overhangs the west half of the street
+    city2 = dataclasses.replace(
+        city, footprints=(*city.footprints, block), footprint_feature=np.array([3, 3], np.int32)
+    )
+    d2 = sample_demand(city2, spacing_m=2.0)
+    # Columns X0-4, X0-2 (X0 lies on the edge, kept? no: contains_xy excludes the boundary),
+    # rows Y0+22 .. Y0+38 (9 rows): 2 columns x 9 rows dropped.
+    assert len(d) - len(d2) == 2 * 9
+    assert not shapely.contains_xy(block, d2.xyz[:, 0], d2.xyz[:, 1]).any()
+
+
+def test_priority_polygons_multiply_weights(tmp_path: Path) -> None:
+    city = cross_city()
+    xs = np.array([X0 - 9, X0 + 9, X0 + 9, X0 - 9, X0 - 9])
+    ys = np.array([Y0 - 9, Y0 - 9, Y0 + 9, Y0 + 9, Y0 - 9])
+    lon, lat = to_lonlat(xs, ys, "EPSG:6674")
+    ring = [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)]
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"weight": 4},
+            },
+        ],
+    }
+    p = tmp_path / "school.geojson"
+    p.write_text(json.dumps(doc))
+    prio = read_priority(p, "EPSG:6674")
+    d = sample_demand(city, spacing_m=2.0, priority=prio)
+    near = (np.abs(d.xyz[:, 0] - X0) < 9) & (np.abs(d.xyz[:, 1] - Y0) < 9)
+    np.testing.assert_allclose(d.weight[near], 4.0)
+    np.testing.assert_allclose(d.weight[~near], 1.0)
+    assert int(near.sum()) > 20
+
+
+def test_bad_priority_and_options(tmp_path: Path) -> None:
+    p = tmp_path / "p.geojson"
+    p.write_text("{not json")
+    with pytest.raises(InputFileError, match="p.geojson"):
+        read_priority(p, "EPSG:6674")
+    p.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "geometry": {"type": "Point", "coordinates": [135, 34]}}
+                ],
+            }
+        )
+    )
+    with pytest.raises(InputFileError, match="not a polygon"):
+        read_priority(p, "EPSG:6674")
+    with pytest.raises(OptionError, match="spacing"):
+        sample_demand(cross_city(), spacing_m=0.0)

@@ -1,0 +1,147 @@
+"""Candidate sites and camera options on a hand-built crossing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from scenes import GROUND_Z, X0, Y0, cross_city
+
+from placement.camera import PRESETS, Camera
+from placement.crs import to_lonlat
+from placement.errors import InputFileError, OptionError
+from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
+
+
+def test_road_edge_sites_follow_the_kerb_at_spacing() -> None:
+    city = cross_city()
+    s = road_edge_sites(city, mount_height_m=6.0, spacing_m=10.0, inset_m=0.5)
+    roads = shapely.union_all(list(city.road_area.polygons))
+    inner = roads.buffer(-0.5, join_style="mitre")
+    # Perimeter of the shrunk plus-shape, sampled every 10 m, less the thinned duplicates.
+    assert abs(len(s) - inner.exterior.length / 10.0) <= 2
+    pts = shapely.points(s.xyz[:, :2])
+    d = shapely.distance(pts, roads.exterior)
+    np.testing.assert_allclose(d, 0.5, atol=1e-6)
+    assert shapely.contains(roads, pts).all()
+    dists = np.linalg.norm(s.xyz[:, None, :2] - s.xyz[None, :, :2], axis=2)
+    assert dists[~np.eye(len(s), dtype=bool)].min() >= 5.0 - 1e-9
+    np.testing.assert_allclose(s.xyz[:, 2], GROUND_Z + 6.0, atol=1e-3)
+    np.testing.assert_allclose(s.ground_z, GROUND_Z, atol=1e-3)
+    assert set(s.source) == {"road-edge"} and not s.existing.any()
+    assert len(set(s.ids)) == len(s)
+
+
+def test_road_edge_sites_never_inside_a_building() -> None:
+    city = cross_city()
+    # A building that overhangs the west half of the north-south street.
+    block = shapely.box(X0 - 20, Y0 + 20, X0, Y0 + 40)
+    city = dataclasses.replace(
+        city, footprints=(*city.footprints, block), footprint_feature=np.array([3, 3], np.int32)
+    )
+    s = road_edge_sites(city, mount_height_m=6.0, spacing_m=5.0)
+    assert not shapely.contains_xy(block, s.xyz[:, 0], s.xyz[:, 1]).any()
+    free = road_edge_sites(cross_city(), mount_height_m=6.0, spacing_m=5.0)
+    assert shapely.contains_xy(block, free.xyz[:, 0], free.xyz[:, 1]).any()
+
+
+def test_road_edge_sites_reject_bad_spacing() -> None:
+    with pytest.raises(OptionError, match="spacing"):
+        road_edge_sites(cross_city(), mount_height_m=6.0, spacing_m=0)
+
+
+def test_pole_sites_mount_under_the_pole_top() -> None:
+    city = cross_city()
+    s = pole_sites(city, mount_height_m=6.0)
+    assert s.ids == ("pole-pole-1",)
+    np.testing.assert_allclose(s.xyz, [[X0 - 6, Y0 - 6, GROUND_Z + 6.0]])
+    tall = pole_sites(city, mount_height_m=10.0)  # the pole is 8 m: lens just under its top
+    np.testing.assert_allclose(tall.xyz[0, 2], GROUND_Z + 7.8)
+    assert len(pole_sites(city, mount_height_m=6.0, functions=frozenset({"4810"}))) == 0
+
+
+def _lonlat(x: float, y: float) -> tuple[float, float]:
+    lon, lat = to_lonlat(np.array([x]), np.array([y]), "EPSG:6674")
+    return float(lon[0]), float(lat[0])
+
+
+def test_read_sites_csv_and_geojson(tmp_path: Path) -> None:
+    city = cross_city()
+    lon, lat = _lonlat(X0 + 2, Y0 - 20)
+    csv = tmp_path / "s.csv"
+    csv.write_text(f"id,lon,lat,height_m,cost\nA,{lon:.9f},{lat:.9f},4.5,2.5\n")
+    s = read_sites(csv, city, mount_height_m=6.0)
+    np.testing.assert_allclose(s.xyz[0], [X0 + 2, Y0 - 20, GROUND_Z + 4.5], atol=0.01)
+    assert s.ids == ("A",) and s.cost[0] == 2.5 and np.isnan(s.heading_deg[0])
+    gj = tmp_path / "s.geojson"
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"heading_deg": 90},
+    }
+    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    e = read_sites(gj, city, mount_height_m=6.0, existing=True)
+    assert e.existing[0] and e.cost[0] == 0.0 and e.heading_deg[0] == 90.0
+    assert e.ids == ("existing-0000",)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("x,y\n1,2\n", "lon' and 'lat"),
+        ("lon,lat\n135.4,abc\n", "line 2: lat is not a number"),
+        ("lon,lat\n", "no sites"),
+        ("lon,lat\n999,34\n", "out of range"),
+    ],
+)
+def test_read_sites_bad_csv(tmp_path: Path, text: str, match: str) -> None:
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(InputFileError, match=match):
+        read_sites(p, cross_city(), mount_height_m=6.0)
+
+
+def test_existing_cameras_need_a_heading(tmp_path: Path) -> None:
+    lon, lat = _lonlat(X0, Y0)
+    p = tmp_path / "e.csv"
+    p.write_text(f"lon,lat\n{lon},{lat}\n")
+    with pytest.raises(InputFileError, match="heading_deg"):
+        read_sites(p, cross_city(), mount_height_m=6.0, existing=True)
+
+
+def test_make_options_headings_tilts_and_existing(tmp_path: Path) -> None:
+    city = cross_city()
+    lon, lat = _lonlat(X0, Y0 - 30)
+    p = tmp_path / "e.csv"
+    p.write_text(f"lon,lat,heading_deg\n{lon},{lat},450\n")
+    sites = combine_sites(
+        read_sites(p, city, mount_height_m=6.0, existing=True), pole_sites(city, mount_height_m=6.0)
+    )
+    cam = Camera()
+    opts = make_options(sites, cam, headings=8)
+    assert len(opts) == 1 + 8
+    assert opts.existing.tolist() == [True] + [False] * 8
+    np.testing.assert_allclose(opts.heading_deg, [90.0, 0, 45, 90, 135, 180, 225, 270, 315])
+    np.testing.assert_allclose(opts.origin[1:], np.repeat(sites.xyz[1:2], 8, axis=0))
+    two = make_options(sites, cam, headings=4, tilts_deg=(10, 30))
+    assert len(two) == 2 + 8
+    assert two.tilt_deg.tolist() == [10, 30] + [10] * 4 + [30] * 4
+    ptz = make_options(sites, PRESETS["ptz-360"], headings=8)
+    assert len(ptz) == 2
+
+
+def test_combine_sites_drops_new_sites_on_top_of_existing(tmp_path: Path) -> None:
+    city = cross_city()
+    lon, lat = _lonlat(X0 - 6, Y0 - 6)  # where the PLATEAU pole stands
+    p = tmp_path / "e.csv"
+    p.write_text(f"lon,lat,heading_deg\n{lon},{lat},0\n")
+    both = combine_sites(
+        read_sites(p, city, mount_height_m=6.0, existing=True),
+        pole_sites(city, mount_height_m=6.0),
+        min_separation_m=1.0,
+    )
+    assert both.ids == ("existing-0000",)
