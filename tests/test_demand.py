@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from scenes import GROUND_Z, X0, Y0, cross_city
 
 from placement.crs import to_lonlat
 from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.model import SurfaceKind
+from scenes import GROUND_Z, X0, Y0, cross_city
 
 
 def test_grid_counts_heights_and_kinds() -> None:
@@ -74,7 +74,7 @@ def test_priority_polygons_multiply_weights(tmp_path: Path) -> None:
 def test_bad_priority_and_options(tmp_path: Path) -> None:
     p = tmp_path / "p.geojson"
     p.write_text("{not json")
-    with pytest.raises(InputFileError, match="p.geojson"):
+    with pytest.raises(InputFileError, match=r"p\.geojson"):
         read_priority(p, "EPSG:6674")
     p.write_text(
         json.dumps(

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from scenes import GROUND_Z, X0, Y0, cross_city
 
 from placement.camera import PRESETS, Camera
 from placement.crs import to_lonlat
 from placement.errors import InputFileError, OptionError
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
+from scenes import GROUND_Z, X0, Y0, cross_city
 
 
 def test_road_edge_sites_follow_the_kerb_at_spacing() -> None:
