@@ -1,0 +1,223 @@
+"""End to end: `placement run` / `view` / `inspect` on the sample tile and on real tiles."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from placement.cli import main
+from placement.pipeline import LEVEL_NAMES, RunOptions, run
+
+FAST = ["--time-limit", "5", "--workers", "1", "-q"]
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    return r.exit_code, r.output
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory, sample_tile: Path) -> Path:
+    out = tmp_path_factory.mktemp("run") / "out"
+    cache = out.parent / "cache"
+    code, text = _run(
+        ["-q", "run", str(sample_tile), "--out", str(out), "--budget", "6", "--cache-dir", str(cache),
+         "--time-limit", "5"]
+    )
+    assert code == 0, text
+    return out
+
+
+def test_outputs_exist_and_agree(sample_run: Path) -> None:
+    names = {p.name for p in sample_run.iterdir()}
+    assert {
+        "summary.json", "cameras.geojson", "coverage.geojson", "cameras.csv", "report.md",
+        "scene.png", "scene.html", "scene.npz",
+    } <= names
+    summary = json.loads((sample_run / "summary.json").read_text())
+    cams = json.loads((sample_run / "cameras.geojson").read_text())
+    cov = json.loads((sample_run / "coverage.geojson").read_text())
+    assert summary["plan"]["chosen"] == len(cams["features"]) <= 6
+    assert summary["options"]["budget"] == 6
+    assert summary["inputs"][0]["sha256"]
+    # Every camera stands on the tile.
+    minx, miny, _, maxx, maxy, _ = summary["city"]["bounds_m"]
+    for f in cams["features"]:
+        p = f["properties"]
+        assert minx - 1 <= p["x_m"] <= maxx + 1 and miny - 1 <= p["y_m"] <= maxy + 1
+        lon, lat = f["geometry"]["coordinates"][:2]
+        assert 134.0 < lon < 136.0 and 34.0 < lat < 35.5
+    # Coverage numbers in the summary agree with the GeoJSON.
+    pts = cov["features"]
+    assert len(pts) == summary["coverage"]["points"]
+    seen = [f for f in pts if f["properties"]["level"] is not None]
+    assert len(seen) == summary["coverage"]["covered_points"]
+    w = sum(f["properties"]["weight"] for f in seen)
+    assert w == pytest.approx(summary["coverage"]["covered_weight"], rel=1e-6)
+    ids = {f["properties"]["id"] for f in cams["features"]}
+    assert all(set(f["properties"]["seen_by"]) <= ids for f in pts)
+    assert all(f["properties"]["seen_by"] for f in seen)
+    by_level = summary["coverage"]["by_level"]
+    assert [by_level[n]["points"] for n in LEVEL_NAMES] == sorted(
+        (by_level[n]["points"] for n in LEVEL_NAMES), reverse=True
+    )
+    assert summary["plan"]["bound"] >= summary["plan"]["objective"] - 1e-6
+    with (sample_run / "cameras.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == [f["properties"]["id"] for f in cams["features"]]
+
+
+def test_png_shows_red_and_green_streets(sample_run: Path) -> None:
+    import pyvista as pv
+
+    img = np.asarray(pv.read(str(sample_run / "scene.png")).point_data[0])
+    rgb = img[:, :3].astype(int)
+    assert len(np.unique(rgb // 16, axis=0)) > 30  # real colour variety, not a blank frame
+    red = (rgb[:, 0] > 150) & (rgb[:, 1] < 90) & (rgb[:, 2] < 90)
+    green = (rgb[:, 1] > 110) & (rgb[:, 0] < 110) & (rgb[:, 2] < 130)
+    assert red.sum() > 200 and green.sum() > 200
+
+
+def test_second_run_reuses_the_visibility_cache(sample_run: Path, sample_tile: Path) -> None:
+    out2 = sample_run.parent / "again"
+    cache = sample_run.parent / "cache"
+    code, text = _run(
+        ["-q", "run", str(sample_tile), "--out", str(out2), "--budget", "6", "--cache-dir", str(cache),
+         "--time-limit", "5", "--no-render"]
+    )
+    assert code == 0, text
+    s1 = json.loads((sample_run / "summary.json").read_text())
+    s2 = json.loads((out2 / "summary.json").read_text())
+    assert s1["visibility"]["from_cache"] is False
+    assert s2["visibility"]["from_cache"] is True
+    c1 = json.loads((sample_run / "cameras.geojson").read_text())
+    c2 = json.loads((out2 / "cameras.geojson").read_text())
+    assert [f["properties"]["site_id"] for f in c1["features"]] == [
+        f["properties"]["site_id"] for f in c2["features"]
+    ]
+
+
+def test_view_screenshot(sample_run: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "view.png"
+    code, text = _run(["view", str(sample_run), "--screenshot", str(shot)])
+    assert code == 0, text
+    assert shot.stat().st_size > 10_000
+
+
+def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None:
+    opts = RunOptions(cover=0.9, render=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
+    res = run([sample_tile], opts)
+    cov = res.summary["coverage"]
+    coverable_w = float(res.demand.weight[np.asarray(res.coverage.matrix.max(axis=0).toarray()).ravel() > 0].sum())
+    assert cov["covered_weight"] >= 0.9 * coverable_w - 1e-6
+    assert res.summary["plan"]["bound"] <= res.summary["plan"]["objective"] + 1e-9
+
+
+def test_existing_cameras_are_kept(sample_tile: Path, tmp_path: Path) -> None:
+    from placement.crs import to_lonlat
+
+    base = run([sample_tile], RunOptions(budget=3, render=False, workers=1, time_limit_s=5, cache_dir=str(tmp_path)))
+    # Declare the first road-edge site, looking east, as an installed camera.
+    site = int(np.flatnonzero(np.array(base.sites.source) == "road-edge")[0])
+    lon, lat = to_lonlat(base.sites.xyz[site : site + 1, 0], base.sites.xyz[site : site + 1, 1], base.city.crs)
+    ex = tmp_path / "existing.csv"
+    ex.write_text(f"id,lon,lat,heading_deg\nold-1,{lon[0]:.9f},{lat[0]:.9f},90\n")
+    res = run(
+        [sample_tile],
+        RunOptions(budget=3, existing_file=str(ex), render=False, workers=1, time_limit_s=5, cache_dir=str(tmp_path)),
+    )
+    chosen = np.asarray(res.plan.chosen)
+    kept = [res.sites.ids[res.options.site[c]] for c in chosen if res.options.existing[c]]
+    assert kept == ["old-1"]
+    assert res.summary["plan"]["new"] <= 3
+    assert res.summary["plan"]["existing"] == 1
+
+
+def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[run]\nbudget = 2\nheadings = 4\ndemand_spacing_m = 4.0\nrender = false\n')
+    out = tmp_path / "o"
+    code, text = _run(["run", str(sample_tile), "--out", str(out), "--config", str(cfg), "--headings", "6",
+                       "--cache-dir", str(tmp_path / "c"), *FAST])
+    assert code == 0, text
+    s = json.loads((out / "summary.json").read_text())
+    assert s["options"]["budget"] == 2 and s["options"]["headings"] == 6
+    assert s["options"]["demand_spacing_m"] == 4.0
+    assert s["plan"]["chosen"] <= 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("budgets = 3\n")
+    code, text = _run(["run", str(sample_tile), "--out", str(tmp_path / "x"), "--config", str(bad)])
+    assert code == 2 and "unknown option 'budgets'" in text
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("not xml at all", [], "not"),
+        ("<?xml version='1.0'?><CityModel><cityObjectMember>", [], "bad.gml"),
+        ("<?xml version='1.0'?><html/>", [], "bad.gml"),
+        (None, ["--budget", "-3"], "--budget must be positive"),
+        (None, ["--budget", "3", "--cover", "0.5"], "not both"),
+        (None, ["--camera", "nope"], "unknown camera preset"),
+    ],
+)
+def test_bad_input_gives_one_line_and_leaves_dir_untouched(
+    tmp_path: Path, sample_tile: Path, content: str | None, args: list[str], message: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("old result")
+    path = sample_tile
+    if content is not None:
+        path = tmp_path / "bad.gml"
+        path.write_text(content)
+    code, text = _run(["run", str(path), "--out", str(out), "--cache-dir", str(tmp_path / "c"), *args])
+    assert code == 2
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("placement: error:"), text
+    assert message in lines[0]
+    assert "Traceback" not in text
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_missing_file_and_view_of_non_result(tmp_path: Path) -> None:
+    code, text = _run(["run", str(tmp_path / "none.gml"), "--out", str(tmp_path / "o")])
+    assert code == 2 and "no such file" in text
+    code, text = _run(["view", str(tmp_path)])
+    assert code == 2 and "scene.npz" in text
+
+
+def test_inspect_json(sample_tile: Path) -> None:
+    code, text = _run(["inspect", str(sample_tile), "--json"])
+    assert code == 0, text
+    info = json.loads(text)
+    assert info["crs"].startswith("EPSG:66")
+    assert info["counts"]["Building"] > 10
+    assert info["triangles"] > 100
+    code, text = _run(["inspect", str(sample_tile)])
+    assert code == 0 and "Building" in text
+
+
+def test_real_lod2_tile_end_to_end(plateau: Path, tmp_path: Path) -> None:
+    tiles = [plateau / "osaka" / f"52350301_{k}_6697_op.gml" for k in ("bldg", "tran")]
+    out = tmp_path / "osaka"
+    code, text = _run(
+        ["run", *map(str, tiles), "--out", str(out), "--budget", "15", "--demand-spacing-m", "4",
+         "--cache-dir", str(tmp_path / "c"), "--no-html", *FAST]
+    )
+    assert code == 0, text
+    s = json.loads((out / "summary.json").read_text())
+    assert s["crs"] == "EPSG:6674"
+    assert s["plan"]["chosen"] == 15
+    assert 0.05 < s["coverage"]["covered_fraction"] <= 1.0
+    assert s["plan"]["gap"] <= 0.05
+    cams = json.loads((out / "cameras.geojson").read_text())["features"]
+    minx, miny, _, maxx, maxy, _ = s["city"]["bounds_m"]
+    for f in cams:
+        assert minx <= f["properties"]["x_m"] <= maxx and miny <= f["properties"]["y_m"] <= maxy
