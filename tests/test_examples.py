@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -39,8 +37,3 @@ def test_notebook_cells_are_valid_python() -> None:
     joined = "\n".join(code)
     for api in ("read_citygml", "compute_coverage", "max_coverage", "min_cover", "render_png"):
         assert api in joined, api
-
-
-@pytest.mark.parametrize("name", ["budget_curve.py"])
-def test_example_has_docstring(name: str) -> None:
-    assert ast.get_docstring(ast.parse((EXAMPLES / name).read_text()))

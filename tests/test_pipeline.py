@@ -26,8 +26,19 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, sample_tile: Path) -> P
     out = tmp_path_factory.mktemp("run") / "out"
     cache = out.parent / "cache"
     code, text = _run(
-        ["-q", "run", str(sample_tile), "--out", str(out), "--budget", "6", "--cache-dir", str(cache),
-         "--time-limit", "5"]
+        [
+            "-q",
+            "run",
+            str(sample_tile),
+            "--out",
+            str(out),
+            "--budget",
+            "6",
+            "--cache-dir",
+            str(cache),
+            "--time-limit",
+            "5",
+        ]
     )
     assert code == 0, text
     return out
@@ -36,8 +47,14 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, sample_tile: Path) -> P
 def test_outputs_exist_and_agree(sample_run: Path) -> None:
     names = {p.name for p in sample_run.iterdir()}
     assert {
-        "summary.json", "cameras.geojson", "coverage.geojson", "cameras.csv", "report.md",
-        "scene.png", "scene.html", "scene.npz",
+        "summary.json",
+        "cameras.geojson",
+        "coverage.geojson",
+        "cameras.csv",
+        "report.md",
+        "scene.png",
+        "scene.html",
+        "scene.npz",
     } <= names
     summary = json.loads((sample_run / "summary.json").read_text())
     cams = json.loads((sample_run / "cameras.geojson").read_text())
@@ -87,8 +104,20 @@ def test_second_run_reuses_the_visibility_cache(sample_run: Path, sample_tile: P
     out2 = sample_run.parent / "again"
     cache = sample_run.parent / "cache"
     code, text = _run(
-        ["-q", "run", str(sample_tile), "--out", str(out2), "--budget", "6", "--cache-dir", str(cache),
-         "--time-limit", "5", "--no-render"]
+        [
+            "-q",
+            "run",
+            str(sample_tile),
+            "--out",
+            str(out2),
+            "--budget",
+            "6",
+            "--cache-dir",
+            str(cache),
+            "--time-limit",
+            "5",
+            "--no-render",
+        ]
     )
     assert code == 0, text
     s1 = json.loads((sample_run / "summary.json").read_text())
@@ -113,7 +142,9 @@ def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None
     opts = RunOptions(cover=0.9, render=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
     res = run([sample_tile], opts)
     cov = res.summary["coverage"]
-    coverable_w = float(res.demand.weight[np.asarray(res.coverage.matrix.max(axis=0).toarray()).ravel() > 0].sum())
+    coverable_w = float(
+        res.demand.weight[np.asarray(res.coverage.matrix.max(axis=0).toarray()).ravel() > 0].sum()
+    )
     assert cov["covered_weight"] >= 0.9 * coverable_w - 1e-6
     assert res.summary["plan"]["bound"] <= res.summary["plan"]["objective"] + 1e-9
 
@@ -121,15 +152,27 @@ def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None
 def test_existing_cameras_are_kept(sample_tile: Path, tmp_path: Path) -> None:
     from placement.crs import to_lonlat
 
-    base = run([sample_tile], RunOptions(budget=3, render=False, workers=1, time_limit_s=5, cache_dir=str(tmp_path)))
+    base = run(
+        [sample_tile],
+        RunOptions(budget=3, render=False, workers=1, time_limit_s=5, cache_dir=str(tmp_path)),
+    )
     # Declare the first road-edge site, looking east, as an installed camera.
     site = int(np.flatnonzero(np.array(base.sites.source) == "road-edge")[0])
-    lon, lat = to_lonlat(base.sites.xyz[site : site + 1, 0], base.sites.xyz[site : site + 1, 1], base.city.crs)
+    lon, lat = to_lonlat(
+        base.sites.xyz[site : site + 1, 0], base.sites.xyz[site : site + 1, 1], base.city.crs
+    )
     ex = tmp_path / "existing.csv"
     ex.write_text(f"id,lon,lat,heading_deg\nold-1,{lon[0]:.9f},{lat[0]:.9f},90\n")
     res = run(
         [sample_tile],
-        RunOptions(budget=3, existing_file=str(ex), render=False, workers=1, time_limit_s=5, cache_dir=str(tmp_path)),
+        RunOptions(
+            budget=3,
+            existing_file=str(ex),
+            render=False,
+            workers=1,
+            time_limit_s=5,
+            cache_dir=str(tmp_path),
+        ),
     )
     chosen = np.asarray(res.plan.chosen)
     kept = [res.sites.ids[res.options.site[c]] for c in chosen if res.options.existing[c]]
@@ -140,10 +183,23 @@ def test_existing_cameras_are_kept(sample_tile: Path, tmp_path: Path) -> None:
 
 def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None:
     cfg = tmp_path / "run.toml"
-    cfg.write_text('[run]\nbudget = 2\nheadings = 4\ndemand_spacing_m = 4.0\nrender = false\n')
+    cfg.write_text("[run]\nbudget = 2\nheadings = 4\ndemand_spacing_m = 4.0\nrender = false\n")
     out = tmp_path / "o"
-    code, text = _run(["run", str(sample_tile), "--out", str(out), "--config", str(cfg), "--headings", "6",
-                       "--cache-dir", str(tmp_path / "c"), *FAST])
+    code, text = _run(
+        [
+            "run",
+            str(sample_tile),
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--headings",
+            "6",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            *FAST,
+        ]
+    )
     assert code == 0, text
     s = json.loads((out / "summary.json").read_text())
     assert s["options"]["budget"] == 2 and s["options"]["headings"] == 6
@@ -177,7 +233,9 @@ def test_bad_input_gives_one_line_and_leaves_dir_untouched(
     if content is not None:
         path = tmp_path / "bad.gml"
         path.write_text(content)
-    code, text = _run(["run", str(path), "--out", str(out), "--cache-dir", str(tmp_path / "c"), *args])
+    code, text = _run(
+        ["run", str(path), "--out", str(out), "--cache-dir", str(tmp_path / "c"), *args]
+    )
     assert code == 2
     lines = [ln for ln in text.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("placement: error:"), text
@@ -208,8 +266,20 @@ def test_real_lod2_tile_end_to_end(plateau: Path, tmp_path: Path) -> None:
     tiles = [plateau / "osaka" / f"52350301_{k}_6697_op.gml" for k in ("bldg", "tran")]
     out = tmp_path / "osaka"
     code, text = _run(
-        ["run", *map(str, tiles), "--out", str(out), "--budget", "15", "--demand-spacing-m", "4",
-         "--cache-dir", str(tmp_path / "c"), "--no-html", *FAST]
+        [
+            "run",
+            *map(str, tiles),
+            "--out",
+            str(out),
+            "--budget",
+            "15",
+            "--demand-spacing-m",
+            "4",
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-html",
+            *FAST,
+        ]
     )
     assert code == 0, text
     s = json.loads((out / "summary.json").read_text())
