@@ -171,9 +171,9 @@ class Camera:
         """
         px = self.px_per_m(distance_m)
         thresholds = np.asarray(self.dori_px_per_m)
-        lvl: Int8Array = (px[..., None] >= thresholds).sum(axis=-1).astype(np.int8)
-        lvl[px < self.covered_px_per_m] = 0
-        return lvl
+        lvl = (px[..., None] >= thresholds).sum(axis=-1)
+        out: Int8Array = np.where(px < self.covered_px_per_m, 0, lvl).astype(np.int8)
+        return out
 
     def max_distance_for_level(self, level: int) -> float:
         """The largest slant distance (metres) at which a point reaches DORI ``level``.

@@ -1,0 +1,352 @@
+"""Occlusion-aware coverage on built scenes (exact) and on real PLATEAU tiles."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import trimesh
+
+from placement.camera import PRESETS, Camera
+from placement.errors import InputFileError, OptionError
+from placement.model import Demand, Mesh, Options, SurfaceKind
+from placement.visibility import (
+    END_MARGIN_M,
+    START_MARGIN_M,
+    Coverage,
+    compute_coverage,
+    segments_clear,
+)
+
+# Plane-rectangular coordinates as large as Osaka's, so float32 precision matters.
+OFF = np.array([-43000.0, -148000.0, 3.0])
+LENS = np.array([0.0, 0.0, 6.0])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def box(center: tuple[float, float, float], extents: tuple[float, float, float]) -> Mesh:
+    b = trimesh.creation.box(extents=extents)
+    b.apply_translation(np.asarray(center) + OFF)
+    n = len(b.faces)
+    return Mesh(
+        np.asarray(b.vertices, float),
+        np.asarray(b.faces, np.int32),
+        np.zeros(n, np.int32),
+        np.full(n, SurfaceKind.WALL, np.int8),
+    )
+
+
+def options(
+    origins: npt.ArrayLike, headings: list[float], tilts: list[float] | float = 20.0
+) -> Options:
+    n = len(headings)
+    o = np.broadcast_to(np.asarray(origins, float), (n, 3)) + OFF
+    t = np.broadcast_to(np.asarray(tilts, float), (n,))
+    return Options(
+        np.arange(n, dtype=np.int32),
+        np.asarray(headings, float),
+        np.array(t),
+        np.array(o),
+        np.ones(n),
+        np.zeros(n, bool),
+    )
+
+
+def demand(xyz: npt.ArrayLike) -> Demand:
+    p = np.asarray(xyz, float).reshape(-1, 3) + OFF
+    n = p.shape[0]
+    return Demand(p, p[:, 2] - 1.5, np.ones(n), np.full(n, SurfaceKind.ROAD, np.int8), 2.0)
+
+
+def seen(cov: Coverage) -> npt.NDArray[np.int8]:
+    return np.asarray(cov.matrix.toarray(), dtype=np.int8)
+
+
+def along(heading_deg: float, tilt_deg: float, d: float) -> npt.NDArray[np.float64]:
+    """The point at slant distance d on the optical axis of a lens at LENS."""
+    h, t = math.radians(heading_deg), math.radians(tilt_deg)
+    f = np.array([math.sin(h) * math.cos(t), math.cos(h) * math.cos(t), -math.sin(t)])
+    return np.asarray(LENS + d * f)
+
+
+def segment_hits_numpy(
+    tri: npt.NDArray[np.float64],
+    starts: npt.NDArray[np.float64],
+    ends: npt.NDArray[np.float64],
+    pairs: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]],
+) -> npt.NDArray[np.bool_]:
+    """Möller–Trumbore for (segment, triangle) pairs: does the segment cross the triangle?
+
+    tri (T, 3, 3); starts, ends (S, 3); pairs (segment index, triangle index) arrays.
+    Returns one bool per pair.
+    """
+    si, ti = pairs
+    o = starts[si]
+    dvec = ends[si] - o
+    a, b, c = tri[ti, 0], tri[ti, 1], tri[ti, 2]
+    e1, e2 = b - a, c - a
+    p = np.cross(dvec, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    ok = np.abs(det) > 1e-12
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = o - a
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    v = np.einsum("ij,ij->i", dvec, q) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    return ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0) & (t <= 1)
+
+
+def clear_numpy(
+    mesh: Mesh, starts: npt.NDArray[np.float64], ends: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Independent line-of-sight test: bounding-box candidates (shapely STRtree), then
+    Möller–Trumbore in float64 numpy on every candidate pair, in blocks."""
+    import shapely
+
+    tri = mesh.vertices[mesh.faces]
+    tree = shapely.STRtree(shapely.linestrings(np.concatenate([tri, tri[:, :1]], axis=1)))
+    segs = shapely.linestrings(np.stack([starts, ends], axis=1))
+    si, ti = tree.query(segs)  # envelope overlap in plan: a superset of the hits
+    lo_z = np.minimum(starts[:, 2], ends[:, 2])[si]
+    hi_z = np.maximum(starts[:, 2], ends[:, 2])[si]
+    keep = (tri[ti, :, 2].max(axis=1) >= lo_z) & (tri[ti, :, 2].min(axis=1) <= hi_z)
+    si, ti = si[keep], ti[keep]
+    blocked = np.zeros(starts.shape[0], bool)
+    step = 500_000
+    for k in range(0, si.size, step):  # blocks of pairs bound the memory
+        hit = segment_hits_numpy(tri, starts, ends, (si[k : k + step], ti[k : k + step]))
+        blocked[si[k : k + step][hit]] = True
+    return ~blocked
+
+
+# --------------------------------------------------------------------------- exact scenes
+
+
+def test_wall_blocks_and_point_beside_it_is_seen() -> None:
+    wall = box((0.0, 10.0, 5.0), (10.0, 0.5, 10.0))  # x -5..5 across the view, 10 m tall
+    pts = [[0.0, 20.0, 1.5], [4.0, 20.0, 1.5], [12.0, 20.0, 1.5], [-12.0, 20.0, 1.5]]
+    cov = compute_coverage(wall, options(LENS, [0.0]), demand(pts), Camera(), workers=1)
+    lv = seen(cov)[0]
+    assert lv.tolist() == [0, 0, 1, 1]  # behind the wall: no; beside it at 23 m: detection
+    assert cov.stats["segments_tested"] == 4
+    assert cov.stats["visible_pairs"] == 2
+    # The same lines of sight through the public helper.
+    starts = np.repeat((LENS + OFF)[None], 4, axis=0)
+    assert segments_clear(wall, starts, demand(pts).xyz).tolist() == [False, False, True, True]
+
+
+def test_behind_the_camera_and_outside_vertical_fov_are_not_seen() -> None:
+    # Tilt 20, vfov 58: the view spans 9 degrees above to 49 degrees below the horizon.
+    pts = [
+        [0.0, 10.0, 1.5],  # ahead, 24 degrees below: seen
+        [0.0, -10.0, 1.5],  # behind
+        [0.0, 2.0, 1.5],  # ahead but 66 degrees below
+        [0.0, 10.0, 6.0 + 10.0 * math.tan(math.radians(12.0))],  # 12 degrees above
+        [0.0, 10.0, 6.0 + 10.0 * math.tan(math.radians(8.0))],  # 8 degrees above: seen
+    ]
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0]), demand(pts), Camera(), workers=1)
+    assert (seen(cov)[0] > 0).tolist() == [True, False, False, False, True]
+
+
+def test_horizontal_fov_edge_in_camera_frame() -> None:
+    cam = Camera(tilt_deg=0.0)
+    half = math.radians(cam.hfov_deg / 2)
+    pts = [
+        [10 * math.sin(half - 0.01), 10 * math.cos(half - 0.01), 6.0],
+        [10 * math.sin(half + 0.01), 10 * math.cos(half + 0.01), 6.0],
+        [-10 * math.sin(half - 0.01), 10 * math.cos(half - 0.01), 6.0],
+    ]
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0], 0.0), demand(pts), cam, workers=1)
+    assert (seen(cov)[0] > 0).tolist() == [True, False, True]
+
+
+def test_heading_convention_clockwise_from_north() -> None:
+    pts = [[15.0, 0.0, 1.5], [-15.0, 0.0, 1.5], [0.0, 15.0, 1.5], [0.0, -15.0, 1.5]]
+    opts = options(LENS, [90.0, 270.0, 0.0, 180.0])
+    cov = compute_coverage(Mesh.empty(), opts, demand(pts), Camera(), workers=1)
+    assert (seen(cov) > 0).astype(int).tolist() == [
+        [1, 0, 0, 0],  # heading 90 looks east
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+    ]
+
+
+def test_range_limit_is_exact() -> None:
+    cam = Camera(range_m=20.0, dori_px_per_m=(1.0, 2.0, 3.0, 4.0), min_px_per_m=1.0)
+    pts = [along(0.0, 20.0, 20.0 - 1e-6), along(0.0, 20.0, 20.0 + 1e-6)]
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0]), demand(pts), cam, workers=1)
+    assert seen(cov)[0].tolist() == [4, 0]
+
+
+def test_pixel_density_limit_is_exact_and_levels_follow_distance() -> None:
+    cam = Camera()
+    edge = cam.px_m / 25.0  # 30.5 m, inside the 60 m range
+    dists = [2.5, 5.0, 10.0, 20.0, edge * (1 - 1e-7), edge * (1 + 1e-7), 45.0]
+    pts = [along(0.0, 20.0, d) for d in dists]
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0]), demand(pts), cam, workers=1)
+    assert seen(cov)[0].tolist() == [4, 3, 2, 1, 1, 0, 0]
+    assert seen(cov)[0].tolist() == [int(x) for x in cam.level(dists)]
+
+
+def test_camera_on_its_own_pole_does_not_block_itself() -> None:
+    pole = box((0.0, 0.0, 4.0), (0.3, 0.3, 8.0))  # the lens at 6 m is inside the pole
+    wall = box((-0.45, 0.0, 4.0), (0.2, 6.0, 8.0))  # and 0.3 m from a wall to its west
+    mesh = Mesh.concatenate([pole, wall])
+    pts = [[15.0, 0.0, 1.5], [0.0, 15.0, 1.5], [10.0, 10.0, 1.5], [-15.0, 0.0, 1.5]]
+    opts = options(LENS, [90.0, 0.0, 45.0, 270.0])
+    cov = compute_coverage(mesh, opts, demand(pts), Camera(), workers=1)
+    assert np.diag(seen(cov)).tolist() == [1, 1, 1, 0]  # west is behind the wall
+    # Without the start margin the pole hides everything.
+    starts = np.repeat((LENS + OFF)[None], 4, axis=0)
+    assert not segments_clear(mesh, starts, demand(pts).xyz).any()
+    assert segments_clear(
+        mesh, starts, demand(pts).xyz, start_margin_m=START_MARGIN_M, end_margin_m=END_MARGIN_M
+    ).tolist() == [True, True, True, False]
+
+
+def test_target_on_a_surface_is_not_hidden_by_it() -> None:
+    # A point lying exactly on a facade facing the camera is still seen.
+    facade = box((0.0, 20.25, 5.0), (10.0, 0.5, 10.0))
+    cov = compute_coverage(
+        facade, options(LENS, [0.0]), demand([[0.0, 20.0, 2.0]]), Camera(), workers=1
+    )
+    assert seen(cov)[0].tolist() == [1]
+
+
+def test_panoramic_cameras() -> None:
+    pts = [[15.0, 0.0, 1.5], [-15.0, 0.0, 1.5], [0.0, 15.0, 1.5], [0.0, -15.0, 1.5]]
+    ptz = PRESETS["ptz-360"]
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0], 45.0), demand(pts), ptz, workers=1)
+    assert (seen(cov)[0] > 0).all()
+    wide = Camera(hfov_deg=200.0, vfov_deg=60.0)  # heading north: east and west at 90 deg
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0]), demand(pts), wide, workers=1)
+    assert (seen(cov)[0] > 0).tolist() == [True, True, True, False]
+
+
+def test_random_scene_matches_brute_force_and_workers_agree() -> None:
+    rng = np.random.default_rng(7)
+    boxes = [
+        box(
+            (rng.uniform(-60, 60), rng.uniform(-60, 60), 5.0),
+            (rng.uniform(2, 12), rng.uniform(2, 12), 10.0),
+        )
+        for _ in range(25)
+    ]
+    mesh = Mesh.concatenate(boxes)
+    sites = rng.uniform(-60, 60, size=(12, 3))
+    sites[:, 2] = 6.0
+    origins = np.repeat(sites, 8, axis=0)
+    heads = np.tile(np.arange(8) * 45.0, 12).tolist()
+    opts = options(origins, heads, 25.0)
+    pts = rng.uniform(-70, 70, size=(1500, 3))
+    pts[:, 2] = 1.5
+    dem = demand(pts)
+    cam = Camera()
+    one = compute_coverage(mesh, opts, dem, cam, workers=1)
+    two = compute_coverage(mesh, opts, dem, cam, workers=2, chunk_pairs=2_000)
+    assert two.stats["workers"] == 2 and two.stats["chunks"] > 2
+    assert (one.matrix != two.matrix).nnz == 0
+    assert np.array_equal(one.matrix.indices, two.matrix.indices)
+    assert one.stats["visible_pairs"] > 100
+
+    # Brute force: every pair, angles from trigonometry, occlusion by Möller–Trumbore.
+    o = opts.origin[:, None, :]
+    v = dem.xyz[None, :, :] - o
+    d = np.linalg.norm(v, axis=2)
+    az = np.degrees(np.arctan2(v[..., 0], v[..., 1]))
+    rel = (az - opts.heading_deg[:, None] + 180.0) % 360.0 - 180.0
+    h = np.radians(opts.heading_deg)[:, None]
+    t = np.radians(opts.tilt_deg)[:, None]
+    right = np.stack([np.cos(h), -np.sin(h), 0 * h], axis=-1)
+    up = np.stack([np.sin(h) * np.sin(t), np.cos(h) * np.sin(t), np.cos(t) + 0 * h], axis=-1)
+    fwd = np.stack([np.sin(h) * np.cos(t), np.cos(h) * np.cos(t), -np.sin(t) + 0 * h], axis=-1)
+    x, y, z = ((v * right).sum(-1), (v * up).sum(-1), (v * fwd).sum(-1))
+    ang_h = np.degrees(np.arctan2(np.abs(x), z))
+    ang_v = np.degrees(np.arctan2(np.abs(y), z))
+    ok = (ang_h <= cam.hfov_deg / 2) & (ang_v <= cam.vfov_deg / 2) & (d <= cam.range_m)
+    ok &= cam.level(d) > 0
+    assert np.abs(rel[ok]).max() < 90.0  # nothing behind the camera
+    oi, pi = np.nonzero(ok)
+    u = v[oi, pi] / d[oi, pi, None]
+    starts = opts.origin[oi] + u * START_MARGIN_M
+    ends = dem.xyz[pi] - u * END_MARGIN_M
+    vis = clear_numpy(mesh, starts, ends)
+    expect = np.zeros_like(d, dtype=np.int8)
+    expect[oi[vis], pi[vis]] = cam.level(d[oi[vis], pi[vis]])
+    assert 0 < vis.sum() < vis.size  # some pairs blocked, some not
+    assert np.array_equal(seen(one), expect)
+
+
+def test_cache_hit_and_key_change(tmp_path: Path) -> None:
+    wall = box((0.0, 10.0, 5.0), (10.0, 0.5, 10.0))
+    opts = options(LENS, [0.0, 90.0])
+    dem = demand([[0.0, 20.0, 1.5], [12.0, 20.0, 1.5], [15.0, 1.0, 1.5]])
+    calls: list[tuple[int, int]] = []
+    first = compute_coverage(
+        wall,
+        opts,
+        dem,
+        Camera(),
+        workers=1,
+        cache_dir=tmp_path,
+        progress=lambda a, b: calls.append((a, b)),
+    )
+    assert calls[-1] == (2, 2)
+    assert first.stats["from_cache"] is False
+    files = list(tmp_path.glob("coverage-*.npz"))
+    assert [f.name for f in files] == [f"coverage-{first.key}.npz"]
+    second = compute_coverage(wall, opts, dem, Camera(), workers=1, cache_dir=tmp_path)
+    assert second.stats["from_cache"] is True
+    assert second.key == first.key
+    assert (second.matrix != first.matrix).nnz == 0 and second.matrix.dtype == np.int8
+    assert second.stats["visible_pairs"] == first.stats["visible_pairs"] == 2
+    # Any change of input changes the key.
+    keys = {first.key}
+    keys.add(compute_coverage(wall, opts, dem, Camera(range_m=50.0), workers=1).key)
+    keys.add(compute_coverage(wall, options(LENS, [0.0, 91.0]), dem, Camera(), workers=1).key)
+    keys.add(compute_coverage(wall, options(LENS, [0.0, 90.0], 21.0), dem, Camera(), workers=1).key)
+    dem2 = demand([[0.0, 20.0, 1.5], [12.0, 20.0, 1.5], [15.0, 1.0, 1.6]])
+    keys.add(compute_coverage(wall, opts, dem2, Camera(), workers=1).key)
+    keys.add(
+        compute_coverage(
+            box((0.0, 10.0, 5.0), (10.0, 0.6, 10.0)), opts, dem, Camera(), workers=1
+        ).key
+    )
+    assert len(keys) == 6
+
+
+def test_save_load_round_trip_and_bad_file(tmp_path: Path) -> None:
+    pts = [[0.0, 10.0, 1.5], [0.0, 40.0, 1.5]]
+    cov = compute_coverage(
+        Mesh.empty(), options(LENS, [0.0, 180.0]), demand(pts), Camera(), workers=1
+    )
+    p = tmp_path / "cov.npz"
+    cov.save(p)
+    back = Coverage.load(p)
+    assert back.key == cov.key and (back.n_options, back.n_points) == (2, 2)
+    assert seen(back).tolist() == [[2, 0], [0, 0]]
+    assert back.stats["visible_pairs"] == 1
+    assert seen(cov).tolist() == [[2, 0], [0, 0]]
+    assert (cov.seen(min_level=2).toarray() == [[True, False], [False, False]]).all()
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputFileError, match=r"junk\.npz"):
+        Coverage.load(tmp_path / "junk.npz")
+
+
+def test_bad_inputs_raise() -> None:
+    dem = demand([[0.0, 10.0, 1.5]])
+    bad = options(LENS, [0.0])
+    bad.origin[0, 0] = np.nan
+    with pytest.raises(OptionError, match="origin"):
+        compute_coverage(Mesh.empty(), bad, dem, Camera())
+    with pytest.raises(OptionError, match="workers"):
+        compute_coverage(Mesh.empty(), options(LENS, [0.0]), dem, Camera(), workers=0)
+    empty = compute_coverage(Mesh.empty(), options(LENS, [0.0]), demand(np.zeros((0, 3))), Camera())
+    assert empty.matrix.shape == (1, 0) and empty.stats["visible_pairs"] == 0
