@@ -297,7 +297,7 @@ _RUN_HELP = {
 @click.option("--no-html", is_flag=True, default=None, help="Skip scene.html.")
 @click.pass_context
 def run(
-    ctx: click.Context, paths: tuple[Path, ...], out_dir: Path, config: Path | None, **kw: Any
+    ctx: click.Context, /, paths: tuple[Path, ...], out_dir: Path, config: Path | None, **kw: Any
 ) -> None:
     """Choose camera sites on a tile and write the results.
 
@@ -356,6 +356,7 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
     if quiet:
         yield lambda stage, done, total: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     labels = {
@@ -373,7 +374,7 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         TextColumn("{task.percentage:>5.1f}%"),
         TimeElapsedColumn(),
         transient=False,
-        stderr=True,
+        console=Console(stderr=True),
     ) as bar:
 
         def report(stage: str, done: int, total: int) -> None:

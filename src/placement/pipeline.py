@@ -229,7 +229,7 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
 
 
 def chosen_levels(
-    matrix: Any, chosen: npt.NDArray[np.int64], n_points: int
+    matrix: Any, chosen: npt.NDArray[np.int32], n_points: int
 ) -> npt.NDArray[np.int8]:
     """(N,) best DORI level over the chosen options for every demand point (0 = unseen)."""
     if len(chosen) == 0:
@@ -307,7 +307,7 @@ def run(
         )
     with stage("optimise"):
         plan = solve(coverage, options, demand, opts)
-    chosen = np.asarray(plan.chosen, dtype=np.int64)
+    chosen = np.asarray(plan.chosen, dtype=np.int32)
     levels = chosen_levels(coverage.matrix, chosen, len(demand))
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
@@ -335,7 +335,7 @@ def run(
 
 
 def _camera_weight(
-    matrix: Any, chosen: npt.NDArray[np.int64], weight: npt.NDArray[np.float64], min_level: int
+    matrix: Any, chosen: npt.NDArray[np.int32], weight: npt.NDArray[np.float64], min_level: int
 ) -> npt.NDArray[np.float64]:
     if len(chosen) == 0:
         return np.zeros(0)
@@ -401,7 +401,7 @@ def make_summary(
             "fraction": float(m.sum() / n) if n else 0.0,
             "fraction_weighted": float(w[m].sum() / total_w) if total_w else 0.0,
         }
-    chosen = np.asarray(plan.chosen, dtype=np.int64)
+    chosen = np.asarray(plan.chosen, dtype=np.int32)
     src_counts: dict[str, int] = {}
     for s in sites.source:
         src_counts[s] = src_counts.get(s, 0) + 1
@@ -462,7 +462,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     """Write every output into ``out_dir`` atomically (all files or none)."""
     from placement import io
 
-    chosen = np.asarray(result.plan.chosen, dtype=np.int64)
+    chosen = np.asarray(result.plan.chosen, dtype=np.int32)
     ids = io.camera_ids(len(chosen))
     options = result.options
     site_ids = [result.sites.ids[s] for s in options.site[chosen]]

@@ -92,8 +92,8 @@ def road_edge_sites(
     pieces = []
     for ring, length in zip(rings, lengths, strict=True):
         # Rings shorter than the spacing still get one pole: short streets need cameras too.
-        d = np.arange(0.0, max(float(length) - 1e-9, 0.0), spacing_m) if length > 0 else []
-        if len(d) == 0:
+        d = np.arange(0.0, max(float(length) - 1e-9, 0.0), spacing_m)
+        if d.size == 0:
             d = np.array([0.0])
         pts = shapely.line_interpolate_point(ring, d)
         pieces.append(shapely.get_coordinates(pts)[:, :2])
