@@ -291,14 +291,28 @@ def _init_worker(task: _Task) -> None:
     _STATE = _Worker(task, _embree_scene(task.vertices, task.faces), cKDTree(task.points))
 
 
-def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
-    """Decide every pair of the sites ``lo:hi``; returns the visible (option, point, level)."""
-    chunk_id, lo, hi = args
-    if _STATE is None:  # pragma: no cover - the initializer always ran
-        raise RuntimeError("visibility worker used before its initializer")
-    task, scene, tree = _STATE.task, _STATE.scene, _STATE.tree
+@dataclass
+class _Candidates:
+    """The pairs of a chunk that pass the cheap filters, and their segments.
+
+    ``opt``, ``pt``, ``lvl``, ``seg`` have one entry per (option, point) pair in view,
+    option-major; ``seg`` indexes the segments (one per distinct site and point).
+    """
+
+    starts: Float32Array  # (S, 3) local metres, start margin applied
+    dirs: Float32Array  # (S, 3) unit
+    lengths: Float32Array  # (S,) metres, both margins applied
+    opt: IntpArray
+    pt: IntpArray
+    lvl: npt.NDArray[np.int8]
+    seg: IntpArray
+    pairs_in_reach: int
+    pairs_in_view: int
+
+
+def _candidates(task: _Task, tree: Any, lo: int, hi: int) -> _Candidates:
+    """Range, density and field-of-view filters for the sites ``lo:hi``."""
     cam = task.camera
-    t0 = time.perf_counter()
     neighbours = tree.query_ball_point(task.sites[lo:hi], r=task.reach_m, return_sorted=True)
     tan_h = math.tan(math.radians(cam.hfov_deg) / 2.0) if not cam.panoramic else math.inf
     tan_v = math.tan(math.radians(cam.vfov_deg) / 2.0) if not cam.panoramic else math.inf
@@ -365,31 +379,44 @@ def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
         pts_out.append(idx[pi_idx])
         lvl_out.append(levels[pi_idx])
         seg_out.append(seg_of_point[pi_idx])
-    t1 = time.perf_counter()
-    if n_seg:
-        clear = _occluded_free(
-            scene,
-            np.concatenate(seg_start).astype(np.float32),
-            np.concatenate(seg_dir).astype(np.float32),
-            np.concatenate(seg_len).astype(np.float32),
+    if not n_seg:
+        z3 = np.zeros((0, 3), np.float32)
+        none = np.zeros(0, np.intp)
+        return _Candidates(
+            z3, z3, np.zeros(0, np.float32), none, none, np.zeros(0, np.int8), none, n_reach, 0
         )
-        seg = np.concatenate(seg_out)
-        keep = clear[seg]
-        o = np.concatenate(opts_out)[keep]
-        p = np.concatenate(pts_out)[keep]
-        lv = np.concatenate(lvl_out)[keep]
-    else:
-        o = p = np.zeros(0, np.intp)
-        lv = np.zeros(0, np.int8)
+    return _Candidates(
+        np.concatenate(seg_start).astype(np.float32),
+        np.concatenate(seg_dir).astype(np.float32),
+        np.concatenate(seg_len).astype(np.float32),
+        np.concatenate(opts_out),
+        np.concatenate(pts_out),
+        np.concatenate(lvl_out),
+        np.concatenate(seg_out),
+        n_reach,
+        n_view,
+    )
+
+
+def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
+    """Decide every pair of the sites ``lo:hi``; returns the visible (option, point, level)."""
+    chunk_id, lo, hi = args
+    if _STATE is None:  # pragma: no cover - the initializer always ran
+        raise RuntimeError("visibility worker used before its initializer")
+    t0 = time.perf_counter()
+    c = _candidates(_STATE.task, _STATE.tree, lo, hi)
+    t1 = time.perf_counter()
+    clear = _occluded_free(_STATE.scene, c.starts, c.dirs, c.lengths)
+    keep = clear[c.seg]
     t2 = time.perf_counter()
     stats = {
-        "pairs_in_reach": float(n_reach),
-        "pairs_in_view": float(n_view),
-        "segments_tested": float(n_seg),
+        "pairs_in_reach": float(c.pairs_in_reach),
+        "pairs_in_view": float(c.pairs_in_view),
+        "segments_tested": float(c.lengths.shape[0]),
         "filter": t1 - t0,
         "occlusion": t2 - t1,
     }
-    return chunk_id, o, p, lv, stats
+    return chunk_id, c.opt[keep], c.pt[keep], c.lvl[keep], stats
 
 
 # --------------------------------------------------------------------------- driver
@@ -442,6 +469,36 @@ def coverage_key(
     h.update(json.dumps(cam, sort_keys=True).encode())
     h.update(f"margins {start_margin_m!r} {end_margin_m!r}\n".encode())
     return h.hexdigest()
+
+
+def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> _Task:
+    """Shift everything to local coordinates and group the options by lens position."""
+    center = _local_center(mesh, np.asarray(options.origin), np.asarray(demand.xyz))
+    origin = np.asarray(options.origin, dtype=np.float64) - center
+    sites, opt_site = np.unique(origin, axis=0, return_inverse=True)
+    opt_site = opt_site.reshape(-1)
+    site_opt_order = np.argsort(opt_site, kind="stable").astype(np.intp)
+    site_opt_start = np.searchsorted(opt_site[site_opt_order], np.arange(sites.shape[0] + 1))
+    points = np.asarray(demand.xyz, dtype=np.float64) - center
+    reach = min(camera.range_m, camera.px_m / camera.covered_px_per_m)
+    return _Task(
+        vertices=(mesh.vertices - center).astype(np.float32),
+        faces=np.ascontiguousarray(mesh.faces, dtype=np.int32),
+        points=points,
+        sites=sites,
+        site_opt_order=site_opt_order,
+        site_opt_start=site_opt_start.astype(np.intp),
+        frames=_camera_frames(
+            np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
+        ),
+        heading_rad=np.radians(np.asarray(options.heading_deg, np.float64)),
+        tilt_rad=np.radians(np.asarray(options.tilt_deg, np.float64)),
+        camera=camera,
+        # A hair more than the exact reach: the KD-tree rounds; the exact test follows.
+        reach_m=reach * (1.0 + 1e-9) + 1e-9,
+        start_margin_m=START_MARGIN_M,
+        end_margin_m=END_MARGIN_M,
+    )
 
 
 def _check_inputs(mesh: Mesh, options: Options, demand: Demand) -> None:
@@ -542,33 +599,9 @@ def compute_coverage(
 
     from scipy.spatial import cKDTree
 
-    center = _local_center(mesh, np.asarray(options.origin), np.asarray(demand.xyz))
-    origin = np.asarray(options.origin, dtype=np.float64) - center
-    sites, opt_site = np.unique(origin, axis=0, return_inverse=True)
-    opt_site = opt_site.reshape(-1)
-    site_opt_order = np.argsort(opt_site, kind="stable").astype(np.intp)
-    site_opt_start = np.searchsorted(opt_site[site_opt_order], np.arange(sites.shape[0] + 1))
-    points = np.asarray(demand.xyz, dtype=np.float64) - center
-    reach = min(camera.range_m, camera.px_m / camera.covered_px_per_m)
-    task = _Task(
-        vertices=(mesh.vertices - center).astype(np.float32),
-        faces=np.ascontiguousarray(mesh.faces, dtype=np.int32),
-        points=points,
-        sites=sites,
-        site_opt_order=site_opt_order,
-        site_opt_start=site_opt_start.astype(np.intp),
-        frames=_camera_frames(
-            np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
-        ),
-        heading_rad=np.radians(np.asarray(options.heading_deg, np.float64)),
-        tilt_rad=np.radians(np.asarray(options.tilt_deg, np.float64)),
-        camera=camera,
-        # A hair more than the exact reach: the KD-tree rounds; the exact test follows.
-        reach_m=reach * (1.0 + 1e-9) + 1e-9,
-        start_margin_m=START_MARGIN_M,
-        end_margin_m=END_MARGIN_M,
-    )
-    opts_per_site = np.diff(site_opt_start).astype(np.int64)
+    task = _make_task(mesh, options, demand, camera)
+    sites, points = task.sites, task.points
+    opts_per_site = np.diff(task.site_opt_start).astype(np.int64)
     if n_points and sites.shape[0]:
         tree = cKDTree(points)
         counts = np.asarray(tree.query_ball_point(sites, r=task.reach_m, return_length=True))
