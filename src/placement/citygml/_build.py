@@ -1,0 +1,448 @@
+"""From raw rings to metric meshes: one transform and one triangulation pass per file,
+then the merge of all files into a :class:`~placement.model.City` (with road heights
+filled in from a DEM or from nearby building bases where the file's roads are flat)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+
+from placement.citygml._parse import (
+    EXTRUDE,
+    FOOTPRINT,
+    OCCLUDER,
+    POINTS,
+    ROADSURF,
+    RawFile,
+)
+from placement.crs import GEOGRAPHIC_EPSG, projected_to_metric, to_metric, zone_for_lonlat
+from placement.geometry import triangle_normals, triangulate_polygons
+from placement.model import (
+    City,
+    FeatureTable,
+    Mesh,
+    Poles,
+    RoadArea,
+    SurfaceKind,
+)
+
+log = logging.getLogger("placement.citygml")
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Height given to a pole whose geometry is flat (points, or z all equal), metres.
+DEFAULT_POLE_HEIGHT_M = 8.0
+#: A road feature whose every z is within this of 0 is "flat" (PLATEAU LOD1 roads), metres.
+FLAT_Z_TOL_M = 1e-6
+#: Building bases used for inverse-distance ground estimation.
+GROUND_K_NEAREST = 8
+
+_BUILDING_CLASSES = ("Building", "BuildingPart")
+
+
+@dataclass
+class FilePart:
+    """One file in metres, feature rows local to the file."""
+
+    raw: RawFile
+    occ: Mesh
+    roads: Mesh
+    road_flat: npt.NDArray[np.bool_]  # (V_roads,) vertex needs a ground height
+    road_polys: list[shapely.Polygon] = field(default_factory=list)
+    road_kind: list[int] = field(default_factory=list)
+    road_feature: list[int] = field(default_factory=list)
+    footprints: list[shapely.Polygon] = field(default_factory=list)
+    footprint_feature: list[int] = field(default_factory=list)
+    pole_xyz: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
+    pole_height: FloatArray = field(default_factory=lambda: np.zeros(0))
+    pole_flat: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def choose_crs(raw: RawFile) -> str | None:
+    """The plane rectangular zone covering a file's coordinates (None without any)."""
+    if not raw.rings:
+        return None
+    if raw.srs_epsg not in GEOGRAPHIC_EPSG:
+        return f"EPSG:{raw.srs_epsg}"
+    first = np.concatenate(raw.rings[:1000])
+    lat, lon = np.median(first[:, 0]), np.median(first[:, 1])
+    return zone_for_lonlat(float(lon), float(lat))
+
+
+def _compact(
+    vertices: FloatArray, faces: IntArray, feature: IntArray, kind: npt.NDArray[np.int8]
+) -> tuple[Mesh, IntArray]:
+    """A mesh over only the vertices its faces use; also returns the kept vertex ids."""
+    if faces.shape[0] == 0:
+        return Mesh.empty(), np.zeros(0, np.int64)
+    used, inverse = np.unique(faces, return_inverse=True)
+    mesh = Mesh(
+        vertices[used],
+        inverse.reshape(-1, 3).astype(np.int32),
+        feature.astype(np.int32),
+        kind.astype(np.int8),
+    )
+    return mesh, used
+
+
+def _plan_polygon(rings: list[FloatArray]) -> shapely.Geometry | None:
+    try:
+        p = shapely.Polygon(rings[0][:, :2], [r[:, :2] for r in rings[1:]])
+    except (ValueError, shapely.errors.GEOSException):
+        return None
+    if not p.is_valid:
+        p = shapely.make_valid(p)
+    return p if not p.is_empty and p.area > 0 else None
+
+
+def _explode(geom: shapely.Geometry) -> list[shapely.Polygon]:
+    parts = shapely.get_parts(geom)
+    out: list[shapely.Polygon] = []
+    for g in parts:
+        if isinstance(g, shapely.Polygon):
+            if g.area > 0:
+                out.append(g)
+        elif isinstance(g, shapely.MultiPolygon | shapely.GeometryCollection):
+            out.extend(_explode(g))
+    return out
+
+
+def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
+    """Transform, triangulate and extrude one file's geometry into metres."""
+    if not raw.rings:
+        return FilePart(raw, Mesh.empty(), Mesh.empty(), np.zeros(0, bool))
+    counts = np.fromiter((r.shape[0] for r in raw.rings), np.int64, len(raw.rings))
+    coords = np.concatenate(raw.rings)
+    if raw.srs_epsg in GEOGRAPHIC_EPSG:
+        x, y, z = to_metric(coords[:, 0], coords[:, 1], coords[:, 2], crs, source_epsg=raw.srs_epsg)
+    else:
+        x, y = projected_to_metric(coords[:, 0], coords[:, 1], raw.srs_epsg, crs)
+        z = coords[:, 2].copy()
+    verts = np.column_stack([x, y, z])
+    ring_start = np.concatenate([[0], np.cumsum(counts)])
+    nrings = np.asarray(raw.poly_nrings, np.int64)
+    poly_ring_start = np.concatenate([[0], np.cumsum(nrings)])
+    role = np.asarray(raw.poly_role, np.int8)
+    pfeat = np.asarray(raw.poly_feature, np.int64)
+    pkind = np.asarray(raw.poly_kind, np.int8)
+    n_feat = len(raw.ids)
+    poly_of_ring = np.repeat(np.arange(nrings.size), nrings)
+    poly_of_vertex = np.repeat(poly_of_ring, counts)
+    vfeat = pfeat[poly_of_vertex]
+    vrole = role[poly_of_vertex]
+
+    faces, fpoly = triangulate_polygons(verts, ring_start, poly_ring_start)
+    frole = role[fpoly]
+
+    def rings_of(p: int) -> list[FloatArray]:
+        r0, r1 = poly_ring_start[p], poly_ring_start[p + 1]
+        return [verts[ring_start[r] : ring_start[r + 1]] for r in range(r0, r1)]
+
+    # Occluders: surfaces as they are, plus LOD0 footprints extruded to prisms.
+    occ_mask = frole == OCCLUDER
+    extra_v: list[FloatArray] = []
+    extra_f: list[IntArray] = []
+    extra_feat: list[IntArray] = []
+    extra_kind: list[npt.NDArray[np.int8]] = []
+    n_v = verts.shape[0]
+    for p in np.flatnonzero(role == EXTRUDE).tolist():
+        row = int(pfeat[p])
+        height = raw.extrude_height.get(row, np.nan)
+        if not np.isfinite(height) or height <= 0:
+            height = default_height_m
+        ring_list = rings_of(p)
+        base = float(min(r[:, 2].min() for r in ring_list))
+        roof = faces[fpoly == p]
+        if roof.size:
+            nz = triangle_normals(verts, roof)[:, 2]
+            roof = np.where((nz < 0)[:, None], roof[:, ::-1], roof)
+        bottom_parts, top_parts = [], []
+        wall_faces: list[IntArray] = []
+        off = 0
+        for i, r in enumerate(ring_list):
+            xy = r[:, :2]
+            signed = 0.5 * np.sum(
+                xy[:, 0] * np.roll(xy[:, 1], -1) - np.roll(xy[:, 0], -1) * xy[:, 1]
+            )
+            k = r.shape[0]
+            idx = np.arange(k)
+            if (signed < 0) == (i == 0):  # exterior must run counter-clockwise, holes clockwise
+                idx = idx[::-1]
+            nxt = np.roll(idx, -1)
+            bottom_parts.append(np.column_stack([xy, np.full(k, base)]))
+            top_parts.append(np.column_stack([xy, np.full(k, base + height)]))
+            wall_faces.append(np.concatenate([
+                np.stack([off + idx, off + nxt, off + nxt + 10**9], 1),
+                np.stack([off + idx, off + nxt + 10**9, off + idx + 10**9], 1),
+            ]))  # fmt: skip
+            off += k
+        bottom = np.concatenate(bottom_parts)
+        top = np.concatenate(top_parts)
+        nk = bottom.shape[0]
+        walls = np.concatenate(wall_faces)
+        walls = np.where(walls >= 10**9, walls - 10**9 + nk, walls)
+        # Roof / floor reuse the footprint triangulation (its vertex ids are this polygon's).
+        first = ring_start[poly_ring_start[p]]
+        local_roof = roof - first
+        fs = [walls, local_roof + nk, local_roof[:, ::-1]]
+        ks = [
+            np.full(walls.shape[0], SurfaceKind.BUILDING_OTHER, np.int8),
+            np.full(local_roof.shape[0], SurfaceKind.BUILDING_OTHER, np.int8),
+            np.full(local_roof.shape[0], SurfaceKind.GROUND, np.int8),
+        ]
+        f = np.concatenate(fs) + n_v
+        extra_v.append(np.concatenate([bottom, top]))
+        extra_f.append(f)
+        extra_feat.append(np.full(f.shape[0], row, np.int64))
+        extra_kind.append(np.concatenate(ks))
+        n_v += 2 * nk
+    all_v = np.concatenate([verts, *extra_v]) if extra_v else verts
+    occ_faces = np.concatenate([faces[occ_mask], *extra_f]) if extra_f else faces[occ_mask]
+    occ_feat = np.concatenate([pfeat[fpoly[occ_mask]], *extra_feat])
+    occ_kind = np.concatenate([pkind[fpoly[occ_mask]], *extra_kind])
+    occ, _ = _compact(all_v, occ_faces, occ_feat, occ_kind)
+
+    # Roads, and which road features are flat (need a ground height).
+    road_mask = frole == ROADSURF
+    roads, road_used = _compact(
+        verts, faces[road_mask], pfeat[fpoly[road_mask]], pkind[fpoly[road_mask]]
+    )
+    absz = np.zeros(n_feat)
+    np.maximum.at(absz, vfeat, np.abs(verts[:, 2]))
+    flat_feature = absz <= FLAT_Z_TOL_M
+    road_flat = flat_feature[vfeat[road_used]]
+
+    part = FilePart(raw, occ, roads, road_flat)
+
+    # Road plan polygons: one union per (feature, kind).
+    groups: dict[tuple[int, int], list[shapely.Geometry]] = {}
+    for p in np.flatnonzero(role == ROADSURF).tolist():
+        g = _plan_polygon(rings_of(p))
+        if g is not None:
+            groups.setdefault((int(pfeat[p]), int(pkind[p])), []).append(g)
+    for (row, kind), geoms in groups.items():
+        merged = geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
+        for poly in _explode(merged):
+            part.road_polys.append(poly)
+            part.road_kind.append(kind)
+            part.road_feature.append(row)
+
+    # Footprints: LOD0 polygons where given, else the downward faces of the solid.
+    has_fp = np.zeros(n_feat, bool)
+    for p in np.flatnonzero((role == FOOTPRINT) | (role == EXTRUDE)).tolist():
+        g = _plan_polygon(rings_of(p))
+        if g is not None:
+            for poly in _explode(g):
+                part.footprints.append(poly)
+                part.footprint_feature.append(int(pfeat[p]))
+            has_fp[pfeat[p]] = True
+    is_bldg = np.array([c in _BUILDING_CLASSES for c in raw.cls], bool)
+    need = is_bldg & ~has_fp & (np.asarray(raw.lod) >= 0)
+    if need.any() and occ.n_triangles:
+        fm = need[occ.feature]
+        tri_v = occ.vertices[occ.faces[fm]]
+        nz = triangle_normals(occ.vertices, occ.faces[fm])[:, 2]
+        feat_of = occ.feature[fm]
+        down = nz < -0.5
+        for row in np.flatnonzero(need).tolist():
+            sel = (feat_of == row) & down
+            if not sel.any():
+                sel = (feat_of == row) & (np.abs(nz) > 0.5)
+            if not sel.any():
+                continue
+            tris = shapely.polygons(tri_v[sel][:, :, :2])
+            merged = shapely.union_all(tris[shapely.area(tris) > 0])
+            for poly in _explode(merged):
+                part.footprints.append(poly)
+                part.footprint_feature.append(row)
+
+    # Poles: foot at the centroid of the feature's vertices at its lowest z.
+    if raw.poles:
+        rows = np.array([r for r, _ in raw.poles], np.int64)
+        use = (vrole == OCCLUDER) | (vrole == POINTS)
+        vf = vfeat[use]
+        vv = verts[use]
+        zmin = np.full(n_feat, np.inf)
+        zmax = np.full(n_feat, -np.inf)
+        sx, sy, cnt = np.zeros(n_feat), np.zeros(n_feat), np.zeros(n_feat)
+        np.minimum.at(zmin, vf, vv[:, 2])
+        np.maximum.at(zmax, vf, vv[:, 2])
+        np.add.at(sx, vf, vv[:, 0])
+        np.add.at(sy, vf, vv[:, 1])
+        np.add.at(cnt, vf, 1.0)
+        c = np.maximum(cnt[rows], 1.0)
+        part.pole_xyz = np.column_stack([sx[rows] / c, sy[rows] / c, zmin[rows]])
+        h = zmax[rows] - zmin[rows]
+        flat_h = h < 0.5
+        for row in rows[flat_h].tolist():
+            raw.warn(
+                f"pole geometry is flat: height set to {DEFAULT_POLE_HEIGHT_M} m",
+                feature=raw.ids[row],
+            )
+        part.pole_height = np.where(flat_h, DEFAULT_POLE_HEIGHT_M, h)
+        part.pole_flat = flat_feature[rows]
+    return part
+
+
+def _ground_from_dem(occ: Mesh, xy: FloatArray) -> FloatArray | None:
+    terrain = occ.kind == SurfaceKind.TERRAIN
+    if not terrain.any():
+        return None
+    from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+
+    v = occ.vertices[np.unique(occ.faces[terrain])]
+    # TIN vertices are shared between triangles: deduplicate for the Delaunay.
+    v = np.unique(np.round(v, 3), axis=0)
+    lin = LinearNDInterpolator(v[:, :2], v[:, 2])
+    z = np.asarray(lin(xy), np.float64)
+    miss = ~np.isfinite(z)
+    if miss.any():
+        z[miss] = NearestNDInterpolator(v[:, :2], v[:, 2])(xy[miss])
+    return z
+
+
+def _ground_from_buildings(occ: Mesh, features: FeatureTable, xy: FloatArray) -> FloatArray | None:
+    cls = np.array(features.cls, dtype=object)
+    is_bldg = np.isin(cls, _BUILDING_CLASSES) & (features.lod >= 1)
+    if not occ.n_triangles or not is_bldg.any():
+        return None
+    fm = is_bldg[occ.feature]
+    if not fm.any():
+        return None
+    n = len(features)
+    vid = occ.faces[fm].ravel()
+    vfeat = np.repeat(occ.feature[fm], 3)
+    pts = occ.vertices[vid]
+    base = np.full(n, np.inf)
+    np.minimum.at(base, vfeat, pts[:, 2])
+    sx, sy, cnt = np.zeros(n), np.zeros(n), np.zeros(n)
+    np.add.at(sx, vfeat, pts[:, 0])
+    np.add.at(sy, vfeat, pts[:, 1])
+    np.add.at(cnt, vfeat, 1.0)
+    ok = cnt > 0
+    centres = np.column_stack([sx[ok] / cnt[ok], sy[ok] / cnt[ok]])
+    bases = base[ok]
+    from scipy.spatial import cKDTree
+
+    k = min(GROUND_K_NEAREST, bases.shape[0])
+    dist, idx = cKDTree(centres).query(xy, k=k)
+    if k == 1:
+        dist, idx = dist[:, None], idx[:, None]
+    w = 1.0 / np.maximum(dist, 1.0) ** 2
+    return np.asarray((w * bases[idx]).sum(axis=1) / w.sum(axis=1), np.float64)
+
+
+def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, ...]) -> City:
+    """Concatenate file parts (renumbering feature rows) and fill flat road heights."""
+    ids: list[str] = []
+    cls: list[str] = []
+    lod: list[int] = []
+    mh: list[float] = []
+    func: list[str] = []
+    usage: list[str] = []
+    src: list[int] = []
+    occs: list[Mesh] = []
+    roads: list[Mesh] = []
+    flats: list[npt.NDArray[np.bool_]] = []
+    road_polys: list[shapely.Polygon] = []
+    road_kind: list[int] = []
+    road_feat: list[int] = []
+    fps: list[shapely.Polygon] = []
+    fp_feat: list[int] = []
+    pole_xyz, pole_h, pole_flat, pole_fn, pole_feat = [], [], [], [], []
+    warnings: list[str] = []
+    skipped = 0
+    for i, part in enumerate(parts):
+        raw = part.raw
+        off = len(ids)
+        ids += raw.ids
+        cls += raw.cls
+        lod += raw.lod
+        mh += raw.measured_height
+        func += raw.function
+        usage += raw.usage
+        src += [i] * len(raw.ids)
+
+        def shift(m: Mesh, off: int = off) -> Mesh:
+            return Mesh(m.vertices, m.faces, (m.feature + off).astype(np.int32), m.kind)
+
+        occs.append(shift(part.occ))
+        roads.append(shift(part.roads))
+        if part.roads.n_triangles:
+            flats.append(part.road_flat)
+        road_polys += part.road_polys
+        road_kind += part.road_kind
+        road_feat += [f + off for f in part.road_feature]
+        fps += part.footprints
+        fp_feat += [f + off for f in part.footprint_feature]
+        if raw.poles:
+            pole_xyz.append(part.pole_xyz)
+            pole_h.append(part.pole_height)
+            pole_flat.append(part.pole_flat)
+            pole_fn += [fn for _, fn in raw.poles]
+            pole_feat += [r + off for r, _ in raw.poles]
+        warnings += raw.warnings
+        skipped += raw.skipped
+    features = FeatureTable(
+        tuple(ids),
+        tuple(cls),
+        np.asarray(lod, np.int8),
+        np.asarray(mh, np.float64),
+        tuple(func),
+        tuple(usage),
+        np.asarray(src, np.int32),
+    )
+    occ = Mesh.concatenate(occs)
+    road = Mesh.concatenate(roads)
+    flat = np.concatenate(flats) if flats else np.zeros(0, bool)
+    pxyz = np.concatenate(pole_xyz) if pole_xyz else np.zeros((0, 3))
+    pflat = np.concatenate(pole_flat) if pole_flat else np.zeros(0, bool)
+
+    ground_source = "model" if road.n_triangles else "none"
+    if flat.any() or pflat.any():
+        xy = np.concatenate([road.vertices[flat, :2], pxyz[pflat, :2]])
+        z = _ground_from_dem(occ, xy)
+        ground_source = "dem"
+        if z is None:
+            z = _ground_from_buildings(occ, features, xy)
+            ground_source = "buildings"
+        if z is None:
+            ground_source = "none"
+            warnings.append(
+                "road surfaces are flat (z = 0) and no DEM or buildings give the ground: z kept at 0"
+            )
+        else:
+            nr = int(flat.sum())
+            rv = road.vertices.copy()
+            rv[flat, 2] = z[:nr]
+            road = Mesh(rv, road.faces, road.feature, road.kind)
+            pxyz = pxyz.copy()
+            pxyz[pflat, 2] = z[nr:]
+    poles = Poles(
+        pxyz,
+        np.concatenate(pole_h) if pole_h else np.zeros(0),
+        tuple(pole_fn),
+        np.asarray(pole_feat, np.int32),
+    )
+    return City(
+        crs=crs,
+        source_crs=source_crs,
+        sources=sources,
+        features=features,
+        occluders=occ,
+        roads=road,
+        road_area=RoadArea(
+            tuple(road_polys), np.asarray(road_kind, np.int8), np.asarray(road_feat, np.int32)
+        ),
+        footprints=tuple(fps),
+        footprint_feature=np.asarray(fp_feat, np.int32),
+        poles=poles,
+        ground_source=ground_source,
+        warnings=tuple(warnings),
+        skipped=skipped,
+    )

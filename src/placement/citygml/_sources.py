@@ -1,0 +1,102 @@
+"""Input expansion: files, folders (searched recursively) and PLATEAU zips, read in place."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from placement.errors import CityGMLError
+
+
+@dataclass(frozen=True)
+class Source:
+    """One CityGML document: a file on disk or a member of a zip.
+
+    Attributes
+    ----------
+    path : the file, or the zip holding the member.
+    member : the member name inside the zip, None for a plain file.
+    size : uncompressed size in bytes.
+    """
+
+    path: Path
+    member: str | None
+    size: int
+
+    @property
+    def label(self) -> str:
+        """How messages and ``City.sources`` name this document (``a.zip!udx/bldg/x.gml``)."""
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    @property
+    def name(self) -> str:
+        return Path(self.member).name if self.member else self.path.name
+
+    @contextmanager
+    def open(self) -> Iterator[IO[bytes]]:
+        """A binary stream over the document (a zip member is decompressed on the fly)."""
+        if self.member is None:
+            with self.path.open("rb") as f:
+                yield f
+        else:
+            with zipfile.ZipFile(self.path) as z, z.open(self.member) as f:
+                yield f
+
+
+def _zip_sources(path: Path) -> list[Source]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = [
+                i
+                for i in z.infolist()
+                if not i.is_dir()
+                and i.filename.lower().endswith(".gml")
+                and not Path(i.filename).name.startswith(".")
+                and "__MACOSX" not in i.filename
+            ]
+    except zipfile.BadZipFile as exc:
+        raise CityGMLError(path, f"not a readable zip file ({exc})") from None
+    return [Source(path, i.filename, i.file_size) for i in sorted(infos, key=lambda i: i.filename)]
+
+
+def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
+    """Every CityGML document named by ``paths``, in a stable order, each once.
+
+    Raises
+    ------
+    CityGMLError : a path does not exist, or a folder / zip holds no ``.gml`` file.
+    """
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not items:
+        raise CityGMLError(None, "no input given")
+    out: list[Source] = []
+    seen: set[tuple[Path, str | None]] = set()
+    for item in items:
+        p = Path(item)
+        if not p.exists():
+            raise CityGMLError(p, "no such file or folder")
+        if p.is_dir():
+            found: list[Source] = []
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() == ".gml":
+                    found.append(Source(f, None, f.stat().st_size))
+                elif f.is_file() and f.suffix.lower() == ".zip":
+                    found.extend(_zip_sources(f))
+            if not found:
+                raise CityGMLError(p, "folder holds no .gml file")
+        elif p.suffix.lower() == ".zip":
+            found = _zip_sources(p)
+            if not found:
+                raise CityGMLError(p, "zip holds no .gml file")
+        else:
+            found = [Source(p, None, p.stat().st_size)]
+        for s in found:
+            key = (s.path.resolve(), s.member)
+            if key not in seen:
+                seen.add(key)
+                out.append(s)
+    return out
