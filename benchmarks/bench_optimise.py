@@ -1,0 +1,142 @@
+"""Benchmark of placement.optimise on synthetic spatial instances (and real matrices).
+
+Instances: options and demand points uniform in 1 km x 1 km, an option sees the points
+within 40 m with probability 0.6 (level 4..1 by distance), unit weights and costs. For each
+size the table shows greedy, our answer, its proven bound, the gap and the time; min cover
+runs at 2,000 x 20,000; pysal spopt's MCLP (when installed) is timed at the two smallest
+sizes for a speed comparison.
+
+    .venv/bin/python benchmarks/bench_optimise.py [--quick] [--time-limit S] [--repeats N]
+    .venv/bin/python benchmarks/bench_optimise.py --matrix coverage.npz --budget 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from placement.optimise import Plan, max_coverage, min_cover
+
+
+def spatial_instance(
+    n_options: int, n_points: int, *, seed: int, radius_m: float = 40.0, p_visible: float = 0.6
+) -> sp.csr_matrix:
+    """(n_options, n_points) int8 DORI levels of a random spatial instance."""
+    rng = np.random.default_rng(seed)
+    opts = rng.random((n_options, 2)) * 1000.0
+    pts = rng.random((n_points, 2)) * 1000.0
+    d = cKDTree(opts).sparse_distance_matrix(cKDTree(pts), radius_m, output_type="coo_matrix")
+    keep = rng.random(d.nnz) < p_visible
+    dist = d.data[keep]
+    level = (4 - np.minimum(3, (dist / (radius_m / 4)).astype(np.int64))).astype(np.int8)
+    return sp.csr_matrix((level, (d.row[keep], d.col[keep])), shape=(n_options, n_points))
+
+
+def spopt_mclp(A: sp.csr_matrix, budget: int, time_limit: float) -> tuple[float, float] | str:
+    """Objective and time of spopt's MCLP on the same 0/1 coverage (unit weights)."""
+    try:
+        import pulp
+        from spopt.locate import MCLP
+    except ImportError:
+        return "not installed"
+    cover = (A >= 1).astype(np.int64).T.toarray()  # spopt wants points x facilities
+    t = time.perf_counter()
+    mclp = MCLP.from_cost_matrix(
+        np.where(cover > 0, 0.0, 1.0),
+        np.ones(A.shape[1]),
+        service_radius=0.5,
+        p_facilities=budget,
+    )
+    mclp.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit))
+    el = time.perf_counter() - t
+    chosen = [j for j, v in enumerate(mclp.fac_vars) if (v.value() or 0) > 0.5]
+    obj = float((cover[:, chosen].sum(axis=1) >= 1).sum()) if chosen else 0.0
+    return obj, el
+
+
+def run_max(A: sp.csr_matrix, budget: float, time_limit: float, repeats: int) -> tuple[Plan, float]:
+    plans, times = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        plans.append(max_coverage(A, budget=budget, time_limit=time_limit, seed=0))
+        times.append(time.perf_counter() - t)
+    return plans[0], statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller instances, short limits")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per solve")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per instance (median time)")
+    ap.add_argument("--matrix", type=Path, help="a scipy.sparse .npz coverage matrix to solve")
+    ap.add_argument("--budget", type=float, default=50, help="budget for --matrix")
+    ap.add_argument("--no-spopt", action="store_true", help="skip the spopt comparison")
+    args = ap.parse_args()
+
+    if args.matrix is not None:
+        A = sp.csr_matrix(sp.load_npz(args.matrix))
+        print(f"matrix {args.matrix}: {A.shape[0]} options x {A.shape[1]} points, nnz {A.nnz}\n")
+        _header()
+        plan, t = run_max(A, args.budget, args.time_limit, args.repeats)
+        _row(f"{A.shape[0]} x {A.shape[1]}", args.budget, plan, t)
+        mc = min_cover(A, time_limit=args.time_limit)
+        print(f"\nmin cover: cost {mc.objective:g}, bound {mc.bound:g}, gap {100 * mc.gap:.2f} %, "
+              f"{mc.time_s:.1f} s ({mc.method})")
+        return
+
+    if args.quick:
+        sizes = [(500, 5_000, 15), (2_000, 20_000, 60)]
+        tl = min(args.time_limit, 10.0)
+    else:
+        sizes = [(500, 5_000, 15), (2_000, 20_000, 60), (5_000, 50_000, 150), (10_000, 100_000, 300)]
+        tl = args.time_limit
+    instances = {(n, m): spatial_instance(n, m, seed=1) for n, m, _ in sizes}
+
+    print(f"## max_coverage (time limit {tl:g} s, median of {args.repeats} run(s))\n")
+    _header()
+    for n, m, b in sizes:
+        plan, t = run_max(instances[(n, m)], b, tl, args.repeats)
+        _row(f"{n:,} x {m:,}", b, plan, t)
+
+    A = instances[(2_000, 20_000)]
+    print(f"\n## min_cover of all coverable points, 2,000 x 20,000 (time limit {tl:g} s)\n")
+    print("| cost | bound | gap % | greedy cost | time s | method |")
+    print("|---:|---:|---:|---:|---:|---|")
+    mc = min_cover(A, target=1.0, time_limit=tl)
+    print(f"| {mc.objective:g} | {mc.bound:g} | {100 * mc.gap:.2f} | {mc.greedy_objective:g} | "
+          f"{mc.time_s:.1f} | {mc.method} |")
+
+    if args.no_spopt:
+        return
+    print(f"\n## spopt MCLP (CBC via PuLP, time cap {tl:g} s) vs ours, same instances\n")
+    print("| instance | budget | spopt objective | spopt time s | our objective | our time s | speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for n, m, b in sizes[:2]:
+        A = instances[(n, m)]
+        res = spopt_mclp(A, b, tl)
+        plan, t = run_max(A, b, tl, args.repeats)
+        if isinstance(res, str):
+            print(f"| {n:,} x {m:,} | {b} | {res} | | {plan.objective:g} | {t:.2f} | |")
+        else:
+            print(f"| {n:,} x {m:,} | {b} | {res[0]:g} | {res[1]:.2f} | {plan.objective:g} | "
+                  f"{t:.2f} | {res[1] / t:.1f}x |")
+
+
+def _header() -> None:
+    print("| instance | budget | greedy | ours | bound | gap % | time s | method |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+
+
+def _row(name: str, budget: float, plan: Plan, t: float) -> None:
+    print(f"| {name} | {budget:g} | {plan.greedy_objective:g} | {plan.objective:g} | "
+          f"{plan.bound:g} | {100 * plan.gap:.2f} | {t:.2f} | {plan.method} |")
+
+
+if __name__ == "__main__":
+    main()

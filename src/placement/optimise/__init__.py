@@ -1,0 +1,456 @@
+"""Choose camera options from a coverage matrix: budgeted maximum coverage and minimum cover.
+
+The optimiser sees only matrices: ``A`` (options x demand points, scipy.sparse, entry = DORI
+level seen, 0 = not seen), demand weights and option costs. Both problems follow the same
+steps:
+
+1. reduce: drop points no choice changes, merge points seen by the same option set, drop
+   options that cover nothing or are dominated by a no-dearer option (k == 1, no site caps);
+2. lazy greedy, then best-improvement swap local search (max) or redundancy removal and
+   OR-Tools ``set_cover`` guided local search (full min cover);
+3. a Lagrangian bound by subgradient (valid for any multipliers), rounded to integers when
+   weights (max) or costs (min) are integers;
+4. reduced-cost fixing against the incumbent, then CP-SAT on what is left, hinted with the
+   incumbent, for the rest of the time; its bound on the restricted problem is combined
+   with the incumbent into a proven bound on the whole problem.
+
+The answer is never worse than the greedy one. Results are deterministic for a seed as long
+as no wall-clock safety cap cuts a phase short (phases stop on iteration counts and CP-SAT's
+deterministic time, not on the clock).
+
+Infeasible requests raise :class:`~placement.errors.InfeasibleError` (target above 1, no
+point coverable k times, existing cameras over a site cap, a target the site caps forbid);
+invalid arguments (negative budget, wrong shapes, ...) raise
+:class:`~placement.errors.OptionError`. A returned plan always has status "optimal" or
+"feasible".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from placement.errors import InfeasibleError, OptionError
+from placement.optimise._bounds import fix_max, fix_min, lagrange_max, lagrange_min
+from placement.optimise._exact import cpsat_max, cpsat_min, set_cover_full
+from placement.optimise._heuristics import (
+    drop_redundant,
+    greedy_max,
+    greedy_min,
+    site_counts,
+    swap_search,
+    value,
+)
+from placement.optimise._problem import (
+    BoolArray,
+    Inputs,
+    IntArray,
+    Reduced,
+    check_inputs,
+    reduce_problem,
+)
+
+__all__ = ["Plan", "max_coverage", "min_cover"]
+
+log = logging.getLogger(__name__)
+
+# CP-SAT models with more (point, option) pairs than this are not built: building them in
+# Python would eat the time the search needs.
+_MAX_EXACT_NNZ = 3_000_000
+_LAGRANGE_ITERS = 3000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A chosen set of camera options and what is known about its quality.
+
+    Attributes
+    ----------
+    chosen : (c,) int64, sorted option indices (rows of A), existing options included.
+    objective : covered weight (max_coverage) or total cost of the new options (min_cover).
+    bound : proven bound on the best objective: upper for max_coverage, lower for min_cover.
+    gap : relative gap between objective and bound, >= 0; 0 when proven optimal.
+    status : "optimal" or "feasible".
+    message : one line on how the answer was reached.
+    time_s : wall time spent, seconds.
+    coverage_count : (m,) int32, chosen options covering each point at its min_level.
+    covered_weight : weight of points covered by >= k chosen options.
+    covered_fraction : covered_weight / total weight (0 when the total is 0).
+    covered_fraction_coverable : covered_weight / weight of points some k options can see.
+    cost : total cost of the chosen options that are not existing.
+    greedy_objective : objective of the plain greedy answer on the same problem.
+    method : what produced the answer and the bound.
+    problem : "max_coverage" or "min_cover".
+    """
+
+    chosen: IntArray
+    objective: float
+    bound: float
+    gap: float
+    status: str
+    message: str
+    time_s: float
+    coverage_count: npt.NDArray[np.int32]
+    covered_weight: float
+    covered_fraction: float
+    covered_fraction_coverable: float
+    cost: float
+    greedy_objective: float
+    method: str
+    problem: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary for summary.json (the per-point counts are left out)."""
+        return {
+            "problem": self.problem,
+            "status": self.status,
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "n_chosen": int(self.chosen.size),
+            "chosen": [int(i) for i in self.chosen],
+            "cost": self.cost,
+            "covered_weight": self.covered_weight,
+            "covered_fraction": self.covered_fraction,
+            "covered_fraction_coverable": self.covered_fraction_coverable,
+            "points_covered": int(np.count_nonzero(self.coverage_count)),
+            "greedy_objective": self.greedy_objective,
+            "method": self.method,
+            "message": self.message,
+            "time_s": self.time_s,
+        }
+
+
+def max_coverage(
+    A: Any,
+    weights: Any = None,
+    costs: Any = None,
+    *,
+    budget: float,
+    k: int = 1,
+    min_level: int | Any = 1,
+    existing: Any = None,
+    site: Any = None,
+    max_per_site: int | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+) -> Plan:
+    """Choose options maximising the weight of points covered k times within a budget.
+
+    Parameters
+    ----------
+    A : (n, m) scipy.sparse, DORI level (1..4) at which option i sees point p; 0 = unseen.
+    weights : (m,) demand weight per point, >= 0 (default 1).
+    costs : (n,) cost per option, >= 0. None: every option costs 1 and ``budget`` counts
+        cameras.
+    budget : total cost (or number of new cameras) allowed; existing options are free.
+    k : a point counts once k different chosen options cover it.
+    min_level : DORI level an entry must reach to count as covering: int, or (m,) per point.
+    existing : (n,) bool mask or index array of options already installed (always chosen).
+    site : (n,) int, the site (pole) of each option; with ``max_per_site`` caps the options
+        chosen per site (existing ones included).
+    time_limit : wall-time budget in seconds, approximately respected.
+    seed : seed for the hashing and the solvers.
+
+    Returns
+    -------
+    Plan with ``objective`` = covered weight and ``bound`` a proven upper bound.
+    """
+    t0 = time.perf_counter()
+    inp = check_inputs(
+        A, weights, costs, k=k, min_level=min_level, existing=existing, site=site,
+        max_per_site=max_per_site, time_limit=time_limit,
+    )
+    if not (isinstance(budget, int | float | np.integer | np.floating) and math.isfinite(budget)):
+        raise OptionError(f"max_coverage: budget must be a finite number, got {budget!r}")
+    if budget < 0:
+        raise OptionError(f"max_coverage: budget must be >= 0, got {budget}")
+    budget = float(budget)
+    deadline = t0 + time_limit
+    R = reduce_problem(inp, seed=seed)
+    integral_w = bool(np.all(R.w == np.round(R.w)))
+
+    x_g = greedy_max(R, budget)
+    g_val = value(R, x_g)
+    x = swap_search(R, x_g, budget, deadline=t0 + 0.2 * time_limit)
+    best = value(R, x)
+    methods = ["greedy", "swap"] if best > g_val else ["greedy"]
+    ub = float(R.w.sum())
+    bound_by = "total coverable weight"
+    lag = None
+    if best < ub and R.n:
+        lag = lagrange_max(
+            R, budget, best, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.45 * time_limit
+        )
+        if lag.bound < ub:
+            ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
+        x, best, improved = _try_candidates_max(R, budget, lag.candidates, x, best, deadline)
+        if improved:
+            methods.append("Lagrangian heuristic")
+    if integral_w:
+        ub = math.floor(ub + 1e-6)
+    if lag is not None and best < ub - 1e-9 * max(1.0, ub) and time.perf_counter() < deadline - 0.2:
+        thr = best + 1 - 1e-6 if integral_w else best - 1e-9 * max(1.0, best)
+        one, zero = fix_max(R, lag.mult, budget, thr)
+        free = ~one & ~zero
+        nnz = int(R.B[free].nnz)
+        if nnz <= _MAX_EXACT_NNZ:
+            base = best
+            res = cpsat_max(
+                R, budget, one, zero, x,
+                time_s=max(0.05, deadline - time.perf_counter() - 0.05), seed=seed,
+            )
+            if res.x is not None and _feasible_max(R, res.x, budget):
+                v = value(R, res.x)
+                if v > best:
+                    x, best = res.x, v
+                    methods.append("CP-SAT")
+            if res.bound is not None:
+                cand = max(base, res.bound)
+                if integral_w:
+                    cand = math.floor(cand + 1e-6)
+                if cand < ub:
+                    ub = cand
+                    bound_by = (
+                        f"CP-SAT {res.status} on {int(free.sum())} free options after "
+                        f"fixing {int(one.sum())} in, {int(zero.sum())} out"
+                    )
+    ub = max(ub, best)
+    obj_red = best
+    chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
+    return _plan(
+        inp, chosen, "max_coverage",
+        objective=None, bound=R.const_weight + ub, red_objective=R.const_weight + obj_red,
+        greedy=R.const_weight + g_val, method=" + ".join(methods) + f"; bound: {bound_by}",
+        t0=t0, R=R,
+    )
+
+
+def _feasible_max(R: Reduced, x: BoolArray, budget: float) -> bool:
+    if float(R.cost[x].sum()) > budget + 1e-9 * max(1.0, budget):
+        return False
+    return bool(np.all(site_counts(R, x) <= R.site_cap))
+
+
+def _try_candidates_max(
+    R: Reduced, budget: float, cands: list[BoolArray], x: BoolArray, best: float, deadline: float
+) -> tuple[BoolArray, float, bool]:
+    """Repair and polish option sets read off the Lagrangian relaxation; keep the best."""
+    seen: set[bytes] = set()
+    scored = []
+    for c in cands:
+        key = np.packbits(c).tobytes()
+        if key in seen or not _feasible_max(R, c, budget):
+            continue
+        seen.add(key)
+        scored.append((value(R, c), len(scored), c))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    improved = False
+    for _, _, c in scored[:3]:
+        if time.perf_counter() > deadline - 0.5:
+            break
+        y = swap_search(R, c, budget, deadline=deadline)
+        v = value(R, y)
+        if v > best:
+            x, best, improved = y, v, True
+    return x, best, improved
+
+
+def min_cover(
+    A: Any,
+    weights: Any = None,
+    costs: Any = None,
+    *,
+    target: float = 1.0,
+    k: int = 1,
+    min_level: int | Any = 1,
+    existing: Any = None,
+    site: Any = None,
+    max_per_site: int | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+) -> Plan:
+    """The cheapest option set covering ``target`` of the coverable demand weight k times.
+
+    Parameters are those of :func:`max_coverage`, with ``target`` in [0, 1]: the fraction
+    of the weight of points that some k options can see (1.0 = all of them). Existing
+    options are kept and cost nothing.
+
+    Returns
+    -------
+    Plan with ``objective`` = total cost of the new options (their count when costs is None)
+    and ``bound`` a proven lower bound.
+
+    Raises
+    ------
+    InfeasibleError
+        target above 1, no point coverable k times while the demand has weight, or site caps
+        that forbid reaching the target.
+    """
+    t0 = time.perf_counter()
+    inp = check_inputs(
+        A, weights, costs, k=k, min_level=min_level, existing=existing, site=site,
+        max_per_site=max_per_site, time_limit=time_limit,
+    )
+    if not (isinstance(target, int | float | np.integer | np.floating) and math.isfinite(target)):
+        raise OptionError(f"min_cover: target must be a finite fraction, got {target!r}")
+    if target < 0:
+        raise OptionError(f"min_cover: target must be >= 0, got {target}")
+    if target > 1:
+        raise InfeasibleError(
+            f"min_cover: target {target} asks for more than all coverable demand (at most 1.0)"
+        )
+    deadline = t0 + time_limit
+    R = reduce_problem(inp, seed=seed)
+    if target > 0 and R.coverable_weight <= 0 and float(inp.weights.sum()) > 0:
+        raise InfeasibleError(
+            f"min_cover: no demand point is seen by {inp.k} option(s) at the required level, "
+            "so no target above 0 can be met"
+        )
+    t_res = target * R.coverable_weight - R.const_weight
+    full = target >= 1.0
+    if full:
+        t_res = float(R.w.sum())
+    integral_c = bool(np.all(R.cost == np.round(R.cost)))
+    methods: list[str] = []
+    if t_res <= 1e-12 * max(1.0, R.coverable_weight):
+        x = np.zeros(R.n, np.bool_)
+        return _plan_min(inp, R, x, 0.0, 0.0, "existing options meet the target", t0)
+
+    x_g = greedy_min(R, t_res)
+    ub = math.inf
+    if x_g is not None:
+        ub = float(R.cost[x_g].sum())
+        methods.append("greedy")
+        x = x_g
+    g_cost = ub
+    if full and inp.k == 1 and not R.has_site_cap and R.n:
+        x_sc = set_cover_full(R, iterations=max(100, 20 * R.n))
+        if x_sc is not None:
+            x_sc = drop_redundant(R, x_sc, t_res)
+            c_sc = float(R.cost[x_sc].sum())
+            if c_sc < ub - 1e-9 * max(1.0, ub):
+                x, ub = x_sc, c_sc
+                methods.append("set_cover guided local search")
+    lb, bound_by = 0.0, "zero"
+    one = np.zeros(R.n, np.bool_)
+    zero = np.zeros(R.n, np.bool_)
+    if math.isfinite(ub):
+        lag = lagrange_min(
+            R, t_res, full, ub, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.45 * time_limit
+        )
+        if lag.bound > lb:
+            lb, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
+        if integral_c:
+            lb = math.ceil(lb - 1e-6)
+        thr = ub - 1 + 1e-6 if integral_c else ub * (1 + 1e-12)
+        one, zero = fix_min(R, lag.mult, lag.bound, thr)
+    if (not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)) and time.perf_counter() < deadline - 0.2:
+        free = ~one & ~zero
+        if int(R.B[free].nnz) <= _MAX_EXACT_NNZ:
+            base = ub
+            res = cpsat_min(
+                R, t_res, full, one, zero, x if math.isfinite(ub) else None,
+                time_s=max(0.05, deadline - time.perf_counter() - 0.05), seed=seed,
+            )
+            if res.x is not None and _feasible_min(R, res.x, t_res):
+                c = float(R.cost[res.x].sum())
+                if c < ub - 1e-9 * max(1.0, ub):
+                    x, ub = res.x, c
+                    methods.append("CP-SAT")
+            if res.bound is not None:
+                cand = min(base, res.bound)
+                if integral_c and math.isfinite(cand):
+                    cand = math.ceil(cand - 1e-6)
+                if cand > lb:
+                    lb = cand
+                    bound_by = f"CP-SAT {res.status} after fixing {int(one.sum())} in, {int(zero.sum())} out"
+    if not math.isfinite(ub):
+        raise InfeasibleError(
+            f"min_cover: no option set within the site caps (max_per_site={inp.max_per_site}) "
+            f"covers {target:.4g} of the coverable demand"
+            + (" (proven)" if lb == math.inf else f" (none found in {time_limit} s)")
+        )
+    lb = min(lb, ub)
+    method = " + ".join(methods) + f"; bound: {bound_by}"
+    return _plan_min(inp, R, x, lb, g_cost, method, t0)
+
+
+def _feasible_min(R: Reduced, x: BoolArray, t_res: float) -> bool:
+    if not np.all(site_counts(R, x) <= R.site_cap):
+        return False
+    return value(R, x) >= t_res * (1 - 1e-12)
+
+
+def _plan_min(
+    inp: Inputs, R: Reduced, x: BoolArray, lb: float, greedy: float, method: str, t0: float
+) -> Plan:
+    chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
+    cost = float(R.cost[x].sum())
+    return _plan(
+        inp, chosen, "min_cover", objective=cost, bound=lb, red_objective=cost,
+        greedy=greedy if math.isfinite(greedy) else cost, method=method, t0=t0, R=R,
+    )
+
+
+def _plan(
+    inp: Inputs,
+    chosen: IntArray,
+    problem: str,
+    *,
+    objective: float | None,
+    bound: float,
+    red_objective: float,
+    greedy: float,
+    method: str,
+    t0: float,
+    R: Reduced,
+) -> Plan:
+    mask = np.zeros(inp.n_options, np.bool_)
+    mask[chosen] = True
+    count = np.asarray(inp.cover[mask].sum(axis=0)).ravel().astype(np.int32)
+    covered = count >= inp.k
+    covered_w = float(inp.weights[covered].sum())
+    total = float(inp.weights.sum())
+    cost = float(inp.costs[mask & ~inp.existing].sum())
+    obj = covered_w if objective is None else objective
+    if objective is None and abs(obj - red_objective) > 1e-6 * max(1.0, obj):
+        log.warning("optimise: reduced objective %s differs from recomputed %s", red_objective, obj)
+    if problem == "max_coverage":
+        bound = max(bound, obj)
+        gap = (bound - obj) / bound if bound > 0 else 0.0
+    else:
+        bound = min(bound, obj)
+        gap = (obj - bound) / obj if obj > 0 else 0.0
+    gap = max(0.0, gap)
+    status = "optimal" if gap <= 1e-9 else "feasible"
+    elapsed = time.perf_counter() - t0
+    msg = (
+        f"{problem}: {chosen.size} options, objective {obj:.6g}, bound {bound:.6g}, "
+        f"gap {100 * gap:.3g}% ({status}) in {elapsed:.2f} s; reduced to {R.n} options x "
+        f"{R.m} points"
+    )
+    return Plan(
+        chosen=chosen.astype(np.int64),
+        objective=obj,
+        bound=float(bound),
+        gap=float(gap),
+        status=status,
+        message=msg,
+        time_s=elapsed,
+        coverage_count=count,
+        covered_weight=covered_w,
+        covered_fraction=covered_w / total if total > 0 else 0.0,
+        covered_fraction_coverable=covered_w / R.coverable_weight if R.coverable_weight > 0 else 0.0,
+        cost=cost,
+        greedy_objective=float(greedy),
+        method=method,
+        problem=problem,
+    )
+

@@ -1,0 +1,245 @@
+"""Exact search with CP-SAT on a reduced, fixed problem, and OR-Tools' set-cover heuristics.
+
+CP-SAT needs integer constraint coefficients. Integer costs and weights (cameras, yen,
+counted points) go in exactly and the solver's bound is a proven bound. Fractional ones are
+scaled and rounded in the safe direction for feasibility (costs up, budget and weights down
+where they constrain), so every solution is feasible; the bound is then not used.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from placement.optimise._problem import BoolArray, FloatArray, Reduced
+
+log = logging.getLogger(__name__)
+
+_SCALE = 1_000_000
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    x: BoolArray | None  # best option set found (fixed-in options included)
+    bound: float | None  # proven bound on the restricted problem, in original units
+    optimal: bool
+    status: str
+
+
+def _integral(a: FloatArray) -> bool:
+    return bool(np.all(a == np.round(a))) and (a.size == 0 or float(np.abs(a).max()) < 2**40)
+
+
+def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float]:
+    """Integer image of a non-negative vector and the factor it was multiplied by."""
+    if _integral(a):
+        return [int(t) for t in np.round(a)], 1.0
+    s = _SCALE / max(float(a.max()), 1e-300)
+    r = np.ceil(a * s) if up else np.floor(a * s)
+    return [int(t) for t in r], s
+
+
+def _solve(model: object, *, hint_ok: bool, time_s: float, seed: int) -> tuple[object, int]:
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.random_seed = seed
+    p.num_workers = 2
+    # Deterministic time gives the same answer for a seed on a loaded or idle machine; the
+    # wall-clock cap is only a safety net.
+    p.max_deterministic_time = max(0.05, time_s)
+    p.max_time_in_seconds = max(0.1, 2.0 * time_s)
+    p.interleave_search = True
+    p.linearization_level = 2
+    if hint_ok:
+        p.repair_hint = True
+    status = solver.Solve(model)  # type: ignore[arg-type]
+    return solver, int(status)
+
+
+def cpsat_max(
+    R: Reduced,
+    budget: float,
+    fixed1: BoolArray,
+    fixed0: BoolArray,
+    hint: BoolArray,
+    *,
+    time_s: float,
+    seed: int,
+) -> ExactResult:
+    """Max (k-)coverage over the options not fixed, CP-SAT, hinted with ``hint``."""
+    from ortools.sat.python import cp_model
+
+    free = ~fixed1 & ~fixed0
+    f1 = fixed1.astype(np.float64)
+    need = R.req - np.rint(R.Bt @ f1).astype(np.int64)
+    avail = np.rint(R.Bt @ free.astype(np.float64)).astype(np.int64)
+    const = float(R.w[need <= 0].sum())
+    pts = np.flatnonzero((need > 0) & (avail >= need))
+    wv, ws = _scaled(R.w[pts], up=False)
+    exact_w = ws == 1.0
+    left = budget - float(R.cost[fixed1].sum())
+    cint, cs = _scaled(R.cost, up=True)
+    exact_c = cs == 1.0
+    cap_int = int(np.floor(left * cs + 1e-9)) if exact_c else int(np.floor(left * cs))
+    if cap_int < 0:
+        return ExactResult(None, None, False, "fixed options exceed budget")
+    m = cp_model.CpModel()
+    fidx = np.flatnonzero(free)
+    xv = {int(j): m.NewBoolVar(f"x{j}") for j in fidx}
+    sub = R.Bt[pts]
+    terms = []
+    for t, p in enumerate(pts.tolist()):
+        cols = sub.indices[sub.indptr[t] : sub.indptr[t + 1]]
+        lits = [xv[int(j)] for j in cols if int(j) in xv]
+        y = m.NewBoolVar(f"y{p}")
+        if need[p] == 1:
+            m.AddBoolOr([*lits, y.Not()])
+        else:
+            m.Add(sum(lits) >= int(need[p]) * y)
+        terms.append((wv[t], y))
+    m.Add(sum(cint[j] * xv[int(j)] for j in fidx) <= cap_int)
+    if R.has_site_cap:
+        used = np.bincount(R.site[fixed1], minlength=R.site_cap.size)
+        by_site: dict[int, list[object]] = {}
+        for j in fidx.tolist():
+            by_site.setdefault(int(R.site[j]), []).append(xv[j])
+        for s, lits in by_site.items():
+            room = int(R.site_cap[s] - used[s])
+            if room < len(lits):
+                m.Add(sum(lits) <= room)  # type: ignore[arg-type]
+    m.Maximize(sum(c * y for c, y in terms))
+    for j, var in xv.items():
+        m.AddHint(var, bool(hint[j]))
+    solver, status = _solve(m, hint_ok=True, time_s=time_s, seed=seed)
+    name = _status_name(status)
+    x = None
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        x = fixed1.copy()
+        for j, var in xv.items():
+            x[j] = bool(solver.Value(var))  # type: ignore[attr-defined]
+    bound = None
+    if exact_c and status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
+        b = float(solver.BestObjectiveBound())  # type: ignore[attr-defined]
+        if exact_w:
+            bound = const + b
+        else:
+            # Weights were rounded down: add back the most that rounding removed.
+            err = float((R.w[pts] - np.asarray(wv) / ws).sum())
+            bound = const + b / ws + err
+    return ExactResult(x, bound, status == cp_model.OPTIMAL and exact_c and exact_w, name)
+
+
+def cpsat_min(
+    R: Reduced,
+    target: float,
+    full: bool,
+    fixed1: BoolArray,
+    fixed0: BoolArray,
+    hint: BoolArray | None,
+    *,
+    time_s: float,
+    seed: int,
+) -> ExactResult:
+    """Cheapest option set covering ``target`` merged weight (all points when ``full``)."""
+    from ortools.sat.python import cp_model
+
+    free = ~fixed1 & ~fixed0
+    need = R.req - np.rint(R.Bt @ fixed1.astype(np.float64)).astype(np.int64)
+    avail = np.rint(R.Bt @ free.astype(np.float64)).astype(np.int64)
+    done_w = float(R.w[need <= 0].sum())
+    pts = np.flatnonzero((need > 0) & (avail >= need))
+    if full and np.any((need > 0) & (avail < need)):
+        return ExactResult(None, None, False, "fixing left a point uncoverable")
+    m = cp_model.CpModel()
+    fidx = np.flatnonzero(free)
+    xv = {int(j): m.NewBoolVar(f"x{j}") for j in fidx}
+    sub = R.Bt[pts]
+    wv, ws = _scaled(R.w[pts], up=False)
+    exact_w = ws == 1.0 or full
+    ys = []
+    for t, p in enumerate(pts.tolist()):
+        cols = sub.indices[sub.indptr[t] : sub.indptr[t + 1]]
+        lits = [xv[int(j)] for j in cols if int(j) in xv]
+        if full:
+            if need[p] == 1:
+                m.AddBoolOr(lits)
+            else:
+                m.Add(sum(lits) >= int(need[p]))
+            continue
+        y = m.NewBoolVar(f"y{p}")
+        if need[p] == 1:
+            m.AddBoolOr([*lits, y.Not()])
+        else:
+            m.Add(sum(lits) >= int(need[p]) * y)
+        ys.append((wv[t], y))
+    if not full:
+        t_res = (target - done_w) * ws
+        m.Add(sum(c * y for c, y in ys) >= int(np.ceil(t_res - 1e-9 * max(1.0, t_res))))
+    if R.has_site_cap:
+        used = np.bincount(R.site[fixed1], minlength=R.site_cap.size)
+        by_site: dict[int, list[object]] = {}
+        for j in fidx.tolist():
+            by_site.setdefault(int(R.site[j]), []).append(xv[j])
+        for s, lits in by_site.items():
+            room = int(R.site_cap[s] - used[s])
+            if room < len(lits):
+                m.Add(sum(lits) <= room)  # type: ignore[arg-type]
+    cv, cs = _scaled(R.cost, up=False)
+    m.Minimize(sum(cv[j] * xv[int(j)] for j in fidx))
+    if hint is not None:
+        for j, var in xv.items():
+            m.AddHint(var, bool(hint[j]))
+    solver, status = _solve(m, hint_ok=hint is not None, time_s=time_s, seed=seed)
+    x = None
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        x = fixed1.copy()
+        for j, var in xv.items():
+            x[j] = bool(solver.Value(var))  # type: ignore[attr-defined]
+    bound = None
+    base = float(R.cost[fixed1].sum())
+    if exact_w and status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
+        b = float(solver.BestObjectiveBound())  # type: ignore[attr-defined]
+        # Costs rounded down to integers only lower the bound: still valid.
+        bound = base + b / cs
+    if status == cp_model.INFEASIBLE and exact_w:
+        bound = np.inf
+    return ExactResult(x, bound, status == cp_model.OPTIMAL and exact_w and cs == 1.0, _status_name(status))
+
+
+def _status_name(status: int) -> str:
+    from ortools.sat.python import cp_model
+
+    names = {
+        cp_model.OPTIMAL: "OPTIMAL",
+        cp_model.FEASIBLE: "FEASIBLE",
+        cp_model.INFEASIBLE: "INFEASIBLE",
+        cp_model.MODEL_INVALID: "MODEL_INVALID",
+        cp_model.UNKNOWN: "UNKNOWN",
+    }
+    return names.get(status, str(status))
+
+
+def set_cover_full(R: Reduced, *, iterations: int) -> BoolArray | None:
+    """OR-Tools ``set_cover``: element-degree construction then guided local search (k == 1)."""
+    from ortools.set_cover.python import set_cover as sc
+
+    model = sc.SetCoverModel()
+    indptr, indices = R.B.indptr, R.B.indices
+    for j in range(R.n):
+        model.add_empty_subset(float(R.cost[j]))
+        for p in indices[indptr[j] : indptr[j + 1]].tolist():
+            model.add_element_to_last_subset(p)
+    if R.m and not model.compute_feasibility():
+        return None
+    inv = sc.SetCoverInvariant(model)
+    if not sc.ElementDegreeSolutionGenerator(inv).next_solution():
+        return None
+    gls = sc.GuidedLocalSearch(inv)
+    gls.initialize()
+    gls.set_max_iterations(iterations)
+    gls.next_solution()
+    return np.asarray(inv.is_selected(), np.bool_)

@@ -1,0 +1,197 @@
+"""Primal heuristics on a reduced problem: lazy greedy, swap local search, redundancy removal.
+
+A solution is a (r,) bool mask over the reduced options. ``count`` is the (q,) number of
+chosen options covering each merged point; a point counts once ``count >= req``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from placement.optimise._problem import BoolArray, FloatArray, IntArray, Reduced
+
+# Dense swap-gain matrices larger than this (options x chosen) are not built.
+_MAX_SWAP_CELLS = 30_000_000
+_EPS = 1e-9
+
+
+def coverage_count(R: Reduced, x: BoolArray) -> FloatArray:
+    """(q,) number of chosen options covering each merged point."""
+    out: FloatArray = R.Bt @ x.astype(np.float64)
+    return out
+
+
+def value(R: Reduced, x: BoolArray) -> float:
+    """Weight of the merged points covered ``req`` times by the chosen options."""
+    return float(R.w[coverage_count(R, x) >= R.req - 0.5].sum())
+
+
+def site_counts(R: Reduced, x: BoolArray) -> IntArray:
+    return np.bincount(R.site[x], minlength=R.site_cap.size).astype(np.int64)
+
+
+def greedy_max(R: Reduced, budget: float) -> BoolArray:
+    """Lazy greedy for budgeted (k-)coverage by gain per cost, best single option as fallback.
+
+    Gains use the truncated count ``w / req`` per missing cover, which is submodular, so
+    stale heap keys are upper bounds and the lazy evaluation is exact.
+    """
+    n = R.n
+    x = np.zeros(n, np.bool_)
+    if n == 0:
+        return x
+    unit_w = R.w / R.req
+    count = np.zeros(R.m, np.float64)
+    indptr, indices = R.B.indptr, R.B.indices
+    gains = R.B @ unit_w
+    cost = R.cost
+    sc = np.zeros(R.site_cap.size, np.int64)
+    left = float(budget)
+
+    def key(g: float, j: int) -> float:
+        return g / cost[j] if cost[j] > 0 else g * 1e30
+
+    heap = [(-key(float(gains[j]), j), j) for j in np.flatnonzero(gains > 0).tolist()]
+    heapq.heapify(heap)
+    while heap:
+        _, j = heapq.heappop(heap)
+        if cost[j] > left + _EPS or sc[R.site[j]] >= R.site_cap[R.site[j]]:
+            continue  # the budget and site room only shrink: j never fits again
+        idx = indices[indptr[j] : indptr[j + 1]]
+        g = float((unit_w[idx] * (count[idx] < R.req[idx])).sum())
+        if g <= _EPS:
+            continue
+        kj = key(g, j)
+        if heap and kj < -heap[0][0] - _EPS:
+            heapq.heappush(heap, (-kj, j))
+            continue
+        x[j] = True
+        count[idx] += 1
+        left -= cost[j]
+        sc[R.site[j]] += 1
+    # With money budgets greedy by ratio alone can be arbitrarily bad; one option may be best.
+    if not np.all(cost == cost[0]):
+        fits = cost <= budget + _EPS
+        if fits.any():
+            single = R.B @ (R.w * (R.req == 1))
+            single[~fits] = -1.0
+            j = int(np.argmax(single))
+            if single[j] > value(R, x):
+                x[:] = False
+                x[j] = True
+    return x
+
+
+def swap_search(
+    R: Reduced, x: BoolArray, budget: float, *, deadline: float, max_moves: int = 100_000
+) -> BoolArray:
+    """Best-improvement local search over add and 1-for-1 swap moves (max coverage).
+
+    Every move is evaluated for all (option in, option out) pairs at once: with a = weight
+    of points one cover short and D_i = weight of points of i at exactly ``req`` minus those
+    one short, the value after swapping j in for i is ``B a + B D^T - loss``.
+    """
+    x = x.copy()
+    n = R.n
+    for _ in range(max_moves):
+        if time.perf_counter() > deadline:
+            break
+        count = coverage_count(R, x)
+        a = R.w * (np.abs(count - (R.req - 1)) < 0.5)
+        at = R.w * (np.abs(count - R.req) < 0.5)
+        g = R.B @ a
+        chosen = np.flatnonzero(x)
+        slack = budget - float(R.cost[chosen].sum())
+        sc = site_counts(R, x)
+        free = ~x
+        site_room = sc[R.site] < R.site_cap[R.site]
+        best, move = _EPS * max(1.0, float(R.w.sum())), None
+        can_add = free & site_room & (R.cost <= slack + _EPS)
+        if can_add.any():
+            ga = np.where(can_add, g, -np.inf)
+            j = int(np.argmax(ga))
+            if ga[j] > best:
+                best, move = float(ga[j]), (j, -1)
+        s = chosen.size
+        if s and n * s <= _MAX_SWAP_CELLS:
+            Bc = R.B[chosen]
+            loss = Bc @ at
+            D = sp.csr_matrix(Bc.multiply((at - a)[None, :]))
+            M = (R.B @ D.T).toarray()
+            G = g[:, None] + M - loss[None, :]
+            ok = free[:, None] & (R.cost[:, None] <= slack + R.cost[chosen][None, :] + _EPS)
+            ok &= site_room[:, None] | (R.site[:, None] == R.site[chosen][None, :])
+            G[~ok] = -np.inf
+            flat = int(np.argmax(G))
+            jj, ii = divmod(flat, s)
+            if G[jj, ii] > best:
+                best, move = float(G[jj, ii]), (jj, int(chosen[ii]))
+        if move is None:
+            break
+        x[move[0]] = True
+        if move[1] >= 0:
+            x[move[1]] = False
+    return x
+
+
+def greedy_min(R: Reduced, target: float) -> BoolArray | None:
+    """Greedy by covered weight per cost until ``target`` weight is covered; None if it can't."""
+    n = R.n
+    x = np.zeros(n, np.bool_)
+    if target <= _EPS:
+        return x
+    unit_w = R.w / R.req
+    count = np.zeros(R.m, np.float64)
+    indptr, indices = R.B.indptr, R.B.indices
+    gains = R.B @ unit_w
+    cost = R.cost
+    sc = np.zeros(R.site_cap.size, np.int64)
+    covered = 0.0
+
+    def key(g: float, j: int) -> float:
+        return g / cost[j] if cost[j] > 0 else g * 1e30
+
+    heap = [(-key(float(gains[j]), j), j) for j in np.flatnonzero(gains > 0).tolist()]
+    heapq.heapify(heap)
+    while heap and covered < target * (1 - 1e-12):
+        _, j = heapq.heappop(heap)
+        if sc[R.site[j]] >= R.site_cap[R.site[j]]:
+            continue
+        idx = indices[indptr[j] : indptr[j + 1]]
+        g = float((unit_w[idx] * (count[idx] < R.req[idx])).sum())
+        if g <= _EPS:
+            continue
+        kj = key(g, j)
+        if heap and kj < -heap[0][0] - _EPS:
+            heapq.heappush(heap, (-kj, j))
+            continue
+        x[j] = True
+        before = count[idx] >= R.req[idx]
+        count[idx] += 1
+        covered += float(R.w[idx][(count[idx] >= R.req[idx]) & ~before].sum())
+        sc[R.site[j]] += 1
+    if covered < target * (1 - 1e-12):
+        return None
+    return drop_redundant(R, x, target)
+
+
+def drop_redundant(R: Reduced, x: BoolArray, target: float) -> BoolArray:
+    """Remove chosen options, dearest first, while the covered weight stays >= target."""
+    x = x.copy()
+    count = coverage_count(R, x)
+    covered = float(R.w[count >= R.req - 0.5].sum())
+    chosen = np.flatnonzero(x)
+    order = chosen[np.lexsort((chosen, -R.cost[chosen]))]
+    indptr, indices = R.B.indptr, R.B.indices
+    for j in order.tolist():
+        idx = indices[indptr[j] : indptr[j + 1]]
+        loss = float(R.w[idx][np.abs(count[idx] - R.req[idx]) < 0.5].sum())
+        if covered - loss >= target * (1 - 1e-12):
+            x[j] = False
+            count[idx] -= 1
+            covered -= loss
+    return x

@@ -1,0 +1,315 @@
+"""Argument checking and problem reduction for the optimiser.
+
+The public functions accept the raw coverage matrix (options x demand points, DORI levels)
+and many optional arguments. Everything here turns them into a :class:`Reduced` problem: a
+0/1 matrix over the options and demand points that can still change the answer, with the
+points that no choice can affect folded into constants.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from placement.errors import InfeasibleError, OptionError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+log = logging.getLogger(__name__)
+
+# Above this many multiply-adds the option-dominance test (B @ B.T) is skipped: it would cost
+# more time than the smaller model saves.
+_DOMINANCE_MAX_WORK = 30_000_000
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The checked arguments, in original indexing.
+
+    Attributes
+    ----------
+    cover : (n, m) csr bool, option i covers point p at the requested level.
+    weights : (m,) float64 demand weight, >= 0.
+    costs : (n,) float64 option cost, >= 0 (1.0 each when the caller gave none).
+    unit_cost : True when the caller gave no costs (budget counts cameras).
+    k : redundancy: a point counts when k chosen options cover it.
+    existing : (n,) bool, options that are always chosen.
+    site : (n,) int64 site of each option (0..S-1), or None.
+    max_per_site : cap on chosen options per site, or None.
+    """
+
+    cover: sp.csr_matrix
+    weights: FloatArray
+    costs: FloatArray
+    unit_cost: bool
+    k: int
+    existing: BoolArray
+    site: IntArray | None
+    max_per_site: int | None
+
+    @property
+    def n_options(self) -> int:
+        return int(self.cover.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        return int(self.cover.shape[1])
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """The part of the problem a choice can change.
+
+    Attributes
+    ----------
+    B : (r, q) csr float64 0/1, reduced options x merged points.
+    Bt : (q, r) csr float64, its transpose (row access per point).
+    w : (q,) float64, summed weight of the original points merged into each column.
+    req : (q,) int64, chosen (non-existing) coverers each point still needs (>= 1).
+    cost : (r,) float64 option cost.
+    option : (r,) int64 original index of each reduced option.
+    site : (r,) int64 compact site index of each option (one site per option when the caller
+        gave no sites).
+    site_cap : (S,) int64 how many more options each site may take (large when unlimited).
+    has_site_cap : whether any site cap binds at all.
+    const_weight : weight already counted whatever is chosen (covered by existing options).
+    coverable_weight : weight of points some choice can cover k times (includes const_weight).
+    """
+
+    B: sp.csr_matrix
+    Bt: sp.csr_matrix
+    w: FloatArray
+    req: IntArray
+    cost: FloatArray
+    option: IntArray
+    site: IntArray
+    site_cap: IntArray
+    has_site_cap: bool
+    const_weight: float
+    coverable_weight: float
+
+    @property
+    def n(self) -> int:
+        return int(self.B.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.B.shape[1])
+
+
+def check_inputs(
+    A: object,
+    weights: object,
+    costs: object,
+    *,
+    k: int,
+    min_level: object,
+    existing: object,
+    site: object,
+    max_per_site: int | None,
+    time_limit: float,
+) -> Inputs:
+    """Validate the arguments shared by both problems; raise :class:`OptionError` on bad ones."""
+    if sp.issparse(A):
+        mat = sp.csr_matrix(A)
+    elif isinstance(A, np.ndarray) and A.ndim == 2:
+        mat = sp.csr_matrix(A)
+    else:
+        raise OptionError(f"optimise: A must be a scipy.sparse matrix, got {type(A).__name__}")
+    n, m = (int(s) for s in mat.shape)
+    if not (np.isfinite(time_limit) and time_limit > 0):
+        raise OptionError(f"optimise: time_limit must be a positive number of seconds, got {time_limit}")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise OptionError(f"optimise: k must be an integer >= 1, got {k!r}")
+
+    w = _vector(weights, m, "weights", default=1.0)
+    c = _vector(costs, n, "costs", default=1.0)
+
+    level = np.asarray(min_level)
+    if level.ndim == 0:
+        level = np.full(m, int(level), np.int64)
+    elif level.shape != (m,):
+        raise OptionError(
+            f"optimise: min_level must be an int or have one value per demand point ({m}), "
+            f"got shape {level.shape}"
+        )
+    if level.size and not np.issubdtype(level.dtype, np.integer):
+        raise OptionError(f"optimise: min_level must hold integers, got dtype {level.dtype}")
+    level = level.astype(np.int64)
+    if level.size and (level.min() < 1 or level.max() > 4):
+        raise OptionError("optimise: min_level must be a DORI level between 1 and 4")
+
+    coo = mat.tocoo()
+    keep = coo.data >= level[coo.col]
+    cover = sp.csr_matrix(
+        (np.ones(int(keep.sum()), np.bool_), (coo.row[keep], coo.col[keep])), shape=(n, m)
+    )
+    cover.sum_duplicates()
+
+    ex = np.zeros(n, np.bool_)
+    if existing is not None:
+        e = np.asarray(existing)
+        if e.dtype == np.bool_:
+            if e.shape != (n,):
+                raise OptionError(
+                    f"optimise: existing mask must have one entry per option ({n}), got {e.shape}"
+                )
+            ex = e.copy()
+        else:
+            if e.size and not np.issubdtype(e.dtype, np.integer):
+                raise OptionError("optimise: existing must be a bool mask or an index array")
+            e = e.astype(np.int64).ravel()
+            if e.size and (e.min() < 0 or e.max() >= n):
+                raise OptionError(f"optimise: existing holds an index outside 0..{n - 1}")
+            ex[e] = True
+
+    site_arr: IntArray | None = None
+    if site is not None:
+        s = np.asarray(site)
+        if s.shape != (n,) or (s.size and not np.issubdtype(s.dtype, np.integer)):
+            raise OptionError(f"optimise: site must be an int array with one entry per option ({n})")
+        site_arr = s.astype(np.int64)
+    if max_per_site is not None:
+        if site_arr is None:
+            raise OptionError("optimise: max_per_site needs site (the site of each option)")
+        if isinstance(max_per_site, bool) or int(max_per_site) != max_per_site or max_per_site < 1:
+            raise OptionError(f"optimise: max_per_site must be an integer >= 1, got {max_per_site}")
+        max_per_site = int(max_per_site)
+        _, inv, cnt = np.unique(site_arr[ex], return_inverse=True, return_counts=True)
+        if cnt.size and cnt.max() > max_per_site:
+            bad = int(site_arr[ex][np.argmax(inv == np.argmax(cnt))])
+            raise InfeasibleError(
+                f"optimise: site {bad} already has {int(cnt.max())} existing cameras, more than "
+                f"max_per_site={max_per_site}"
+            )
+    return Inputs(cover, w, c, costs is None, int(k), ex, site_arr, max_per_site)
+
+
+def _vector(values: object, size: int, name: str, *, default: float) -> FloatArray:
+    if values is None:
+        return np.full(size, default, np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if v.shape != (size,):
+        raise OptionError(f"optimise: {name} must have shape ({size},), got {v.shape}")
+    if not np.all(np.isfinite(v)) or (v.size and v.min() < 0):
+        raise OptionError(f"optimise: {name} must be finite and >= 0")
+    return v
+
+
+def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
+    """Drop what no choice changes, merge identical points and dominated options.
+
+    Points that no k options cover, zero-weight points and points the existing options
+    already cover k times leave the model (the last as ``const_weight``). Points covered by
+    the same option set and needing the same count are merged with summed weight. Options
+    that cover nothing left, or (k == 1, no site caps) whose point set lies inside that of
+    an option no dearer, are dropped: swapping one for the other never loses.
+    """
+    cover, w, k, ex = inp.cover, inp.weights, inp.k, inp.existing
+    n_all = cover.getnnz(axis=0).astype(np.int64)
+    n_ex = np.asarray(cover[ex].sum(axis=0)).ravel().astype(np.int64) if ex.any() else 0
+    coverable = n_all >= k
+    coverable_weight = float(w[coverable].sum())
+    req = k - n_ex * np.ones_like(n_all)
+    done = coverable & (req <= 0)
+    const_weight = float(w[done].sum())
+    active_pts = np.flatnonzero(coverable & ~done & (w > 0))
+
+    # Site caps left after the existing cameras took their places.
+    if inp.site is not None:
+        site_ids, site_of = np.unique(inp.site, return_inverse=True)
+        cap_all = np.full(site_ids.size, inp.max_per_site or inp.n_options, np.int64)
+        cap_all -= np.bincount(site_of[ex], minlength=site_ids.size)
+        has_cap = inp.max_per_site is not None
+    else:
+        site_of = np.arange(inp.n_options, dtype=np.int64)
+        cap_all = np.ones(inp.n_options, np.int64)
+        has_cap = False
+    cand = ~ex & (cap_all[site_of] > 0)
+    sub = cover[:, active_pts]
+    cand &= sub.getnnz(axis=1) > 0
+    options = np.flatnonzero(cand)
+    Bs = sp.csr_matrix(sub[options], dtype=np.float64)
+    req_s = req[active_pts]
+    w_s = w[active_pts]
+
+    # Merge points covered by the same option set (128-bit random hash of the set).
+    if Bs.shape[1]:
+        rng = np.random.default_rng(seed + 7919)
+        csc = Bs.tocsc()
+        csc.sort_indices()
+        r1 = rng.integers(0, 2**63, size=Bs.shape[0], dtype=np.uint64)
+        r2 = rng.integers(0, 2**63, size=Bs.shape[0], dtype=np.uint64)
+        h1 = _col_sums(csc, r1)
+        h2 = _col_sums(csc, r2)
+        keys = np.stack([req_s.astype(np.uint64), h1, h2], axis=1)
+        _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        w_m = np.bincount(inv, weights=w_s, minlength=first.size)
+        Bm = sp.csr_matrix(Bs[:, first])
+        req_m = req_s[first]
+    else:
+        Bm, w_m, req_m = Bs, w_s, req_s
+    cost = inp.costs[options]
+
+    if k == 1 and not has_cap and Bm.shape[0] > 1:
+        keep = _undominated(Bm, cost)
+        Bm, cost, options = sp.csr_matrix(Bm[keep]), cost[keep], options[keep]
+    site_r = site_of[options]
+    # The merged columns may now be uncovered by every kept option only if all their
+    # coverers were dominated, which cannot happen: a dominator covers the same points.
+    Bm.sort_indices()
+    Bt = sp.csr_matrix(Bm.T)
+    log.debug(
+        "optimise: reduced %d x %d to %d x %d", inp.n_options, inp.n_points, Bm.shape[0], Bm.shape[1]
+    )
+    return Reduced(
+        B=Bm,
+        Bt=Bt,
+        w=w_m.astype(np.float64),
+        req=req_m.astype(np.int64),
+        cost=cost,
+        option=options.astype(np.int64),
+        site=site_r.astype(np.int64),
+        site_cap=cap_all,
+        has_site_cap=has_cap,
+        const_weight=const_weight,
+        coverable_weight=coverable_weight,
+    )
+
+
+def _col_sums(csc: sp.csc_matrix, values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Wrapping uint64 sum of ``values[row]`` over each column's rows."""
+    gathered = values[csc.indices]
+    cums = np.concatenate([[np.uint64(0)], np.cumsum(gathered, dtype=np.uint64)])
+    out: npt.NDArray[np.uint64] = cums[csc.indptr[1:]] - cums[csc.indptr[:-1]]
+    return out
+
+
+def _undominated(B: sp.csr_matrix, cost: FloatArray) -> BoolArray:
+    """Options not dominated by another covering a superset at no higher cost.
+
+    Ties (same set, same cost) keep the lowest index, so exactly one of a group survives.
+    """
+    n = B.shape[0]
+    deg = B.getnnz(axis=1).astype(np.int64)
+    col_deg = B.getnnz(axis=0).astype(np.int64)
+    if int((col_deg.astype(np.float64) ** 2).sum()) > _DOMINANCE_MAX_WORK:
+        return np.ones(n, np.bool_)
+    inter = (B @ B.T).tocoo()
+    i, j, v = inter.row, inter.col, np.rint(inter.data).astype(np.int64)
+    # j dominates i when i's set lies inside j's and j costs no more (ties: lower index wins).
+    sub = (i != j) & (v == deg[i])
+    i, j = i[sub], j[sub]
+    same = deg[i] == deg[j]
+    cheaper = cost[j] < cost[i]
+    tie = (cost[j] == cost[i]) & (~same | (j < i))
+    dominated = np.zeros(n, np.bool_)
+    dominated[i[cheaper | tie]] = True
+    return ~dominated
