@@ -261,7 +261,7 @@ class _Task:
     sites: FloatArray  # (U, 3) distinct lens positions
     site_opt_order: IntpArray  # options grouped by site
     site_opt_start: IntpArray  # (U + 1,) bounds into site_opt_order
-    frames: FloatArray  # (M, 9) right, up, forward of each option
+    frames32: Float32Array  # (M, 9) right, up, forward of each option
     heading_rad: FloatArray  # (M,)
     tilt_rad: FloatArray  # (M,)
     camera: Camera
@@ -322,16 +322,16 @@ def _candidates(task: _Task, tree: Any, lo: int, hi: int) -> _Candidates:
 
     opts_out: list[IntpArray] = []
     pts_out: list[IntpArray] = []
-    lvl_out: list[npt.NDArray[np.int8]] = []
     seg_out: list[IntpArray] = []
     seg_start: list[FloatArray] = []
     seg_dir: list[FloatArray] = []
     seg_len: list[FloatArray] = []
+    seg_dist: list[FloatArray] = []
     n_seg = 0
     n_reach = 0
     n_view = 0
     # One iteration per distinct lens position: every option there is handled at once
-    # as a (points x options) block.
+    # as an (options x points) block.
     for k, site in enumerate(range(lo, hi)):
         idx = np.asarray(neighbours[k], dtype=np.intp)
         if idx.size == 0:
@@ -351,16 +351,19 @@ def _candidates(task: _Task, tree: Any, lo: int, hi: int) -> _Candidates:
             # Cylindrical model: azimuth from the heading, angle below the horizon.
             az = np.arctan2(v[:, 0], v[:, 1])
             below = np.arctan2(-v[:, 2], np.hypot(v[:, 0], v[:, 1]))
-            inside = np.abs(below[:, None] - task.tilt_rad[opts][None, :]) <= half_v
+            inside = np.abs(below[None, :] - task.tilt_rad[opts][:, None]) <= half_v
             if not full_circle:
-                dh = np.remainder(az[:, None] - task.heading_rad[opts][None, :] + np.pi, 2 * np.pi)
+                dh = np.remainder(az[None, :] - task.heading_rad[opts][:, None] + np.pi, 2 * np.pi)
                 inside &= np.abs(dh - np.pi) <= half_h
         else:
-            # Pinhole model: rotate into each option's camera frame at once.
-            c = (v @ task.frames[opts].reshape(-1, 3).T).reshape(idx.size, opts.size, 3)
-            x, y, z = c[..., 0], c[..., 1], c[..., 2]
+            # Pinhole model: rotate into every option's camera frame with one product;
+            # rows are all options' x, then y, then z (float32: angles, not distances).
+            h = opts.size
+            frames = task.frames32[opts].reshape(h, 3, 3).transpose(1, 0, 2).reshape(3 * h, 3)
+            c = frames @ v.astype(np.float32).T
+            x, y, z = c[:h], c[h : 2 * h], c[2 * h :]
             inside = (z > 0) & (np.abs(x) <= z * tan_h) & (np.abs(y) <= z * tan_v)
-        any_opt = inside.any(axis=1)
+        any_opt = inside.any(axis=0)
         if not any_opt.any():
             continue
         # One segment per (site, point) seen by at least one option here.
@@ -370,14 +373,13 @@ def _candidates(task: _Task, tree: Any, lo: int, hi: int) -> _Candidates:
         seg_start.append(origin + u * task.start_margin_m)
         seg_dir.append(u)
         seg_len.append(d[tested] - task.start_margin_m - task.end_margin_m)
+        seg_dist.append(d[tested])
         n_seg += tested.size
         # Option-major, points ascending: the rows come out sorted.
-        hi_idx, pi_idx = np.nonzero(inside.T)
+        hi_idx, pi_idx = np.nonzero(inside)
         n_view += hi_idx.size
-        levels = cam.level(d)
         opts_out.append(opts[hi_idx])
         pts_out.append(idx[pi_idx])
-        lvl_out.append(levels[pi_idx])
         seg_out.append(seg_of_point[pi_idx])
     if not n_seg:
         z3 = np.zeros((0, 3), np.float32)
@@ -385,14 +387,16 @@ def _candidates(task: _Task, tree: Any, lo: int, hi: int) -> _Candidates:
         return _Candidates(
             z3, z3, np.zeros(0, np.float32), none, none, np.zeros(0, np.int8), none, n_reach, 0
         )
+    # The level depends on the distance alone: once per segment, not per option.
+    seg = np.concatenate(seg_out)
     return _Candidates(
         np.concatenate(seg_start).astype(np.float32),
         np.concatenate(seg_dir).astype(np.float32),
         np.concatenate(seg_len).astype(np.float32),
         np.concatenate(opts_out),
         np.concatenate(pts_out),
-        np.concatenate(lvl_out),
-        np.concatenate(seg_out),
+        cam.level(np.concatenate(seg_dist))[seg],
+        seg,
         n_reach,
         n_view,
     )
@@ -488,9 +492,9 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
         sites=sites,
         site_opt_order=site_opt_order,
         site_opt_start=site_opt_start.astype(np.intp),
-        frames=_camera_frames(
+        frames32=_camera_frames(
             np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
-        ),
+        ).astype(np.float32),
         heading_rad=np.radians(np.asarray(options.heading_deg, np.float64)),
         tilt_rad=np.radians(np.asarray(options.tilt_deg, np.float64)),
         camera=camera,
