@@ -594,18 +594,21 @@ def build_plotter(
     if legend:
         pl.add_actor(_legend_actor(legend))
     title = scene.title or "camera placement"
-    h = window_size[1]
-    scale = h / 1000.0
+    w, h = window_size
+    scale = min(w / 1600.0, h / 1000.0)  # fonts are in points: keep them in proportion
     pl.add_text(
-        title, position=(int(18 * scale), int(h - 44 * scale)), font_size=15, color="#1d2733"
+        title,
+        position=(int(18 * scale), int(h - 46 * scale)),
+        font_size=max(7, round(15 * scale)),
+        color="#1d2733",
     )
     pl.add_text(
         _subtitle(scene),
-        position=(int(20 * scale), int(h - 72 * scale)),
-        font_size=9,
+        position=(int(20 * scale), int(h - 74 * scale)),
+        font_size=max(5, round(9 * scale)),
         color="#3a4654",
     )
-    _frame(pl, scene, shift)
+    _frame(pl, scene, shift, window_size[0] / window_size[1])
     _lights(pl)
     pl.enable_anti_aliasing("ssaa")
     plotter: pv.Plotter = pl
@@ -763,8 +766,12 @@ def _extent(scene: Scene) -> float:
     return float(max(np.hypot(*span), 20.0))
 
 
-def _frame(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
-    """Look at the demand area (or the whole scene) from the south-east, 40 degrees up."""
+def _frame(pl: Any, scene: Scene, shift: FloatArray, aspect: float) -> None:
+    """Look at the demand area and the cameras from the south-east, 40 degrees up.
+
+    The distance is the smallest at which every corner of the area's bounding box falls
+    inside the view (with a margin, and room for the title), so the area fills the picture.
+    """
     if scene.demand_xyz.shape[0]:
         pts = np.concatenate([scene.demand_xyz, scene.cam_origin]) - shift
     elif scene.occ_vertices.shape[0]:
@@ -773,7 +780,6 @@ def _frame(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
         return
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     center = (lo + hi) / 2.0
-    radius = max(float(np.linalg.norm(hi - lo)) / 2.0, 10.0)
     azimuth, elevation = math.radians(135.0), math.radians(40.0)
     view = np.array(
         [
@@ -782,8 +788,19 @@ def _frame(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
             math.sin(elevation),
         ]
     )
+    right = np.cross(view, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, view)
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    rel = corners - center
     view_angle = 30.0
-    distance = radius / math.sin(math.radians(view_angle) / 2.0) * 0.82
+    tan_v = math.tan(math.radians(view_angle) / 2.0) * 0.86  # room for title and legend
+    tan_h = tan_v * aspect * 0.97
+    toward = rel @ view  # how far each corner sits towards the viewer
+    need = np.maximum(np.abs(rel @ right) / tan_h, np.abs(rel @ up) / tan_v) + toward
+    distance = max(float(need.max()), 20.0)
     pl.camera_position = [tuple(center + distance * view), tuple(center), (0.0, 0.0, 1.0)]
     pl.camera.view_angle = view_angle
     pl.camera.clipping_range = (max(distance / 200.0, 0.5), distance * 4.0)
