@@ -465,19 +465,8 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     chosen = np.asarray(result.plan.chosen, dtype=np.int32)
     ids = io.camera_ids(len(chosen))
     options = result.options
-    site_ids = [result.sites.ids[s] for s in options.site[chosen]]
+    site_ids = list(result.sites.ids)
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
-    sub = result.coverage.matrix[chosen].tocsc() if len(chosen) else None
-    seen_by: list[list[str]] = []
-    if sub is not None:
-        seen = (sub >= min_level).tocsc()
-        seen.eliminate_zeros()
-        indptr, indices = seen.indptr, seen.indices
-        seen_by = [
-            [ids[r] for r in indices[indptr[j] : indptr[j + 1]]] for j in range(len(result.demand))
-        ]
-    else:
-        seen_by = [[] for _ in range(len(result.demand))]
     written: list[str] = []
     with io.staged_output(out_dir) as stage_dir:
         io.write_cameras_geojson(
@@ -504,8 +493,10 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             stage_dir / "coverage.geojson",
             crs=result.city.crs,
             demand=result.demand,
-            seen_by=seen_by,
+            seen_by=result.coverage.matrix[chosen],
             level=result.levels,
+            ids=ids,
+            min_level=min_level,
         )
         picture: str | None = None
         if opts.render:
