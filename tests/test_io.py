@@ -40,7 +40,11 @@ def make_options() -> Options:
     )
 
 
-SITE_IDS = ("edge-0", "user-1", "pole-x")
+SITE_IDS = ("edge-0", "user-1", "pole-x")  # Sites.ids; options.site picks from them
+
+
+def site_ids(chosen: np.ndarray) -> list[str]:
+    return [SITE_IDS[s] for s in make_options().site[chosen]]
 
 
 def make_demand(n: int = 5) -> Demand:
@@ -115,7 +119,7 @@ def test_cameras_geojson(tmp_path: Path) -> None:
         crs=CRS,
         options=make_options(),
         chosen=chosen,
-        site_ids=SITE_IDS,
+        site_ids=site_ids(chosen),
         camera=Cam(),
         covered_weight=np.array([12.5, np.float64(3.25)]),
         ids=["cam-001", "cam-002"],
@@ -151,13 +155,13 @@ def test_cameras_geojson(tmp_path: Path) -> None:
 
 
 def test_cameras_geojson_checks_lengths(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="2 chosen options but 1 ids"):
+    with pytest.raises(ValueError, match="2 chosen options but 1 ids, 2 site ids"):
         io.write_cameras_geojson(
             tmp_path / "c.geojson",
             crs=CRS,
             options=make_options(),
             chosen=np.array([0, 1], np.int32),
-            site_ids=SITE_IDS,
+            site_ids=site_ids(np.array([0, 1])),
             camera=Cam(),
             covered_weight=np.zeros(2),
             ids=["cam-001"],
@@ -171,7 +175,7 @@ def test_cameras_csv(tmp_path: Path) -> None:
         crs=CRS,
         options=make_options(),
         chosen=np.array([1, 0, 2], np.int32),
-        site_ids=SITE_IDS,
+        site_ids=site_ids(np.array([1, 0, 2])),
         camera=Cam(),
         covered_weight=np.array([1.0, 2.0, 3.0]),
         ids=io.camera_ids(3),

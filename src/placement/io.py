@@ -171,16 +171,16 @@ def camera_rows(
     crs : the metric CRS of ``options.origin``.
     options : every camera option.
     chosen : (K,) rows of ``options`` that were chosen.
-    site_ids : the id of every site (``Sites.ids``), indexed by ``options.site``.
+    site_ids : (K,) the site id of each chosen camera (``Sites.ids[options.site[chosen]]``).
     camera : the camera model (fields of view and range).
     covered_weight : (K,) demand weight each chosen camera sees.
     ids : (K,) the id of each chosen camera (see :func:`camera_ids`).
     """
     chosen = np.asarray(chosen, np.int64)
     k = chosen.shape[0]
-    if len(ids) != k or np.shape(covered_weight) != (k,):
+    if len(ids) != k or len(site_ids) != k or np.shape(covered_weight) != (k,):
         raise ValueError(
-            f"cameras: {k} chosen options but {len(ids)} ids and "
+            f"cameras: {k} chosen options but {len(ids)} ids, {len(site_ids)} site ids and "
             f"{np.shape(covered_weight)} covered weights"
         )
     origin = options.origin[chosen]
@@ -196,7 +196,7 @@ def camera_rows(
         "existing": options.existing[chosen].astype(bool).tolist(),
         "cost": options.cost[chosen].astype(np.float64).tolist(),
         "covered_weight": np.round(np.asarray(covered_weight, np.float64), 4).tolist(),
-        "site_id": [site_ids[s] for s in options.site[chosen].tolist()],
+        "site_id": [str(s) for s in site_ids],
         "id": list(ids),
     }
     const = {
