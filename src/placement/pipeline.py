@@ -465,7 +465,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     chosen = np.asarray(result.plan.chosen, dtype=np.int32)
     ids = io.camera_ids(len(chosen))
     options = result.options
-    site_ids = list(result.sites.ids)
+    site_ids = [result.sites.ids[s] for s in options.site[chosen]]
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     written: list[str] = []
     with io.staged_output(out_dir) as stage_dir:
