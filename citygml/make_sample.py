@@ -17,6 +17,8 @@ srsName only on the envelope, uro 3.0 namespace. On a gently sloping ground:
 Run ``python citygml/make_sample.py`` to regenerate; the output is byte-identical.
 """
 
+# ruff: noqa: E501  (inline XML fragments read better on one line)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -100,7 +102,7 @@ def prism(rings: list[list[tuple[float, float]]], z0: float, z1: float) -> dict[
     return {"ground": [bottom], "roof": [top], "wall": walls}
 
 
-def gable(
+def gable(  # noqa: PLR0917
     x0: float, y0: float, w: float, d: float, z0: float, eave: float, ridge: float
 ) -> dict[str, list]:
     """Faces of a gable-roofed house on rectangle [x0, x0+w] x [y0, y0+d], ridge along x."""
@@ -306,7 +308,7 @@ def buildings(rng: np.random.Generator, roads: list[shapely.Polygon]) -> list[st
     return out
 
 
-def one_building(
+def one_building(  # noqa: PLR0917
     n: int,
     rng: np.random.Generator,
     x: float,
@@ -347,10 +349,7 @@ def one_building(
         return building_xml(bid, body, height=height, usage=usage, footprint=foot, extra=part)
     lod1 = f"<bldg:lod1Solid>{solid(all_faces(prism([rect], z0, z0 + h)))}</bldg:lod1Solid>"
     if n % 2 == 0:
-        if n % 4 == 0:
-            faces = gable(x, y, w, d, z0, h - 2.5, h)
-        else:
-            faces = prism([rect], z0, z0 + h)
+        faces = gable(x, y, w, d, z0, h - 2.5, h) if n % 4 == 0 else prism([rect], z0, z0 + h)
         body = lod1 + lod2_xml(faces)
     else:
         body = lod1

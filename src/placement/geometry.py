@@ -279,7 +279,8 @@ def polygon_area(rings: Sequence[FloatArray]) -> float:
 def triangle_areas(vertices: FloatArray, faces: npt.NDArray[np.integer]) -> FloatArray:
     """(F,) area of each triangle, square metres."""
     t = vertices[faces]
-    return 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
+    area: FloatArray = 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
+    return area
 
 
 def triangle_normals(vertices: FloatArray, faces: npt.NDArray[np.integer]) -> FloatArray:
@@ -287,4 +288,5 @@ def triangle_normals(vertices: FloatArray, faces: npt.NDArray[np.integer]) -> Fl
     t = vertices[faces]
     c = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
     n = np.linalg.norm(c, axis=1, keepdims=True)
-    return np.divide(c, n, out=np.zeros_like(c), where=n > 0)
+    unit: FloatArray = np.divide(c, n, out=np.zeros_like(c), where=n > 0)
+    return unit

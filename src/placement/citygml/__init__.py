@@ -124,7 +124,10 @@ def read_citygml(
         srs = read_header(source)
         raw = parse_file(source, srs)
         if not raw.ids:
-            msg = f"{source.label}: no supported features (Building, Road, CityFurniture, vegetation, TINRelief)"
+            msg = (
+                f"{source.label}: no supported features "
+                "(Building, Road, CityFurniture, vegetation, TINRelief)"
+            )
             empty_warnings.append(msg)
             log.warning("%s", msg)
         if raw.ids and raw.srs_epsg >= 0:

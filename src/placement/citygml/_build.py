@@ -414,7 +414,8 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
         if z is None:
             ground_source = "none"
             warnings.append(
-                "road surfaces are flat (z = 0) and no DEM or buildings give the ground: z kept at 0"
+                "road surfaces are flat (z = 0) and no DEM or buildings give the ground: "
+                "z kept at 0"
             )
         else:
             nr = int(flat.sum())

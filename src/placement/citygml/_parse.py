@@ -11,7 +11,9 @@ once.
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,6 @@ from lxml import etree
 from placement.citygml._sources import Source
 from placement.crs import parse_srs_name
 from placement.errors import CityGMLError, CRSError
-from placement.geometry import open_ring
 from placement.model import SurfaceKind
 
 log = logging.getLogger("placement.citygml")
@@ -170,7 +171,8 @@ def read_header(source: Source) -> int | None:
                     if ns in OTHER_CORES:
                         raise CityGMLError(
                             source.label,
-                            f"{OTHER_CORES[ns]} is not supported (only CityGML 2.0, as PLATEAU uses)",
+                            f"{OTHER_CORES[ns]} is not supported "
+                            "(only CityGML 2.0, as PLATEAU uses)",
                         )
                     if local != "CityModel" or ns != CORE:
                         raise CityGMLError(
@@ -229,12 +231,14 @@ def _ring_coords(ring: Any, *, min_points: int = 3, close: bool = True) -> Float
         a = np.column_stack([a, np.zeros(a.shape[0])])
     elif dim > 3:
         a = np.ascontiguousarray(a[:, :3])
-    if not np.isfinite(a).all():
+    if not math.isfinite(float(a.sum())):
         raise GeometryError("posList has a NaN or infinite coordinate")
-    if close:
-        a = open_ring(a)
-    if a.shape[0] < min_points:
-        raise GeometryError(f"ring has {a.shape[0]} distinct points, {min_points} needed")
+    n = a.shape[0]
+    if close and n >= 2 and a[0].tolist() == a[-1].tolist():
+        a = a[:-1]
+        n -= 1
+    if n < min_points:
+        raise GeometryError(f"ring has {n} distinct points, {min_points} needed")
     return a
 
 
@@ -360,9 +364,7 @@ class FileParser:
                 usage = (child.text or "").strip()
             elif local in ("lod0FootPrint", "lod0RoofEdge"):
                 lod0.append(child)
-            elif local.startswith("lod") and (
-                local.endswith(("Solid", "MultiSurface"))
-            ):
+            elif local.startswith("lod") and (local.endswith(("Solid", "MultiSurface"))):
                 n = int(local[3])
                 # lod2Solid is normally all xlinks into boundedBy; inline polygons count.
                 by_lod.setdefault(n, []).append((child, other))
@@ -538,7 +540,7 @@ def parse_file(source: Source, srs_epsg: int | None) -> RawFile:
     """
     raw = RawFile(source, srs_epsg if srs_epsg is not None else -1)
     parser = FileParser(raw)
-    handlers = {
+    handlers: dict[str, Callable[[Any], object]] = {
         BUILDING: parser.building,
         ROAD: parser.road,
         FURNITURE: parser.furniture,
