@@ -1,0 +1,221 @@
+"""The :class:`Scene`: the arrays a picture of a result needs, and its ``.npz`` file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from placement.errors import InputFileError
+from placement.model import (
+    BoolArray,
+    City,
+    Demand,
+    FloatArray,
+    Int8Array,
+    IntArray,
+    Mesh,
+    Options,
+)
+
+_SCENE_VERSION = 1
+
+
+class CameraLike(Protocol):
+    """The camera numbers a picture needs (``placement.camera.Camera`` has them)."""
+
+    @property
+    def height_m(self) -> float: ...
+    @property
+    def hfov_deg(self) -> float: ...
+    @property
+    def vfov_deg(self) -> float: ...
+    @property
+    def range_m(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a picture of a result needs, as plain arrays in the city's metric CRS.
+
+    Attributes
+    ----------
+    title : the picture's title.
+    crs : the metric CRS of every coordinate.
+    occ_vertices : (V, 3) float64 occluder mesh vertices (buildings, vegetation, ...), metres.
+    occ_faces : (F, 3) int32 occluder triangles.
+    occ_kind : (F,) int8 :class:`SurfaceKind` of each occluder triangle.
+    road_vertices : (R, 3) float64 road surface vertices, metres.
+    road_faces : (G, 3) int32 road triangles.
+    demand_xyz : (N, 3) float64 demand target points, metres.
+    demand_ground_z : (N,) float64 road height under each demand point, metres.
+    demand_level : (N,) int8 best DORI level reached at each point, 0 = unseen.
+    demand_weight : (N,) float64 weight of each point.
+    spacing_m : demand sampling spacing, metres (the size of a drawn road cell).
+    cam_origin : (K, 3) float64 lens position of each chosen camera, metres.
+    cam_ground_z : (K,) float64 foot of each camera's pole, metres.
+    cam_heading_deg : (K,) float64 heading, clockwise from grid north.
+    cam_tilt_deg : (K,) float64 tilt below the horizon.
+    cam_existing : (K,) bool, an installed camera that was kept.
+    cam_ids : the id of each chosen camera.
+    hfov_deg, vfov_deg, range_m : the camera model's fields of view and range.
+    """
+
+    title: str
+    crs: str
+    occ_vertices: FloatArray
+    occ_faces: IntArray
+    occ_kind: Int8Array
+    road_vertices: FloatArray
+    road_faces: IntArray
+    demand_xyz: FloatArray
+    demand_ground_z: FloatArray
+    demand_level: Int8Array
+    demand_weight: FloatArray
+    spacing_m: float
+    cam_origin: FloatArray
+    cam_ground_z: FloatArray
+    cam_heading_deg: FloatArray
+    cam_tilt_deg: FloatArray
+    cam_existing: BoolArray
+    cam_ids: tuple[str, ...]
+    hfov_deg: float
+    vfov_deg: float
+    range_m: float
+
+    def save(self, path: Path) -> None:
+        """Write the scene as one compressed ``.npz`` (plain arrays, no pickle)."""
+        arrays: dict[str, Any] = {"format_version": np.array(_SCENE_VERSION)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "cam_ids":
+                arrays[f.name] = np.array(value, dtype=str).reshape(len(value))
+            elif isinstance(value, np.ndarray):
+                arrays[f.name] = value
+            else:
+                arrays[f.name] = np.array(value)
+        with Path(path).open("wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    @staticmethod
+    def load(path: Path) -> Scene:
+        """Read a scene written by :meth:`save`.
+
+        Raises
+        ------
+        InputFileError : the file is missing, not an npz, or lacks a field.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                version = int(data["format_version"])
+                if version != _SCENE_VERSION:
+                    raise InputFileError(
+                        f"{path}: scene format version {version}, expected {_SCENE_VERSION}"
+                    )
+                values: dict[str, Any] = {}
+                for f in fields(Scene):
+                    a = data[f.name]
+                    if f.name == "cam_ids":
+                        values[f.name] = tuple(str(s) for s in a.tolist())
+                    elif f.name in ("title", "crs"):
+                        values[f.name] = str(a)
+                    elif f.name in ("spacing_m", "hfov_deg", "vfov_deg", "range_m"):
+                        values[f.name] = float(a)
+                    else:
+                        values[f.name] = a
+        except KeyError as e:
+            raise InputFileError(f"{path}: not a placement scene (missing {e.args[0]})") from None
+        except (OSError, ValueError) as e:
+            if isinstance(e, InputFileError):
+                raise
+            raise InputFileError(f"{path}: cannot read the scene: {e}") from None
+        return Scene(**values)
+
+    @property
+    def n_cameras(self) -> int:
+        return len(self.cam_ids)
+
+
+def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positionally)
+    city: City,
+    demand: Demand,
+    levels: Int8Array,
+    options: Options,
+    chosen: IntArray,
+    camera: CameraLike,
+    *,
+    title: str,
+    ids: tuple[str, ...] | list[str] | None = None,
+    margin_m: float | None = None,
+) -> Scene:
+    """Collect what a picture of a result needs.
+
+    Parameters
+    ----------
+    city : the loaded city (occluders and roads are drawn).
+    demand : the N demand points.
+    levels : (N,) int8 best DORI level at each point with the chosen cameras, 0 = unseen.
+    options : every camera option.
+    chosen : (K,) rows of ``options`` that were chosen.
+    camera : the camera model (mount height, fields of view, range).
+    title : the picture's title.
+    ids : (K,) camera ids; "cam-001"... when omitted.
+    margin_m : city geometry farther than this from every demand point and camera is left
+        out of the picture (default: the camera range); None keeps the default.
+
+    Returns
+    -------
+    The :class:`Scene`.
+    """
+    chosen = np.asarray(chosen, np.int64)
+    levels = np.asarray(levels, np.int8)
+    if levels.shape != (len(demand),):
+        raise ValueError(f"scene: {len(demand)} demand points but levels has shape {levels.shape}")
+    k = chosen.shape[0]
+    if ids is None:
+        width = max(3, len(str(k)))
+        ids = [f"cam-{i:0{width}d}" for i in range(1, k + 1)]
+    origin = options.origin[chosen].astype(np.float64)
+    margin = float(camera.range_m if margin_m is None else margin_m)
+    occ = _crop(city.occluders, demand.xyz, origin, margin)
+    roads = _crop(city.roads, demand.xyz, origin, margin)
+    return Scene(
+        title=title,
+        crs=city.crs,
+        occ_vertices=occ.vertices.astype(np.float64),
+        occ_faces=occ.faces.astype(np.int32),
+        occ_kind=occ.kind.astype(np.int8),
+        road_vertices=roads.vertices.astype(np.float64),
+        road_faces=roads.faces.astype(np.int32),
+        demand_xyz=demand.xyz.astype(np.float64),
+        demand_ground_z=demand.ground_z.astype(np.float64),
+        demand_level=levels,
+        demand_weight=demand.weight.astype(np.float64),
+        spacing_m=float(demand.spacing_m),
+        cam_origin=origin,
+        cam_ground_z=origin[:, 2] - float(camera.height_m),
+        cam_heading_deg=options.heading_deg[chosen].astype(np.float64),
+        cam_tilt_deg=options.tilt_deg[chosen].astype(np.float64),
+        cam_existing=options.existing[chosen].astype(bool),
+        cam_ids=tuple(str(i) for i in ids),
+        hfov_deg=float(camera.hfov_deg),
+        vfov_deg=float(camera.vfov_deg),
+        range_m=float(camera.range_m),
+    )
+
+
+def _crop(mesh: Mesh, points: FloatArray, cameras: FloatArray, margin_m: float) -> Mesh:
+    """The triangles of ``mesh`` whose centroid lies in the box around the points + margin."""
+    if not mesh.n_triangles:
+        return mesh
+    xy = np.concatenate([points[:, :2], cameras[:, :2]])
+    if not xy.shape[0]:
+        return mesh
+    lo = xy.min(axis=0) - margin_m
+    hi = xy.max(axis=0) + margin_m
+    centroid = mesh.vertices[mesh.faces][:, :, :2].mean(axis=1)
+    inside = np.all((centroid >= lo) & (centroid <= hi), axis=1)
+    return mesh if inside.all() else mesh.select(inside)
