@@ -10,6 +10,9 @@ sizes for a speed comparison.
     .venv/bin/python benchmarks/bench_optimise.py --matrix coverage.npz --budget 50
 """
 
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
 from __future__ import annotations
 
 import argparse
@@ -86,15 +89,22 @@ def main() -> None:
         plan, t = run_max(A, args.budget, args.time_limit, args.repeats)
         _row(f"{A.shape[0]} x {A.shape[1]}", args.budget, plan, t)
         mc = min_cover(A, time_limit=args.time_limit)
-        print(f"\nmin cover: cost {mc.objective:g}, bound {mc.bound:g}, gap {100 * mc.gap:.2f} %, "
-              f"{mc.time_s:.1f} s ({mc.method})")
+        print(
+            f"\nmin cover: cost {mc.objective:g}, bound {mc.bound:g}, gap {100 * mc.gap:.2f} %, "
+            f"{mc.time_s:.1f} s ({mc.method})"
+        )
         return
 
     if args.quick:
         sizes = [(500, 5_000, 15), (2_000, 20_000, 60)]
         tl = min(args.time_limit, 10.0)
     else:
-        sizes = [(500, 5_000, 15), (2_000, 20_000, 60), (5_000, 50_000, 150), (10_000, 100_000, 300)]
+        sizes = [
+            (500, 5_000, 15),
+            (2_000, 20_000, 60),
+            (5_000, 50_000, 150),
+            (10_000, 100_000, 300),
+        ]
         tl = args.time_limit
     instances = {(n, m): spatial_instance(n, m, seed=1) for n, m, _ in sizes}
 
@@ -109,13 +119,18 @@ def main() -> None:
     print("| cost | bound | gap % | greedy cost | time s | method |")
     print("|---:|---:|---:|---:|---:|---|")
     mc = min_cover(A, target=1.0, time_limit=tl)
-    print(f"| {mc.objective:g} | {mc.bound:g} | {100 * mc.gap:.2f} | {mc.greedy_objective:g} | "
-          f"{mc.time_s:.1f} | {mc.method} |")
+    print(
+        f"| {mc.objective:g} | {mc.bound:g} | {100 * mc.gap:.2f} | {mc.greedy_objective:g} | "
+        f"{mc.time_s:.1f} | {mc.method} |"
+    )
 
     if args.no_spopt:
         return
     print(f"\n## spopt MCLP (CBC via PuLP, time cap {tl:g} s) vs ours, same instances\n")
-    print("| instance | budget | spopt objective | spopt time s | our objective | our time s | speed-up |")
+    print(
+        "| instance | budget | spopt objective | spopt time s | our objective | our time s "
+        "| speed-up |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for n, m, b in sizes[:2]:
         A = instances[(n, m)]
@@ -124,8 +139,10 @@ def main() -> None:
         if isinstance(res, str):
             print(f"| {n:,} x {m:,} | {b} | {res} | | {plan.objective:g} | {t:.2f} | |")
         else:
-            print(f"| {n:,} x {m:,} | {b} | {res[0]:g} | {res[1]:.2f} | {plan.objective:g} | "
-                  f"{t:.2f} | {res[1] / t:.1f}x |")
+            print(
+                f"| {n:,} x {m:,} | {b} | {res[0]:g} | {res[1]:.2f} | {plan.objective:g} | "
+                f"{t:.2f} | {res[1] / t:.1f}x |"
+            )
 
 
 def _header() -> None:
@@ -134,8 +151,10 @@ def _header() -> None:
 
 
 def _row(name: str, budget: float, plan: Plan, t: float) -> None:
-    print(f"| {name} | {budget:g} | {plan.greedy_objective:g} | {plan.objective:g} | "
-          f"{plan.bound:g} | {100 * plan.gap:.2f} | {t:.2f} | {plan.method} |")
+    print(
+        f"| {name} | {budget:g} | {plan.greedy_objective:g} | {plan.objective:g} | "
+        f"{plan.bound:g} | {100 * plan.gap:.2f} | {t:.2f} | {plan.method} |"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ invalid arguments (negative budget, wrong shapes, ...) raise
 "feasible".
 """
 
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
 from __future__ import annotations
 
 import logging
@@ -62,7 +65,8 @@ log = logging.getLogger(__name__)
 
 # CP-SAT models with more (point, option) pairs than this are not built: building them in
 # Python would eat the time the search needs.
-_MAX_EXACT_NNZ = 3_000_000
+_MAX_EXACT_NNZ = 600_000
+_MAX_EXACT_OPTIONS = 1500
 _LAGRANGE_ITERS = 3000
 
 
@@ -164,8 +168,15 @@ def max_coverage(
     """
     t0 = time.perf_counter()
     inp = check_inputs(
-        A, weights, costs, k=k, min_level=min_level, existing=existing, site=site,
-        max_per_site=max_per_site, time_limit=time_limit,
+        A,
+        weights,
+        costs,
+        k=k,
+        min_level=min_level,
+        existing=existing,
+        site=site,
+        max_per_site=max_per_site,
+        time_limit=time_limit,
     )
     if not (isinstance(budget, int | float | np.integer | np.floating) and math.isfinite(budget)):
         raise OptionError(f"max_coverage: budget must be a finite number, got {budget!r}")
@@ -181,16 +192,21 @@ def max_coverage(
     x = swap_search(R, x_g, budget, deadline=t0 + 0.2 * time_limit)
     best = value(R, x)
     methods = ["greedy", "swap"] if best > g_val else ["greedy"]
+    log.debug("max_coverage: greedy %g, swap %g at %.2f s", g_val, best, time.perf_counter() - t0)
     ub = float(R.w.sum())
     bound_by = "total coverable weight"
     lag = None
     if best < ub and R.n:
         lag = lagrange_max(
-            R, budget, best, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.45 * time_limit
+            R, budget, best, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.35 * time_limit
         )
         if lag.bound < ub:
             ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
-        x, best, improved = _try_candidates_max(R, budget, lag.candidates, x, best, deadline)
+        log.debug("max_coverage: Lagrangian %g at %.2f s", lag.bound, time.perf_counter() - t0)
+        x, best, improved = _try_candidates_max(
+            R, budget, lag.candidates, x, best=best, deadline=deadline
+        )
+        log.debug("max_coverage: candidates %g at %.2f s", best, time.perf_counter() - t0)
         if improved:
             methods.append("Lagrangian heuristic")
     if integral_w:
@@ -199,36 +215,64 @@ def max_coverage(
         thr = best + 1 - 1e-6 if integral_w else best - 1e-9 * max(1.0, best)
         one, zero = fix_max(R, lag.mult, budget, thr)
         free = ~one & ~zero
-        nnz = int(R.B[free].nnz)
-        if nnz <= _MAX_EXACT_NNZ:
-            base = best
-            res = cpsat_max(
-                R, budget, one, zero, x,
-                time_s=max(0.05, deadline - time.perf_counter() - 0.05), seed=seed,
-            )
-            if res.x is not None and _feasible_max(R, res.x, budget):
-                v = value(R, res.x)
-                if v > best:
-                    x, best = res.x, v
-                    methods.append("CP-SAT")
-            if res.bound is not None:
-                cand = max(base, res.bound)
-                if integral_w:
-                    cand = math.floor(cand + 1e-6)
-                if cand < ub:
-                    ub = cand
-                    bound_by = (
-                        f"CP-SAT {res.status} on {int(free.sum())} free options after "
-                        f"fixing {int(one.sum())} in, {int(zero.sum())} out"
-                    )
+        proof = int(free.sum()) <= _MAX_EXACT_OPTIONS and int(R.B[free].nnz) <= _MAX_EXACT_NNZ
+        if not proof:
+            # Too big to prove: search a core instead (the incumbent plus the options the
+            # Lagrangian prices highest); its bound says nothing about the whole problem.
+            score = (R.B @ lag.mult) / np.maximum(R.cost, 1e-12)
+            score[~free] = -np.inf
+            order = np.lexsort((np.arange(R.n), -score))
+            core = np.zeros(R.n, np.bool_)
+            core[order[: min(_MAX_EXACT_OPTIONS // 2, int(free.sum()))]] = True
+            core |= x
+            zero = zero | (free & ~core)
+            free = ~one & ~zero
+        base = best
+        res = cpsat_max(
+            R,
+            budget,
+            one,
+            zero,
+            x,
+            time_s=max(0.05, deadline - time.perf_counter() - 0.05),
+            seed=seed,
+        )
+        log.debug(
+            "max_coverage: CP-SAT %s bound %s at %.2f s (%d free)",
+            res.status,
+            res.bound,
+            time.perf_counter() - t0,
+            int(free.sum()),
+        )
+        if res.x is not None and _feasible_max(R, res.x, budget):
+            v = value(R, res.x)
+            if v > best:
+                x, best = res.x, v
+                methods.append("CP-SAT" if proof else "CP-SAT on a Lagrangian core")
+        if proof and res.bound is not None:
+            cand = max(base, res.bound)
+            if integral_w:
+                cand = math.floor(cand + 1e-6)
+            if cand < ub:
+                ub = cand
+                bound_by = (
+                    f"CP-SAT {res.status} on {int(free.sum())} free options after "
+                    f"fixing {int(one.sum())} in, {int(zero.sum())} out"
+                )
     ub = max(ub, best)
     obj_red = best
     chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
     return _plan(
-        inp, chosen, "max_coverage",
-        objective=None, bound=R.const_weight + ub, red_objective=R.const_weight + obj_red,
-        greedy=R.const_weight + g_val, method=" + ".join(methods) + f"; bound: {bound_by}",
-        t0=t0, R=R,
+        inp,
+        chosen,
+        "max_coverage",
+        objective=None,
+        bound=R.const_weight + ub,
+        red_objective=R.const_weight + obj_red,
+        greedy=R.const_weight + g_val,
+        method=" + ".join(methods) + f"; bound: {bound_by}",
+        t0=t0,
+        R=R,
     )
 
 
@@ -239,11 +283,17 @@ def _feasible_max(R: Reduced, x: BoolArray, budget: float) -> bool:
 
 
 def _try_candidates_max(
-    R: Reduced, budget: float, cands: list[BoolArray], x: BoolArray, best: float, deadline: float
+    R: Reduced,
+    budget: float,
+    cands: list[BoolArray],
+    x: BoolArray,
+    *,
+    best: float,
+    deadline: float,
 ) -> tuple[BoolArray, float, bool]:
     """Repair and polish option sets read off the Lagrangian relaxation; keep the best."""
     seen: set[bytes] = set()
-    scored = []
+    scored: list[tuple[float, int, BoolArray]] = []
     for c in cands:
         key = np.packbits(c).tobytes()
         if key in seen or not _feasible_max(R, c, budget):
@@ -295,8 +345,15 @@ def min_cover(
     """
     t0 = time.perf_counter()
     inp = check_inputs(
-        A, weights, costs, k=k, min_level=min_level, existing=existing, site=site,
-        max_per_site=max_per_site, time_limit=time_limit,
+        A,
+        weights,
+        costs,
+        k=k,
+        min_level=min_level,
+        existing=existing,
+        site=site,
+        max_per_site=max_per_site,
+        time_limit=time_limit,
     )
     if not (isinstance(target, int | float | np.integer | np.floating) and math.isfinite(target)):
         raise OptionError(f"min_cover: target must be a finite fraction, got {target!r}")
@@ -308,7 +365,7 @@ def min_cover(
         )
     deadline = t0 + time_limit
     R = reduce_problem(inp, seed=seed)
-    if target > 0 and R.coverable_weight <= 0 and float(inp.weights.sum()) > 0:
+    if target > 0 and inp.n_points and not np.any(inp.cover.getnnz(axis=0) >= inp.k):
         raise InfeasibleError(
             f"min_cover: no demand point is seen by {inp.k} option(s) at the required level, "
             "so no target above 0 can be met"
@@ -321,7 +378,9 @@ def min_cover(
     methods: list[str] = []
     if t_res <= 1e-12 * max(1.0, R.coverable_weight):
         x = np.zeros(R.n, np.bool_)
-        return _plan_min(inp, R, x, 0.0, 0.0, "existing options meet the target", t0)
+        return _plan_min(
+            inp, R, x, lb=0.0, greedy=0.0, method="existing options meet the target", t0=t0
+        )
 
     x_g = greedy_min(R, t_res)
     ub = math.inf
@@ -330,7 +389,8 @@ def min_cover(
         methods.append("greedy")
         x = x_g
     g_cost = ub
-    if full and inp.k == 1 and not R.has_site_cap and R.n:
+    # set_cover needs positive costs; free options are taken by greedy first anyway.
+    if full and inp.k == 1 and not R.has_site_cap and R.n and float(R.cost.min()) > 0:
         x_sc = set_cover_full(R, iterations=max(100, 20 * R.n))
         if x_sc is not None:
             x_sc = drop_redundant(R, x_sc, t_res)
@@ -351,17 +411,25 @@ def min_cover(
             lb = math.ceil(lb - 1e-6)
         thr = ub - 1 + 1e-6 if integral_c else ub * (1 + 1e-12)
         one, zero = fix_min(R, lag.mult, lag.bound, thr)
-    if (not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)) and time.perf_counter() < deadline - 0.2:
+    if (
+        not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)
+    ) and time.perf_counter() < deadline - 0.2:
         free = ~one & ~zero
         if int(R.B[free].nnz) <= _MAX_EXACT_NNZ:
             base = ub
             res = cpsat_min(
-                R, t_res, full, one, zero, x if math.isfinite(ub) else None,
-                time_s=max(0.05, deadline - time.perf_counter() - 0.05), seed=seed,
+                R,
+                t_res,
+                full,
+                fixed1=one,
+                fixed0=zero,
+                hint=x if math.isfinite(ub) else None,
+                time_s=max(0.05, deadline - time.perf_counter() - 0.05),
+                seed=seed,
             )
             if res.x is not None and _feasible_min(R, res.x, t_res):
                 c = float(R.cost[res.x].sum())
-                if c < ub - 1e-9 * max(1.0, ub):
+                if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):
                     x, ub = res.x, c
                     methods.append("CP-SAT")
             if res.bound is not None:
@@ -370,7 +438,10 @@ def min_cover(
                     cand = math.ceil(cand - 1e-6)
                 if cand > lb:
                     lb = cand
-                    bound_by = f"CP-SAT {res.status} after fixing {int(one.sum())} in, {int(zero.sum())} out"
+                    bound_by = (
+                        f"CP-SAT {res.status} after fixing {int(one.sum())} in, "
+                        f"{int(zero.sum())} out"
+                    )
     if not math.isfinite(ub):
         raise InfeasibleError(
             f"min_cover: no option set within the site caps (max_per_site={inp.max_per_site}) "
@@ -379,7 +450,7 @@ def min_cover(
         )
     lb = min(lb, ub)
     method = " + ".join(methods) + f"; bound: {bound_by}"
-    return _plan_min(inp, R, x, lb, g_cost, method, t0)
+    return _plan_min(inp, R, x, lb=lb, greedy=g_cost, method=method, t0=t0)
 
 
 def _feasible_min(R: Reduced, x: BoolArray, t_res: float) -> bool:
@@ -389,13 +460,21 @@ def _feasible_min(R: Reduced, x: BoolArray, t_res: float) -> bool:
 
 
 def _plan_min(
-    inp: Inputs, R: Reduced, x: BoolArray, lb: float, greedy: float, method: str, t0: float
+    inp: Inputs, R: Reduced, x: BoolArray, *, lb: float, greedy: float, method: str, t0: float
 ) -> Plan:
     chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
     cost = float(R.cost[x].sum())
     return _plan(
-        inp, chosen, "min_cover", objective=cost, bound=lb, red_objective=cost,
-        greedy=greedy if math.isfinite(greedy) else cost, method=method, t0=t0, R=R,
+        inp,
+        chosen,
+        "min_cover",
+        objective=cost,
+        bound=lb,
+        red_objective=cost,
+        greedy=greedy if math.isfinite(greedy) else cost,
+        method=method,
+        t0=t0,
+        R=R,
     )
 
 
@@ -447,10 +526,11 @@ def _plan(
         coverage_count=count,
         covered_weight=covered_w,
         covered_fraction=covered_w / total if total > 0 else 0.0,
-        covered_fraction_coverable=covered_w / R.coverable_weight if R.coverable_weight > 0 else 0.0,
+        covered_fraction_coverable=covered_w / R.coverable_weight
+        if R.coverable_weight > 0
+        else 0.0,
         cost=cost,
         greedy_objective=float(greedy),
         method=method,
         problem=problem,
     )
-

@@ -16,6 +16,9 @@ Min cover: relax the same rows with u_p >= 0 and the target row with mu >= 0:
 a valid lower bound. Site caps are dropped (a relaxation).
 """
 
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
 from __future__ import annotations
 
 import time
@@ -102,7 +105,7 @@ def lagrange_max(
         yt = R.w - R.req * lam
         y = yt > 0
         L = float(yt[y].sum()) + ks.value
-        if L < best - 1e-12 * max(1.0, abs(L)):
+        if best - 1e-12 * max(1.0, abs(L)) > L:
             best, best_lam, stall = L, lam.copy(), 0
         else:
             stall += 1
@@ -150,7 +153,9 @@ def lagrange_min(
     deg = np.maximum(R.B.getnnz(axis=1), 1).astype(np.float64)
     ratio = c / deg
     big = float(ratio.max()) + 1.0 if ratio.size else 1.0
-    u = (big - np.asarray(R.Bt.multiply(big - ratio[None, :]).max(axis=1).todense()).ravel()) / R.req
+    u = (
+        big - np.asarray(R.Bt.multiply(big - ratio[None, :]).max(axis=1).todense()).ravel()
+    ) / R.req
     mu = 0.0
     if not full:
         per_w = c / np.maximum(R.B @ R.w, 1e-12)
@@ -173,7 +178,7 @@ def lagrange_min(
             L = mu * target + float(red[x].sum()) + float(yt[y].sum())
             s = R.req * y - R.Bt @ x.astype(np.float64)
             s_mu = target - float(R.w[y].sum())
-        if L > best + 1e-12 * max(1.0, abs(L)):
+        if best + 1e-12 * max(1.0, abs(L)) < L:
             best, best_u, best_mu, stall = L, u.copy(), mu, 0
         else:
             stall += 1
@@ -195,7 +200,9 @@ def lagrange_min(
     return LagrangeResult(best, best_u, best_mu, it, cands)
 
 
-def fix_min(R: Reduced, u: FloatArray, bound: float, threshold: float) -> tuple[BoolArray, BoolArray]:
+def fix_min(
+    R: Reduced, u: FloatArray, bound: float, threshold: float
+) -> tuple[BoolArray, BoolArray]:
     """Options every solution cheaper than ``threshold`` must take / must leave."""
     red = R.cost - R.B @ u
     one = (red < 0) & (bound - red >= threshold)

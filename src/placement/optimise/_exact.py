@@ -6,10 +6,14 @@ scaled and rounded in the safe direction for feasibility (costs up, budget and w
 where they constrain), so every solution is feasible; the bound is then not used.
 """
 
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,22 +45,22 @@ def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float]:
     return [int(t) for t in r], s
 
 
-def _solve(model: object, *, hint_ok: bool, time_s: float, seed: int) -> tuple[object, int]:
+def _solve(model: Any, *, hint_ok: bool, time_s: float, seed: int) -> tuple[Any, int]:
     from ortools.sat.python import cp_model
 
     solver = cp_model.CpSolver()
     p = solver.parameters
     p.random_seed = seed
-    p.num_workers = 2
+    # One worker: CP-SAT's parallel portfolio is not reproducible under a time limit.
+    p.num_workers = 1
     # Deterministic time gives the same answer for a seed on a loaded or idle machine; the
-    # wall-clock cap is only a safety net.
+    # wall-clock cap (same number) only bites when the machine is slower than CP-SAT assumes.
     p.max_deterministic_time = max(0.05, time_s)
-    p.max_time_in_seconds = max(0.1, 2.0 * time_s)
-    p.interleave_search = True
+    p.max_time_in_seconds = max(0.1, time_s)
     p.linearization_level = 2
     if hint_ok:
         p.repair_hint = True
-    status = solver.Solve(model)  # type: ignore[arg-type]
+    status = solver.solve(model)
     return solver, int(status)
 
 
@@ -89,41 +93,41 @@ def cpsat_max(
         return ExactResult(None, None, False, "fixed options exceed budget")
     m = cp_model.CpModel()
     fidx = np.flatnonzero(free)
-    xv = {int(j): m.NewBoolVar(f"x{j}") for j in fidx}
+    xv = {int(j): m.new_bool_var(f"x{j}") for j in fidx}
     sub = R.Bt[pts]
     terms = []
     for t, p in enumerate(pts.tolist()):
         cols = sub.indices[sub.indptr[t] : sub.indptr[t + 1]]
         lits = [xv[int(j)] for j in cols if int(j) in xv]
-        y = m.NewBoolVar(f"y{p}")
+        y = m.new_bool_var(f"y{p}")
         if need[p] == 1:
-            m.AddBoolOr([*lits, y.Not()])
+            m.add_bool_or([*lits, y.Not()])
         else:
-            m.Add(sum(lits) >= int(need[p]) * y)
+            m.add(sum(lits) >= int(need[p]) * y)
         terms.append((wv[t], y))
-    m.Add(sum(cint[j] * xv[int(j)] for j in fidx) <= cap_int)
+    m.add(sum(cint[j] * xv[int(j)] for j in fidx) <= cap_int)
     if R.has_site_cap:
         used = np.bincount(R.site[fixed1], minlength=R.site_cap.size)
-        by_site: dict[int, list[object]] = {}
+        by_site: dict[int, list[Any]] = {}
         for j in fidx.tolist():
             by_site.setdefault(int(R.site[j]), []).append(xv[j])
         for s, lits in by_site.items():
             room = int(R.site_cap[s] - used[s])
             if room < len(lits):
-                m.Add(sum(lits) <= room)  # type: ignore[arg-type]
-    m.Maximize(sum(c * y for c, y in terms))
+                m.add(sum(lits) <= room)
+    m.maximize(sum(c * y for c, y in terms))
     for j, var in xv.items():
-        m.AddHint(var, bool(hint[j]))
+        m.add_hint(var, bool(hint[j]))
     solver, status = _solve(m, hint_ok=True, time_s=time_s, seed=seed)
     name = _status_name(status)
     x = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         x = fixed1.copy()
         for j, var in xv.items():
-            x[j] = bool(solver.Value(var))  # type: ignore[attr-defined]
+            x[j] = bool(solver.value(var))
     bound = None
     if exact_c and status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
-        b = float(solver.BestObjectiveBound())  # type: ignore[attr-defined]
+        b = float(solver.best_objective_bound)
         if exact_w:
             bound = const + b
         else:
@@ -137,10 +141,10 @@ def cpsat_min(
     R: Reduced,
     target: float,
     full: bool,
+    *,
     fixed1: BoolArray,
     fixed0: BoolArray,
     hint: BoolArray | None,
-    *,
     time_s: float,
     seed: int,
 ) -> ExactResult:
@@ -156,7 +160,7 @@ def cpsat_min(
         return ExactResult(None, None, False, "fixing left a point uncoverable")
     m = cp_model.CpModel()
     fidx = np.flatnonzero(free)
-    xv = {int(j): m.NewBoolVar(f"x{j}") for j in fidx}
+    xv = {int(j): m.new_bool_var(f"x{j}") for j in fidx}
     sub = R.Bt[pts]
     wv, ws = _scaled(R.w[pts], up=False)
     exact_w = ws == 1.0 or full
@@ -166,61 +170,62 @@ def cpsat_min(
         lits = [xv[int(j)] for j in cols if int(j) in xv]
         if full:
             if need[p] == 1:
-                m.AddBoolOr(lits)
+                m.add_bool_or(lits)
             else:
-                m.Add(sum(lits) >= int(need[p]))
+                m.add(sum(lits) >= int(need[p]))
             continue
-        y = m.NewBoolVar(f"y{p}")
+        y = m.new_bool_var(f"y{p}")
         if need[p] == 1:
-            m.AddBoolOr([*lits, y.Not()])
+            m.add_bool_or([*lits, y.Not()])
         else:
-            m.Add(sum(lits) >= int(need[p]) * y)
+            m.add(sum(lits) >= int(need[p]) * y)
         ys.append((wv[t], y))
     if not full:
         t_res = (target - done_w) * ws
-        m.Add(sum(c * y for c, y in ys) >= int(np.ceil(t_res - 1e-9 * max(1.0, t_res))))
+        m.add(sum(c * y for c, y in ys) >= int(np.ceil(t_res - 1e-9 * max(1.0, t_res))))
     if R.has_site_cap:
         used = np.bincount(R.site[fixed1], minlength=R.site_cap.size)
-        by_site: dict[int, list[object]] = {}
+        by_site: dict[int, list[Any]] = {}
         for j in fidx.tolist():
             by_site.setdefault(int(R.site[j]), []).append(xv[j])
         for s, lits in by_site.items():
             room = int(R.site_cap[s] - used[s])
             if room < len(lits):
-                m.Add(sum(lits) <= room)  # type: ignore[arg-type]
+                m.add(sum(lits) <= room)
     cv, cs = _scaled(R.cost, up=False)
-    m.Minimize(sum(cv[j] * xv[int(j)] for j in fidx))
+    m.minimize(sum(cv[j] * xv[int(j)] for j in fidx))
     if hint is not None:
         for j, var in xv.items():
-            m.AddHint(var, bool(hint[j]))
+            m.add_hint(var, bool(hint[j]))
     solver, status = _solve(m, hint_ok=hint is not None, time_s=time_s, seed=seed)
     x = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         x = fixed1.copy()
         for j, var in xv.items():
-            x[j] = bool(solver.Value(var))  # type: ignore[attr-defined]
+            x[j] = bool(solver.value(var))
     bound = None
     base = float(R.cost[fixed1].sum())
     if exact_w and status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
-        b = float(solver.BestObjectiveBound())  # type: ignore[attr-defined]
+        b = float(solver.best_objective_bound)
         # Costs rounded down to integers only lower the bound: still valid.
         bound = base + b / cs
     if status == cp_model.INFEASIBLE and exact_w:
         bound = np.inf
-    return ExactResult(x, bound, status == cp_model.OPTIMAL and exact_w and cs == 1.0, _status_name(status))
+    return ExactResult(
+        x, bound, status == cp_model.OPTIMAL and exact_w and cs == 1.0, _status_name(status)
+    )
 
 
 def _status_name(status: int) -> str:
     from ortools.sat.python import cp_model
 
     names = {
-        cp_model.OPTIMAL: "OPTIMAL",
-        cp_model.FEASIBLE: "FEASIBLE",
-        cp_model.INFEASIBLE: "INFEASIBLE",
-        cp_model.MODEL_INVALID: "MODEL_INVALID",
-        cp_model.UNKNOWN: "UNKNOWN",
+        int(cp_model.OPTIMAL): "OPTIMAL",
+        int(cp_model.FEASIBLE): "FEASIBLE",
+        int(cp_model.INFEASIBLE): "INFEASIBLE",
+        int(cp_model.MODEL_INVALID): "MODEL_INVALID",
     }
-    return names.get(status, str(status))
+    return names.get(int(status), "UNKNOWN")
 
 
 def set_cover_full(R: Reduced, *, iterations: int) -> BoolArray | None:

@@ -4,6 +4,9 @@ A solution is a (r,) bool mask over the reduced options. ``count`` is the (q,) n
 chosen options covering each merged point; a point counts once ``count >= req``.
 """
 
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
 from __future__ import annotations
 
 import heapq

@@ -6,6 +6,9 @@ and many optional arguments. Everything here turns them into a :class:`Reduced` 
 points that no choice can affect folded into constants.
 """
 
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
 from __future__ import annotations
 
 import logging
@@ -116,15 +119,15 @@ def check_inputs(
     time_limit: float,
 ) -> Inputs:
     """Validate the arguments shared by both problems; raise :class:`OptionError` on bad ones."""
-    if sp.issparse(A):
-        mat = sp.csr_matrix(A)
-    elif isinstance(A, np.ndarray) and A.ndim == 2:
+    if sp.issparse(A) or (isinstance(A, np.ndarray) and A.ndim == 2):
         mat = sp.csr_matrix(A)
     else:
         raise OptionError(f"optimise: A must be a scipy.sparse matrix, got {type(A).__name__}")
     n, m = (int(s) for s in mat.shape)
     if not (np.isfinite(time_limit) and time_limit > 0):
-        raise OptionError(f"optimise: time_limit must be a positive number of seconds, got {time_limit}")
+        raise OptionError(
+            f"optimise: time_limit must be a positive number of seconds, got {time_limit}"
+        )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise OptionError(f"optimise: k must be an integer >= 1, got {k!r}")
 
@@ -173,7 +176,9 @@ def check_inputs(
     if site is not None:
         s = np.asarray(site)
         if s.shape != (n,) or (s.size and not np.issubdtype(s.dtype, np.integer)):
-            raise OptionError(f"optimise: site must be an int array with one entry per option ({n})")
+            raise OptionError(
+                f"optimise: site must be an int array with one entry per option ({n})"
+            )
         site_arr = s.astype(np.int64)
     if max_per_site is not None:
         if site_arr is None:
@@ -251,7 +256,7 @@ def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
         keys = np.stack([req_s.astype(np.uint64), h1, h2], axis=1)
         _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         inv = inv.ravel()
-        w_m = np.bincount(inv, weights=w_s, minlength=first.size)
+        w_m: FloatArray = np.bincount(inv, weights=w_s, minlength=first.size).astype(np.float64)
         Bm = sp.csr_matrix(Bs[:, first])
         req_m = req_s[first]
     else:
@@ -267,7 +272,11 @@ def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
     Bm.sort_indices()
     Bt = sp.csr_matrix(Bm.T)
     log.debug(
-        "optimise: reduced %d x %d to %d x %d", inp.n_options, inp.n_points, Bm.shape[0], Bm.shape[1]
+        "optimise: reduced %d x %d to %d x %d",
+        inp.n_options,
+        inp.n_points,
+        Bm.shape[0],
+        Bm.shape[1],
     )
     return Reduced(
         B=Bm,

@@ -1,0 +1,263 @@
+"""Tests of placement.optimise against brute force on small random instances."""
+
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from placement.errors import InfeasibleError, OptionError
+from placement.optimise import Plan, max_coverage, min_cover
+
+
+def _instance(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 9))
+    m = int(rng.integers(1, 16))
+    A = (rng.random((n, m)) < 0.35) * rng.integers(1, 5, (n, m))
+    w = rng.integers(0, 5, m).astype(float)
+    c = rng.integers(0, 4, n).astype(float)
+    return A.astype(np.int8), w, c
+
+
+def _subsets(n: int) -> list[tuple[int, ...]]:
+    return [s for r in range(n + 1) for s in itertools.combinations(range(n), r)]
+
+
+def _count(C: np.ndarray, S: tuple[int, ...]) -> np.ndarray:
+    return C[list(S)].sum(axis=0) if S else np.zeros(C.shape[1], np.int64)
+
+
+def _site_ok(S: tuple[int, ...], site: np.ndarray | None, cap: int | None) -> bool:
+    if site is None or cap is None or not S:
+        return True
+    return int(np.bincount(site[list(S)]).max()) <= cap
+
+
+def brute_max(C, w, c, budget, k, existing=(), site=None, cap=None) -> float:
+    best = 0.0
+    ex = set(existing)
+    for S in _subsets(C.shape[0]):
+        if not ex <= set(S) or not _site_ok(S, site, cap):
+            continue
+        if sum(c[j] for j in S if j not in ex) > budget + 1e-9:
+            continue
+        best = max(best, float(w[_count(C, S) >= k].sum()))
+    return best
+
+
+def brute_min(C, w, c, target, k, existing=(), site=None, cap=None) -> float | None:
+    coverable = w[C.sum(axis=0) >= k].sum()
+    best = None
+    ex = set(existing)
+    for S in _subsets(C.shape[0]):
+        if not ex <= set(S) or not _site_ok(S, site, cap):
+            continue
+        if w[_count(C, S) >= k].sum() >= target * coverable - 1e-9:
+            cost = sum(c[j] for j in S if j not in ex)
+            best = cost if best is None else min(best, cost)
+    return best
+
+
+def _check_max(p: Plan, opt: float, C, w, c, budget, k) -> None:
+    assert p.bound >= opt - 1e-9, (p.bound, opt)
+    assert p.objective <= opt + 1e-9
+    assert p.objective >= p.greedy_objective - 1e-9
+    if p.status == "optimal":
+        assert p.objective == pytest.approx(opt)
+        assert p.gap == 0.0
+    cnt = _count(C, tuple(p.chosen.tolist()))
+    np.testing.assert_array_equal(p.coverage_count, cnt)
+    assert p.objective == pytest.approx(float(w[cnt >= k].sum()))
+    assert p.cost <= budget + 1e-9
+    assert np.all(np.diff(p.chosen) > 0)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_max_coverage_matches_brute_force(seed: int) -> None:
+    A, w, c = _instance(seed)
+    rng = np.random.default_rng(1000 + seed)
+    k = int(rng.integers(1, 3))
+    budget = float(rng.integers(0, 6))
+    C = (A >= 1).astype(np.int64)
+    use_costs = seed % 2 == 0
+    costs = c if use_costs else None
+    cc = c if use_costs else np.ones(A.shape[0])
+    p = max_coverage(sp.csr_matrix(A), w, costs, budget=budget, k=k, time_limit=2.0, seed=seed)
+    opt = brute_max(C, w, cc, budget, k)
+    _check_max(p, opt, C, w, cc, budget, k)
+    assert p.status == "optimal"  # tiny instances are always proven
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_max_coverage_existing_sites_levels(seed: int) -> None:
+    A, w, _ = _instance(seed + 500)
+    n, m = A.shape
+    rng = np.random.default_rng(seed)
+    existing = np.flatnonzero(rng.random(n) < 0.2)
+    site = rng.integers(0, max(1, n // 2), n)
+    cap = 1 + seed % 2
+    # Existing cameras over a site cap are infeasible by themselves; keep the test feasible.
+    existing = np.array([j for j in existing if np.sum(site[existing] == site[j]) <= cap], int)
+    level = rng.integers(1, 5, m)
+    C = (level[None, :] <= A).astype(np.int64)
+    budget = float(rng.integers(0, 4))
+    p = max_coverage(
+        sp.csr_matrix(A),
+        w,
+        budget=budget,
+        min_level=level,
+        existing=existing,
+        site=site,
+        max_per_site=cap,
+        time_limit=2.0,
+    )
+    opt = brute_max(C, w, np.ones(n), budget, 1, existing.tolist(), site, cap)
+    _check_max(p, opt, C, w, np.ones(n), budget, 1)
+    assert set(existing.tolist()) <= set(p.chosen.tolist())
+    assert int(np.bincount(site[p.chosen]).max(initial=0)) <= cap
+    assert len(set(p.chosen.tolist()) - set(existing.tolist())) <= budget
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_min_cover_matches_brute_force(seed: int) -> None:
+    A, w, c = _instance(seed + 100)
+    rng = np.random.default_rng(2000 + seed)
+    k = 1 if seed % 3 else 2
+    target = [1.0, 0.5, 0.8, 0.0][seed % 4]
+    C = (A >= 1).astype(np.int64)
+    if not np.any(C.sum(axis=0) >= k) and target > 0:
+        with pytest.raises(InfeasibleError, match="no demand point"):
+            min_cover(sp.csr_matrix(A), w, c, target=target, k=k)
+        return
+    existing = np.flatnonzero(rng.random(A.shape[0]) < 0.15)
+    p = min_cover(sp.csr_matrix(A), w, c, target=target, k=k, existing=existing, time_limit=2.0)
+    opt = brute_min(C, w, c, target, k, existing.tolist())
+    assert opt is not None
+    assert p.bound <= opt + 1e-9
+    assert p.objective >= opt - 1e-9
+    assert p.objective <= p.greedy_objective + 1e-9
+    assert p.status == "optimal"
+    assert p.objective == pytest.approx(opt)
+    cnt = _count(C, tuple(p.chosen.tolist()))
+    coverable = w[C.sum(axis=0) >= k].sum()
+    assert w[cnt >= k].sum() >= target * coverable - 1e-9
+    assert set(existing.tolist()) <= set(p.chosen.tolist())
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_min_cover_with_site_caps(seed: int) -> None:
+    A, w, c = _instance(seed + 300)
+    n = A.shape[0]
+    site = np.arange(n) // 2
+    C = (A >= 1).astype(np.int64)
+    opt = brute_min(C, w, c, 1.0, 1, (), site, 1)
+    if opt is None:
+        with pytest.raises(InfeasibleError, match="site caps"):
+            min_cover(sp.csr_matrix(A), w, c, site=site, max_per_site=1, time_limit=2.0)
+        return
+    p = min_cover(sp.csr_matrix(A), w, c, site=site, max_per_site=1, time_limit=2.0)
+    assert p.objective == pytest.approx(opt)
+    assert int(np.bincount(site[p.chosen]).max(initial=0)) <= 1
+
+
+def test_fractional_weights_and_costs() -> None:
+    rng = np.random.default_rng(7)
+    A = ((rng.random((7, 12)) < 0.4) * 3).astype(np.int8)
+    w = rng.random(12)
+    c = rng.random(7) + 0.5
+    C = (A >= 1).astype(np.int64)
+    p = max_coverage(sp.csr_matrix(A), w, c, budget=1.7, time_limit=2.0)
+    opt = brute_max(C, w, c, 1.7, 1)
+    _check_max(p, opt, C, w, c, 1.7, 1)
+    q = min_cover(sp.csr_matrix(A), w, c, target=0.7, time_limit=2.0)
+    mopt = brute_min(C, w, c, 0.7, 1)
+    assert mopt is not None
+    assert q.bound <= mopt + 1e-9 <= q.objective + 2e-9
+
+
+def test_known_small_case() -> None:
+    # Option 0 sees points 0-2, option 1 points 2-4, option 2 point 5 only at level 1.
+    A = sp.csr_matrix(
+        np.array([[4, 4, 4, 0, 0, 0], [0, 0, 2, 2, 2, 0], [0, 0, 0, 0, 0, 1]], np.int8)
+    )
+    p = max_coverage(A, budget=1)
+    assert p.chosen.tolist() == [0] and p.objective == 3 and p.status == "optimal"
+    p = max_coverage(A, budget=1, min_level=3)
+    assert p.chosen.tolist() == [0] and p.objective == 3
+    p = max_coverage(A, budget=2, k=1)
+    assert p.objective == 5 and p.covered_fraction == pytest.approx(5 / 6)
+    q = min_cover(A)
+    assert q.chosen.tolist() == [0, 1, 2] and q.objective == 3 and q.bound == 3
+    q = min_cover(A, min_level=2)  # point 5 is not coverable at level 2: target ignores it
+    assert q.chosen.tolist() == [0, 1] and q.covered_fraction_coverable == 1.0
+    p = max_coverage(A, budget=0, existing=np.array([False, True, False]))
+    assert p.chosen.tolist() == [1] and p.objective == 3 and p.cost == 0
+    d = p.to_dict()
+    assert d["problem"] == "max_coverage" and d["chosen"] == [1] and d["points_covered"] == 3
+
+
+def test_zero_weights_costs_empty_and_uncovering_option() -> None:
+    A = sp.csr_matrix(np.array([[1, 1, 0], [0, 0, 0], [0, 1, 1]], np.int8))
+    p = max_coverage(A, np.zeros(3), budget=2)
+    assert p.objective == 0 and p.bound == 0 and p.status == "optimal"
+    p = max_coverage(A, costs=np.array([0.0, 0.0, 5.0]), budget=0)
+    assert p.objective == 2 and 0 in p.chosen
+    q = min_cover(A, costs=np.array([0.0, 1.0, 1.0]))
+    assert q.objective == 1 and q.chosen.tolist() == [0, 2]
+    empty = sp.csr_matrix((0, 0), dtype=np.int8)
+    p = max_coverage(empty, budget=3)
+    assert p.chosen.size == 0 and p.objective == 0 and p.status == "optimal"
+    q = min_cover(empty)
+    assert q.chosen.size == 0 and q.objective == 0
+    no_pts = sp.csr_matrix((4, 0), dtype=np.int8)
+    assert max_coverage(no_pts, budget=2).objective == 0
+
+
+def test_errors() -> None:
+    A = sp.csr_matrix(np.array([[1, 1], [0, 1]], np.int8))
+    with pytest.raises(OptionError, match="budget"):
+        max_coverage(A, budget=-1)
+    with pytest.raises(OptionError, match="weights"):
+        max_coverage(A, np.ones(3), budget=1)
+    with pytest.raises(OptionError, match="costs"):
+        max_coverage(A, costs=np.array([1.0, -1.0]), budget=1)
+    with pytest.raises(OptionError, match="k must"):
+        max_coverage(A, budget=1, k=0)
+    with pytest.raises(OptionError, match="max_per_site needs site"):
+        max_coverage(A, budget=1, max_per_site=1)
+    with pytest.raises(OptionError, match="min_level"):
+        max_coverage(A, budget=1, min_level=5)
+    with pytest.raises(OptionError, match="existing"):
+        max_coverage(A, budget=1, existing=np.array([3]))
+    with pytest.raises(InfeasibleError, match=r"at most 1\.0"):
+        min_cover(A, target=1.5)
+    with pytest.raises(InfeasibleError, match="no demand point is seen by 3"):
+        min_cover(A, k=3)
+    with pytest.raises(InfeasibleError, match="site 0 already has 2"):
+        max_coverage(A, budget=1, existing=[0, 1], site=np.array([0, 0]), max_per_site=1)
+
+
+def test_deterministic_and_never_below_greedy_on_spatial_instance() -> None:
+    rng = np.random.default_rng(3)
+    opts = rng.random((150, 2)) * 300
+    pts = rng.random((1500, 2)) * 300
+    d = np.linalg.norm(opts[:, None] - pts[None], axis=2)
+    A = sp.csr_matrix(((d < 40) & (rng.random(d.shape) < 0.6)).astype(np.int8))
+    a = max_coverage(A, budget=8, time_limit=3.0, seed=5)
+    b = max_coverage(A, budget=8, time_limit=3.0, seed=5)
+    assert a.chosen.tolist() == b.chosen.tolist() and a.bound == b.bound
+    assert a.objective >= a.greedy_objective
+    assert a.bound >= a.objective and a.chosen.size == 8
+    # A k=2 plan on the same instance must really cover its points twice.
+    c = max_coverage(A, budget=10, k=2, time_limit=3.0)
+    cnt = np.asarray((A[c.chosen] > 0).sum(axis=0)).ravel()
+    assert c.objective == float((cnt >= 2).sum()) and c.bound >= c.objective
+    m = min_cover(A, target=0.9, time_limit=3.0)
+    assert m.covered_fraction_coverable >= 0.9 and m.objective <= m.greedy_objective
+    assert m.bound <= m.objective
