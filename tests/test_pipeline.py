@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from placement.cli import main
 from placement.pipeline import LEVEL_NAMES, RunOptions, run
 
-FAST = ["--time-limit", "5", "--workers", "1", "-q"]
+FAST = ["--time-limit", "5", "--workers", "1"]
 
 
 def _run(args: list[str]) -> tuple[int, str]:
-    r = CliRunner().invoke(main, args, catch_exceptions=False)
+    """Invoke the CLI quietly (no progress bars) and return (exit code, stdout + stderr)."""
+    r = CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
     return r.exit_code, r.output
 
 
@@ -27,7 +28,6 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, sample_tile: Path) -> P
     cache = out.parent / "cache"
     code, text = _run(
         [
-            "-q",
             "run",
             str(sample_tile),
             "--out",
@@ -92,7 +92,7 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
 def test_png_shows_red_and_green_streets(sample_run: Path) -> None:
     import pyvista as pv
 
-    img = np.asarray(pv.read(str(sample_run / "scene.png")).point_data[0])
+    img = np.asarray(pv.read(str(sample_run / "scene.png")).point_data["PNGImage"])
     rgb = img[:, :3].astype(int)
     assert len(np.unique(rgb // 16, axis=0)) > 30  # real colour variety, not a blank frame
     red = (rgb[:, 0] > 150) & (rgb[:, 1] < 90) & (rgb[:, 2] < 90)
@@ -105,7 +105,6 @@ def test_second_run_reuses_the_visibility_cache(sample_run: Path, sample_tile: P
     cache = sample_run.parent / "cache"
     code, text = _run(
         [
-            "-q",
             "run",
             str(sample_tile),
             "--out",

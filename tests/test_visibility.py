@@ -250,7 +250,7 @@ def test_random_scene_matches_brute_force_and_workers_agree() -> None:
     dem = demand(pts)
     cam = Camera()
     one = compute_coverage(mesh, opts, dem, cam, workers=1)
-    two = compute_coverage(mesh, opts, dem, cam, workers=2, chunk_pairs=2_000)
+    two = compute_coverage(mesh, opts, dem, cam, workers=2, chunk_pairs=2_000, min_parallel_pairs=0)
     assert two.stats["workers"] == 2 and two.stats["chunks"] > 2
     assert (one.matrix != two.matrix).nnz == 0
     assert np.array_equal(one.matrix.indices, two.matrix.indices)

@@ -76,6 +76,9 @@ IntpArray = npt.NDArray[np.intp]
 START_MARGIN_M = 0.3
 #: Segments stop this far short of the target (metres): the target's own surface.
 END_MARGIN_M = 0.05
+#: Below this many candidate pairs one process is faster than a pool (measured: ~3 M
+#: pairs take about 0.25 s in-process; starting two workers costs about as much).
+MIN_PARALLEL_PAIRS = 4_000_000
 #: Bumped whenever the meaning or layout of a cached coverage changes.
 FORMAT_VERSION = 1
 
@@ -552,6 +555,7 @@ def compute_coverage(
     chunk_pairs: int = 2_000_000,
     cache_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    min_parallel_pairs: int = MIN_PARALLEL_PAIRS,
 ) -> Coverage:
     """Which option sees which demand point, at which DORI level, occlusion included.
 
@@ -567,6 +571,8 @@ def compute_coverage(
     chunk_pairs : the most candidate (option, point) pairs a chunk holds in memory.
     cache_dir : where to keep ``coverage-<key>.npz``; None = no cache.
     progress : called as ``progress(options_done, n_options)`` after each chunk.
+    min_parallel_pairs : below this many candidate pairs the work runs in this process
+        whatever ``workers`` says.
 
     Returns
     -------
@@ -619,6 +625,8 @@ def compute_coverage(
         budget = min(chunk_pairs, max(50_000, -(-total_pairs // (4 * workers))))
     chunks = _plan_chunks(pairs_per_site, budget) if total_pairs else []
     n_workers = max(1, min(workers, len(chunks)))
+    if total_pairs < min_parallel_pairs:
+        n_workers = 1  # starting processes costs more than it saves on small jobs
     t_plan = time.perf_counter()
 
     results: dict[int, tuple[IntpArray, IntpArray, npt.NDArray[np.int8]]] = {}
@@ -657,11 +665,18 @@ def compute_coverage(
         finally:
             _STATE = None
     elif jobs:
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # Never fork: the parent may hold threads (OR-Tools, VTK, BLAS) whose locks a forked
+        # child inherits mid-use, which hangs or kills workers. A forkserver starts workers
+        # from a clean single-threaded process; a dead worker raises instead of hanging.
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         ctx = mp.get_context(method)
-        with ctx.Pool(n_workers, initializer=_init_worker, initargs=(task,)) as pool:
-            for out in pool.imap_unordered(_run_chunk, jobs):
-                collect(out)
+        with ProcessPoolExecutor(
+            n_workers, mp_context=ctx, initializer=_init_worker, initargs=(task,)
+        ) as pool:
+            for fut in as_completed([pool.submit(_run_chunk, job) for job in jobs]):
+                collect(fut.result())
     if progress is not None and done < n_options:
         progress(n_options, n_options)  # options with nothing in reach are done too
     t_rays = time.perf_counter()
