@@ -34,7 +34,28 @@ _LAZY = {
     "PlacementError": ("placement.errors", "PlacementError"),
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "Camera",
+    "City",
+    "Coverage",
+    "Demand",
+    "Mesh",
+    "Options",
+    "PlacementError",
+    "RunOptions",
+    "Sites",
+    "__version__",
+    "combine_sites",
+    "compute_coverage",
+    "make_options",
+    "optimise",
+    "pole_sites",
+    "read_citygml",
+    "read_sites",
+    "road_edge_sites",
+    "run",
+    "sample_demand",
+]
 
 
 def __getattr__(name: str) -> Any:
