@@ -221,12 +221,34 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
 
     # Road plan polygons: one union per (feature, kind).
     groups: dict[tuple[int, int], list[shapely.Geometry]] = {}
-    for p in np.flatnonzero(role == ROADSURF).tolist():
+    road_polys = np.flatnonzero(role == ROADSURF)
+    simple = road_polys[nrings[road_polys] == 1]
+    if simple.size:
+        # Hole-free polygons (nearly all) are built in one vectorised call.
+        r_idx = poly_ring_start[simple]
+        lens = counts[r_idx]
+        vidx = np.concatenate(
+            [
+                np.arange(ring_start[r], ring_start[r] + n)
+                for r, n in zip(r_idx.tolist(), lens.tolist(), strict=True)
+            ]
+        )
+        rings_g = shapely.linearrings(
+            verts[vidx, :2], indices=np.repeat(np.arange(simple.size), lens)
+        )
+        geoms = shapely.polygons(rings_g)
+        bad = ~shapely.is_valid(geoms)
+        if bad.any():
+            geoms[bad] = shapely.make_valid(geoms[bad])
+        keep = shapely.area(geoms) > 0
+        for p, g in zip(simple[keep].tolist(), geoms[keep].tolist(), strict=True):
+            groups.setdefault((int(pfeat[p]), int(pkind[p])), []).append(g)
+    for p in road_polys[nrings[road_polys] > 1].tolist():
         g = _plan_polygon(rings_of(p))
         if g is not None:
             groups.setdefault((int(pfeat[p]), int(pkind[p])), []).append(g)
-    for (row, kind), geoms in groups.items():
-        merged = geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
+    for (row, kind), geoms_list in groups.items():
+        merged = geoms_list[0] if len(geoms_list) == 1 else shapely.union_all(geoms_list)
         for poly in _explode(merged):
             part.road_polys.append(poly)
             part.road_kind.append(kind)

@@ -1,0 +1,141 @@
+"""Loader speed: ``read_citygml`` vs a bare lxml pass (and plateaukit when available).
+
+For the largest real tiles (and the Osaka 3 x 3 block) prints a markdown table: size,
+loader time (median of ``--runs`` runs), the time of a bare ``lxml.etree.iterparse`` loop
+that does nothing over every element (the floor any lxml-based reader pays), their
+ratio, MB/s, triangles/s, and plateaukit's ``PLATEAUCityGMLParser`` on the same files.
+
+plateaukit is not a dependency: it runs in whichever interpreter ``$PLATEAUKIT_PYTHON``
+names (e.g. a throwaway venv: ``python -m venv /tmp/pk && /tmp/pk/bin/pip install
+plateaukit``), else in this one if it can import it; otherwise the column says so.
+
+Usage: ``python benchmarks/bench_loader.py [--runs 5]``. Skips when the data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lxml import etree
+
+from placement.citygml import read_citygml
+
+REPO = Path(__file__).resolve().parents[1]
+
+PLATEAUKIT_SCRIPT = """
+import json, statistics, sys, time
+from plateaukit.readers.citygml.parsers.city_gml_parser import PLATEAUCityGMLParser
+runs = int(sys.argv[1]); out = {}
+for arg in sys.argv[2:]:
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        parser = PLATEAUCityGMLParser(target_epsg=6674, codelist_file_map={})
+        for p in arg.split(","):
+            with open(p, "rb") as f:
+                for _ in parser.iterparse(f):
+                    pass
+        ts.append(time.perf_counter() - t)
+    out[arg] = statistics.median(ts)
+print(json.dumps(out))
+"""
+
+
+def data_dir() -> Path | None:
+    env = os.environ.get("PLACEMENT_DATA")
+    for c in [Path(env)] if env else [REPO.parent / "shared" / "data" / "plateau"]:
+        if c.is_dir():
+            return c
+    return None
+
+
+def bare_pass(paths: list[Path]) -> None:
+    for p in paths:
+        for _ in etree.iterparse(str(p), events=("end",), huge_tree=True):
+            pass
+
+
+def median_time(fn: object, runs: int) -> float:
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def plateaukit_times(cases: dict[str, list[Path]], runs: int) -> dict[str, float] | str:
+    python = os.environ.get("PLATEAUKIT_PYTHON", sys.executable)
+    args = [",".join(str(p) for p in paths) for paths in cases.values()]
+    try:
+        res = subprocess.run(
+            [python, "-c", PLATEAUKIT_SCRIPT, str(runs), *args],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"failed ({type(exc).__name__})"
+    if res.returncode != 0:
+        last = (res.stderr.strip().splitlines() or ["?"])[-1]
+        return "not installed" if "No module named 'plateaukit'" in last else f"failed: {last[:60]}"
+    times = json.loads(res.stdout)
+    return {name: times[a] for name, a in zip(cases, args, strict=True)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--no-plateaukit", action="store_true")
+    opts = ap.parse_args()
+    d = data_dir()
+    if d is None:
+        print("SKIP: real PLATEAU tiles not found (../shared/data/plateau or $PLACEMENT_DATA)")
+        return
+    block = [f"5135735{c}" for c in "123"] + [f"5135736{c}" for c in "123"]
+    block += [f"5135737{c}" for c in "123"]
+    cases: dict[str, list[Path]] = {
+        "nusamai/53391597_frn": [d / "nusamai/53391597_frn_6697_op.gml"],
+        "osaka/51357353_bldg": [d / "osaka/51357353_bldg_6697_op.gml"],
+        "osaka/52350301_tran": [d / "osaka/52350301_tran_6697_op.gml"],
+        "osaka/52350301_bldg": [d / "osaka/52350301_bldg_6697_op.gml"],
+        "osaka 3x3 block (18 files)": [
+            d / "osaka" / f"{c}_{k}_6697_op.gml" for c in block for k in ("bldg", "tran")
+        ],
+    }
+    pk: dict[str, float] | str = (
+        "skipped" if opts.no_plateaukit else plateaukit_times(cases, opts.runs)
+    )
+    print(f"runs per cell: {opts.runs} (median); python {sys.version.split()[0]}\n")
+    print(
+        "| input | MB | loader s | bare lxml s | ratio | MB/s | triangles/s "
+        "| plateaukit s | plateaukit / loader |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, paths in cases.items():
+        mb = sum(p.stat().st_size for p in paths) / 1e6
+        read_citygml(paths)  # warm caches (pyproj transformer, imports)
+        city = read_citygml(paths)
+        tris = city.occluders.n_triangles + city.roads.n_triangles
+        t_load = median_time(lambda paths=paths: read_citygml(paths), opts.runs)
+        t_bare = median_time(lambda paths=paths: bare_pass(paths), opts.runs)
+        if isinstance(pk, dict):
+            pk_cell, pk_ratio = f"{pk[name]:.3f}", f"{pk[name] / t_load:.1f}x"
+        else:
+            pk_cell, pk_ratio = pk, "-"
+        print(
+            f"| {name} | {mb:.2f} | {t_load:.3f} | {t_bare:.3f} | {t_load / t_bare:.2f}x "
+            f"| {mb / t_load:.1f} | {tris / t_load:,.0f} | {pk_cell} | {pk_ratio} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
