@@ -10,6 +10,7 @@ import pytest
 import shapely
 
 from placement import render
+from placement.camera import Camera
 from placement.errors import InputFileError
 from placement.model import (
     City,
@@ -143,11 +144,8 @@ def _city() -> City:
     )
 
 
-class _Cam:
-    height_m = 5.0
-    hfov_deg = 100.0
-    vfov_deg = 56.0
-    range_m = 50.0
+def _Cam() -> Camera:
+    return Camera(height_m=5.0, hfov_deg=100.0, vfov_deg=56.0, range_m=50.0)
 
 
 def test_scene_from_crops_and_collects() -> None:
@@ -182,9 +180,13 @@ def test_scene_from_crops_and_collects() -> None:
     np.testing.assert_array_equal(s.cam_heading_deg, [180.0, 0.0])
     np.testing.assert_array_equal(s.cam_tilt_deg, [35.0, 15.0])
     np.testing.assert_array_equal(s.cam_existing, [False, True])
-    np.testing.assert_array_equal(s.cam_ground_z, [1.0, 0.0])
+    # The pole's foot is read off the road surface (z = 0), whatever the mount height.
+    np.testing.assert_allclose(s.cam_ground_z, [0.0, 0.0], atol=1e-4)
     np.testing.assert_array_equal(s.demand_level, [0, 3, 1])
-    assert (s.hfov_deg, s.vfov_deg, s.range_m) == (100.0, 56.0, 50.0)
+    assert (s.hfov_deg, s.vfov_deg) == (100.0, 56.0)
+    # View volumes are drawn to the detection distance (pixel density), here under the range.
+    assert s.range_m == pytest.approx(1920 / (2 * np.tan(np.radians(50.0))) / 25.0)
+    assert s.range_m < 50.0
     with pytest.raises(ValueError, match="3 demand points"):
         render.scene_from(
             _city(), demand, np.zeros(2, np.int8), options, np.zeros(0, np.int32), _Cam(), title=""

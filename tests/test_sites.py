@@ -62,6 +62,7 @@ def test_pole_sites_mount_under_the_pole_top() -> None:
     tall = pole_sites(city, mount_height_m=10.0)  # the pole is 8 m: lens just under its top
     np.testing.assert_allclose(tall.xyz[0, 2], GROUND_Z + 7.8)
     assert len(pole_sites(city, mount_height_m=6.0, functions=frozenset({"4810"}))) == 0
+    assert len(pole_sites(city, mount_height_m=6.0, min_height_m=8.5)) == 0  # too short
 
 
 def _lonlat(x: float, y: float) -> tuple[float, float]:

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: PLATEAU CityFurniture function codes of pole-like furniture a camera can be mounted on.
-POLE_FUNCTIONS: frozenset[str] = frozenset({"4800", "4810", "4820", "4830", "4840", "4900"})
+#: Poles shorter than this (bollards, short posts) cannot carry a camera, metres.
+MIN_POLE_HEIGHT_M = 3.0
 
 
 def _empty_sites() -> Sites:
@@ -117,29 +117,32 @@ def pole_sites(
     city: City,
     *,
     mount_height_m: float,
-    functions: frozenset[str] | None = POLE_FUNCTIONS,
+    functions: frozenset[str] | None = None,
+    min_height_m: float = MIN_POLE_HEIGHT_M,
     cost: float = 1.0,
 ) -> Sites:
     """Existing PLATEAU poles as sites.
 
     The lens goes at ``mount_height_m`` above the pole's foot, or just under the top of a pole
-    that is shorter than that.
+    that is shorter than that. Poles shorter than ``min_height_m`` are left out.
 
     Parameters
     ----------
-    functions : PLATEAU function codes to keep (None keeps every pole the loader found).
+    functions : PLATEAU function codes to keep (None keeps every pole-like furniture the
+        loader found: roadside and utility poles, street lights, signals).
+    min_height_m : the shortest pole that can carry a camera, metres.
     cost : the cost of a camera on an existing pole (often lower than a new pole).
     """
     poles = city.poles
     keep = np.array(
         [functions is None or f in functions for f in poles.function], dtype=bool
-    ).reshape(-1)
+    ).reshape(-1) & (poles.height_m >= min_height_m)
     idx = np.flatnonzero(keep)
     if idx.size == 0:
         return _empty_sites()
     foot = poles.xyz[idx]
     height = poles.height_m[idx]
-    mount = np.where(height > 0.5, np.minimum(mount_height_m, height - 0.2), mount_height_m)
+    mount = np.minimum(mount_height_m, height - 0.2)
     ids = tuple(f"pole-{city.features.ids[poles.feature[i]]}" for i in idx)
     n = idx.size
     return Sites(

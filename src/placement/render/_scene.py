@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from placement.errors import InputFileError
+from placement.heights import height_at
 from placement.model import (
     BoolArray,
     City,
@@ -34,6 +35,7 @@ class CameraLike(Protocol):
     def vfov_deg(self) -> float: ...
     @property
     def range_m(self) -> float: ...
+    def max_distance_for_level(self, level: int) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -196,15 +198,26 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
         demand_weight=demand.weight.astype(np.float64),
         spacing_m=float(demand.spacing_m),
         cam_origin=origin,
-        cam_ground_z=origin[:, 2] - float(camera.height_m),
+        cam_ground_z=_ground_under(city, origin),
         cam_heading_deg=options.heading_deg[chosen].astype(np.float64),
         cam_tilt_deg=options.tilt_deg[chosen].astype(np.float64),
         cam_existing=options.existing[chosen].astype(bool),
         cam_ids=tuple(str(i) for i in ids),
         hfov_deg=float(camera.hfov_deg),
         vfov_deg=float(camera.vfov_deg),
-        range_m=float(camera.range_m),
+        # Draw the distance a camera really detects at (pixel density), not the nominal range.
+        range_m=float(camera.max_distance_for_level(1)),
     )
+
+
+def _ground_under(city: City, origin: FloatArray) -> FloatArray:
+    """Ground height under each camera (the pole's foot), from the roads if any."""
+    if origin.shape[0] == 0:
+        return np.zeros(0)
+    mesh = city.roads if city.roads.n_triangles else city.occluders
+    if not mesh.n_triangles:
+        return origin[:, 2] - 6.0
+    return np.minimum(height_at(mesh, origin[:, :2]), origin[:, 2])
 
 
 def _crop(mesh: Mesh, points: FloatArray, cameras: FloatArray, margin_m: float) -> Mesh:
