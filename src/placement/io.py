@@ -554,19 +554,29 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
     inputs = s.get("inputs") or []
     if inputs:
         lines += ["## Inputs", ""]
-        lines += [f"- `{p}`" for p in inputs]
+        for p in inputs:
+            if isinstance(p, Mapping):
+                size = _num(float(p.get("bytes", 0)) / 1e6, 2)
+                sha = str(p.get("sha256", ""))[:16]
+                lines.append(f"- `{p.get('path', '?')}` ({size} MB, sha256 {sha}...)")
+            else:
+                lines.append(f"- `{p}`")
         lines.append("")
     options = _dict(s.get("options"))
     if options:
         lines += ["## Options", "", "| Option | Value |", "|---|---|"]
         lines += [f"| {k} | `{_inline(v)}` |" for k, v in sorted(options.items())]
         lines.append("")
-    warnings = s.get("warnings") or []
-    if warnings:
-        lines += [f"## Warnings ({len(warnings)})", ""]
+    raw = s.get("warnings") or []
+    warnings = list(s.get("warning_messages") or ([] if isinstance(raw, int | float) else raw))
+    count = int(raw) if isinstance(raw, int | float) else len(warnings)
+    if count:
+        lines += [f"## Warnings ({count})", ""]
         lines += [f"- {w}" for w in warnings[:50]]
-        if len(warnings) > 50:
-            lines.append(f"- ... and {len(warnings) - 50} more (see summary.json)")
+        if count > len(warnings[:50]):
+            lines.append(
+                f"- ... and {count - len(warnings[:50])} more (placement inspect lists them)"
+            )
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -432,6 +432,7 @@ def make_summary(
             "skipped": city.skipped,
         },
         "warnings": len(city.warnings),
+        "warning_messages": list(city.warnings[:50]),
         "sites": {"total": len(sites), "by_source": src_counts},
         "camera_options": len(options),
         "demand": summarize_demand(demand),
