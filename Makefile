@@ -4,7 +4,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= out/demo
-export VTK_DEFAULT_OPENGL_WINDOW ?= vtkOSOpenGLRenderWindow
 
 .PHONY: demo test lint typecheck bench venv install install-dev gl clean sample
 
@@ -22,12 +21,14 @@ venv install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-# Off-screen OpenGL (Mesa's OSMesa) for PyVista pictures on a machine with no display.
+# Off-screen OpenGL for PyVista pictures on a machine with no display: Mesa's EGL (used
+# first) and OSMesa (the fallback). placement.render picks whichever is there by itself.
+GL_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6
 gl:
-	@if ! ldconfig -p | grep -q libOSMesa; then \
-	  echo "installing libosmesa6 (off-screen OpenGL) ..."; \
+	@if ! ldconfig -p | grep -q libEGL_mesa || ! ldconfig -p | grep -q libOSMesa; then \
+	  echo "installing off-screen OpenGL: $(GL_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libosmesa6 >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(GL_PACKAGES) >/dev/null; \
 	fi
 
 sample: $(VENV)/.installed
@@ -51,6 +52,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_loader.py
 	$(PY) benchmarks/bench_visibility.py
 	$(PY) benchmarks/bench_optimise.py
+	$(PY) benchmarks/bench_io.py
 	$(PY) benchmarks/bench_pipeline.py
 
 clean:
