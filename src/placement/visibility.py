@@ -253,177 +253,325 @@ def segments_clear(
 
 # --------------------------------------------------------------------------- workers
 
+#: Azimuth bins of the per-site heading table (5 degrees each): a point is tested only
+#: against the options whose horizontal sector reaches its bin.
+_AZ_BINS = 72
+#: Slack (radians) on each option's sector: covers float32 azimuth rounding.
+_AZ_SLACK_RAD = 1e-4
+#: Site-point candidates handled together inside a chunk: small enough that the numpy
+#: temporaries stay in cache, big enough that per-call overhead stays small.
+_BLOCK_PAIRS = 32_768
+#: Grid cells per reach radius: finer cells follow the reach circle more closely (fewer
+#: candidates past the rim) at the cost of more cell-row ranges per site.
+_CELLS_PER_REACH = 6
+
 
 @dataclass
 class _Task:
-    """Everything a worker needs, sent once (local coordinates, metres)."""
+    """Everything a worker needs, sent once (local coordinates, metres).
+
+    The demand points are stored in grid order (row-major over square cells of
+    ``cell_m``), so that the points of a run of cells in one row are one slice.
+    """
 
     vertices: Float32Array  # (V, 3)
     faces: npt.NDArray[np.int32]  # (F, 3)
-    points: FloatArray  # (N, 3) demand targets
-    sites: FloatArray  # (U, 3) distinct lens positions
+    points: FloatArray  # (3, N) demand targets (x, y, z rows), grid order
+    point_ids: IntpArray  # (N,) demand index of each grid-ordered point
+    cell_keys: npt.NDArray[np.int64]  # (N,) ascending row * n_cols + col
+    grid_xy: tuple[float, float]  # corner of cell (0, 0)
+    cell_m: float
+    n_cols: int
+    n_rows: int
+    n_points: int
+    sites: FloatArray  # (U, 3) distinct lens positions, in order of first option
     site_opt_order: IntpArray  # options grouped by site
     site_opt_start: IntpArray  # (U + 1,) bounds into site_opt_order
-    frames32: Float32Array  # (M, 9) right, up, forward of each option
+    frames32: Float32Array  # (9, M) right, up, forward of each option, one row a component
     heading_rad: FloatArray  # (M,)
     tilt_rad: FloatArray  # (M,)
+    sector_rad: FloatArray  # (M,) half-width of the azimuths an option can see (pi = all)
     camera: Camera
     reach_m: float  # min(range, distance where density falls to the threshold)
     start_margin_m: float
     end_margin_m: float
 
 
-@dataclass
-class _Worker:
-    task: _Task
-    scene: Any
-    tree: Any
-
-
-_STATE: _Worker | None = None
+_STATE: tuple[_Task, Any] | None = None  # (task, Embree scene) of this process
 
 # (chunk id, option rows, point columns, DORI levels, counts and seconds) of a chunk.
-_ChunkResult = tuple[int, IntpArray, IntpArray, npt.NDArray[np.int8], dict[str, float]]
+_ChunkResult = tuple[
+    int, npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int8], dict[str, float]
+]
 
 
 def _init_worker(task: _Task) -> None:
-    """Pool initializer (and the in-process path): build the scene and the KD-tree once."""
-    from scipy.spatial import cKDTree
-
+    """Pool initializer (and the in-process path): build the Embree scene once."""
     global _STATE  # noqa: PLW0603 - per-process state is how a pool initializer hands over
-    _STATE = _Worker(task, _embree_scene(task.vertices, task.faces), cKDTree(task.points))
+    _STATE = (task, _embree_scene(task.vertices, task.faces))
+
+
+def _site_ranges(task: _Task, lo: int, hi: int) -> tuple[IntpArray, IntpArray, IntpArray]:
+    """Slices of the grid-ordered points that may lie within reach of the sites ``lo:hi``.
+
+    One slice per (site, cell row): the cells of the row that the reach circle around the
+    site touches. Every point within reach is in a slice; a few past the rim are too.
+
+    Returns
+    -------
+    site (R,), start (R,), stop (R,) intp: ranges sorted by site, then row; empty ones
+    dropped.
+    """
+    c = task.cell_m
+    x0, y0 = task.grid_xy
+    r = task.reach_m * (1.0 + 1e-9) + 1e-6  # the exact test follows: err on the wide side
+    s = task.sites[lo:hi]
+    n_span = math.floor(2.0 * r / c) + 2
+    row0 = np.floor((s[:, 1] - r - y0) / c).astype(np.intp)
+    rows = row0[:, None] + np.arange(n_span, dtype=np.intp)[None, :]
+    # Nearest y of each row to the site, hence the half-width of the circle on that row.
+    gap = np.maximum(0.0, np.maximum(y0 + rows * c - s[:, 1:2], s[:, 1:2] - (y0 + (rows + 1) * c)))
+    ok = (rows >= 0) & (rows < task.n_rows) & (gap <= r)
+    half = np.sqrt(np.maximum(r * r - gap * gap, 0.0))
+    col0 = np.maximum(np.floor((s[:, 0:1] - half - x0) / c), 0.0).astype(np.int64)
+    col1 = np.minimum(np.floor((s[:, 0:1] + half - x0) / c), task.n_cols - 1.0).astype(np.int64)
+    ok &= col0 <= col1
+    site = np.broadcast_to(np.arange(lo, hi, dtype=np.intp)[:, None], rows.shape)[ok]
+    key_row = rows[ok].astype(np.int64) * task.n_cols
+    start = np.searchsorted(task.cell_keys, key_row + col0[ok], side="left")
+    stop = np.searchsorted(task.cell_keys, key_row + col1[ok], side="right")
+    keep = stop > start
+    return site[keep], start[keep].astype(np.intp), stop[keep].astype(np.intp)
+
+
+def _expand(start: IntpArray, count: IntpArray) -> IntpArray:
+    """Concatenated ``arange(start[k], start[k] + count[k])`` over k."""
+    total = int(count.sum())
+    offset = np.repeat(start - (np.cumsum(count) - count), count)
+    out: IntpArray = np.arange(total, dtype=np.intp) + offset
+    return out
+
+
+def _sector_table(task: _Task, lo: int, hi: int) -> tuple[IntpArray, IntpArray]:
+    """Which options of the sites ``lo:hi`` can see each azimuth bin.
+
+    Returns
+    -------
+    ptr ((hi - lo) * _AZ_BINS + 1,) and opt: the options of site ``lo + i`` whose sector
+    reaches bin ``b`` are ``opt[ptr[i * _AZ_BINS + b] : ptr[i * _AZ_BINS + b + 1]]``.
+    """
+    opts = task.site_opt_order[task.site_opt_start[lo] : task.site_opt_start[hi]]
+    site = np.repeat(np.arange(hi - lo, dtype=np.intp), np.diff(task.site_opt_start[lo : hi + 1]))
+    width = 2.0 * math.pi / _AZ_BINS
+    h, w = task.heading_rad[opts], task.sector_rad[opts] + _AZ_SLACK_RAD
+    b0 = np.floor((h - w) / width).astype(np.intp)
+    n = np.minimum(np.floor((h + w) / width).astype(np.intp) - b0 + 1, _AZ_BINS)
+    n[w >= math.pi] = _AZ_BINS
+    which = np.repeat(np.arange(opts.size, dtype=np.intp), n)
+    bins = np.mod(_expand(b0, n), _AZ_BINS)
+    key = site[which] * _AZ_BINS + bins
+    order = np.argsort(key, kind="stable")
+    ptr = np.zeros((hi - lo) * _AZ_BINS + 1, np.intp)
+    np.cumsum(np.bincount(key, minlength=(hi - lo) * _AZ_BINS), out=ptr[1:])
+    return ptr, opts[which[order]]
+
+
+def _in_view(
+    task: _Task, opt: IntpArray, v: tuple[FloatArray, FloatArray, FloatArray]
+) -> BoolArray:
+    """Whether each offset ``v`` (x, y, z components, metres from the lens) is inside
+    option ``opt``'s view; the pinhole test runs in float32 (it compares angles, not
+    distances), the panoramic one in float64."""
+    cam = task.camera
+    vx, vy, vz = v
+    if cam.panoramic:
+        az = np.arctan2(vx, vy)
+        below = np.arctan2(-vz, np.hypot(vx, vy))
+        inside: BoolArray = np.abs(below - task.tilt_rad[opt]) <= math.radians(cam.vfov_deg) / 2
+        if cam.hfov_deg < 360.0:
+            dh = np.remainder(az - task.heading_rad[opt] + np.pi, 2 * np.pi)
+            inside &= np.abs(dh - np.pi) <= math.radians(cam.hfov_deg) / 2
+        return inside
+    f = task.frames32
+    x32, y32, z32 = vx.astype(np.float32), vy.astype(np.float32), vz.astype(np.float32)
+    # The three products summed in this order reproduce the matrix product used before.
+    x = f[0].take(opt) * x32 + f[1].take(opt) * y32 + f[2].take(opt) * z32
+    y = f[3].take(opt) * x32 + f[4].take(opt) * y32 + f[5].take(opt) * z32
+    z = f[6].take(opt) * x32 + f[7].take(opt) * y32 + f[8].take(opt) * z32
+    tan_h = np.float32(math.tan(math.radians(cam.hfov_deg) / 2.0))
+    tan_v = np.float32(math.tan(math.radians(cam.vfov_deg) / 2.0))
+    inside = z > 0
+    inside &= np.abs(x) <= z * tan_h
+    inside &= np.abs(y) <= z * tan_v
+    return inside
 
 
 @dataclass
-class _Candidates:
-    """The pairs of a chunk that pass the cheap filters, and their segments.
+class _Block:
+    """The outcome of the cheap filters on one block of sites (before occlusion).
 
-    ``opt``, ``pt``, ``lvl``, ``seg`` have one entry per (option, point) pair in view,
-    option-major; ``seg`` indexes the segments (one per distinct site and point).
+    ``pair`` indexes the site-point pairs in reach, ``opt`` the options that see them;
+    a segment is tested for every pair in ``seg``.
     """
 
     starts: Float32Array  # (S, 3) local metres, start margin applied
     dirs: Float32Array  # (S, 3) unit
     lengths: Float32Array  # (S,) metres, both margins applied
-    opt: IntpArray
-    pt: IntpArray
-    lvl: npt.NDArray[np.int8]
-    seg: IntpArray
+    seg: IntpArray  # (S,) the pair of each segment
+    level: npt.NDArray[np.int8]  # (P,) DORI level of each pair (0 where not in view)
+    pid: IntpArray  # (P,) demand index of each pair
+    opt: IntpArray  # (K,) option of each pair in view
+    pair: IntpArray  # (K,)
     pairs_in_reach: int
-    pairs_in_view: int
 
 
-def _candidates(task: _Task, tree: Any, lo: int, hi: int) -> _Candidates:
-    """Range, density and field-of-view filters for the sites ``lo:hi``."""
+def _filter_block(
+    task: _Task,
+    ranges: tuple[IntpArray, IntpArray, IntpArray],
+    sectors: tuple[int, IntpArray, IntpArray],
+) -> _Block:
+    """Reach, density and field of view for the point ranges of a block of sites.
+
+    ``ranges`` are from :func:`_site_ranges`, ``sectors`` is (first site, ptr, opt) from
+    :func:`_sector_table` for the chunk holding the block.
+    """
     cam = task.camera
-    neighbours = tree.query_ball_point(task.sites[lo:hi], r=task.reach_m, return_sorted=True)
-    tan_h = math.tan(math.radians(cam.hfov_deg) / 2.0) if not cam.panoramic else math.inf
-    tan_v = math.tan(math.radians(cam.vfov_deg) / 2.0) if not cam.panoramic else math.inf
-    half_h = math.radians(cam.hfov_deg) / 2.0
-    half_v = math.radians(cam.vfov_deg) / 2.0
-    full_circle = cam.hfov_deg >= 360.0
-
+    site, start, stop = ranges
+    count = stop - start
+    q = _expand(start, count)
+    px, py, pz = task.points
+    sx, sy, sz = task.sites.T
+    vx = px.take(q) - np.repeat(sx[site], count)
+    vy = py.take(q) - np.repeat(sy[site], count)
+    vz = pz.take(q) - np.repeat(sz[site], count)
+    # The same summation order (x, z, y) as the row-wise einsum used before: same bits.
+    d = np.sqrt((vx * vx + vz * vz) + vy * vy)
+    with np.errstate(divide="ignore"):
+        reach = (d > 0) & (d <= cam.range_m) & (cam.px_m / d >= cam.covered_px_per_m)
+    keep = np.flatnonzero(reach)
+    q, d = q.take(keep), d.take(keep)
+    vx, vy, vz = vx.take(keep), vy.take(keep), vz.take(keep)
+    s = np.repeat(site, count).take(keep)
+    n_reach = int(np.diff(task.site_opt_start)[s].sum())
+    # Each pair is tested only against the options whose sector reaches its azimuth bin
+    # (about 3 of 8 headings), one slot at a time so nothing is (options x points).
+    lo, ptr, table = sectors
+    az = np.arctan2(vx.astype(np.float32), vy.astype(np.float32))
+    b = np.floor(az * np.float32(_AZ_BINS / (2.0 * math.pi))).astype(np.intp) % _AZ_BINS
+    key = (s - lo) * _AZ_BINS + b
+    first = ptr[key]
+    n_cand = ptr[key + 1] - first
     opts_out: list[IntpArray] = []
-    pts_out: list[IntpArray] = []
-    seg_out: list[IntpArray] = []
-    seg_start: list[FloatArray] = []
-    seg_dir: list[FloatArray] = []
-    seg_len: list[FloatArray] = []
-    seg_dist: list[FloatArray] = []
-    n_seg = 0
-    n_reach = 0
-    n_view = 0
-    # One iteration per distinct lens position: every option there is handled at once
-    # as an (options x points) block.
-    for k, site in enumerate(range(lo, hi)):
-        idx = np.asarray(neighbours[k], dtype=np.intp)
-        if idx.size == 0:
-            continue
-        opts = task.site_opt_order[task.site_opt_start[site] : task.site_opt_start[site + 1]]
-        origin = task.sites[site]
-        v = task.points[idx] - origin
-        d = np.sqrt(np.einsum("ij,ij->i", v, v))
-        with np.errstate(divide="ignore"):
-            reach = (d > 0) & (d <= cam.range_m) & (cam.px_m / d >= cam.covered_px_per_m)
-        if not reach.all():
-            idx, v, d = idx[reach], v[reach], d[reach]
-        if idx.size == 0:
-            continue
-        n_reach += idx.size * opts.size
-        if cam.panoramic:
-            # Cylindrical model: azimuth from the heading, angle below the horizon.
-            az = np.arctan2(v[:, 0], v[:, 1])
-            below = np.arctan2(-v[:, 2], np.hypot(v[:, 0], v[:, 1]))
-            inside = np.abs(below[None, :] - task.tilt_rad[opts][:, None]) <= half_v
-            if not full_circle:
-                dh = np.remainder(az[None, :] - task.heading_rad[opts][:, None] + np.pi, 2 * np.pi)
-                inside &= np.abs(dh - np.pi) <= half_h
+    pairs_out: list[IntpArray] = []
+    seen = np.zeros(q.size, dtype=bool)
+    for j in range(int(n_cand.max()) if n_cand.size else 0):
+        live = np.flatnonzero(n_cand > j)
+        o = table[first[live] + j]
+        if live.size == q.size:
+            inside = _in_view(task, o, (vx, vy, vz))
         else:
-            # Pinhole model: rotate into every option's camera frame with one product;
-            # rows are all options' x, then y, then z (float32: angles, not distances).
-            h = opts.size
-            frames = task.frames32[opts].reshape(h, 3, 3).transpose(1, 0, 2).reshape(3 * h, 3)
-            c = frames @ v.astype(np.float32).T
-            x, y, z = c[:h], c[h : 2 * h], c[2 * h :]
-            inside = (z > 0) & (np.abs(x) <= z * tan_h) & (np.abs(y) <= z * tan_v)
-        any_opt = inside.any(axis=0)
-        if not any_opt.any():
-            continue
-        # One segment per (site, point) seen by at least one option here.
-        tested = np.flatnonzero(any_opt)
-        seg_of_point = np.cumsum(any_opt) - 1 + n_seg
-        u = v[tested] / d[tested, None]
-        seg_start.append(origin + u * task.start_margin_m)
-        seg_dir.append(u)
-        seg_len.append(d[tested] - task.start_margin_m - task.end_margin_m)
-        seg_dist.append(d[tested])
-        n_seg += tested.size
-        # Option-major, points ascending: the rows come out sorted.
-        hi_idx, pi_idx = np.nonzero(inside)
-        n_view += hi_idx.size
-        opts_out.append(opts[hi_idx])
-        pts_out.append(idx[pi_idx])
-        seg_out.append(seg_of_point[pi_idx])
-    if not n_seg:
-        z3 = np.zeros((0, 3), np.float32)
-        none = np.zeros(0, np.intp)
-        return _Candidates(
-            z3, z3, np.zeros(0, np.float32), none, none, np.zeros(0, np.int8), none, n_reach, 0
-        )
-    # The level depends on the distance alone: once per segment, not per option.
-    seg = np.concatenate(seg_out)
-    return _Candidates(
-        np.concatenate(seg_start).astype(np.float32),
-        np.concatenate(seg_dir).astype(np.float32),
-        np.concatenate(seg_len).astype(np.float32),
-        np.concatenate(opts_out),
-        np.concatenate(pts_out),
-        cam.level(np.concatenate(seg_dist))[seg],
-        seg,
-        n_reach,
-        n_view,
+            inside = _in_view(task, o, (vx.take(live), vy.take(live), vz.take(live)))
+        hit = live[inside]
+        seen[hit] = True
+        opts_out.append(o[inside])
+        pairs_out.append(hit)
+    seg = np.flatnonzero(seen)
+    ds = d.take(seg)
+    px_m = cam.px_m / ds
+    lvl = np.zeros(seg.size, np.int8)
+    for t in cam.dori_px_per_m:  # the comparisons of Camera.level
+        lvl += px_m >= t
+    lvl[px_m < cam.covered_px_per_m] = 0
+    level = np.zeros(q.size, np.int8)
+    level[seg] = lvl
+    ss = s.take(seg)
+    n_seg = seg.size
+    starts = np.empty((n_seg, 3), np.float32)
+    dirs = np.empty((n_seg, 3), np.float32)
+    for k, (vk, sk) in enumerate(((vx, sx), (vy, sy), (vz, sz))):
+        u = vk.take(seg) / ds
+        dirs[:, k] = u
+        starts[:, k] = sk[ss] + u * task.start_margin_m
+    return _Block(
+        starts=starts,
+        dirs=dirs,
+        lengths=(ds - task.start_margin_m - task.end_margin_m).astype(np.float32),
+        seg=seg,
+        level=level,
+        pid=task.point_ids.take(q),
+        opt=np.concatenate(opts_out) if opts_out else np.zeros(0, np.intp),
+        pair=np.concatenate(pairs_out) if pairs_out else np.zeros(0, np.intp),
+        pairs_in_reach=n_reach,
     )
 
 
+def _blocks(task: _Task, lo: int, hi: int) -> list[tuple[IntpArray, IntpArray, IntpArray]]:
+    """The point ranges of the sites ``lo:hi`` cut into blocks of about _BLOCK_PAIRS."""
+    site, start, stop = _site_ranges(task, lo, hi)
+    if not site.size:
+        return []
+    # Cut between sites only, where the running count crosses a multiple of the block.
+    per_site = np.bincount(site - lo, weights=stop - start, minlength=hi - lo)
+    ends = np.cumsum(per_site)
+    cuts = np.unique(
+        np.searchsorted(
+            ends, np.arange(1, int(ends[-1] // _BLOCK_PAIRS) + 1) * _BLOCK_PAIRS, side="left"
+        )
+        + 1
+    )
+    bounds = np.searchsorted(site, np.concatenate([[lo], lo + cuts[cuts < hi - lo], [hi]]))
+    return [
+        (site[a:b], start[a:b], stop[a:b])
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        if b > a
+    ]
+
+
 def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
-    """Decide every pair of the sites ``lo:hi``; returns the visible (option, point, level)."""
+    """Decide every pair of the sites ``lo:hi``; returns the visible (option, point, level)
+    sorted by option, then point."""
     chunk_id, lo, hi = args
     if _STATE is None:  # pragma: no cover - the initializer always ran
         raise RuntimeError("visibility worker used before its initializer")
+    task, scene = _STATE
+    stats = dict.fromkeys(
+        ("pairs_in_reach", "pairs_in_view", "segments_tested", "filter", "occlusion"), 0.0
+    )
+    keys: list[npt.NDArray[np.int64]] = []
     t0 = time.perf_counter()
-    c = _candidates(_STATE.task, _STATE.tree, lo, hi)
-    t1 = time.perf_counter()
-    clear = _occluded_free(_STATE.scene, c.starts, c.dirs, c.lengths)
-    keep = clear[c.seg]
-    t2 = time.perf_counter()
-    stats = {
-        "pairs_in_reach": float(c.pairs_in_reach),
-        "pairs_in_view": float(c.pairs_in_view),
-        "segments_tested": float(c.lengths.shape[0]),
-        "filter": t1 - t0,
-        "occlusion": t2 - t1,
-    }
-    return chunk_id, c.opt[keep], c.pt[keep], c.lvl[keep], stats
+    sectors = (lo, *_sector_table(task, lo, hi))
+    stats["filter"] += time.perf_counter() - t0
+    for ranges in _blocks(task, lo, hi):
+        t0 = time.perf_counter()
+        blk = _filter_block(task, ranges, sectors)
+        t1 = time.perf_counter()
+        clear = np.zeros(blk.level.size, dtype=bool)
+        clear[blk.seg] = _occluded_free(scene, blk.starts, blk.dirs, blk.lengths)
+        t2 = time.perf_counter()
+        keep = clear[blk.pair]
+        pair = blk.pair[keep]
+        # One int64 per visible pair, (option, point, level): one sort orders the chunk.
+        keys.append(
+            (blk.opt[keep].astype(np.int64) * task.n_points + blk.pid[pair]) * 8 + blk.level[pair]
+        )
+        stats["pairs_in_reach"] += blk.pairs_in_reach
+        stats["pairs_in_view"] += blk.pair.size
+        stats["segments_tested"] += blk.seg.size
+        stats["filter"] += t1 - t0 + time.perf_counter() - t2
+        stats["occlusion"] += t2 - t1
+    t0 = time.perf_counter()
+    k = np.sort(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+    rc = k >> 3
+    rows = rc // task.n_points
+    out = (
+        chunk_id,
+        rows.astype(np.int32),
+        (rc - rows * task.n_points).astype(np.int32),
+        (k & 7).astype(np.int8),
+        stats,
+    )
+    stats["filter"] += time.perf_counter() - t0
+    return out
 
 
 # --------------------------------------------------------------------------- driver
@@ -478,31 +626,78 @@ def coverage_key(
     return h.hexdigest()
 
 
+def _sectors(camera: Camera, heading_rad: FloatArray, tilt_rad: FloatArray) -> FloatArray:
+    """(M,) half-width (radians) of the azimuths around each heading an option can see.
+
+    A pinhole view is the cone spanned by its four corner rays; when every corner points
+    forward (horizontally), the plan view of the cone is bounded by the two corners of
+    the edge nearest the vertical, whose forward component is ``cos t - |sin t| tan(v/2)``.
+    """
+    if camera.panoramic:
+        pano = math.pi if camera.hfov_deg >= 360.0 else math.radians(camera.hfov_deg) / 2.0
+        return np.full(heading_rad.shape, pano)
+    tan_h = math.tan(math.radians(camera.hfov_deg) / 2.0)
+    tan_v = math.tan(math.radians(camera.vfov_deg) / 2.0)
+    ahead = np.cos(tilt_rad) - np.abs(np.sin(tilt_rad)) * tan_v
+    # A view that takes in the zenith or the nadir sees every azimuth.
+    out: FloatArray = np.where(ahead > 1e-9, np.arctan2(tan_h, ahead), math.pi)
+    return out
+
+
 def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> _Task:
-    """Shift everything to local coordinates and group the options by lens position."""
+    """Shift everything to local coordinates, group the options by lens position and put
+    the demand points in grid order."""
     center = _local_center(mesh, np.asarray(options.origin), np.asarray(demand.xyz))
     origin = np.asarray(options.origin, dtype=np.float64) - center
-    sites, opt_site = np.unique(origin, axis=0, return_inverse=True)
-    opt_site = opt_site.reshape(-1)
+    uniq, first, opt_site = np.unique(origin, axis=0, return_index=True, return_inverse=True)
+    # Number the sites in the order of their first option: chunks of consecutive sites
+    # then hold consecutive option rows (for options listed site by site), so the chunks'
+    # sorted outputs concatenate into sorted CSR order.
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty_like(by_first)
+    rank[by_first] = np.arange(by_first.size)
+    sites = uniq[by_first]
+    opt_site = rank[opt_site.reshape(-1)]
     site_opt_order = np.argsort(opt_site, kind="stable").astype(np.intp)
     site_opt_start = np.searchsorted(opt_site[site_opt_order], np.arange(sites.shape[0] + 1))
-    points = np.asarray(demand.xyz, dtype=np.float64) - center
+
     reach = min(camera.range_m, camera.px_m / camera.covered_px_per_m)
+    points = np.asarray(demand.xyz, dtype=np.float64).reshape(-1, 3) - center
+    cell = reach / _CELLS_PER_REACH if reach > 0 else 1.0
+    if points.shape[0]:
+        xy0 = points[:, :2].min(axis=0)
+        cr = np.floor((points[:, :2] - xy0) / cell).astype(np.int64)
+        n_cols, n_rows = int(cr[:, 0].max()) + 1, int(cr[:, 1].max()) + 1
+    else:
+        xy0, cr, n_cols, n_rows = np.zeros(2), np.zeros((0, 2), np.int64), 1, 1
+    keys = cr[:, 1] * n_cols + cr[:, 0]
+    grid_order = np.argsort(keys, kind="stable").astype(np.intp)
+
+    heading = np.radians(np.asarray(options.heading_deg, np.float64))
+    tilt = np.radians(np.asarray(options.tilt_deg, np.float64))
+    frames = _camera_frames(
+        np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
+    )
     return _Task(
         vertices=(mesh.vertices - center).astype(np.float32),
         faces=np.ascontiguousarray(mesh.faces, dtype=np.int32),
-        points=points,
+        points=np.ascontiguousarray(points[grid_order].T),
+        point_ids=grid_order,
+        cell_keys=keys[grid_order],
+        grid_xy=(float(xy0[0]), float(xy0[1])),
+        cell_m=cell,
+        n_cols=n_cols,
+        n_rows=n_rows,
+        n_points=int(points.shape[0]),
         sites=sites,
         site_opt_order=site_opt_order,
         site_opt_start=site_opt_start.astype(np.intp),
-        frames32=_camera_frames(
-            np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
-        ).astype(np.float32),
-        heading_rad=np.radians(np.asarray(options.heading_deg, np.float64)),
-        tilt_rad=np.radians(np.asarray(options.tilt_deg, np.float64)),
+        frames32=np.ascontiguousarray(frames.T, dtype=np.float32),
+        heading_rad=heading,
+        tilt_rad=tilt,
+        sector_rad=_sectors(camera, heading, tilt),
         camera=camera,
-        # A hair more than the exact reach: the KD-tree rounds; the exact test follows.
-        reach_m=reach * (1.0 + 1e-9) + 1e-9,
+        reach_m=reach,
         start_margin_m=START_MARGIN_M,
         end_margin_m=END_MARGIN_M,
     )
@@ -607,17 +802,13 @@ def compute_coverage(
                     log.info("coverage loaded from cache %s", cache_file)
                     return Coverage(cached.matrix, n_options, n_points, key, hit)
 
-    from scipy.spatial import cKDTree
-
     task = _make_task(mesh, options, demand, camera)
-    sites, points = task.sites, task.points
+    sites = task.sites
     opts_per_site = np.diff(task.site_opt_start).astype(np.int64)
-    if n_points and sites.shape[0]:
-        tree = cKDTree(points)
-        counts = np.asarray(tree.query_ball_point(sites, r=task.reach_m, return_length=True))
-        pairs_per_site = counts.astype(np.int64) * opts_per_site
-    else:
-        pairs_per_site = np.zeros(sites.shape[0], np.int64)
+    # Candidate points per site from the grid (a bound a little above the pairs in reach).
+    site, start, stop = _site_ranges(task, 0, sites.shape[0])
+    counts = np.bincount(site, weights=stop - start, minlength=sites.shape[0])
+    pairs_per_site = counts.astype(np.int64) * opts_per_site
     total_pairs = int(pairs_per_site.sum())
     budget = chunk_pairs
     if workers > 1:
@@ -629,7 +820,9 @@ def compute_coverage(
         n_workers = 1  # starting processes costs more than it saves on small jobs
     t_plan = time.perf_counter()
 
-    results: dict[int, tuple[IntpArray, IntpArray, npt.NDArray[np.int8]]] = {}
+    results: dict[
+        int, tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int8]]
+    ] = {}
     worker_stats: dict[str, float] = {
         "pairs_in_reach": 0.0,
         "pairs_in_view": 0.0,
@@ -641,9 +834,7 @@ def compute_coverage(
     jobs = [(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
     t_scene = 0.0
 
-    def collect(
-        out: tuple[int, IntpArray, IntpArray, npt.NDArray[np.int8], dict[str, float]],
-    ) -> None:
+    def collect(out: _ChunkResult) -> None:
         nonlocal done
         cid, o, p, lv, st = out
         results[cid] = (o, p, lv)
@@ -670,8 +861,15 @@ def compute_coverage(
         # Never fork: the parent may hold threads (OR-Tools, VTK, BLAS) whose locks a forked
         # child inherits mid-use, which hangs or kills workers. A forkserver starts workers
         # from a clean single-threaded process; a dead worker raises instead of hanging.
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(method)
+        if "forkserver" in mp.get_all_start_methods():
+            ctx = mp.get_context("forkserver")
+            # Import this module (numpy, scipy) and Embree once in the server, not in every
+            # worker: about 0.4 s per worker. Only takes effect if the server is not running.
+            ctx.set_forkserver_preload(
+                ["__main__", __name__, "embreex.rtcore_scene", "embreex.mesh_construction"]
+            )
+        else:
+            ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(
             n_workers, mp_context=ctx, initializer=_init_worker, initargs=(task,)
         ) as pool:
@@ -687,17 +885,17 @@ def compute_coverage(
         cols = np.concatenate([results[i][1] for i in order])
         vals = np.concatenate([results[i][2] for i in order])
     else:
-        rows = cols = np.zeros(0, np.intp)
+        rows = cols = np.zeros(0, np.int32)
         vals = np.zeros(0, np.int8)
-    # A row's entries all come from one site, already ascending: a stable sort by row
-    # gives canonical CSR (the same for any chunking or worker count).
-    by_row = np.argsort(rows, kind="stable")
+    # Each chunk comes sorted by (option, point) and an option's entries all come from
+    # one chunk; when the options are listed site by site the chunks follow each other
+    # in row order too. Otherwise a stable sort by row gives the canonical CSR.
+    if rows.size and (rows[1:] < rows[:-1]).any():
+        by_row = np.argsort(rows, kind="stable")
+        rows, cols, vals = rows[by_row], cols[by_row], vals[by_row]
     indptr = np.zeros(n_options + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_options), out=indptr[1:])
-    matrix = sparse.csr_matrix(
-        (vals[by_row].astype(np.int8), cols[by_row].astype(np.int32), indptr),
-        shape=(n_options, n_points),
-    )
+    matrix = sparse.csr_matrix((vals, cols, indptr), shape=(n_options, n_points))
     matrix.has_sorted_indices = True
     t_end = time.perf_counter()
 
