@@ -1,18 +1,26 @@
-"""Drawing a :class:`Scene` with PyVista: PNG, HTML page and window."""
+"""Drawing a :class:`Scene` with PyVista (PNG and window), and the picture's colours and texts."""
 
 from __future__ import annotations
 
 import logging
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from placement.model import FloatArray, IntArray, SurfaceKind
+from placement.model import FloatArray, SurfaceKind
 from placement.render._gl import use_offscreen_backend
 from placement.render._scene import Scene
+from placement.render._shapes import (
+    VIEW_ANGLE_DEG,
+    coverage_cells,
+    framing,
+    local_origin,
+    marker_radius,
+    scene_volumes,
+)
 
 if TYPE_CHECKING:
     import pyvista as pv
@@ -42,117 +50,37 @@ ROAD_COLOR = "#6b6b6b"
 BACKGROUND_TOP = "#f7f9fc"
 BACKGROUND_BOTTOM = "#d9e2ec"
 
-_LABELLED_CAMERAS_MAX = 40  # more labels than this hide the picture
+LABELLED_CAMERAS_MAX = 40  # more labels than this hide the picture
 _EDGES_MAX_TRIANGLES = 600_000  # feature-edge extraction time grows with the mesh
 
+#: The sun: from the south-west, high; and a softer light from the viewer (headlight).
+SUN_AZIMUTH_DEG = 215.0
+SUN_ELEVATION_DEG = 55.0
+SUN_INTENSITY = 0.75
+HEADLIGHT_INTENSITY = 0.45
 
-def camera_directions(
-    heading_deg: FloatArray, tilt_deg: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Forward, right and up unit vectors of cameras.
-
-    Parameters
-    ----------
-    heading_deg : (K,) clockwise from grid north (+y).
-    tilt_deg : (K,) downwards from the horizon.
-
-    Returns
-    -------
-    forward, right, up : three (K, 3) arrays.
-    """
-    h = np.radians(np.asarray(heading_deg, np.float64))
-    t = np.radians(np.asarray(tilt_deg, np.float64))
-    forward = np.column_stack([np.sin(h) * np.cos(t), np.cos(h) * np.cos(t), -np.sin(t)])
-    right = np.column_stack([np.cos(h), -np.sin(h), np.zeros_like(h)])
-    up = np.cross(right, forward)
-    return forward, right, up
+#: Occluder groups drawn apart: (label, surface kinds, colour).
+OCCLUDER_GROUPS: tuple[tuple[str, tuple[SurfaceKind, ...], str], ...] = (
+    ("buildings", (SurfaceKind.WALL, SurfaceKind.GROUND, SurfaceKind.BUILDING_OTHER), WALL_COLOR),
+    ("roofs", (SurfaceKind.ROOF,), ROOF_COLOR),
+    ("vegetation", (SurfaceKind.VEGETATION,), VEGETATION_COLOR),
+    ("street furniture", (SurfaceKind.FURNITURE,), FURNITURE_COLOR),
+    ("terrain", (SurfaceKind.TERRAIN,), TERRAIN_COLOR),
+)
+_LEGEND_GROUPS = ("buildings", "vegetation")
 
 
-def frustum_rays(
-    heading_deg: FloatArray,
-    tilt_deg: FloatArray,
-    *,
-    hfov_deg: float,
-    vfov_deg: float,
-    per_side: int = 8,
-) -> FloatArray:
-    """Unit directions around the border of each camera's field of view.
+class LegendEntry(NamedTuple):
+    """One line of the legend: a label, its colour and, for a coverage level, its share."""
 
-    A rectilinear (pinhole) camera's border is a rectangle in its image plane; a panoramic
-    one (hfov >= 180) is swept in angles. Returns (K, 4 * per_side, 3), in order around the
-    border (top edge left to right, right edge, bottom edge, left edge).
-    """
-    forward, right, up = camera_directions(heading_deg, tilt_deg)
-    s = np.linspace(-1.0, 1.0, per_side, endpoint=False)
-    # (u, v) in [-1, 1]^2 around the border, clockwise as seen from behind the camera.
-    u = np.concatenate([s, np.ones(per_side), -s, -np.ones(per_side)])
-    v = np.concatenate([np.ones(per_side), -s, -np.ones(per_side), s])
-    if hfov_deg < 180.0:
-        tu = math.tan(math.radians(hfov_deg) / 2.0)
-        tv = math.tan(math.radians(vfov_deg) / 2.0)
-        d = (
-            forward[:, None, :]
-            + (u * tu)[None, :, None] * right[:, None, :]
-            + (v * tv)[None, :, None] * up[:, None, :]
-        )
-        return np.asarray(d / np.linalg.norm(d, axis=2, keepdims=True), np.float64)
-    # Panoramic: yaw around the vertical, pitch from the tilt.
-    yaw = (
-        np.radians(np.asarray(heading_deg, np.float64))[:, None]
-        + np.radians(u * hfov_deg / 2.0)[None, :]
-    )
-    pitch = (
-        -np.radians(np.asarray(tilt_deg, np.float64))[:, None]
-        + np.radians(v * vfov_deg / 2.0)[None, :]
-    )
-    return np.stack(
-        [np.sin(yaw) * np.cos(pitch), np.cos(yaw) * np.cos(pitch), np.sin(pitch)], axis=2
-    )
+    label: str
+    color: str
+    share: float | None = None  # fraction of demand points at this level, 0..1
+    level: int | None = None
 
-
-def frustum_surfaces(
-    origin: FloatArray,
-    ground_z: FloatArray,
-    heading_deg: FloatArray,
-    tilt_deg: FloatArray,
-    *,
-    hfov_deg: float,
-    vfov_deg: float,
-    range_m: float,
-    per_side: int = 8,
-) -> tuple[FloatArray, IntArray]:
-    """Triangles of each camera's view volume, cut off at its range and at its ground.
-
-    Parameters
-    ----------
-    origin : (K, 3) lens positions, metres.
-    ground_z : (K,) ground height at each camera: rays stop where they reach it.
-    heading_deg, tilt_deg : (K,) camera orientation.
-    hfov_deg, vfov_deg, range_m : fields of view (degrees) and range (metres).
-
-    Returns
-    -------
-    vertices : (K * (1 + B), 3) apex then B border ends per camera.
-    faces : (K * B, 3) the side fan apex -> border[i] -> border[i + 1].
-    """
-    k = origin.shape[0]
-    rays = frustum_rays(
-        heading_deg, tilt_deg, hfov_deg=hfov_deg, vfov_deg=vfov_deg, per_side=per_side
-    )
-    b = rays.shape[1]
-    drop = (origin[:, 2] - ground_z)[:, None]  # metres above ground, >= 0 normally
-    down = -rays[:, :, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        to_ground = np.where(down > 1e-9, np.maximum(drop, 0.0) / down, np.inf)
-    length = np.minimum(range_m, to_ground)
-    ends = origin[:, None, :] + rays * length[:, :, None]
-    vertices = np.concatenate([origin[:, None, :], ends], axis=1).reshape(-1, 3)
-    base = (np.arange(k) * (b + 1))[:, None]
-    i = np.arange(b)[None, :]
-    faces = np.stack(
-        [np.broadcast_to(base, (k, b)), base + 1 + i, base + 1 + (i + 1) % b], axis=2
-    ).reshape(-1, 3)
-    return vertices, faces.astype(np.int32)
+    @property
+    def text(self) -> str:
+        return self.label if self.share is None else f"{self.label} ({_percent(self.share)})"
 
 
 def _polydata(vertices: FloatArray, faces: npt.NDArray[np.integer[Any]]) -> pv.PolyData:
@@ -162,24 +90,38 @@ def _polydata(vertices: FloatArray, faces: npt.NDArray[np.integer[Any]]) -> pv.P
     return pv.PolyData(np.asarray(vertices, np.float64), cells.ravel())
 
 
-def _cells(xyz: FloatArray, size_m: float, z: FloatArray) -> pv.PolyData:
-    """One flat square of side ``size_m`` centred on each point, at height ``z``."""
-    n = xyz.shape[0]
-    h = size_m / 2.0
-    corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h]])
-    v = np.empty((n, 4, 3))
-    v[:, :, :2] = xyz[:, None, :2] + corners[None, :, :]
-    v[:, :, 2] = z[:, None]
-    quads = np.column_stack([np.full(n, 4, np.int64), np.arange(4 * n).reshape(n, 4)])
-    import pyvista as pv
-
-    return pv.PolyData(v.reshape(-1, 3), quads.ravel())
-
-
-def _rgb(hex_colors: tuple[str, ...]) -> npt.NDArray[np.uint8]:
+def hex_rgb(hex_colors: tuple[str, ...]) -> npt.NDArray[np.uint8]:
+    """(n, 3) uint8 RGB of ``#rrggbb`` colours."""
     return np.array(
         [[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in hex_colors], dtype=np.uint8
-    )
+    ).reshape(-1, 3)
+
+
+def occluder_mask(scene: Scene, kinds: tuple[SurfaceKind, ...]) -> npt.NDArray[np.bool_]:
+    """(F,) which occluder triangles are of one of ``kinds``."""
+    return np.isin(scene.occ_kind, np.array(kinds, np.int8))
+
+
+def legend_entries(scene: Scene) -> list[LegendEntry]:
+    """The legend of a picture: occluder groups present, coverage levels with shares, cameras."""
+    legend = [
+        LegendEntry(label, color)
+        for label, kinds, color in OCCLUDER_GROUPS
+        if label in _LEGEND_GROUPS and occluder_mask(scene, kinds).any()
+    ]
+    if scene.demand_xyz.shape[0]:
+        level = np.clip(scene.demand_level.astype(np.int64), 0, 4)
+        share = np.bincount(level, minlength=5) / level.shape[0]
+        legend += [
+            LegendEntry(LEVEL_LABELS[i], LEVEL_COLORS[i], float(share[i]), i)
+            for i in range(5)
+            if share[i] > 0
+        ]
+    if scene.n_cameras and (~scene.cam_existing).any():
+        legend.append(LegendEntry("new camera", NEW_CAMERA_COLOR))
+    if scene.n_cameras and scene.cam_existing.any():
+        legend.append(LegendEntry("existing camera", EXISTING_CAMERA_COLOR))
+    return legend
 
 
 def build_plotter(
@@ -200,28 +142,15 @@ def build_plotter(
         use_offscreen_backend()
     import pyvista as pv
 
-    shift = _local_origin(scene)
+    shift = local_origin(scene)
     # Any: PyVista's decorated methods (set_background, add_legend) confuse mypy.
     pl: Any = pv.Plotter(off_screen=off_screen, window_size=list(window_size))
     pl.set_background(BACKGROUND_BOTTOM, top=BACKGROUND_TOP)
 
-    legend: list[tuple[str, str]] = []
-    kind = scene.occ_kind
-    groups = [
-        (
-            "buildings",
-            (SurfaceKind.WALL, SurfaceKind.GROUND, SurfaceKind.BUILDING_OTHER),
-            WALL_COLOR,
-        ),
-        ("roofs", (SurfaceKind.ROOF,), ROOF_COLOR),
-        ("vegetation", (SurfaceKind.VEGETATION,), VEGETATION_COLOR),
-        ("street furniture", (SurfaceKind.FURNITURE,), FURNITURE_COLOR),
-        ("terrain", (SurfaceKind.TERRAIN,), TERRAIN_COLOR),
-    ]
     occ_v = scene.occ_vertices - shift
-    built: list[IntArray] = []
-    for label, kinds, color in groups:
-        mask = np.isin(kind, np.array(kinds, np.int8))
+    built = []
+    for label, kinds, color in OCCLUDER_GROUPS:
+        mask = occluder_mask(scene, kinds)
         if not mask.any():
             continue
         mesh = _polydata(occ_v, scene.occ_faces[mask])
@@ -230,8 +159,6 @@ def build_plotter(
         )
         if label in ("buildings", "roofs"):
             built.append(scene.occ_faces[mask])
-        if label in ("buildings", "vegetation"):
-            legend.append((label, color))
 
     n_built = sum(f.shape[0] for f in built)
     if 0 < n_built <= _EDGES_MAX_TRIANGLES:
@@ -250,32 +177,19 @@ def build_plotter(
             diffuse=0.6,
         )
 
-    n = scene.demand_xyz.shape[0]
-    if n:
-        level = np.clip(scene.demand_level.astype(np.int64), 0, 4)
-        lift = max(0.05, 0.01 * scene.spacing_m)  # above the road so the two do not flicker
-        cells = _cells(
-            scene.demand_xyz - shift,
-            0.92 * scene.spacing_m,
-            scene.demand_ground_z - shift[2] + lift,
+    if scene.demand_xyz.shape[0]:
+        cell_v, quads, level = coverage_cells(scene, shift)
+        cells = pv.PolyData(
+            cell_v,
+            np.column_stack([np.full(quads.shape[0], 4, np.int64), quads]).ravel(),
         )
-        cells.cell_data["rgb"] = _rgb(LEVEL_COLORS)[level]
+        cells.cell_data["rgb"] = hex_rgb(LEVEL_COLORS)[level]
         pl.add_mesh(cells, scalars="rgb", rgb=True, ambient=0.55, diffuse=0.45, specular=0.0)
-        present = np.bincount(level, minlength=5) > 0
-        legend += [
-            (f"{LEVEL_LABELS[i]} ({_percent(float(np.mean(level == i)))})", LEVEL_COLORS[i])
-            for i in range(5)
-            if present[i]
-        ]
 
-    k = scene.n_cameras
-    if k:
+    if scene.n_cameras:
         _add_cameras(pl, scene, shift)
-        if (~scene.cam_existing).any():
-            legend.append(("new camera", NEW_CAMERA_COLOR))
-        if scene.cam_existing.any():
-            legend.append(("existing camera", EXISTING_CAMERA_COLOR))
 
+    legend = [(e.text, e.color) for e in legend_entries(scene)]
     if legend:
         pl.add_actor(_legend_actor(legend))
     title = scene.title or "camera placement"
@@ -288,7 +202,7 @@ def build_plotter(
         color="#1d2733",
     )
     pl.add_text(
-        _subtitle(scene),
+        subtitle(scene),
         position=(int(20 * scale), int(h - 74 * scale)),
         font_size=max(5, round(9 * scale)),
         color="#3a4654",
@@ -312,7 +226,7 @@ def _legend_actor(entries: list[tuple[str, str]]) -> Any:
 
     legend = vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(entries))
-    rgb = _rgb(tuple(color for _, color in entries))
+    rgb = hex_rgb(tuple(color for _, color in entries))
     for i, (text, _) in enumerate(entries):
         swatch = pv.PolyData(
             np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]]),
@@ -341,7 +255,8 @@ def _percent(fraction: float) -> str:
     return f"{100.0 * fraction:.0f} %"
 
 
-def _subtitle(scene: Scene) -> str:
+def subtitle(scene: Scene) -> str:
+    """The line under the title: cameras, share of demand seen, camera model, CRS."""
     k = scene.n_cameras
     existing = int(scene.cam_existing.sum())
     parts = [f"{k} cameras ({existing} existing)"]
@@ -358,6 +273,12 @@ def _subtitle(scene: Scene) -> str:
     return "  \u00b7  ".join(parts)
 
 
+def sun_direction() -> FloatArray:
+    """(3,) unit vector towards the sun."""
+    az, el = math.radians(SUN_AZIMUTH_DEG), math.radians(SUN_ELEVATION_DEG)
+    return np.array([math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), math.sin(el)])
+
+
 def _lights(pl: Any) -> None:
     """A high sun from the south-west plus a soft fill from the viewer.
 
@@ -367,32 +288,15 @@ def _lights(pl: Any) -> None:
     import pyvista as pv
 
     pl.remove_all_lights()
-    sun_az, sun_el = math.radians(215.0), math.radians(55.0)
     sun = pv.Light(
-        position=(
-            math.sin(sun_az) * math.cos(sun_el),
-            math.cos(sun_az) * math.cos(sun_el),
-            math.sin(sun_el),
-        ),
+        position=tuple(sun_direction()),
         focal_point=(0.0, 0.0, 0.0),
-        intensity=0.75,
+        intensity=SUN_INTENSITY,
         light_type="scene light",
     )
     sun.positional = False
     pl.add_light(sun)
-    pl.add_light(pv.Light(light_type="headlight", intensity=0.45))
-
-
-def _local_origin(scene: Scene) -> FloatArray:
-    parts = [
-        a
-        for a in (scene.demand_xyz, scene.occ_vertices, scene.road_vertices, scene.cam_origin)
-        if a.shape[0]
-    ]
-    if not parts:
-        return np.zeros(3)
-    lo = np.min([p.min(axis=0) for p in parts], axis=0)
-    return np.array([lo[0], lo[1], 0.0])
+    pl.add_light(pv.Light(light_type="headlight", intensity=HEADLIGHT_INTENSITY))
 
 
 def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
@@ -400,8 +304,7 @@ def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
 
     origin = scene.cam_origin - shift
     ground = scene.cam_ground_z - shift[2]
-    extent = _extent(scene)
-    marker_r = float(np.clip(extent / 130.0, 0.6, 5.0))
+    marker_r = marker_radius(scene)
     for existing, color in ((False, NEW_CAMERA_COLOR), (True, EXISTING_CAMERA_COLOR)):
         sel = scene.cam_existing == existing
         if not sel.any():
@@ -420,17 +323,9 @@ def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
         pole_v = np.concatenate([o, np.column_stack([o[:, :2], g])])
         lines = np.column_stack([np.full(m, 2), np.arange(m), np.arange(m) + m]).ravel()
         pl.add_mesh(pv.PolyData(pole_v, lines=lines), color="#404040", line_width=3)
-        fv, ff = frustum_surfaces(
-            o,
-            g,
-            scene.cam_heading_deg[sel],
-            scene.cam_tilt_deg[sel],
-            hfov_deg=scene.hfov_deg,
-            vfov_deg=scene.vfov_deg,
-            range_m=scene.range_m,
-        )
+        fv, ff = scene_volumes(scene, shift, sel)
         pl.add_mesh(_polydata(fv, ff), color=color, opacity=0.16, show_edges=False, lighting=False)
-    if scene.n_cameras <= _LABELLED_CAMERAS_MAX:
+    if scene.n_cameras <= LABELLED_CAMERAS_MAX:
         pl.add_point_labels(
             origin + np.array([0.0, 0.0, 2.2 * marker_r]),
             list(scene.cam_ids),
@@ -443,51 +338,19 @@ def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
         )
 
 
-def _extent(scene: Scene) -> float:
-    pts = scene.demand_xyz if scene.demand_xyz.shape[0] else scene.occ_vertices
-    if not pts.shape[0]:
-        return 100.0
-    span = pts[:, :2].max(axis=0) - pts[:, :2].min(axis=0)
-    return float(max(np.hypot(*span), 20.0))
-
-
 def _frame(pl: Any, scene: Scene, shift: FloatArray, aspect: float) -> None:
     """Look at the demand area and the cameras from the south-east, 40 degrees up.
 
     The distance is the smallest at which every corner of the area's bounding box falls
     inside the view (with a margin, and room for the title), so the area fills the picture.
     """
-    if scene.demand_xyz.shape[0]:
-        pts = np.concatenate([scene.demand_xyz, scene.cam_origin]) - shift
-    elif scene.occ_vertices.shape[0]:
-        pts = scene.occ_vertices - shift
-    else:
+    fit = framing(scene, shift)
+    if fit is None:
         return
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    center = (lo + hi) / 2.0
-    azimuth, elevation = math.radians(135.0), math.radians(40.0)
-    view = np.array(
-        [
-            math.sin(azimuth) * math.cos(elevation),
-            math.cos(azimuth) * math.cos(elevation),
-            math.sin(elevation),
-        ]
-    )
-    right = np.cross(view, [0.0, 0.0, 1.0])
-    right /= np.linalg.norm(right)
-    up = np.cross(right, view)
-    corners = np.array(
-        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-    )
-    rel = corners - center
-    view_angle = 30.0
-    tan_v = math.tan(math.radians(view_angle) / 2.0) * 0.86  # room for title and legend
-    tan_h = tan_v * aspect * 0.97
-    toward = rel @ view  # how far each corner sits towards the viewer
-    need = np.maximum(np.abs(rel @ right) / tan_h, np.abs(rel @ up) / tan_v) + toward
-    distance = max(float(need.max()), 20.0)
-    pl.camera_position = [tuple(center + distance * view), tuple(center), (0.0, 0.0, 1.0)]
-    pl.camera.view_angle = view_angle
+    distance = fit.distance(aspect)
+    eye = fit.center + distance * fit.eye_direction
+    pl.camera_position = [tuple(eye), tuple(fit.center), (0.0, 0.0, 1.0)]
+    pl.camera.view_angle = VIEW_ANGLE_DEG
     pl.camera.clipping_range = (max(distance / 200.0, 0.5), distance * 4.0)
 
 
@@ -496,23 +359,6 @@ def render_png(scene: Scene, path: Path, *, window_size: tuple[int, int] = (1600
     pl = build_plotter(scene, off_screen=True, window_size=window_size)
     try:
         pl.screenshot(str(path))
-    finally:
-        pl.close()
-
-
-def export_html(scene: Scene, path: Path) -> None:
-    """Write the scene as a self-contained interactive HTML page (vtk.js inline, no network).
-
-    Needs ``trame-pyvista`` / ``trame-vtk`` (the ``html`` extra). The 2D overlays (legend,
-    title) are not part of the exported page.
-    """
-    pl = build_plotter(scene, off_screen=True)
-    try:
-        trame = getattr(pl, "trame", None)
-        if trame is not None and hasattr(trame, "export_html"):
-            trame.export_html(str(path))
-        else:
-            pl.export_html(str(path))
     finally:
         pl.close()
 

@@ -1,0 +1,686 @@
+"""The scene as one self-contained interactive HTML page: a small WebGL viewer of our own.
+
+The page needs no network and no library: geometry is embedded as base64 typed arrays
+(float32 positions in a local frame, per-triangle uint8 colours, uint16/uint32 indices) in a
+JSON block, and a few hundred lines of inline JavaScript draw it with WebGL 1 (flat Lambert
+shading under a sun and a headlight, like the PNG; translucent view volumes last), with
+orbit, pan and zoom by mouse or touch. Title, subtitle and legend are HTML over the canvas.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from placement.model import FloatArray, IntArray
+from placement.render._draw import (
+    BACKGROUND_BOTTOM,
+    BACKGROUND_TOP,
+    EDGE_COLOR,
+    EXISTING_CAMERA_COLOR,
+    HEADLIGHT_INTENSITY,
+    LABELLED_CAMERAS_MAX,
+    LEVEL_COLORS,
+    NEW_CAMERA_COLOR,
+    OCCLUDER_GROUPS,
+    ROAD_COLOR,
+    SUN_INTENSITY,
+    hex_rgb,
+    legend_entries,
+    occluder_mask,
+    subtitle,
+    sun_direction,
+)
+from placement.render._scene import Scene
+from placement.render._shapes import (
+    FRAME_MARGIN_H,
+    FRAME_MARGIN_V,
+    VIEW_ANGLE_DEG,
+    coverage_cells,
+    crease_edges,
+    framing,
+    local_origin,
+    marker_radius,
+    scene_volumes,
+    tile,
+    unit_box,
+    unit_sphere,
+    weld,
+)
+
+log = logging.getLogger(__name__)
+
+POLE_COLOR = "#404040"
+VOLUME_OPACITY = 0.16
+_EDGES_MAX_TRIANGLES = 600_000  # crease lines of more would outweigh the buildings
+
+
+def export_html(scene: Scene, path: Path) -> None:
+    """Write the scene as a self-contained interactive HTML page (no network needed).
+
+    Parameters
+    ----------
+    scene : what to draw.
+    path : the ``.html`` file to write.
+    """
+    text = page(scene)
+    Path(path).write_text(text, encoding="utf-8")
+    log.info("wrote %s (%.1f MB)", path, len(text) / 1e6)
+
+
+def page(scene: Scene) -> str:
+    """The HTML text of the page (see :func:`export_html`)."""
+    data = json.dumps(page_data(scene), separators=(",", ":"))
+    legend = "\n".join(
+        f'<li{_level_attrs(e.level, e.share)}><span class="swatch" '
+        f'style="background:{e.color}"></span>{html.escape(e.text)}</li>'
+        for e in legend_entries(scene)
+    )
+    return (
+        _TEMPLATE.replace("@TITLE@", html.escape(scene.title or "camera placement"))
+        .replace("@SUBTITLE@", html.escape(subtitle(scene)))
+        .replace("@LEGEND@", legend)
+        .replace("@DATA@", data.replace("</", "<\\/"))  # "</script>" must not end the block
+        .replace("@SCRIPT@", _SCRIPT)
+    )
+
+
+def _level_attrs(level: int | None, share: float | None) -> str:
+    if level is None or share is None:
+        return ""
+    return f' data-level="{level}" data-share="{share:.6f}"'
+
+
+def page_data(scene: Scene) -> dict[str, Any]:
+    """Everything the viewer script draws, as JSON-ready values.
+
+    Returns
+    -------
+    ``layers``: list of layers drawn in order (opaque first, translucent last), each with
+    ``name``, ``mode`` ("triangles" or "lines"), base64 little-endian ``positions`` (float32,
+    (V, 3), metres in the local frame), ``indices`` (uint16 or uint32 as ``index_bytes``
+    says; 3 per triangle or 2 per line), ``colors`` (uint8 RGB per triangle) or ``color``
+    (one RGB for lines), ``ambient``, ``diffuse`` and ``alpha``; ``labels`` (camera ids at
+    3D points), ``view`` (the initial framing), ``light`` and ``background``; ``origin``
+    the (x, y, z) subtracted from every coordinate.
+    """
+    shift = local_origin(scene)
+    layers: list[dict[str, Any]] = []
+
+    building = np.zeros(scene.occ_faces.shape[0], bool)
+    tri_rgb = np.zeros((scene.occ_faces.shape[0], 3), np.uint8)
+    for label, kinds, color in OCCLUDER_GROUPS:
+        mask = occluder_mask(scene, kinds)
+        tri_rgb[mask] = hex_rgb((color,))[0]
+        if label in ("buildings", "roofs"):
+            building |= mask
+    occ_v = scene.occ_vertices - shift
+    if building.any():
+        v, f = weld(occ_v, scene.occ_faces[building])
+        layers.append(_triangles("buildings", v, f, tri_rgb[building], ambient=0.35, diffuse=0.7))
+        if f.shape[0] <= _EDGES_MAX_TRIANGLES:
+            # Crease lines give the buildings crisp outlines; triangle edges would be noise.
+            layers.append(_lines("edges", v, crease_edges(v, f), EDGE_COLOR))
+    for label, kinds, _ in OCCLUDER_GROUPS:
+        mask = occluder_mask(scene, kinds)
+        if label in ("buildings", "roofs") or not mask.any():
+            continue
+        v, f = weld(occ_v, scene.occ_faces[mask])
+        layers.append(_triangles(label, v, f, tri_rgb[mask], ambient=0.35, diffuse=0.7))
+
+    if scene.road_faces.shape[0]:
+        v, f = weld(scene.road_vertices - shift, scene.road_faces)
+        rgb = np.repeat(hex_rgb((ROAD_COLOR,)), f.shape[0], axis=0)
+        layers.append(_triangles("roads", v, f, rgb, ambient=0.4, diffuse=0.6))
+
+    if scene.demand_xyz.shape[0]:
+        v, quads, level = coverage_cells(scene, shift)
+        f = quads[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)  # two triangles per cell
+        rgb = np.repeat(hex_rgb(LEVEL_COLORS)[level], 2, axis=0)
+        layers.append(_triangles("coverage", v, f, rgb, ambient=0.55, diffuse=0.45))
+
+    labels: list[dict[str, Any]] = []
+    if scene.n_cameras:
+        layers += _camera_layers(scene, shift)
+        if scene.n_cameras <= LABELLED_CAMERAS_MAX:
+            top = scene.cam_origin - shift + np.array([0.0, 0.0, 2.2 * marker_radius(scene)])
+            labels = [
+                {"text": cam_id, "position": _round(p)}
+                for cam_id, p in zip(scene.cam_ids, top, strict=True)
+            ]
+
+    fit = framing(scene, shift)
+    view: dict[str, Any] | None = None
+    if fit is not None:
+        view = {
+            "center": _round(fit.center),
+            "eye_direction": [float(x) for x in fit.eye_direction],
+            "across": _round(fit.across),
+            "upward": _round(fit.upward),
+            "toward": _round(fit.toward),
+            "view_angle_deg": VIEW_ANGLE_DEG,
+            "margin": [FRAME_MARGIN_H, FRAME_MARGIN_V],
+        }
+    return {
+        "origin": _round(shift),
+        "layers": layers,
+        "labels": labels,
+        "view": view,
+        "radius": _radius(layers),
+        "light": {
+            "sun": [float(x) for x in sun_direction()],
+            "sun_intensity": SUN_INTENSITY,
+            "headlight_intensity": HEADLIGHT_INTENSITY,
+        },
+        "background": [BACKGROUND_TOP, BACKGROUND_BOTTOM],
+    }
+
+
+def _camera_layers(scene: Scene, shift: FloatArray) -> list[dict[str, Any]]:
+    """Markers (spheres for new cameras, cubes for kept ones), poles, then view volumes."""
+    origin = scene.cam_origin - shift
+    ground = scene.cam_ground_z - shift[2]
+    r = marker_radius(scene)
+    sphere, box = unit_sphere(), unit_box()
+    parts_v: list[FloatArray] = []
+    parts_f: list[IntArray] = []
+    parts_rgb: list[npt.NDArray[np.uint8]] = []
+    volumes: list[dict[str, Any]] = []
+    n_v = 0
+    for existing, color in ((False, NEW_CAMERA_COLOR), (True, EXISTING_CAMERA_COLOR)):
+        sel = scene.cam_existing == existing
+        if not sel.any():
+            continue
+        template = box if existing else sphere
+        v, f = tile(*template, origin[sel], np.array([r, r, r]))
+        parts_v.append(v)
+        parts_f.append(f + n_v)
+        parts_rgb.append(np.repeat(hex_rgb((color,)), f.shape[0], axis=0))
+        n_v += v.shape[0]
+        fv, ff = scene_volumes(scene, shift, sel)
+        volumes.append(
+            _triangles(
+                "new camera volumes" if not existing else "existing camera volumes",
+                fv,
+                ff,
+                np.repeat(hex_rgb((color,)), ff.shape[0], axis=0),
+                ambient=1.0,
+                diffuse=0.0,
+                alpha=VOLUME_OPACITY,
+            )
+        )
+    # Poles: thin square posts from the ground to the lens.
+    height = np.maximum(origin[:, 2] - ground, 0.0)
+    width = max(0.08, 0.12 * r)
+    centers = np.column_stack([origin[:, :2], ground + height / 2.0])
+    scale = np.column_stack(
+        [np.full(height.shape, width), np.full(height.shape, width), height / 2.0]
+    )
+    v, f = tile(*box, centers, scale)
+    parts_v.append(v)
+    parts_f.append(f + n_v)
+    parts_rgb.append(np.repeat(hex_rgb((POLE_COLOR,)), f.shape[0], axis=0))
+    markers = _triangles(
+        "cameras",
+        np.concatenate(parts_v),
+        np.concatenate(parts_f),
+        np.concatenate(parts_rgb),
+        ambient=0.35,
+        diffuse=0.75,
+    )
+    return [markers, *volumes]
+
+
+def _b64(a: npt.NDArray[Any], dtype: str) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _indices(a: IntArray, n_vertices: int) -> tuple[str, int]:
+    if n_vertices <= 0xFFFF:
+        return _b64(a, "<u2"), 2
+    return _b64(a, "<u4"), 4
+
+
+def _triangles(
+    name: str,
+    vertices: FloatArray,
+    faces: IntArray,
+    rgb: npt.NDArray[np.uint8],
+    *,
+    ambient: float,
+    diffuse: float,
+    alpha: float = 1.0,
+) -> dict[str, Any]:
+    indices, size = _indices(faces, vertices.shape[0])
+    return {
+        "name": name,
+        "mode": "triangles",
+        "count": int(faces.shape[0]),
+        "positions": _b64(vertices, "<f4"),
+        "indices": indices,
+        "index_bytes": size,
+        "colors": _b64(rgb, "u1"),
+        "ambient": ambient,
+        "diffuse": diffuse,
+        "alpha": alpha,
+        "bounds": _bounds(vertices),
+    }
+
+
+def _lines(name: str, vertices: FloatArray, edges: IntArray, color: str) -> dict[str, Any]:
+    """A lines layer holding only the vertices its edges use."""
+    used, inverse = np.unique(edges, return_inverse=True)
+    pts = vertices[used]
+    indices, size = _indices(inverse.reshape(-1, 2).astype(np.int32), pts.shape[0])
+    return {
+        "name": name,
+        "mode": "lines",
+        "count": int(edges.shape[0]),
+        "positions": _b64(pts, "<f4"),
+        "indices": indices,
+        "index_bytes": size,
+        "color": [int(x) for x in hex_rgb((color,))[0]],
+        "ambient": 1.0,
+        "diffuse": 0.0,
+        "alpha": 1.0,
+        "bounds": _bounds(pts),
+    }
+
+
+def _bounds(v: FloatArray) -> list[float]:
+    if not v.shape[0]:
+        return [0.0] * 6
+    return _round(np.concatenate([v.min(axis=0), v.max(axis=0)]))
+
+
+def _radius(layers: list[dict[str, Any]]) -> float:
+    """Half the diagonal of everything drawn, metres (for the depth range)."""
+    if not layers:
+        return 100.0
+    b = np.array([layer["bounds"] for layer in layers])
+    lo, hi = b[:, :3].min(axis=0), b[:, 3:].max(axis=0)
+    return max(float(np.linalg.norm(hi - lo)) / 2.0, 10.0)
+
+
+def _round(a: FloatArray) -> list[float]:
+    return [round(float(x), 3) for x in np.ravel(a)]
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>@TITLE@</title>
+<style>
+html, body { margin: 0; height: 100%; overflow: hidden; background: #d9e2ec;
+  font-family: "Helvetica Neue", Arial, sans-serif; color: #1d2733; }
+#view { position: absolute; inset: 0; width: 100%; height: 100%; display: block;
+  touch-action: none; cursor: grab; }
+#view.dragging { cursor: grabbing; }
+#head { position: absolute; left: 16px; top: 10px; right: 300px; pointer-events: none; }
+#head h1 { margin: 0; font-size: 26px; font-weight: 500; }
+#head p { margin: 6px 0 0 2px; font-size: 14px; color: #3a4654; }
+#legend { position: absolute; right: 14px; top: 14px; margin: 0; padding: 8px 12px;
+  list-style: none; background: rgba(255, 255, 255, 0.88); border-radius: 4px;
+  font-size: 17px; line-height: 1.55; pointer-events: none; }
+.swatch { display: inline-block; width: 13px; height: 13px; margin-right: 7px;
+  vertical-align: -1px; border-radius: 2px; }
+#labels { position: absolute; inset: 0; pointer-events: none; overflow: hidden; }
+.label { position: absolute; font-size: 11px; font-weight: 600; padding: 0 3px;
+  background: rgba(255, 255, 255, 0.75); border-radius: 2px; white-space: nowrap;
+  transform: translate(-50%, -100%); }
+#controls { position: absolute; left: 14px; bottom: 12px; font-size: 12px; color: #3a4654; }
+#controls button { font: inherit; margin-right: 10px; padding: 3px 10px; cursor: pointer;
+  background: #fff; border: 1px solid #9aa6b2; border-radius: 3px; }
+#nogl { display: none; position: absolute; left: 16px; top: 90px; color: #a01010; }
+</style>
+</head>
+<body>
+<canvas id="view"></canvas>
+<div id="labels"></div>
+<div id="head"><h1>@TITLE@</h1><p>@SUBTITLE@</p></div>
+<ul id="legend">
+@LEGEND@
+</ul>
+<div id="controls"><button id="reset" type="button">reset view</button>
+drag: orbit &middot; right-drag or shift-drag: pan &middot; wheel: zoom</div>
+<div id="nogl">This browser cannot draw WebGL: the 3D view is unavailable.</div>
+<script type="application/json" id="scene-data">@DATA@</script>
+<script>
+@SCRIPT@
+</script>
+</body>
+</html>
+"""
+
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("scene-data").textContent);
+  var canvas = document.getElementById("view");
+  var opts = { antialias: true, alpha: false, preserveDrawingBuffer: true };
+  var gl = canvas.getContext("webgl", opts) || canvas.getContext("experimental-webgl", opts);
+  if (!gl) { document.getElementById("nogl").style.display = "block"; return; }
+
+  function bytes(b64) {
+    var s = atob(b64), n = s.length, a = new Uint8Array(n);
+    for (var i = 0; i < n; i++) a[i] = s.charCodeAt(i);
+    return a;
+  }
+  function hexRgb(h) {
+    return [1, 3, 5].map(function (i) { return parseInt(h.substr(i, 2), 16) / 255; });
+  }
+
+  function compile(vs, fs) {
+    var p = gl.createProgram();
+    [[gl.VERTEX_SHADER, vs], [gl.FRAGMENT_SHADER, fs]].forEach(function (s) {
+      var sh = gl.createShader(s[0]);
+      gl.shaderSource(sh, s[1]);
+      gl.compileShader(sh);
+      if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(sh));
+      gl.attachShader(p, sh);
+    });
+    gl.linkProgram(p);
+    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
+    return p;
+  }
+
+  // Flat Lambert shading: a fixed sun and a headlight, lit from whichever side faces the
+  // viewer (CityGML polygons do not agree on their winding).
+  var mesh = compile(
+    "attribute vec3 aPos; attribute vec3 aNor; attribute vec3 aCol;\n" +
+    "uniform mat4 uMVP; uniform vec3 uEye; uniform vec3 uSun; uniform vec3 uHead;\n" +
+    "uniform vec4 uLight;\n" +
+    "varying vec3 vCol;\n" +
+    "void main() {\n" +
+    "  gl_Position = uMVP * vec4(aPos, 1.0);\n" +
+    "  vec3 n = aNor;\n" +
+    "  if (dot(n, uEye - aPos) < 0.0) n = -n;\n" +
+    "  float lit = uLight.z * max(dot(n, uSun), 0.0) + uLight.w * max(dot(n, uHead), 0.0);\n" +
+    "  vCol = aCol * (uLight.x + uLight.y * lit);\n" +
+    "}\n",
+    "precision mediump float; varying vec3 vCol; uniform float uAlpha;\n" +
+    "void main() { gl_FragColor = vec4(clamp(vCol, 0.0, 1.0), uAlpha); }\n");
+  var loc = {
+    pos: gl.getAttribLocation(mesh, "aPos"), nor: gl.getAttribLocation(mesh, "aNor"),
+    col: gl.getAttribLocation(mesh, "aCol"), mvp: gl.getUniformLocation(mesh, "uMVP"),
+    eye: gl.getUniformLocation(mesh, "uEye"), sun: gl.getUniformLocation(mesh, "uSun"),
+    head: gl.getUniformLocation(mesh, "uHead"), light: gl.getUniformLocation(mesh, "uLight"),
+    alpha: gl.getUniformLocation(mesh, "uAlpha")
+  };
+  var sky = compile(
+    "attribute vec2 aXY; varying float vT;\n" +
+    "void main() { vT = aXY.y * 0.5 + 0.5; gl_Position = vec4(aXY, 0.0, 1.0); }\n",
+    "precision mediump float; varying float vT; uniform vec3 uTop; uniform vec3 uBottom;\n" +
+    "void main() { gl_FragColor = vec4(mix(uBottom, uTop, vT), 1.0); }\n");
+  var skyXY = gl.getAttribLocation(sky, "aXY");
+  var skyBuf = gl.createBuffer();
+  gl.bindBuffer(gl.ARRAY_BUFFER, skyBuf);
+  gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1, -1, 1, -1, -1, 1, 1, 1]), gl.STATIC_DRAW);
+
+  function upload(array) {
+    var b = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, b);
+    gl.bufferData(gl.ARRAY_BUFFER, array, gl.STATIC_DRAW);
+    return b;
+  }
+
+  // Each layer is expanded to one vertex per corner so every triangle has its own normal.
+  function build(layer) {
+    var pos = new Float32Array(bytes(layer.positions).buffer);
+    var raw = bytes(layer.indices).buffer;
+    var ind = layer.index_bytes === 2 ? new Uint16Array(raw) : new Uint32Array(raw);
+    var n = ind.length, P = new Float32Array(3 * n), N = new Float32Array(3 * n);
+    var C = new Uint8Array(3 * n), i, k;
+    for (i = 0; i < n; i++) {
+      k = 3 * ind[i];
+      P[3 * i] = pos[k]; P[3 * i + 1] = pos[k + 1]; P[3 * i + 2] = pos[k + 2];
+    }
+    if (layer.mode === "triangles") {
+      var rgb = bytes(layer.colors);
+      for (var t = 0; t < n / 3; t++) {
+        var o = 9 * t;
+        var ux = P[o + 3] - P[o], uy = P[o + 4] - P[o + 1], uz = P[o + 5] - P[o + 2];
+        var vx = P[o + 6] - P[o], vy = P[o + 7] - P[o + 1], vz = P[o + 8] - P[o + 2];
+        var nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
+        var len = Math.sqrt(nx * nx + ny * ny + nz * nz) || 1;
+        for (k = 0; k < 3; k++) {
+          N[o + 3 * k] = nx / len; N[o + 3 * k + 1] = ny / len; N[o + 3 * k + 2] = nz / len;
+          C[o + 3 * k] = rgb[3 * t]; C[o + 3 * k + 1] = rgb[3 * t + 1];
+          C[o + 3 * k + 2] = rgb[3 * t + 2];
+        }
+      }
+    } else {
+      for (i = 0; i < n; i++) {
+        C[3 * i] = layer.color[0]; C[3 * i + 1] = layer.color[1]; C[3 * i + 2] = layer.color[2];
+      }
+    }
+    return {
+      name: layer.name, count: n, lines: layer.mode === "lines",
+      pos: upload(P), nor: upload(N), col: upload(C),
+      ambient: layer.ambient, diffuse: layer.diffuse, alpha: layer.alpha
+    };
+  }
+  var layers = data.layers.map(build);
+
+  // ---- matrices (column-major, as WebGL wants them)
+  function perspective(fovy, aspect, near, far) {
+    var f = 1 / Math.tan(fovy / 2), d = near - far;
+    return [f / aspect, 0, 0, 0, 0, f, 0, 0, 0, 0, (far + near) / d, -1,
+            0, 0, 2 * far * near / d, 0];
+  }
+  function sub(a, b) { return [a[0] - b[0], a[1] - b[1], a[2] - b[2]]; }
+  function cross(a, b) {
+    return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+  }
+  function dot(a, b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+  function unit(a) { var l = Math.sqrt(dot(a, a)) || 1; return [a[0] / l, a[1] / l, a[2] / l]; }
+  function lookAt(eye, at, up) {
+    var z = unit(sub(eye, at)), x = unit(cross(up, z)), y = cross(z, x);
+    return [x[0], y[0], z[0], 0, x[1], y[1], z[1], 0, x[2], y[2], z[2], 0,
+            -dot(x, eye), -dot(y, eye), -dot(z, eye), 1];
+  }
+  function mul(a, b) {
+    var r = new Float32Array(16);
+    for (var c = 0; c < 4; c++) {
+      for (var row = 0; row < 4; row++) {
+        var s = 0;
+        for (var k = 0; k < 4; k++) s += a[k * 4 + row] * b[c * 4 + k];
+        r[c * 4 + row] = s;
+      }
+    }
+    return r;
+  }
+
+  // ---- the orbiting viewer: a target point, a distance and two angles
+  var fovy = ((data.view && data.view.view_angle_deg) || 30) * Math.PI / 180;
+  var state = {};
+  function aspect() { return Math.max(canvas.clientWidth, 1) / Math.max(canvas.clientHeight, 1); }
+  function reset() {
+    var v = data.view;
+    if (!v) { state = { target: [0, 0, 0], dist: 2 * data.radius, az: 2.356, el: 0.7 }; return; }
+    var tanV = Math.tan(fovy / 2) * v.margin[1], tanH = tanV * aspect() * v.margin[0], need = 20;
+    for (var i = 0; i < v.across.length; i++) {
+      need = Math.max(need, Math.max(v.across[i] / tanH, v.upward[i] / tanV) + v.toward[i]);
+    }
+    var e = v.eye_direction;
+    state = { target: v.center.slice(), dist: need, az: Math.atan2(e[0], e[1]),
+              el: Math.asin(e[2]) };
+  }
+  function eyeDir() {
+    var ce = Math.cos(state.el);
+    return [Math.sin(state.az) * ce, Math.cos(state.az) * ce, Math.sin(state.el)];
+  }
+
+  var labelBox = document.getElementById("labels");
+  var labels = data.labels.map(function (l) {
+    var d = document.createElement("div");
+    d.className = "label";
+    d.textContent = l.text;
+    labelBox.appendChild(d);
+    return { el: d, p: l.position };
+  });
+
+  var bg = data.background.map(hexRgb);
+  var light = data.light;
+  function draw() {
+    var dpr = window.devicePixelRatio || 1;
+    var w = Math.round(canvas.clientWidth * dpr), h = Math.round(canvas.clientHeight * dpr);
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    gl.viewport(0, 0, w, h);
+
+    gl.disable(gl.DEPTH_TEST);
+    gl.depthMask(false);
+    gl.disable(gl.BLEND);
+    gl.useProgram(sky);
+    gl.uniform3fv(gl.getUniformLocation(sky, "uTop"), bg[0]);
+    gl.uniform3fv(gl.getUniformLocation(sky, "uBottom"), bg[1]);
+    gl.bindBuffer(gl.ARRAY_BUFFER, skyBuf);
+    gl.enableVertexAttribArray(skyXY);
+    gl.vertexAttribPointer(skyXY, 2, gl.FLOAT, false, 0, 0);
+    gl.drawArrays(gl.TRIANGLE_STRIP, 0, 4);
+    gl.disableVertexAttribArray(skyXY);
+
+    var d = eyeDir();
+    var eye = [state.target[0] + state.dist * d[0], state.target[1] + state.dist * d[1],
+               state.target[2] + state.dist * d[2]];
+    var far = (state.dist + 2.5 * data.radius) * 1.2, near = Math.max(0.05, state.dist / 400);
+    var up = Math.abs(d[2]) > 0.999 ? [-d[0], -d[1], 0] : [0, 0, 1];
+    var mvp = mul(perspective(fovy, w / h, near, far), lookAt(eye, state.target, up));
+
+    gl.clear(gl.DEPTH_BUFFER_BIT);
+    gl.enable(gl.DEPTH_TEST);
+    gl.depthFunc(gl.LEQUAL);
+    gl.useProgram(mesh);
+    gl.uniformMatrix4fv(loc.mvp, false, mvp);
+    gl.uniform3fv(loc.eye, eye);
+    gl.uniform3fv(loc.sun, light.sun);
+    gl.uniform3fv(loc.head, d);
+    [loc.pos, loc.nor, loc.col].forEach(function (a) { gl.enableVertexAttribArray(a); });
+    [false, true].forEach(function (translucent) {
+      gl.depthMask(!translucent);
+      if (translucent) {
+        gl.enable(gl.BLEND);
+        gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+      }
+      layers.forEach(function (L) {
+        if ((L.alpha < 1) !== translucent) return;
+        // Faces step back a little so crease lines and the road carpet draw on top.
+        if (L.lines) gl.disable(gl.POLYGON_OFFSET_FILL);
+        else { gl.enable(gl.POLYGON_OFFSET_FILL); gl.polygonOffset(1, 1); }
+        gl.uniform4f(loc.light, L.ambient, L.diffuse, light.sun_intensity,
+                     light.headlight_intensity);
+        gl.uniform1f(loc.alpha, L.alpha);
+        gl.bindBuffer(gl.ARRAY_BUFFER, L.pos);
+        gl.vertexAttribPointer(loc.pos, 3, gl.FLOAT, false, 0, 0);
+        gl.bindBuffer(gl.ARRAY_BUFFER, L.nor);
+        gl.vertexAttribPointer(loc.nor, 3, gl.FLOAT, false, 0, 0);
+        gl.bindBuffer(gl.ARRAY_BUFFER, L.col);
+        gl.vertexAttribPointer(loc.col, 3, gl.UNSIGNED_BYTE, true, 0, 0);
+        gl.drawArrays(L.lines ? gl.LINES : gl.TRIANGLES, 0, L.count);
+      });
+    });
+    gl.disable(gl.BLEND);
+    gl.depthMask(true);
+
+    var cw = canvas.clientWidth, ch = canvas.clientHeight;
+    labels.forEach(function (l) {
+      var p = l.p, c = [0, 0, 0, 0];
+      for (var r = 0; r < 4; r++) {
+        c[r] = mvp[r] * p[0] + mvp[4 + r] * p[1] + mvp[8 + r] * p[2] + mvp[12 + r];
+      }
+      if (c[3] <= near) { l.el.style.display = "none"; return; }
+      l.el.style.display = "block";
+      l.el.style.left = ((c[0] / c[3] + 1) / 2 * cw).toFixed(1) + "px";
+      l.el.style.top = ((1 - c[1] / c[3]) / 2 * ch).toFixed(1) + "px";
+    });
+  }
+
+  var queued = false;
+  function redraw() {
+    if (queued) return;
+    queued = true;
+    window.requestAnimationFrame(function () { queued = false; draw(); });
+  }
+
+  // ---- mouse and touch
+  function orbit(dx, dy) {
+    state.az -= dx * 0.006;
+    state.el = Math.min(1.55, Math.max(-0.2, state.el + dy * 0.006));
+  }
+  function pan(dx, dy) {
+    var d = eyeDir(), right = unit(cross([0, 0, 1], d));
+    if (Math.abs(d[2]) > 0.999) right = [Math.cos(state.az), -Math.sin(state.az), 0];
+    var up = cross(d, right);
+    var s = 2 * state.dist * Math.tan(fovy / 2) / Math.max(canvas.clientHeight, 1);
+    for (var i = 0; i < 3; i++) state.target[i] += (-dx * right[i] + dy * up[i]) * s;
+  }
+  function zoom(factor) {
+    state.dist = Math.min(Math.max(state.dist * factor, 0.5), 50 * data.radius + 100);
+  }
+  var drag = null;
+  canvas.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+  canvas.addEventListener("mousedown", function (e) {
+    drag = { x: e.clientX, y: e.clientY, pan: e.button !== 0 || e.shiftKey };
+    canvas.classList.add("dragging");
+    e.preventDefault();
+  });
+  window.addEventListener("mousemove", function (e) {
+    if (!drag) return;
+    var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    drag.x = e.clientX; drag.y = e.clientY;
+    if (drag.pan || e.shiftKey) pan(dx, dy); else orbit(dx, dy);
+    redraw();
+  });
+  window.addEventListener("mouseup", function () {
+    drag = null;
+    canvas.classList.remove("dragging");
+  });
+  canvas.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    var step = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1;
+    zoom(Math.exp(Math.max(-200, Math.min(200, e.deltaY * step)) * 0.0015));
+    redraw();
+  }, { passive: false });
+  var touch = null;
+  function touchInfo(t) {
+    if (t.length === 1) return { x: t[0].clientX, y: t[0].clientY, gap: 0, n: 1 };
+    var dx = t[0].clientX - t[1].clientX, dy = t[0].clientY - t[1].clientY;
+    return { x: (t[0].clientX + t[1].clientX) / 2, y: (t[0].clientY + t[1].clientY) / 2,
+             gap: Math.sqrt(dx * dx + dy * dy), n: 2 };
+  }
+  canvas.addEventListener("touchstart", function (e) {
+    touch = touchInfo(e.touches); e.preventDefault();
+  }, { passive: false });
+  canvas.addEventListener("touchmove", function (e) {
+    if (!touch) return;
+    var now = touchInfo(e.touches);
+    if (now.n === touch.n) {
+      if (now.n === 1) orbit(now.x - touch.x, now.y - touch.y);
+      else {
+        pan(now.x - touch.x, now.y - touch.y);
+        if (now.gap > 0 && touch.gap > 0) zoom(touch.gap / now.gap);
+      }
+      redraw();
+    }
+    touch = now;
+    e.preventDefault();
+  }, { passive: false });
+  canvas.addEventListener("touchend", function (e) {
+    touch = e.touches.length ? touchInfo(e.touches) : null;
+  });
+  document.getElementById("reset").addEventListener("click", function () { reset(); redraw(); });
+  window.addEventListener("resize", redraw);
+
+  reset();
+  draw();
+})();
+"""
