@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ import numpy.typing as npt
 
 from placement.errors import InfeasibleError, OptionError
 from placement.optimise._bounds import fix_max, fix_min, lagrange_max, lagrange_min
-from placement.optimise._exact import cpsat_max, cpsat_min, set_cover_full
+from placement.optimise._exact import cpsat_max, cpsat_min, scip_bound_min, set_cover_full
 from placement.optimise._heuristics import (
     drop_redundant,
     greedy_max,
@@ -403,7 +404,7 @@ def min_cover(
     zero = np.zeros(R.n, np.bool_)
     if math.isfinite(ub):
         lag = lagrange_min(
-            R, t_res, full, ub, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.45 * time_limit
+            R, t_res, full, ub, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.1 * time_limit
         )
         if lag.bound > lb:
             lb, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
@@ -417,6 +418,27 @@ def min_cover(
         free = ~one & ~zero
         if int(R.B[free].nnz) <= _MAX_EXACT_NNZ:
             base = ub
+            left_s = max(0.05, deadline - time.perf_counter() - 0.1)
+            scip: list[float | None] = [None]
+            worker = None
+            if math.isfinite(ub) and left_s > 1.0:
+                hint_x = x
+
+                def _bound() -> None:
+                    scip[0] = scip_bound_min(
+                        R,
+                        t_res,
+                        full,
+                        fixed1=one,
+                        fixed0=zero,
+                        hint=hint_x,
+                        time_s=left_s - 0.3,
+                        seed=seed,
+                    )
+
+                # SCIP (bound) runs on the second core while CP-SAT searches for solutions.
+                worker = threading.Thread(target=_bound, name="placement-scip", daemon=True)
+                worker.start()
             res = cpsat_min(
                 R,
                 t_res,
@@ -424,9 +446,22 @@ def min_cover(
                 fixed1=one,
                 fixed0=zero,
                 hint=x if math.isfinite(ub) else None,
-                time_s=max(0.05, deadline - time.perf_counter() - 0.05),
+                time_s=left_s,
                 seed=seed,
             )
+            if worker is not None:
+                worker.join(timeout=max(0.0, deadline - time.perf_counter()) + 2.0)
+                sb = scip[0]
+                if sb is not None:
+                    sb = min(base, sb)
+                    if integral_c and math.isfinite(sb):
+                        sb = math.ceil(sb - 1e-6)
+                    if sb > lb:
+                        lb = sb
+                        bound_by = (
+                            f"SCIP branch and cut after fixing {int(one.sum())} in, "
+                            f"{int(zero.sum())} out"
+                        )
             if res.x is not None and _feasible_min(R, res.x, t_res):
                 c = float(R.cost[res.x].sum())
                 if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):
