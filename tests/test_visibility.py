@@ -99,7 +99,8 @@ def segment_hits_numpy(
     q = np.cross(s, e1)
     v = np.einsum("ij,ij->i", dvec, q) * inv
     t = np.einsum("ij,ij->i", e2, q) * inv
-    return ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0) & (t <= 1)
+    hit: npt.NDArray[np.bool_] = ok & (u >= 0) & (v >= 0) & (u + v <= 1) & (t >= 0) & (t <= 1)
+    return hit
 
 
 def clear_numpy(
@@ -282,6 +283,73 @@ def test_random_scene_matches_brute_force_and_workers_agree() -> None:
     expect[oi[vis], pi[vis]] = cam.level(d[oi[vis], pi[vis]])
     assert 0 < vis.sum() < vis.size  # some pairs blocked, some not
     assert np.array_equal(seen(one), expect)
+
+
+def brute_force_fov(opts: Options, dem: Demand, cam: Camera) -> npt.NDArray[np.int8]:
+    """DORI level of every (option, point) pair with no occluders, from trigonometry."""
+    v = dem.xyz[None, :, :] - opts.origin[:, None, :]
+    d = np.linalg.norm(v, axis=2)
+    h = np.radians(opts.heading_deg)[:, None]
+    t = np.radians(opts.tilt_deg)[:, None]
+    right = np.stack([np.cos(h), -np.sin(h), 0 * h], axis=-1)
+    up = np.stack([np.sin(h) * np.sin(t), np.cos(h) * np.sin(t), np.cos(t) + 0 * h], axis=-1)
+    fwd = np.stack([np.sin(h) * np.cos(t), np.cos(h) * np.cos(t), -np.sin(t) + 0 * h], axis=-1)
+    x, y, z = ((v * right).sum(-1), (v * up).sum(-1), (v * fwd).sum(-1))
+    ok = (z > 0) & (np.degrees(np.arctan2(np.abs(x), z)) <= cam.hfov_deg / 2)
+    ok &= np.degrees(np.arctan2(np.abs(y), z)) <= cam.vfov_deg / 2
+    ok &= d <= cam.range_m
+    return np.where(ok, cam.level(d), 0).astype(np.int8)
+
+
+def test_mixed_tilts_fixed_headings_and_any_option_order_match_brute_force() -> None:
+    # Steep tilts whose view takes in the nadir (every azimuth is a candidate), a camera
+    # looking up, odd fixed headings, several tilts per site, options in shuffled order.
+    rng = np.random.default_rng(11)
+    sites = rng.uniform(-25, 25, size=(6, 3))
+    sites[:, 2] = rng.uniform(3.0, 9.0, size=6)
+    rows = [
+        (*site, head % 360.0, tilt)
+        for k, site in enumerate(sites)
+        for tilt in ((5.0, 35.0, 75.0) if k % 2 else (-10.0, 20.0))
+        for head in np.arange(8) * 45.0 + 7.0 * k
+    ]
+    rows.append((*sites[0], 123.4, 62.0))  # a fixed camera sharing a lens position
+    arr = np.asarray(rows)[rng.permutation(len(rows))]
+    opts = options(arr[:, :3], arr[:, 3].tolist(), arr[:, 4].tolist())
+    pts = rng.uniform(-45, 45, size=(2500, 3))
+    pts[:, 2] = rng.uniform(0.0, 14.0, size=2500)
+    dem = demand(pts)
+    cam = Camera(vfov_deg=70.0)
+    expect = brute_force_fov(opts, dem, cam)
+    one = compute_coverage(Mesh.empty(), opts, dem, cam, workers=1, chunk_pairs=5_000)
+    assert one.stats["chunks"] > 3
+    assert np.array_equal(seen(one), expect)
+    assert one.stats["visible_pairs"] == int((expect > 0).sum()) > 2000
+    assert one.matrix.has_sorted_indices
+    two = compute_coverage(
+        Mesh.empty(), opts, dem, cam, workers=2, chunk_pairs=5_000, min_parallel_pairs=0
+    )
+    assert np.array_equal(two.matrix.indptr, one.matrix.indptr)
+    assert np.array_equal(two.matrix.indices, one.matrix.indices)
+    assert np.array_equal(two.matrix.data, one.matrix.data)
+
+
+def test_panoramic_sector_matches_brute_force() -> None:
+    rng = np.random.default_rng(12)
+    pts = rng.uniform(-30, 30, size=(1500, 3))
+    pts[:, 2] = 1.5
+    heads = [0.0, 100.0, 230.0]
+    cam = Camera(hfov_deg=200.0, vfov_deg=60.0, h_pixels=3840)
+    cov = compute_coverage(Mesh.empty(), options(LENS, heads, 30.0), demand(pts), cam, workers=1)
+    v = demand(pts).xyz - (LENS + OFF)
+    d = np.linalg.norm(v, axis=1)
+    az = np.degrees(np.arctan2(v[:, 0], v[:, 1]))
+    below = np.degrees(np.arctan2(-v[:, 2], np.hypot(v[:, 0], v[:, 1])))
+    for row, head in enumerate(heads):
+        rel = (az - head + 180.0) % 360.0 - 180.0
+        ok = (np.abs(rel) <= 100.0) & (np.abs(below - 30.0) <= 30.0) & (d <= cam.range_m)
+        assert np.array_equal(seen(cov)[row], np.where(ok, cam.level(d), 0)), head
+    assert (seen(cov) > 0).sum() > 500
 
 
 def test_cache_hit_and_key_change(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@
 How a pair is decided
 ---------------------
 1. Reach: the slant distance ``d`` from the lens to the point is at most ``range_m`` and the
-   pixel density ``Camera.px_per_m(d)`` reaches ``Camera.covered_px_per_m``. A KD-tree
-   ball query around each distinct lens position finds these points; the exact test is
-   repeated on the distances.
+   pixel density ``Camera.px_per_m(d)`` reaches ``Camera.covered_px_per_m``. The demand
+   points are kept in the row-major order of a square grid (cells of reach / 6), so the
+   points near a lens position are a few slices (one per cell row the reach circle
+   touches); the exact test runs on the distances. This, the slant distance and the DORI
+   level are computed once per (lens position, point), not once per option.
 2. Field of view. A rectilinear camera (hfov < 180) is a pinhole: the vector to the point
    is rotated into the camera frame (right, up, forward; forward = heading clockwise from
    +y, tilted ``tilt_deg`` below the horizon, no roll) and the point must lie in front and
@@ -16,7 +18,10 @@ How a pair is decided
    angles are thus measured in the camera frame, so a tilted camera's view widens towards
    its bottom edge as a real one does. A panoramic / PTZ camera (hfov >= 180) is
    cylindrical: the azimuth of the point from the heading is within hfov/2 (any azimuth
-   at 360) and its angle below the horizon is within ``tilt +- vfov/2``.
+   at 360) and its angle below the horizon is within ``tilt +- vfov/2``. A point is only
+   tested against the options of its site whose horizontal sector (the plan view of the
+   frustum, widened by one 5-degree azimuth bin) can hold it: about 3 of 8 headings for
+   the default camera.
 3. Occlusion: one Embree OCCLUDED query on the segment from the lens to the point. The
    segment starts ``START_MARGIN_M`` (0.3 m) out from the lens so that the pole the camera
    hangs on, or a wall it is fixed flush to, does not hide everything; it stops
@@ -26,9 +31,11 @@ How a pair is decided
 
 Work is split into chunks of distinct lens positions holding at most ``chunk_pairs``
 candidate (option, point) pairs each (a single site with more gets a chunk of its own),
-so memory stays bounded however many pairs there are. Chunks run in a process pool
-(Embree holds the GIL, so threads would not help); each worker builds the Embree scene
-once in its initializer. The result is identical for any number of workers.
+so memory stays bounded however many pairs there are; inside a chunk the filters run on
+blocks of about 32 k (site, point) pairs so that the temporaries stay in cache. Chunks run
+in a process pool (Embree holds the GIL, so threads would not help); each worker builds
+the Embree scene once in its initializer. The result is identical for any number of
+workers or chunk size.
 
 The result can be cached on disk under a key hashed from every input that changes it.
 """
@@ -370,18 +377,22 @@ def _sector_table(task: _Task, lo: int, hi: int) -> tuple[IntpArray, IntpArray]:
     which = np.repeat(np.arange(opts.size, dtype=np.intp), n)
     bins = np.mod(_expand(b0, n), _AZ_BINS)
     key = site[which] * _AZ_BINS + bins
-    order = np.argsort(key, kind="stable")
+    # Any deterministic order within a bin will do (the chunk's output is sorted later).
+    order = np.argsort(key)
     ptr = np.zeros((hi - lo) * _AZ_BINS + 1, np.intp)
     np.cumsum(np.bincount(key, minlength=(hi - lo) * _AZ_BINS), out=ptr[1:])
     return ptr, opts[which[order]]
 
 
 def _in_view(
-    task: _Task, opt: IntpArray, v: tuple[FloatArray, FloatArray, FloatArray]
+    task: _Task,
+    opt: IntpArray,
+    v: tuple[FloatArray, FloatArray, FloatArray],
+    v32: tuple[Float32Array, Float32Array, Float32Array],
 ) -> BoolArray:
     """Whether each offset ``v`` (x, y, z components, metres from the lens) is inside
-    option ``opt``'s view; the pinhole test runs in float32 (it compares angles, not
-    distances), the panoramic one in float64."""
+    option ``opt``'s view; the pinhole test runs on the float32 copy ``v32`` (it compares
+    angles, not distances), the panoramic one in float64."""
     cam = task.camera
     vx, vy, vz = v
     if cam.panoramic:
@@ -393,9 +404,10 @@ def _in_view(
             inside &= np.abs(dh - np.pi) <= math.radians(cam.hfov_deg) / 2
         return inside
     f = task.frames32
-    x32, y32, z32 = vx.astype(np.float32), vy.astype(np.float32), vz.astype(np.float32)
-    # The three products summed in this order reproduce the matrix product used before.
-    x = f[0].take(opt) * x32 + f[1].take(opt) * y32 + f[2].take(opt) * z32
+    x32, y32, z32 = v32
+    # The products summed in this order reproduce the matrix product used before; the
+    # right vector is horizontal, its z term is +-0 and changes no comparison.
+    x = f[0].take(opt) * x32 + f[1].take(opt) * y32
     y = f[3].take(opt) * x32 + f[4].take(opt) * y32 + f[5].take(opt) * z32
     z = f[6].take(opt) * x32 + f[7].take(opt) * y32 + f[8].take(opt) * z32
     tan_h = np.float32(math.tan(math.radians(cam.hfov_deg) / 2.0))
@@ -456,7 +468,8 @@ def _filter_block(
     # Each pair is tested only against the options whose sector reaches its azimuth bin
     # (about 3 of 8 headings), one slot at a time so nothing is (options x points).
     lo, ptr, table = sectors
-    az = np.arctan2(vx.astype(np.float32), vy.astype(np.float32))
+    x32, y32, z32 = vx.astype(np.float32), vy.astype(np.float32), vz.astype(np.float32)
+    az = np.arctan2(x32, y32)
     b = np.floor(az * np.float32(_AZ_BINS / (2.0 * math.pi))).astype(np.intp) % _AZ_BINS
     key = (s - lo) * _AZ_BINS + b
     first = ptr[key]
@@ -468,9 +481,13 @@ def _filter_block(
         live = np.flatnonzero(n_cand > j)
         o = table[first[live] + j]
         if live.size == q.size:
-            inside = _in_view(task, o, (vx, vy, vz))
+            inside = _in_view(task, o, (vx, vy, vz), (x32, y32, z32))
+        elif task.camera.panoramic:
+            v = (vx.take(live), vy.take(live), vz.take(live))
+            inside = _in_view(task, o, v, (x32, y32, z32))
         else:
-            inside = _in_view(task, o, (vx.take(live), vy.take(live), vz.take(live)))
+            v32 = (x32.take(live), y32.take(live), z32.take(live))
+            inside = _in_view(task, o, (vx, vy, vz), v32)
         hit = live[inside]
         seen[hit] = True
         opts_out.append(o[inside])
@@ -671,7 +688,7 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
     else:
         xy0, cr, n_cols, n_rows = np.zeros(2), np.zeros((0, 2), np.int64), 1, 1
     keys = cr[:, 1] * n_cols + cr[:, 0]
-    grid_order = np.argsort(keys, kind="stable").astype(np.intp)
+    grid_order = np.argsort(keys).astype(np.intp)  # any order within a cell will do
 
     heading = np.radians(np.asarray(options.heading_deg, np.float64))
     tilt = np.radians(np.asarray(options.tilt_deg, np.float64))
@@ -861,6 +878,7 @@ def compute_coverage(
         # Never fork: the parent may hold threads (OR-Tools, VTK, BLAS) whose locks a forked
         # child inherits mid-use, which hangs or kills workers. A forkserver starts workers
         # from a clean single-threaded process; a dead worker raises instead of hanging.
+        ctx: Any
         if "forkserver" in mp.get_all_start_methods():
             ctx = mp.get_context("forkserver")
             # Import this module (numpy, scipy) and Embree once in the server, not in every
