@@ -1,8 +1,15 @@
-"""3D pictures: the scene file, frustum geometry, PNG colours and the HTML page."""
+"""3D pictures: the scene file, shared geometry, PNG colours and the HTML page."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import replace
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +30,9 @@ from placement.model import (
     SurfaceKind,
 )
 from placement.render import Scene
+from placement.render._draw import LEVEL_COLORS, hex_rgb
+from placement.render._html import page_data
+from placement.render._shapes import crease_edges, unit_box, unit_sphere, weld
 
 E0, N0 = 512_345.0, -148_765.0  # 6-digit eastings, as in a real plane rectangular zone
 
@@ -279,8 +289,6 @@ def test_png_shows_unseen_red_and_seen_green(offscreen: None, tmp_path: Path) ->
 
 @pytest.mark.render
 def test_png_all_seen_has_no_red(offscreen: None, tmp_path: Path) -> None:
-    from dataclasses import replace
-
     from PIL import Image
 
     s = small_scene()
@@ -293,13 +301,268 @@ def test_png_all_seen_has_no_red(offscreen: None, tmp_path: Path) -> None:
     assert red.sum() < 0.02 * green.sum()  # only legend-free, anti-aliased stray pixels
 
 
-@pytest.mark.render
-def test_html_is_self_contained(offscreen: None, tmp_path: Path) -> None:
-    pytest.importorskip("trame_vtk", reason="export_html needs the html extra (trame-vtk)")
+# ---------------------------------------------------------------------------------- shapes
+
+
+def test_weld_and_crease_edges_of_a_box() -> None:
+    v, f = box(0, 0, 10, 20, 12.0)
+    # CityGML style: every triangle has its own corners.
+    loose_v = v[f].reshape(-1, 3) + np.random.default_rng(0).uniform(-1e-5, 1e-5, (30, 3))
+    loose_f = np.arange(30).reshape(10, 3)
+    wv, wf = weld(loose_v, loose_f)
+    assert wv.shape == (8, 3) and wf.shape == (10, 3)
+    np.testing.assert_allclose(wv[wf], loose_v[loose_f], atol=1e-4)
+    edges = crease_edges(wv, wf)
+    # 4 vertical corners, 4 roof rim edges, 4 open bottom edges; no diagonal of a flat quad.
+    assert edges.shape == (12, 2)
+    z = np.round(wv[edges][:, :, 2], 3)
+    assert int(np.sum((z[:, 0] == 0) & (z[:, 1] == 0))) == 4
+    assert int(np.sum((z[:, 0] == 12) & (z[:, 1] == 12))) == 4
+    assert int(np.sum(z[:, 0] != z[:, 1])) == 4
+    lengths = np.linalg.norm(np.diff(wv[edges], axis=1)[:, 0], axis=1)
+    assert sorted(np.round(lengths, 3)) == [10.0] * 4 + [12.0] * 4 + [20.0] * 4
+
+
+@pytest.mark.parametrize("shape", [unit_sphere, unit_box])
+def test_marker_shapes_are_closed_and_outward(shape: object) -> None:
+    v, f = shape()  # type: ignore[operator]
+    edges = np.sort(f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    _, count = np.unique(edges, axis=0, return_counts=True)
+    assert np.all(count == 2)  # watertight
+    t = v[f]
+    volume = np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0
+    assert volume > 0  # outward winding
+    assert volume == pytest.approx(8.0 if shape is unit_box else 4.19, rel=0.25)
+
+
+# ---------------------------------------------------------------------------------- HTML page
+
+
+class _Page(HTMLParser):
+    """Collects every attribute, the legend items, the JSON block and the scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attrs: list[tuple[str, str, str]] = []
+        self.legend: list[dict[str, str]] = []
+        self.scripts: list[dict[str, str]] = []
+        self._script: dict[str, str] | None = None
+        self._li: dict[str, str] | None = None
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        a = {k: v or "" for k, v in attrs}
+        self.attrs += [(tag, k, v) for k, v in a.items()]
+        if tag == "script":
+            self._script = {**a, "text": ""}
+        elif tag == "li":
+            self._li = {**a, "text": ""}
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._script is not None:
+            self.scripts.append(self._script)
+            self._script = None
+        elif tag == "li" and self._li is not None:
+            self.legend.append(self._li)
+            self._li = None
+
+    def handle_data(self, data: str) -> None:
+        for part in (self._script, self._li):
+            if part is not None:
+                part["text"] += data
+
+
+def _parse(text: str) -> _Page:
+    p = _Page()
+    p.feed(text)
+    p.close()
+    return p
+
+
+def _layers(parsed: _Page) -> dict[str, dict[str, object]]:
+    (block,) = [s for s in parsed.scripts if s.get("type") == "application/json"]
+    return {layer["name"]: layer for layer in json.loads(block["text"])["layers"]}
+
+
+def _decode(layer: dict[str, object], key: str) -> np.ndarray:
+    raw = base64.b64decode(str(layer[key]))
+    if key == "positions":
+        return np.frombuffer(raw, "<f4").reshape(-1, 3)
+    if key == "colors":
+        return np.frombuffer(raw, np.uint8).reshape(-1, 3)
+    if layer.get("quads"):
+        n = int(str(layer["count"])) // 2
+        return (4 * np.arange(n)[:, None, None] + np.array([[0, 1, 2], [0, 2, 3]])).reshape(-1, 3)
+    dtype = "<u2" if layer["index_bytes"] == 2 else "<u4"
+    return np.frombuffer(raw, dtype).reshape(-1, 3 if layer["mode"] == "triangles" else 2)
+
+
+def test_html_is_self_contained(tmp_path: Path) -> None:
     path = tmp_path / "scene.html"
     render.export_html(small_scene(), path)
     text = path.read_text(encoding="utf-8")
-    assert path.stat().st_size > 200_000  # vtk.js and the scene are inline
-    assert "<html" in text.lower()
-    assert not re.search(r"<script[^>]*\bsrc\s*=\s*[\"']?https?:", text, re.IGNORECASE)
-    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?https?:", text, re.IGNORECASE)
+    parsed = _parse(text)
+    assert parsed.tags[:1] == ["html"] and "canvas" in parsed.tags
+    # Nothing is fetched: no address at all in any attribute, no URL anywhere in the text.
+    assert not [a for a in parsed.attrs if a[1] in ("src", "href", "data")]
+    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", text, re.IGNORECASE)
+    assert not re.search(r"@import|url\(", text)
+    inline = [s for s in parsed.scripts if "type" not in s]
+    assert len(inline) == 1 and 'getContext("webgl"' in inline[0]["text"]
+    assert "test scene" in text and "EPSG:6674" in text  # title and subtitle overlay
+    assert path.stat().st_size < 200_000  # no bundled library, a tiny scene
+
+
+def test_html_arrays_match_the_scene() -> None:
+    s = small_scene()
+    layers = _layers(_parse(render._html.page(s)))
+    shift = np.array([E0, N0, 0.0])  # the smallest x and y: the road's corner
+    # Buildings: every wall and roof triangle, welded to the box's 8 corners.
+    b = layers["buildings"]
+    tri = _decode(b, "indices")
+    assert b["count"] == tri.shape[0] == 10 and b["index_bytes"] == 2
+    pos = _decode(b, "positions")
+    np.testing.assert_allclose(np.sort(pos, axis=0), np.sort(s.occ_vertices - shift, axis=0))
+    rgb = _decode(b, "colors")
+    roof = hex_rgb(("#a9a49b",))[0]
+    assert (rgb == roof).all(axis=1).sum() == 2  # the two roof triangles are darker
+    assert layers["edges"]["count"] == 12
+    # Carpet: two triangles per demand point, coloured by its level.
+    c = layers["coverage"]
+    rgb = _decode(c, "colors")
+    n = s.demand_xyz.shape[0]
+    assert rgb.shape == (2 * n, 3)
+    level = np.argmax(np.all(rgb[::2, None, :] == hex_rgb(LEVEL_COLORS)[None], axis=2), axis=1)
+    np.testing.assert_array_equal(level, s.demand_level)
+    # 864 points (30 x 30 minus the building's 6 x 6): 15, 7 and 8 columns by level.
+    np.testing.assert_array_equal(np.bincount(level, minlength=5), [432, 0, 192, 0, 240])
+    corners = _decode(c, "positions").reshape(n, 4, 3)
+    np.testing.assert_allclose(corners[:, :, :2].mean(axis=1), s.demand_xyz[:, :2] - shift[:2])
+    assert np.allclose(corners[:, :, 2], 0.05)  # just above the road
+    tri = _decode(c, "indices")  # rebuilt by the page: corners 0 1 2 and 0 2 3 of each cell
+    assert tri.shape == (2 * n, 3) and tri.max() == 4 * n - 1
+    # Cameras: a sphere (new) and a cube (kept) each with a pole; one volume per camera kind.
+    sphere = 12 + 12 + 2 * 12 * 5  # two polar caps, five bands of 12 segments
+    assert layers["cameras"]["count"] == sphere + 12 + 2 * 12  # + cube + two posts
+    assert layers["new camera volumes"]["count"] == 32
+    assert layers["existing camera volumes"]["alpha"] < 0.5
+
+
+def test_html_legend_shares_equal_level_fractions() -> None:
+    s = small_scene()
+    parsed = _parse(render._html.page(s))
+    items = {int(li["data-level"]): li for li in parsed.legend if "data-level" in li}
+    fractions = np.bincount(s.demand_level, minlength=5) / s.demand_level.size
+    assert sorted(items) == [0, 2, 4]  # levels nobody reached are not listed
+    for lv, li in items.items():
+        assert float(li["data-share"]) == pytest.approx(fractions[lv], abs=1e-6)
+        assert f"({round(100 * fractions[lv])} %)" in li["text"]
+    names = [li["text"] for li in parsed.legend]
+    assert names[0] == "buildings" and names[-2:] == ["new camera", "existing camera"]
+
+
+def _big_scene(n_boxes: int = 10_000, n_cells: int = 50_000) -> Scene:
+    """A 1 km tile: 10 000 boxes of 10 triangles (100 k), 50 000 road cells, 40 cameras."""
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(0, 990, n_boxes)
+    y0 = rng.uniform(0, 990, n_boxes)
+    h = rng.uniform(5, 40, n_boxes)
+    v1, f1 = box(0, 0, 8, 8, 1.0)
+    v = np.repeat(v1[None], n_boxes, axis=0)
+    v[:, :, 0] += x0[:, None] + E0
+    v[:, :, 1] += y0[:, None] + N0
+    v[:, :, 2] *= h[:, None]
+    f = (f1[None] + 8 * np.arange(n_boxes)[:, None, None]).reshape(-1, 3)
+    kind = np.tile(np.array([SurfaceKind.WALL] * 8 + [SurfaceKind.ROOF] * 2, np.int8), n_boxes)
+    xy = rng.uniform(0, 1000, (n_cells, 2))
+    k = 40
+    return replace(
+        small_scene(),
+        occ_vertices=v.reshape(-1, 3),
+        occ_faces=f.astype(np.int32),
+        occ_kind=kind,
+        demand_xyz=np.column_stack([xy[:, 0] + E0, xy[:, 1] + N0, np.full(n_cells, 1.5)]),
+        demand_ground_z=np.zeros(n_cells),
+        demand_level=rng.integers(0, 5, n_cells).astype(np.int8),
+        demand_weight=np.ones(n_cells),
+        cam_origin=np.column_stack(
+            [rng.uniform(0, 1000, k) + E0, rng.uniform(0, 1000, k) + N0, np.full(k, 6.0)]
+        ),
+        cam_ground_z=np.zeros(k),
+        cam_heading_deg=rng.uniform(0, 360, k),
+        cam_tilt_deg=np.full(k, 20.0),
+        cam_existing=np.arange(k) % 4 == 0,
+        cam_ids=tuple(f"cam-{i:03d}" for i in range(k)),
+    )
+
+
+def test_html_size_of_a_large_tile(tmp_path: Path) -> None:
+    s = _big_scene()
+    path = tmp_path / "scene.html"
+    render.export_html(s, path)
+    size = path.stat().st_size
+    assert size < 15e6
+    layers = _layers(_parse(path.read_text(encoding="utf-8")))
+    assert layers["buildings"]["count"] == 100_000
+    assert layers["coverage"]["count"] == 100_000
+    assert _decode(layers["buildings"], "positions").shape == (80_000, 3)  # welded corners
+    assert layers["buildings"]["index_bytes"] == 4 and layers["coverage"]["quads"]
+    assert layers["edges"]["count"] == 12 * 10_000
+
+
+def test_page_data_uses_a_local_frame() -> None:
+    data = page_data(_big_scene(n_boxes=50, n_cells=100))
+    assert data["origin"][:2] == pytest.approx([E0, N0], abs=2.0)
+    for layer in data["layers"]:
+        lo, hi = np.array(layer["bounds"][:3]), np.array(layer["bounds"][3:])
+        # Markers and road cells overhang the points by a few metres, view volumes by their range.
+        reach = 40.0 if "volumes" in layer["name"] else 5.0
+        assert lo[:2].min() >= -reach and hi[:2].max() <= 1000.0 + reach
+    view = data["view"]
+    assert view is not None and len(view["across"]) == 8
+    assert view["eye_direction"][0] > 0 > view["eye_direction"][1]  # from the south-east
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium to look at the page with")
+def test_html_screenshot_shows_unseen_red_and_seen_green(tmp_path: Path) -> None:
+    from PIL import Image
+
+    page = tmp_path / "scene.html"
+    render.export_html(small_scene(), page)
+    shot = tmp_path / "shot.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                str(_chromium()),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-gl=swiftshader",
+                "--enable-unsafe-swiftshader",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--window-size=800,500",
+                "--virtual-time-budget=3000",
+                f"--screenshot={shot}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
+    img = np.asarray(Image.open(shot).convert("RGB"))
+    assert img.shape == (500, 800, 3)
+    red, green = _masks(img[:, :600])  # left of the legend
+    assert red.sum() > 2000 and green.sum() > 2000
+    cols = np.arange(600)[None, :]
+    assert (cols * red).sum() / red.sum() + 50 < (cols * green).sum() / green.sum()
+    grey = (np.ptp(img.astype(int), axis=2) < 8) & (img[..., 0] < 190) & (img[..., 0] > 60)
+    assert grey.sum() > 1500  # the shaded building

@@ -106,9 +106,11 @@ def page_data(scene: Scene) -> dict[str, Any]:
     ``layers``: list of layers drawn in order (opaque first, translucent last), each with
     ``name``, ``mode`` ("triangles" or "lines"), base64 little-endian ``positions`` (float32,
     (V, 3), metres in the local frame), ``indices`` (uint16 or uint32 as ``index_bytes``
-    says; 3 per triangle or 2 per line), ``colors`` (uint8 RGB per triangle) or ``color``
-    (one RGB for lines), ``ambient``, ``diffuse`` and ``alpha``; ``labels`` (camera ids at
-    3D points), ``view`` (the initial framing), ``light`` and ``background``; ``origin``
+    says; 3 per triangle or 2 per line; empty with ``quads`` true when the triangles are
+    4i, 4i+1, 4i+2 and 4i, 4i+2, 4i+3, as in the coverage carpet), ``colors`` (uint8 RGB
+    per triangle) or ``color`` (one RGB for lines), ``ambient``, ``diffuse``, ``alpha``,
+    ``count`` (triangles or lines) and ``bounds``; ``labels`` (camera ids at 3D points),
+    ``view`` (the initial framing), ``radius``, ``light`` and ``background``; ``origin``
     the (x, y, z) subtracted from every coordinate.
     """
     shift = local_origin(scene)
@@ -144,7 +146,10 @@ def page_data(scene: Scene) -> dict[str, Any]:
         v, quads, level = coverage_cells(scene, shift)
         f = quads[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)  # two triangles per cell
         rgb = np.repeat(hex_rgb(LEVEL_COLORS)[level], 2, axis=0)
-        layers.append(_triangles("coverage", v, f, rgb, ambient=0.55, diffuse=0.45))
+        carpet = _triangles("coverage", v, f, rgb, ambient=0.55, diffuse=0.45)
+        # Cell i is always corners 4i..4i+3: the page rebuilds these indices itself.
+        carpet.update(indices="", index_bytes=0, quads=True)
+        layers.append(carpet)
 
     labels: list[dict[str, Any]] = []
     if scene.n_cameras:
@@ -436,8 +441,18 @@ _SCRIPT = r"""
   // Each layer is expanded to one vertex per corner so every triangle has its own normal.
   function build(layer) {
     var pos = new Float32Array(bytes(layer.positions).buffer);
-    var raw = bytes(layer.indices).buffer;
-    var ind = layer.index_bytes === 2 ? new Uint16Array(raw) : new Uint32Array(raw);
+    var ind;
+    if (layer.quads) {
+      ind = new Uint32Array(3 * layer.count);
+      for (var q = 0; q < layer.count / 2; q++) {
+        var c0 = 4 * q, o6 = 6 * q;
+        ind[o6] = c0; ind[o6 + 1] = c0 + 1; ind[o6 + 2] = c0 + 2;
+        ind[o6 + 3] = c0; ind[o6 + 4] = c0 + 2; ind[o6 + 5] = c0 + 3;
+      }
+    } else {
+      var raw = bytes(layer.indices).buffer;
+      ind = layer.index_bytes === 2 ? new Uint16Array(raw) : new Uint32Array(raw);
+    }
     var n = ind.length, P = new Float32Array(3 * n), N = new Float32Array(3 * n);
     var C = new Uint8Array(3 * n), i, k;
     for (i = 0; i < n; i++) {
