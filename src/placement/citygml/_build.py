@@ -65,11 +65,11 @@ class FilePart:
 
 def choose_crs(raw: RawFile) -> str | None:
     """The plane rectangular zone covering a file's coordinates (None without any)."""
-    if not raw.rings:
+    if not raw.ring_counts.size:
         return None
     if raw.srs_epsg not in GEOGRAPHIC_EPSG:
         return f"EPSG:{raw.srs_epsg}"
-    first = np.concatenate(raw.rings[:1000])
+    first = raw.coords[: int(raw.ring_counts[:1000].sum())]
     lat, lon = np.median(first[:, 0]), np.median(first[:, 1])
     return zone_for_lonlat(float(lon), float(lat))
 
@@ -114,10 +114,10 @@ def _explode(geom: shapely.Geometry) -> list[shapely.Polygon]:
 
 def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
     """Transform, triangulate and extrude one file's geometry into metres."""
-    if not raw.rings:
+    if not raw.ring_counts.size:
         return FilePart(raw, Mesh.empty(), Mesh.empty(), np.zeros(0, bool))
-    counts = np.fromiter((r.shape[0] for r in raw.rings), np.int64, len(raw.rings))
-    coords = np.concatenate(raw.rings)
+    counts = raw.ring_counts
+    coords = raw.coords
     if raw.srs_epsg in GEOGRAPHIC_EPSG:
         x, y, z = to_metric(coords[:, 0], coords[:, 1], coords[:, 2], crs, source_epsg=raw.srs_epsg)
     else:

@@ -3,9 +3,17 @@
 lxml ``iterparse`` with a tag filter yields only the top-level features this tool uses;
 each is read and then cleared, and the empty ``cityObjectMember`` siblings before it are
 deleted, so memory is bounded by the largest feature rather than the file. Geometry is
-kept as open rings of numpy coordinates plus per-polygon metadata (feature row, surface
-kind, role); :mod:`placement.citygml._build` transforms and triangulates a whole file at
-once.
+kept as open rings stacked in one coordinate array plus per-polygon metadata (feature
+row, surface kind, role); :mod:`placement.citygml._build` transforms and triangulates a
+whole file at once.
+
+Two paths read the rings. The fast one only collects the ``posList`` texts while walking
+the tree and turns tens of thousands of rings into numbers in one ``np.fromstring`` call
+(the per-ring numpy calls were most of the loader's time); it checks every ring in bulk
+afterwards. Anything it cannot vouch for (a ring that is short, not 3D, not numeric, a
+polygon without a ring, ...) makes it give up, and the file is read again by the exact
+per-ring path, which drops the bad parts with warnings. Both give the same result on a
+file without such problems, so the slower path only costs time on broken files.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from placement.model import SurfaceKind
 log = logging.getLogger("placement.citygml")
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 GML = "http://www.opengis.net/gml"
 XLINK = "http://www.w3.org/1999/xlink"
@@ -97,6 +106,77 @@ class GeometryError(ValueError):
     """A ring or polygon that cannot be used (bad numbers, too few points)."""
 
 
+class _FastPathError(Exception):
+    """The fast path met something only the exact per-ring path handles."""
+
+
+#: The fast path turns its collected texts into numbers after this many rings, so the
+#: joined text stays a few megabytes however large the file.
+_FLUSH_RINGS = 32768
+_ODD_SPACE = ("\n", "\t", "\r", "\x0b", "\x0c", "  ")
+
+
+def _dimension(attr: str | None) -> int:
+    return int(attr) if attr and attr.isdigit() else 3
+
+
+class _RingBatch:
+    """Ring texts collected by the fast path, parsed and checked in bulk.
+
+    ``flush`` raises :class:`_FastPathError` unless every ring would pass :func:`_ring_coords`
+    unchanged (3D, numeric, finite, enough distinct points), so accepting a batch never
+    changes a result.
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.points: list[int] = []  # rings of furniture points: no closing, 1 point is enough
+        self.coords: list[FloatArray] = []
+        self.counts: list[IntArray] = []
+
+    def add(self, text: str | None, dim_attr: str | None) -> None:
+        if dim_attr is not None and _dimension(dim_attr) != 3:
+            raise _FastPathError
+        self.texts.append(text or "")
+
+    def flush(self) -> None:
+        texts = self.texts
+        if not texts:
+            return
+        joined = " ".join(texts)
+        if joined[:1] == " " or joined[-1:] == " " or any(c in joined for c in _ODD_SPACE):
+            n = np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
+        else:
+            # Single spaces only: counting them is far cheaper than splitting.
+            n = np.fromiter((t.count(" ") for t in texts), np.int64, len(texts)) + 1
+        try:
+            values = np.fromstring(joined, sep=" ")
+        except ValueError:
+            raise _FastPathError from None
+        if values.size != int(n.sum()) or (n % 3).any() or not n.all():
+            raise _FastPathError
+        pts = values.reshape(-1, 3)
+        # Huge values could overflow the per-ring sum the exact path checks: let it decide.
+        if not np.isfinite(pts).all() or (pts.size and np.abs(pts).max() >= 1e300):
+            raise _FastPathError
+        npts = n // 3
+        end = np.cumsum(npts)
+        is_point = np.zeros(len(texts), bool)
+        is_point[self.points] = True
+        closed = ~is_point & (npts >= 2) & (pts[end - npts] == pts[end - 1]).all(axis=1)
+        left = npts - closed
+        if (left < np.where(is_point, 1, 3)).any():
+            raise _FastPathError
+        if closed.any():
+            keep = np.ones(pts.shape[0], bool)
+            keep[end[closed] - 1] = False
+            pts = pts[keep]
+        self.coords.append(pts)
+        self.counts.append(left)
+        self.texts = []
+        self.points = []
+
+
 @dataclass
 class RawFile:
     """Everything read from one document, still in the source CRS (lat, lon, h)."""
@@ -109,7 +189,8 @@ class RawFile:
     measured_height: list[float] = field(default_factory=list)
     function: list[str] = field(default_factory=list)
     usage: list[str] = field(default_factory=list)
-    rings: list[FloatArray] = field(default_factory=list)
+    coords: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
+    ring_counts: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     poly_nrings: list[int] = field(default_factory=list)
     poly_feature: list[int] = field(default_factory=list)
     poly_kind: list[int] = field(default_factory=list)
@@ -207,19 +288,21 @@ def _xml_problem(exc: etree.XMLSyntaxError) -> str:
 # --------------------------------------------------------------------------- geometry
 
 
-def _ring_coords(ring: Any, *, min_points: int = 3, close: bool = True) -> FloatArray:
-    """(n, 3) coordinates of a LinearRing / LineString element in file axis order."""
+def _ring_text(ring: Any) -> tuple[str, str | None]:
+    """The coordinate text of a LinearRing / LineString element and its srsDimension."""
     pl = ring.find(POSLIST)
     if pl is not None:
-        text = pl.text or ""
-        dim_attr = pl.get("srsDimension")
-    else:
-        poss = ring.findall(POS)
-        if not poss:
-            raise GeometryError("ring has no gml:posList or gml:pos")
-        text = " ".join(p.text or "" for p in poss)
-        dim_attr = poss[0].get("srsDimension")
-    dim = int(dim_attr) if dim_attr and dim_attr.isdigit() else 3
+        return pl.text or "", pl.get("srsDimension")
+    poss = ring.findall(POS)
+    if not poss:
+        raise GeometryError("ring has no gml:posList or gml:pos")
+    return " ".join(p.text or "" for p in poss), poss[0].get("srsDimension")
+
+
+def _ring_coords(ring: Any, *, min_points: int = 3, close: bool = True) -> FloatArray:
+    """(n, 3) coordinates of a LinearRing / LineString element in file axis order."""
+    text, dim_attr = _ring_text(ring)
+    dim = _dimension(dim_attr)
     try:
         a = np.array(text.split(), dtype=np.float64)
     except ValueError:
@@ -249,9 +332,25 @@ def _local(tag: Any) -> str:
 class FileParser:
     """Reads the features of one document into a :class:`RawFile`."""
 
-    def __init__(self, raw: RawFile) -> None:
+    def __init__(self, raw: RawFile, *, fast: bool) -> None:
         self.raw = raw
         self._anon = 0
+        self.fast = fast
+        self.batch = _RingBatch()
+        self.rings: list[FloatArray] = []  # the exact path's rings
+
+    def finish_rings(self) -> None:
+        """Stack the rings read into ``raw.coords`` / ``raw.ring_counts``."""
+        r = self.raw
+        if self.fast:
+            self.batch.flush()
+            parts, counts = self.batch.coords, self.batch.counts
+        else:
+            parts = self.rings
+            counts = [np.fromiter((a.shape[0] for a in parts), np.int64, len(parts))]
+        if parts:
+            r.coords = np.concatenate(parts)
+            r.ring_counts = np.concatenate(counts)
 
     # ---- features table
     def _add_feature(
@@ -273,6 +372,8 @@ class FileParser:
     # ---- polygons
     def _emit(self, geom: Any, row: int, kind: int, role: int, fid: str) -> tuple[int, int]:
         """Append every polygon below ``geom``; returns (good, broken) polygon counts."""
+        if self.fast:
+            return self._emit_fast(geom, row, kind, role), 0
         r = self.raw
         good = bad = 0
         for poly in geom.iter(POLYGON_TAGS):
@@ -292,13 +393,40 @@ class FileParser:
                 pid = poly.get(GML_ID)
                 r.warn(f"polygon {pid + ' ' if pid else ''}skipped: {exc}", feature=fid)
                 continue
-            r.rings.extend(rings)
+            self.rings.extend(rings)
             r.poly_nrings.append(len(rings))
             r.poly_feature.append(row)
             r.poly_kind.append(kind)
             r.poly_role.append(role)
             good += 1
         return good, bad
+
+    def _emit_fast(self, geom: Any, row: int, kind: int, role: int) -> int:
+        """:meth:`_emit` collecting texts only; raises :class:`_FastPathError` on any doubt."""
+        r = self.raw
+        add = self.batch.add
+        nrings = r.poly_nrings
+        good = 0
+        for poly in geom.iter(POLYGON_TAGS):
+            n = 0
+            for ring in poly.iter(LINEAR_RING):
+                pl = ring[0] if len(ring) == 1 else None
+                if pl is not None and pl.tag == POSLIST:
+                    add(pl.text, pl.get("srsDimension"))
+                else:
+                    try:
+                        add(*_ring_text(ring))
+                    except GeometryError:
+                        raise _FastPathError from None
+                n += 1
+            if not n:
+                raise _FastPathError
+            nrings.append(n)
+            good += 1
+        r.poly_feature.extend([row] * good)
+        r.poly_kind.extend([kind] * good)
+        r.poly_role.extend([role] * good)
+        return good
 
     def _has_polygon(self, geoms: list[tuple[Any, int]]) -> bool:
         return any(next(g.iter(POLYGON_TAGS), None) is not None for g, _ in geoms)
@@ -489,12 +617,20 @@ class FileParser:
                 continue
             found = False
             for pl in g.iter(POSLIST, POS):
-                try:
-                    pts = _ring_coords(pl.getparent(), min_points=1, close=False)
-                except GeometryError as exc:
-                    r.warn(f"lod0 geometry skipped: {exc}", feature=fid)
-                    continue
-                r.rings.append(pts)
+                if self.fast:
+                    try:
+                        text, dim_attr = _ring_text(pl.getparent())
+                    except GeometryError:
+                        raise _FastPathError from None
+                    self.batch.points.append(len(self.batch.texts))
+                    self.batch.add(text, dim_attr)
+                else:
+                    try:
+                        pts = _ring_coords(pl.getparent(), min_points=1, close=False)
+                    except GeometryError as exc:
+                        r.warn(f"lod0 geometry skipped: {exc}", feature=fid)
+                        continue
+                    self.rings.append(pts)
                 r.poly_nrings.append(1)
                 r.poly_feature.append(row)
                 r.poly_kind.append(int(SurfaceKind.FURNITURE))
@@ -538,8 +674,17 @@ def parse_file(source: Source, srs_epsg: int | None) -> RawFile:
     ------
     CityGMLError : malformed XML, or no CRS anywhere.
     """
+    try:
+        return _parse(source, srs_epsg, fast=True)
+    except _FastPathError:
+        log.debug("%s: geometry needs the exact per-ring path", source.label)
+        return _parse(source, srs_epsg, fast=False)
+
+
+def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
     raw = RawFile(source, srs_epsg if srs_epsg is not None else -1)
-    parser = FileParser(raw)
+    parser = FileParser(raw, fast=fast)
+    batch = parser.batch
     handlers: dict[str, Callable[[Any], object]] = {
         BUILDING: parser.building,
         ROAD: parser.road,
@@ -570,8 +715,11 @@ def parse_file(source: Source, srs_epsg: int | None) -> RawFile:
                     parent = member.getparent()
                     while member.getprevious() is not None:
                         del parent[0]
+                if len(batch.texts) > _FLUSH_RINGS:
+                    batch.flush()
         except etree.XMLSyntaxError as exc:
             raise CityGMLError(source.label, _xml_problem(exc)) from None
+    parser.finish_rings()
     return raw
 
 
