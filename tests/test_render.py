@@ -566,3 +566,40 @@ def test_html_screenshot_shows_unseen_red_and_seen_green(tmp_path: Path) -> None
     assert (cols * red).sum() / red.sum() + 50 < (cols * green).sum() / green.sum()
     grey = (np.ptp(img.astype(int), axis=2) < 8) & (img[..., 0] < 190) & (img[..., 0] > 60)
     assert grey.sum() > 1500  # the shaded building
+
+
+def test_html_of_a_scene_without_streets_or_cameras() -> None:
+    s = small_scene()
+    none = np.zeros(0)
+    s = replace(
+        s,
+        title="</script><b>odd & title</b>",
+        demand_xyz=np.zeros((0, 3)),
+        demand_ground_z=none,
+        demand_level=np.zeros(0, np.int8),
+        demand_weight=none,
+        cam_origin=np.zeros((0, 3)),
+        cam_ground_z=none,
+        cam_heading_deg=none,
+        cam_tilt_deg=none,
+        cam_existing=np.zeros(0, bool),
+        cam_ids=(),
+    )
+    text = render._html.page(s)
+    parsed = _parse(text)
+    assert "&lt;/script&gt;&lt;b&gt;odd &amp; title&lt;/b&gt;" in text
+    assert len(parsed.scripts) == 2  # the title did not end a script or open a tag
+    assert sorted(_layers(parsed)) == ["buildings", "edges", "roads"]
+    assert [li["text"] for li in parsed.legend] == ["buildings"]
+    data = page_data(s)
+    assert data["labels"] == [] and data["view"] is not None  # framed on the buildings
+    empty = replace(
+        s,
+        occ_vertices=np.zeros((0, 3)),
+        occ_faces=np.zeros((0, 3), np.int32),
+        occ_kind=np.zeros(0, np.int8),
+        road_vertices=np.zeros((0, 3)),
+        road_faces=np.zeros((0, 3), np.int32),
+    )
+    data = page_data(empty)
+    assert data["layers"] == [] and data["view"] is None and data["radius"] == 100.0

@@ -603,19 +603,29 @@ _SCRIPT = r"""
         gl.drawArrays(L.lines ? gl.LINES : gl.TRIANGLES, 0, L.count);
       });
     });
+    [loc.pos, loc.nor, loc.col].forEach(function (a) { gl.disableVertexAttribArray(a); });
     gl.disable(gl.BLEND);
     gl.depthMask(true);
 
-    var cw = canvas.clientWidth, ch = canvas.clientHeight;
+    // Camera ids over their markers; a label that would cover one already placed is hidden.
+    var cw = canvas.clientWidth, ch = canvas.clientHeight, placed = [];
     labels.forEach(function (l) {
       var p = l.p, c = [0, 0, 0, 0];
       for (var r = 0; r < 4; r++) {
         c[r] = mvp[r] * p[0] + mvp[4 + r] * p[1] + mvp[8 + r] * p[2] + mvp[12 + r];
       }
       if (c[3] <= near) { l.el.style.display = "none"; return; }
+      var x = (c[0] / c[3] + 1) / 2 * cw, y = (1 - c[1] / c[3]) / 2 * ch;
       l.el.style.display = "block";
-      l.el.style.left = ((c[0] / c[3] + 1) / 2 * cw).toFixed(1) + "px";
-      l.el.style.top = ((1 - c[1] / c[3]) / 2 * ch).toFixed(1) + "px";
+      var bw = l.el.offsetWidth, bh = l.el.offsetHeight;
+      var box = [x - bw / 2, y - bh, x + bw / 2, y];
+      var clash = placed.some(function (b) {
+        return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3];
+      });
+      if (clash) { l.el.style.display = "none"; return; }
+      placed.push(box);
+      l.el.style.left = x.toFixed(1) + "px";
+      l.el.style.top = y.toFixed(1) + "px";
     });
   }
 
