@@ -51,7 +51,7 @@ BACKGROUND_TOP = "#f7f9fc"
 BACKGROUND_BOTTOM = "#d9e2ec"
 
 LABELLED_CAMERAS_MAX = 40  # more labels than this hide the picture
-_EDGES_MAX_TRIANGLES = 600_000  # feature-edge extraction time grows with the mesh
+EDGES_MAX_TRIANGLES = 600_000  # feature-edge extraction time grows with the mesh
 
 #: The sun: from the south-west, high; and a softer light from the viewer (headlight).
 SUN_AZIMUTH_DEG = 215.0
@@ -161,7 +161,7 @@ def build_plotter(
             built.append(scene.occ_faces[mask])
 
     n_built = sum(f.shape[0] for f in built)
-    if 0 < n_built <= _EDGES_MAX_TRIANGLES:
+    if 0 < n_built <= EDGES_MAX_TRIANGLES:
         # Crease lines give the buildings crisp outlines; triangle edges would be noise.
         edges = _polydata(occ_v, np.concatenate(built)).extract_feature_edges(
             feature_angle=35.0, boundary_edges=False, non_manifold_edges=False, manifold_edges=False
