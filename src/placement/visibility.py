@@ -212,8 +212,9 @@ def _local_center(mesh: Mesh, *others: FloatArray) -> FloatArray:
     parts = [a.reshape(-1, 3) for a in (mesh.vertices, *others) if a.size]
     if not parts:
         return np.zeros(3)
-    lo = np.min([p.min(axis=0) for p in parts], axis=0)
-    hi = np.max([p.max(axis=0) for p in parts], axis=0)
+    # Column by column: a reduction over axis 0 of an (N, 3) array is several times slower.
+    lo = np.array([min(float(p[:, k].min()) for p in parts) for k in range(3)])
+    hi = np.array([max(float(p[:, k].max()) for p in parts) for k in range(3)])
     return np.asarray(np.floor((lo + hi) / 2.0), dtype=np.float64)
 
 
@@ -262,12 +263,18 @@ def segments_clear(
 
 #: Azimuth bins of the per-site heading table (5 degrees each): a point is tested only
 #: against the options whose horizontal sector reaches its bin.
-_AZ_BINS = 72
+_AZ_BINS = 64
+#: The field-of-view table: relative azimuth x elevation cells (powers of two; the sector
+#: bins are groups of these azimuth bins). Cells wholly inside or outside a view decide a
+#: pair at once; only pairs in cells on a view's edge run the exact test.
+_LUT_AZ = 512
+_LUT_EL = 256
+_LUT_MAX_TILTS = 16
 #: Slack (radians) on each option's sector: covers float32 azimuth rounding.
 _AZ_SLACK_RAD = 1e-4
 #: Site-point candidates handled together inside a chunk: small enough that the numpy
 #: temporaries stay in cache, big enough that per-call overhead stays small.
-_BLOCK_PAIRS = 32_768
+_BLOCK_PAIRS = 16_384
 #: Grid cells per reach radius: finer cells follow the reach circle more closely (fewer
 #: candidates past the rim) at the cost of more cell-row ranges per site.
 _CELLS_PER_REACH = 6
@@ -298,6 +305,9 @@ class _Task:
     heading_rad: FloatArray  # (M,)
     tilt_rad: FloatArray  # (M,)
     sector_rad: FloatArray  # (M,) half-width of the azimuths an option can see (pi = all)
+    view_lut: npt.NDArray[np.int8] | None  # (T * _LUT_AZ * _LUT_EL,) 0 out, 1 in, 2 test
+    opt_lut: IntpArray  # (M,) offset of each option's tilt table in view_lut
+    opt_hbin: IntpArray  # (M,) heading azimuth bin times _LUT_EL
     camera: Camera
     reach_m: float  # min(range, distance where density falls to the threshold)
     start_margin_m: float
@@ -470,17 +480,37 @@ def _filter_block(
     lo, ptr, table = sectors
     x32, y32, z32 = vx.astype(np.float32), vy.astype(np.float32), vz.astype(np.float32)
     az = np.arctan2(x32, y32)
-    b = np.floor(az * np.float32(_AZ_BINS / (2.0 * math.pi))).astype(np.intp) % _AZ_BINS
-    key = (s - lo) * _AZ_BINS + b
+    ab = np.floor(az * np.float32(_LUT_AZ / (2.0 * math.pi))).astype(np.intp)
+    ab &= _LUT_AZ - 1  # wraps negative bins
+    key = (s - lo) * _AZ_BINS + ab // (_LUT_AZ // _AZ_BINS)
     first = ptr[key]
     n_cand = ptr[key + 1] - first
+    lut = task.view_lut
+    if lut is not None:
+        eb = np.floor((vz / d + 1.0) * (_LUT_EL / 2.0))
+        cell = ab * _LUT_EL + np.clip(eb, 0, _LUT_EL - 1).astype(np.intp)
+        one_tilt = not task.opt_lut.any()
     opts_out: list[IntpArray] = []
     pairs_out: list[IntpArray] = []
     seen = np.zeros(q.size, dtype=bool)
     for j in range(int(n_cand.max()) if n_cand.size else 0):
         live = np.flatnonzero(n_cand > j)
-        o = table[first[live] + j]
-        if live.size == q.size:
+        everyone = live.size == q.size
+        o = table[(first if everyone else first.take(live)) + j]
+        if lut is not None:
+            # Cell of (azimuth - heading, elevation); wraps round the circle.
+            c = (cell if everyone else cell.take(live)) - task.opt_hbin.take(o)
+            c &= _LUT_AZ * _LUT_EL - 1
+            if not one_tilt:
+                c += task.opt_lut.take(o)
+            state = lut.take(c)
+            inside = state == 1
+            edge = np.flatnonzero(state == 2)
+            if edge.size:
+                pe = live.take(edge)
+                v32 = (x32.take(pe), y32.take(pe), z32.take(pe))
+                inside[edge] = _in_view(task, o.take(edge), (vx, vy, vz), v32)
+        elif everyone:
             inside = _in_view(task, o, (vx, vy, vz), (x32, y32, z32))
         elif task.camera.panoramic:
             v = (vx.take(live), vy.take(live), vz.take(live))
@@ -661,6 +691,61 @@ def _sectors(camera: Camera, heading_rad: FloatArray, tilt_rad: FloatArray) -> F
     return out
 
 
+def _view_tables(
+    camera: Camera, heading_rad: FloatArray, tilt_rad: FloatArray
+) -> tuple[npt.NDArray[np.int8] | None, IntpArray, IntpArray]:
+    """Classify (relative azimuth, elevation) cells as inside, outside or on the edge of
+    the view of each distinct tilt; see :data:`_LUT_AZ`.
+
+    Cell (k, n) holds the directions whose azimuth bin minus the option's heading bin is
+    k (so azimuth - heading lies within (k - 1, k + 1) bins) and whose sine of elevation
+    is in bin n. Each condition of the pinhole test (z > 0, |x| <= z tan(h/2), |y| <= z tan(v/2), on
+    unit vectors) is a combination ``g = a cos(p) cos(e) + b sin(p) cos(e) + c sin(e)``
+    with |a| + |b| + |c| <= C; over a cell it stays within its bilinear interpolation from
+    the corners (error <= C (dp^2 + de^2) / 8 for a cell dp x de radians), and float32
+    rounding of the angles and of the exact test adds under C 3e-5. Four times their sum
+    as a margin on the corner values makes "inside" and "outside" certain; the rest run
+    the exact test.
+
+    Returns
+    -------
+    table (T * _LUT_AZ * _LUT_EL,) int8 or None (panoramic, or too many tilts), each
+    option's table offset (M,) and its heading bin times _LUT_EL (M,).
+    """
+    m = heading_rad.shape[0]
+    da = 2.0 * math.pi / _LUT_AZ
+    hbin = (np.floor(heading_rad / da).astype(np.intp) % _LUT_AZ) * _LUT_EL
+    tilts, which = np.unique(tilt_rad, return_inverse=True)
+    if camera.panoramic or tilts.size > _LUT_MAX_TILTS:
+        return None, np.zeros(m, np.intp), hbin
+    tan_h = math.tan(math.radians(camera.hfov_deg) / 2.0)
+    tan_v = math.tan(math.radians(camera.vfov_deg) / 2.0)
+    phi = np.arange(-1, _LUT_AZ + 2) * da
+    # Elevation rows are uniform in sin(elevation) = dz / d, which the filters already have.
+    el = np.arcsin(np.clip(-1.0 + np.arange(_LUT_EL + 1) * (2.0 / _LUT_EL), -1.0, 1.0))
+    fwd = np.cos(phi)[:, None] * np.cos(el)[None, :]
+    right = np.sin(phi)[:, None] * np.cos(el)[None, :]
+    up = np.broadcast_to(np.sin(el)[None, :], fwd.shape)
+    # Interpolation error per row (cells are 2 azimuth bins wide), float32 slack, then 4x.
+    rows = ((2.0 * da) ** 2 + np.diff(el) ** 2) / 8.0 + 3e-5
+    tables = []
+    for t in tilts.tolist():
+        ct, st = math.cos(t), math.sin(t)
+        margin = 4.0 * rows[None, :] * ((1.0 + max(tan_h, tan_v)) * (abs(ct) + abs(st)) + 1.0)
+        z = ct * fwd - st * up
+        y = st * fwd + ct * up
+        inside = np.ones((_LUT_AZ, _LUT_EL), bool)
+        outside = np.zeros((_LUT_AZ, _LUT_EL), bool)
+        for g in (z, tan_h * z - right, tan_h * z + right, tan_v * z - y, tan_v * z + y):
+            # Corners of cell (k, n): azimuth grid k - 1 and k + 1, elevation n and n + 1.
+            corners = (g[:-3, :-1], g[2:-1, :-1], g[:-3, 1:], g[2:-1, 1:])
+            inside &= np.minimum.reduce(corners) > margin
+            outside |= np.maximum.reduce(corners) < -margin
+        tables.append(np.where(inside, 1, np.where(outside, 0, 2)).astype(np.int8).ravel())
+    offset = which.reshape(-1).astype(np.intp) * (_LUT_AZ * _LUT_EL)
+    return np.concatenate(tables), offset, hbin
+
+
 def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> _Task:
     """Shift everything to local coordinates, group the options by lens position and put
     the demand points in grid order."""
@@ -682,7 +767,7 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
     points = np.asarray(demand.xyz, dtype=np.float64).reshape(-1, 3) - center
     cell = reach / _CELLS_PER_REACH if reach > 0 else 1.0
     if points.shape[0]:
-        xy0 = points[:, :2].min(axis=0)
+        xy0 = np.array([points[:, 0].min(), points[:, 1].min()])
         cr = np.floor((points[:, :2] - xy0) / cell).astype(np.int64)
         n_cols, n_rows = int(cr[:, 0].max()) + 1, int(cr[:, 1].max()) + 1
     else:
@@ -695,6 +780,7 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
     frames = _camera_frames(
         np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
     )
+    lut, lut_offset, hbin = _view_tables(camera, heading, tilt)
     return _Task(
         vertices=(mesh.vertices - center).astype(np.float32),
         faces=np.ascontiguousarray(mesh.faces, dtype=np.int32),
@@ -713,6 +799,9 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
         heading_rad=heading,
         tilt_rad=tilt,
         sector_rad=_sectors(camera, heading, tilt),
+        view_lut=lut,
+        opt_lut=lut_offset,
+        opt_hbin=hbin,
         camera=camera,
         reach_m=reach,
         start_margin_m=START_MARGIN_M,
