@@ -10,7 +10,7 @@ OUT    ?= out/demo
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[html]'
+	$(PIP) install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
