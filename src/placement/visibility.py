@@ -846,6 +846,52 @@ def _plan_chunks(pairs_per_site: npt.NDArray[np.int64], budget: int) -> list[tup
     return chunks
 
 
+def _run_pool(
+    task: _Task,
+    jobs: list[tuple[int, int, int]],
+    n_pool: int,
+    collect: Callable[[_ChunkResult], None],
+) -> None:
+    """Run ``jobs`` on ``n_pool`` worker processes and this one (which must be set up).
+
+    The pool is fed a few chunks at a time from the front of the list while this process
+    takes chunks from the back, so the workers' start-up (about 0.1 s) overlaps useful
+    work here and nobody waits at the end for long.
+    """
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    # Never fork: the parent may hold threads (OR-Tools, VTK, BLAS) whose locks a forked
+    # child inherits mid-use, which hangs or kills workers. A forkserver starts workers
+    # from a clean single-threaded process; a dead worker raises instead of hanging.
+    ctx: Any
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        # Import this module (numpy, scipy) and Embree once in the server, not in every
+        # worker: about 0.4 s per worker. Only takes effect if the server is not running.
+        ctx.set_forkserver_preload(
+            ["__main__", __name__, "embreex.rtcore_scene", "embreex.mesh_construction"]
+        )
+    else:
+        ctx = mp.get_context("spawn")
+    queue = deque(jobs)
+    pending: set[Future[_ChunkResult]] = set()
+    with ProcessPoolExecutor(
+        n_pool, mp_context=ctx, initializer=_init_worker, initargs=(task,)
+    ) as pool:
+        while queue or pending:
+            while queue and len(pending) < 2 * n_pool:
+                pending.add(pool.submit(_run_chunk, queue.popleft()))
+            if queue:
+                collect(_run_chunk(queue.pop()))
+                finished = {f for f in pending if f.done()}
+            else:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                pending.discard(fut)
+                collect(fut.result())
+
+
 def compute_coverage(
     occluders: Mesh | City,
     options: Options,
@@ -952,36 +998,17 @@ def compute_coverage(
             progress(done, n_options)
 
     global _STATE  # noqa: PLW0603 - the in-process path uses the same per-process state
-    if n_workers == 1:
-        t0 = time.perf_counter()
-        _init_worker(task)
-        t_scene = time.perf_counter() - t0
-        try:
+    t0 = time.perf_counter()
+    _init_worker(task)  # this process works too, whatever the number of workers
+    t_scene = time.perf_counter() - t0
+    try:
+        if n_workers == 1:
             for job in jobs:
                 collect(_run_chunk(job))
-        finally:
-            _STATE = None
-    elif jobs:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # Never fork: the parent may hold threads (OR-Tools, VTK, BLAS) whose locks a forked
-        # child inherits mid-use, which hangs or kills workers. A forkserver starts workers
-        # from a clean single-threaded process; a dead worker raises instead of hanging.
-        ctx: Any
-        if "forkserver" in mp.get_all_start_methods():
-            ctx = mp.get_context("forkserver")
-            # Import this module (numpy, scipy) and Embree once in the server, not in every
-            # worker: about 0.4 s per worker. Only takes effect if the server is not running.
-            ctx.set_forkserver_preload(
-                ["__main__", __name__, "embreex.rtcore_scene", "embreex.mesh_construction"]
-            )
-        else:
-            ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(
-            n_workers, mp_context=ctx, initializer=_init_worker, initargs=(task,)
-        ) as pool:
-            for fut in as_completed([pool.submit(_run_chunk, job) for job in jobs]):
-                collect(fut.result())
+        elif jobs:
+            _run_pool(task, jobs, n_workers - 1, collect)
+    finally:
+        _STATE = None
     if progress is not None and done < n_options:
         progress(n_options, n_options)  # options with nothing in reach are done too
     t_rays = time.perf_counter()
