@@ -181,6 +181,22 @@ def triangulate_polygons(
     if rest.size:
         rf: list[IndexArray] = []
         rp: list[IndexArray] = []
+        # Hole-free polygons (most of them) with as little Python per call as possible:
+        # earcut sees a view of the polygon's own vertices.
+        lone = rest[n_rings_of[rest] == 1]
+        if lone.size:
+            v0s = ring_start[ext[lone]]
+            ncs = ext_count[lone]
+            ends_all = ncs.astype(np.uint32)
+            sizes = np.empty(lone.size, np.int64)
+            earcut = mapbox_earcut.triangulate_float64
+            for i, (v0, v1) in enumerate(zip(v0s.tolist(), (v0s + ncs).tolist(), strict=True)):
+                tris = earcut(uv[v0:v1], ends_all[i : i + 1])
+                sizes[i] = tris.size // 3
+                if tris.size:
+                    rf.append(tris.astype(np.int64).reshape(-1, 3) + v0)
+            rp.append(np.repeat(lone, sizes))
+            rest = rest[n_rings_of[rest] > 1]
         for p in rest.tolist():
             r0, r1 = int(poly_ring_start[p]), int(poly_ring_start[p + 1])
             counts = ring_counts[r0:r1]

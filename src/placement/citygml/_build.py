@@ -100,6 +100,42 @@ def _plan_polygon(rings: list[FloatArray]) -> shapely.Geometry | None:
     return p if not p.is_empty and p.area > 0 else None
 
 
+def _plan_polygons(
+    verts: FloatArray, ring_start: IntArray, poly_ring_start: IntArray, polys: IntArray
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]:
+    """Plan (x, y) shapely polygons of some polygons, in the order given.
+
+    Returns
+    -------
+    geoms : (len(polys),) object, a valid geometry with area, or None.
+    repaired : (len(polys),) bool, the geometry may be more than one polygon
+        (``make_valid`` output, or built with holes): pass it through :func:`_explode`.
+    """
+    out = np.full(polys.size, None, object)
+    repaired = np.zeros(polys.size, bool)
+    nr = poly_ring_start[polys + 1] - poly_ring_start[polys]
+    one = np.flatnonzero(nr == 1)
+    if one.size:
+        # Hole-free polygons (nearly all) are built in one vectorised call.
+        r = poly_ring_start[polys[one]]
+        lens = ring_start[r + 1] - ring_start[r]
+        vidx = np.repeat(ring_start[r] - (np.cumsum(lens) - lens), lens) + np.arange(lens.sum())
+        rings = shapely.linearrings(verts[vidx, :2], indices=np.repeat(np.arange(one.size), lens))
+        geoms = shapely.polygons(rings)
+        bad = ~shapely.is_valid(geoms)
+        if bad.any():
+            geoms[bad] = shapely.make_valid(geoms[bad])
+        geoms[~(shapely.area(geoms) > 0)] = None
+        out[one] = geoms
+        repaired[one] = bad
+    for i in np.flatnonzero(nr != 1).tolist():
+        p = int(polys[i])
+        ring_ids = range(int(poly_ring_start[p]), int(poly_ring_start[p + 1]))
+        out[i] = _plan_polygon([verts[ring_start[k] : ring_start[k + 1]] for k in ring_ids])
+        repaired[i] = True
+    return out, repaired
+
+
 def _explode(geom: shapely.Geometry) -> list[shapely.Polygon]:
     parts = shapely.get_parts(geom)
     out: list[shapely.Polygon] = []
@@ -219,50 +255,42 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
 
     part = FilePart(raw, occ, roads, road_flat)
 
-    # Road plan polygons: one union per (feature, kind).
-    groups: dict[tuple[int, int], list[shapely.Geometry]] = {}
+    # Road plan polygons: one union per (feature, kind); hole-free polygons first.
     road_polys = np.flatnonzero(role == ROADSURF)
-    simple = road_polys[nrings[road_polys] == 1]
-    if simple.size:
-        # Hole-free polygons (nearly all) are built in one vectorised call.
-        r_idx = poly_ring_start[simple]
-        lens = counts[r_idx]
-        vidx = np.concatenate(
-            [
-                np.arange(ring_start[r], ring_start[r] + n)
-                for r, n in zip(r_idx.tolist(), lens.tolist(), strict=True)
-            ]
-        )
-        rings_g = shapely.linearrings(
-            verts[vidx, :2], indices=np.repeat(np.arange(simple.size), lens)
-        )
-        geoms = shapely.polygons(rings_g)
-        bad = ~shapely.is_valid(geoms)
-        if bad.any():
-            geoms[bad] = shapely.make_valid(geoms[bad])
-        keep = shapely.area(geoms) > 0
-        for p, g in zip(simple[keep].tolist(), geoms[keep].tolist(), strict=True):
-            groups.setdefault((int(pfeat[p]), int(pkind[p])), []).append(g)
-    for p in road_polys[nrings[road_polys] > 1].tolist():
-        g = _plan_polygon(rings_of(p))
+    road_polys = np.concatenate(
+        [road_polys[nrings[road_polys] == 1], road_polys[nrings[road_polys] > 1]]
+    )
+    geoms, repaired = _plan_polygons(verts, ring_start, poly_ring_start, road_polys)
+    groups: dict[tuple[int, int], list[shapely.Geometry]] = {}
+    group_repaired: dict[tuple[int, int], bool] = {}
+    for p, g, rep in zip(road_polys.tolist(), geoms.tolist(), repaired.tolist(), strict=True):
         if g is not None:
-            groups.setdefault((int(pfeat[p]), int(pkind[p])), []).append(g)
+            key = (int(pfeat[p]), int(pkind[p]))
+            groups.setdefault(key, []).append(g)
+            group_repaired[key] = group_repaired.get(key, False) or rep
     for (row, kind), geoms_list in groups.items():
-        merged = geoms_list[0] if len(geoms_list) == 1 else shapely.union_all(geoms_list)
-        for poly in _explode(merged):
+        if len(geoms_list) == 1 and not group_repaired[(row, kind)]:
+            # Already one valid polygon with area: nothing to merge or split.
+            parts = geoms_list
+        else:
+            merged = geoms_list[0] if len(geoms_list) == 1 else shapely.union_all(geoms_list)
+            parts = _explode(merged)
+        for poly in parts:
             part.road_polys.append(poly)
             part.road_kind.append(kind)
             part.road_feature.append(row)
 
     # Footprints: LOD0 polygons where given, else the downward faces of the solid.
     has_fp = np.zeros(n_feat, bool)
-    for p in np.flatnonzero((role == FOOTPRINT) | (role == EXTRUDE)).tolist():
-        g = _plan_polygon(rings_of(p))
+    fp_polys = np.flatnonzero((role == FOOTPRINT) | (role == EXTRUDE))
+    geoms, repaired = _plan_polygons(verts, ring_start, poly_ring_start, fp_polys)
+    for p, g, rep in zip(fp_polys.tolist(), geoms.tolist(), repaired.tolist(), strict=True):
         if g is not None:
-            for poly in _explode(g):
+            row = int(pfeat[p])
+            for poly in _explode(g) if rep else [g]:
                 part.footprints.append(poly)
-                part.footprint_feature.append(int(pfeat[p]))
-            has_fp[pfeat[p]] = True
+                part.footprint_feature.append(row)
+            has_fp[row] = True
     is_bldg = np.array([c in _BUILDING_CLASSES for c in raw.cls], bool)
     need = is_bldg & ~has_fp & (np.asarray(raw.lod) >= 0)
     if need.any() and occ.n_triangles:

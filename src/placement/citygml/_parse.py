@@ -116,6 +116,11 @@ _FLUSH_RINGS = 32768
 _ODD_SPACE = ("\n", "\t", "\r", "\x0b", "\x0c", "  ")
 
 
+def _single_spaced(text: str) -> bool:
+    """Numbers separated by exactly one space, nothing before or after (or empty)."""
+    return text[:1] != " " and text[-1:] != " " and not any(c in text for c in _ODD_SPACE)
+
+
 def _dimension(attr: str | None) -> int:
     return int(attr) if attr and attr.isdigit() else 3
 
@@ -144,11 +149,15 @@ class _RingBatch:
         if not texts:
             return
         joined = " ".join(texts)
-        if joined[:1] == " " or joined[-1:] == " " or any(c in joined for c in _ODD_SPACE):
-            n = np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
-        else:
-            # Single spaces only: counting them is far cheaper than splitting.
+        if not _single_spaced(joined):
+            # Some producers end every posList with a space (Osaka's footprints do).
+            texts = [t.strip() for t in texts]
+            joined = " ".join(texts)
+        if _single_spaced(joined):
+            # Counting spaces is far cheaper than splitting.
             n = np.fromiter((t.count(" ") for t in texts), np.int64, len(texts)) + 1
+        else:
+            n = np.fromiter((len(t.split()) for t in texts), np.int64, len(texts))
         try:
             values = np.fromstring(joined, sep=" ")
         except ValueError:
