@@ -267,7 +267,8 @@ def subtitle(scene: Scene) -> str:
         frac = float(w[seen].sum()) / total if total > 0 else 0.0
         parts.append(f"{100.0 * frac:.1f} % of street demand seen")
     parts.append(
-        f"hfov {scene.hfov_deg:g} deg, vfov {scene.vfov_deg:g} deg, range {scene.range_m:g} m"
+        f"hfov {scene.hfov_deg:g} deg, vfov {scene.vfov_deg:g} deg, "
+        f"detection to {scene.range_m:.0f} m"
     )
     parts.append(scene.crs)
     return "  \u00b7  ".join(parts)
