@@ -261,3 +261,38 @@ def test_deterministic_and_never_below_greedy_on_spatial_instance() -> None:
     m = min_cover(A, target=0.9, time_limit=3.0)
     assert m.covered_fraction_coverable >= 0.9 and m.objective <= m.greedy_objective
     assert m.bound <= m.objective
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scip_bound_and_set_cover_rounds_match_brute_force(seed: int) -> None:
+    from placement.optimise._exact import scip_bound_min, set_cover_full
+    from placement.optimise._problem import check_inputs, reduce_problem
+
+    C, w, c = _instance(seed + 500)
+    c = c + 1.0  # set_cover needs positive costs
+    inp = check_inputs(
+        sp.csr_matrix(C),
+        w,
+        c,
+        k=1,
+        min_level=1,
+        existing=None,
+        site=None,
+        max_per_site=None,
+        time_limit=1.0,
+    )
+    R = reduce_problem(inp, seed=0)
+    no = np.zeros(R.n, np.bool_)
+    Cb = (C > 0).astype(np.int64)
+    for target, full in ((1.0, True), (0.6, False)):
+        opt = brute_min(Cb, w, c, target, 1)
+        assert opt is not None
+        t_res = float(R.w.sum()) if full else target * R.coverable_weight - R.const_weight
+        b = scip_bound_min(R, t_res, full, fixed1=no, fixed0=no, hint=None, deadline=1e300, seed=0)
+        # Tiny models solve to optimality: the bound is the brute-force optimum.
+        assert b == pytest.approx(opt, abs=1e-6)
+    x = set_cover_full(R, iterations=50, rounds=3)
+    assert x is not None
+    cnt = R.Bt @ x.astype(np.float64)
+    assert np.all(cnt >= 1) or R.m == 0
+    assert float(R.cost[x].sum()) >= brute_min(Cb, w, c, 1.0, 1) - 1e-9

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,8 +231,18 @@ def _status_name(status: int) -> str:
     return names.get(int(status), "UNKNOWN")
 
 
-def set_cover_full(R: Reduced, *, iterations: int) -> BoolArray | None:
-    """OR-Tools ``set_cover``: element-degree construction then guided local search (k == 1)."""
+def set_cover_full(
+    R: Reduced, *, iterations: int, rounds: int = 1, deadline: float = math.inf
+) -> BoolArray | None:
+    """OR-Tools ``set_cover``: element-degree construction then guided local search (k == 1).
+
+    The search runs in ``rounds`` calls of ``iterations`` moves each and keeps the cheapest
+    cover seen; restarting the search this way finds cheaper covers than one long call of the
+    same length (2,000 x 20,000: 831 vs 842 after 2 M moves). Rounds stop early only at the
+    wall-clock ``deadline``.
+    """
+    import time
+
     from ortools.set_cover.python import set_cover as sc
 
     model = sc.SetCoverModel()
@@ -245,11 +256,20 @@ def set_cover_full(R: Reduced, *, iterations: int) -> BoolArray | None:
     inv = sc.SetCoverInvariant(model)
     if not sc.ElementDegreeSolutionGenerator(inv).next_solution():
         return None
+    best = np.asarray(inv.is_selected(), np.bool_)
+    best_cost = float(R.cost[best].sum())
     gls = sc.GuidedLocalSearch(inv)
     gls.initialize()
     gls.set_max_iterations(iterations)
-    gls.next_solution()
-    return np.asarray(inv.is_selected(), np.bool_)
+    for _ in range(rounds):
+        gls.next_solution()
+        sel = np.asarray(inv.is_selected(), np.bool_)
+        cost = float(R.cost[sel].sum())
+        if cost < best_cost:
+            best, best_cost = sel, cost
+        if time.perf_counter() > deadline:
+            break
+    return best
 
 
 def scip_bound_min(
@@ -260,15 +280,17 @@ def scip_bound_min(
     fixed1: BoolArray,
     fixed0: BoolArray,
     hint: BoolArray | None,
-    time_s: float,
+    deadline: float,
     seed: int,
+    started: Callable[[Any], None] | None = None,
 ) -> float | None:
     """Proven lower bound on the cheapest cover from SCIP's branch and cut (min cover).
 
     SCIP's cuts and branching lift the bound well above the LP / Lagrangian one, which for
     set covering is often several percent below the optimum. Only the bound is used: SCIP
     stops on the wall clock, so its solutions would make the answer depend on machine load.
-    The solve releases the GIL, so it runs beside CP-SAT on the second core.
+    The solve releases the GIL, so it runs beside CP-SAT on the second core; ``started``
+    receives the solver before the solve so another thread can call its ``stop_search()``.
     """
     from ortools.linear_solver.python import model_builder as mb
 
@@ -310,10 +332,19 @@ def scip_bound_min(
     solver = mb.Solver("scip")
     if not solver.solver_is_supported():
         return None
-    solver.set_time_limit_in_seconds(max(0.1, time_s))
+    import time
+
+    # The model is built under the GIL, maybe slowly while the caller's thread holds it.
+    solver.set_time_limit_in_seconds(max(0.1, deadline - time.perf_counter()))
+    log.debug("optimise: SCIP starts with %.1f s", deadline - time.perf_counter())
     solver.set_solver_specific_parameters(f"randomization/randomseedshift = {seed % 1000}\n")
+    if started is not None:
+        started(solver)
     status = solver.solve(model)
     name = str(status).rsplit(".", 1)[-1]
+    log.debug(
+        "optimise: SCIP %s, bound %s, %.1f s", name, solver.best_objective_bound, solver.wall_time
+    )
     base = float(R.cost[fixed1].sum())
     if name == "INFEASIBLE":
         return math.inf
