@@ -83,9 +83,10 @@ IntpArray = npt.NDArray[np.intp]
 START_MARGIN_M = 0.3
 #: Segments stop this far short of the target (metres): the target's own surface.
 END_MARGIN_M = 0.05
-#: Below this many candidate pairs one process is faster than a pool (measured: ~3 M
-#: pairs take about 0.25 s in-process; starting two workers costs about as much).
-MIN_PARALLEL_PAIRS = 4_000_000
+#: Below this many candidate pairs one process is faster than a pool (measured: the dense
+#: tile's ~4 M take about 0.1 s in one process, about what a worker needs to start: fork
+#: from the preloaded server, unpickle the task, build its Embree scene).
+MIN_PARALLEL_PAIRS = 6_000_000
 #: Bumped whenever the meaning or layout of a cached coverage changes.
 FORMAT_VERSION = 1
 
