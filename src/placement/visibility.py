@@ -739,9 +739,10 @@ def _view_tables(
         outside = np.zeros((_LUT_AZ, _LUT_EL), bool)
         for g in (z, tan_h * z - right, tan_h * z + right, tan_v * z - y, tan_v * z + y):
             # Corners of cell (k, n): azimuth grid k - 1 and k + 1, elevation n and n + 1.
-            corners = (g[:-3, :-1], g[2:-1, :-1], g[:-3, 1:], g[2:-1, 1:])
-            inside &= np.minimum.reduce(corners) > margin
-            outside |= np.maximum.reduce(corners) < -margin
+            lo = np.minimum(g[:-3], g[2:-1])
+            hi = np.maximum(g[:-3], g[2:-1])
+            inside &= np.minimum(lo[:, :-1], lo[:, 1:]) > margin
+            outside |= np.maximum(hi[:, :-1], hi[:, 1:]) < -margin
         tables.append(np.where(inside, 1, np.where(outside, 0, 2)).astype(np.int8).ravel())
     offset = which.reshape(-1).astype(np.intp) * (_LUT_AZ * _LUT_EL)
     return np.concatenate(tables), offset, hbin
@@ -752,15 +753,21 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
     the demand points in grid order."""
     center = _local_center(mesh, np.asarray(options.origin), np.asarray(demand.xyz))
     origin = np.asarray(options.origin, dtype=np.float64) - center
-    uniq, first, opt_site = np.unique(origin, axis=0, return_index=True, return_inverse=True)
     # Number the sites in the order of their first option: chunks of consecutive sites
     # then hold consecutive option rows (for options listed site by site), so the chunks'
     # sorted outputs concatenate into sorted CSR order.
-    by_first = np.argsort(first, kind="stable")
-    rank = np.empty_like(by_first)
-    rank[by_first] = np.arange(by_first.size)
-    sites = uniq[by_first]
-    opt_site = rank[opt_site.reshape(-1)]
+    run = np.ones(origin.shape[0], dtype=bool)
+    run[1:] = (origin[1:] != origin[:-1]).any(axis=1)
+    sites = origin[run]
+    if np.unique(sites, axis=0).shape[0] == sites.shape[0]:
+        opt_site = np.cumsum(run) - 1  # options listed site by site: runs are the sites
+    else:
+        uniq, first, inv = np.unique(origin, axis=0, return_index=True, return_inverse=True)
+        by_first = np.argsort(first, kind="stable")
+        rank = np.empty_like(by_first)
+        rank[by_first] = np.arange(by_first.size)
+        sites = uniq[by_first]
+        opt_site = rank[inv.reshape(-1)]
     site_opt_order = np.argsort(opt_site, kind="stable").astype(np.intp)
     site_opt_start = np.searchsorted(opt_site[site_opt_order], np.arange(sites.shape[0] + 1))
 
