@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from lxml import etree
 from pyproj import Transformer
 
 from placement.citygml import read_citygml, summarize
-from placement.errors import CityGMLError
+from placement.errors import CityGMLError, OptionError
 from placement.model import City, Mesh, SurfaceKind
 
 ZONE = "EPSG:6674"
@@ -39,14 +40,14 @@ NS = (
 SRS = "http://www.opengis.net/def/crs/EPSG/0/6697"
 
 
-def pos(points: list[tuple[float, float, float]]) -> str:
+def pos(points: Sequence[tuple[float, float, float]]) -> str:
     """Local metres (from the SW corner) -> a closed 'lat lon h' posList."""
     pts = [*points, points[0]]
     lon, lat = _INV.transform([X0 + p[0] for p in pts], [Y0 + p[1] for p in pts])
     return " ".join(f"{a:.12f} {o:.12f} {p[2]}" for a, o, p in zip(lat, lon, pts, strict=True))
 
 
-def poly(*rings: list[tuple[float, float, float]], pid: str = "") -> str:
+def poly(*rings: Sequence[tuple[float, float, float]], pid: str = "") -> str:
     attr = f' gml:id="{pid}"' if pid else ""
     out = f"<gml:Polygon{attr}><gml:exterior><gml:LinearRing><gml:posList>{pos(rings[0])}"
     out += "</gml:posList></gml:LinearRing></gml:exterior>"
@@ -642,3 +643,152 @@ def test_sample_tile(sample_tile: Path) -> None:
     assert maxx - minx == pytest.approx(300, abs=1) and maxy - miny == pytest.approx(300, abs=5)
     # Every road surface lies on the sloping ground, below the tallest roof.
     assert 1.0 < city.roads.vertices[:, 2].min() < city.roads.vertices[:, 2].max() < 10.0
+
+
+# --------------------------------------------------------------------------- fast ring path
+
+
+def _raw_fields(raw: object) -> dict[str, object]:
+    from placement.citygml._parse import RawFile
+
+    assert isinstance(raw, RawFile)
+    d = dict(raw.__dict__)
+    d["coords"] = raw.coords.tolist()
+    d["ring_counts"] = raw.ring_counts.tolist()
+    return d
+
+
+def _both_paths(path: Path) -> tuple[dict[str, object], dict[str, object]]:
+    from placement.citygml._parse import _parse, read_header
+    from placement.citygml._sources import expand_inputs
+
+    (source,) = expand_inputs(path)
+    srs = read_header(source)
+    # _parse(fast=True) raises when it gives up, so this also checks it was used.
+    return _raw_fields(_parse(source, srs, fast=True)), _raw_fields(_parse(source, srs, fast=False))
+
+
+def test_fast_and_exact_ring_paths_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    faces = box_faces(0, 0, 4, 4, 0.0, 3.0)
+    spaced = [p.replace("<gml:posList>", "<gml:posList>\n\t ").replace(" 0.0 ", "  0.0\n") for p in faces["wall"]]  # fmt: skip
+    trailing = faces["roof"][0].replace("</gml:posList>", " </gml:posList>")
+    dim3 = faces["ground"][0].replace("<gml:posList>", '<gml:posList srsDimension="3">')
+    a = building(
+        "a",
+        f"<bldg:lod1Solid>{solid({'wall': spaced, 'roof': [trailing], 'ground': [dim3]})}</bldg:lod1Solid>",
+    )
+    holed = poly(
+        [(10, 0, 0.0), (20, 0, 0.0), (20, 10, 0.0), (10, 10, 0.0)],
+        [(12, 2, 0.0), (12, 4, 0.0), (14, 4, 0.0)],
+    )
+    b = building("b", f"<bldg:lod0FootPrint>{ms(holed)}</bldg:lod0FootPrint>", height="6")
+    # A ring of gml:pos elements, as some producers write it.
+    pts = pos([(30, 0, 1.0), (32, 0, 1.0), (32, 2, 1.0)]).split()
+    pos_ring = "".join(
+        f"<gml:pos>{' '.join(pts[i : i + 3])}</gml:pos>" for i in range(0, len(pts), 3)
+    )
+    c = building(
+        "c",
+        f"<bldg:lod1MultiSurface><gml:MultiSurface><gml:surfaceMember><gml:Polygon><gml:exterior><gml:LinearRing>{pos_ring}</gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember></gml:MultiSurface></bldg:lod1MultiSurface>",
+    )
+    point = pos([(40, 0, 2.0)]).split()[:3]
+    pole = (
+        '<core:cityObjectMember><frn:CityFurniture gml:id="p"><frn:function>4840</frn:function>'
+        f"<uro:lod0Geometry><gml:Point><gml:pos>{' '.join(point)}</gml:pos></gml:Point></uro:lod0Geometry>"
+        "</frn:CityFurniture></core:cityObjectMember>"
+    )
+    path = write(tmp_path, "mixed.gml", document(a + b + c + pole))
+    fast, exact = _both_paths(path)
+    assert fast == exact
+    assert fast["ring_counts"] == [4] * 6 + [4, 3, 3, 1]
+    assert fast["poly_role"] == [0] * 6 + [3, 0, 4]  # occluders, extrusion, points
+    # Chunks of a few rings give the same as one batch.
+    monkeypatch.setattr("placement.citygml._parse._FLUSH_RINGS", 2)
+    assert _both_paths(path)[0] == exact
+    city = read_citygml(path)
+    assert city.skipped == 0 and not city.warnings[1:]
+    assert len(city.poles) == 1
+
+
+def _two_d(text: str) -> str:
+    """A polygon's posLists rewritten as 2D (lat lon) lists."""
+    head, _, rest = text.partition("<gml:posList>")
+    body, _, tail = rest.partition("</gml:posList>")
+    v = body.split()
+    pairs = " ".join(f"{v[i]} {v[i + 1]}" for i in range(0, len(v), 3))
+    return f'{head}<gml:posList srsDimension="2">{pairs}</gml:posList>{tail}'
+
+
+@pytest.mark.parametrize(
+    ("edit", "skipped"),
+    [
+        (lambda t: t.replace("</gml:posList>", " nan nan nan</gml:posList>", 1), 1),
+        (lambda t: t.replace("</gml:posList>", " 7.5</gml:posList>", 1), 1),  # not 3 per point
+        (lambda t: t.replace("<gml:posList>", "<gml:posList></gml:posList><gml:posList>", 1), 1),
+        # Python's float() reads "0_0.0" (as 0.0), np.fromstring does not: exact path only.
+        (lambda t: t.replace(" 0.0</gml:posList>", " 0_0.0</gml:posList>", 1), 0),
+        (_two_d, 0),  # 2D: the exact path reads it with z = 0
+    ],
+)
+def test_fast_path_gives_up_where_only_the_exact_path_knows(
+    tmp_path: Path, edit: Callable[[str], str], skipped: int
+) -> None:
+    from placement.citygml._parse import _FastPathError, _parse
+    from placement.citygml._sources import expand_inputs
+
+    bad = edit(poly([(10, 0, 0.0), (12, 0, 0.0), (12, 2, 0.0)]))
+    doc = document(
+        lod2_building() + building("x", f"<bldg:lod1MultiSurface>{ms(bad)}</bldg:lod1MultiSurface>")
+    )
+    path = write(tmp_path, "bad.gml", doc)
+    (source,) = expand_inputs(path)
+    with pytest.raises(_FastPathError):
+        _parse(source, 6697, fast=True)
+    city = read_citygml(path)  # the exact path: same rules as before the fast one existed
+    assert city.skipped == skipped
+    assert any("feature x" in w for w in city.warnings) == bool(skipped)
+    ids = list(city.features.ids)
+    assert city.features.lod[ids.index("b2")] == 2
+    if not skipped:
+        assert city.features.lod[ids.index("x")] == 1
+        assert feature_mesh(city, "x").area == pytest.approx(2.0, rel=1e-3)
+
+
+@pytest.mark.realdata
+def test_fast_path_matches_the_exact_path_on_real_tiles(plateau: Path) -> None:
+    for rel in (
+        "osaka/51357352_bldg_6697_op.gml",
+        "osaka/51357371_tran_6697_op.gml",
+        "nusamai/52385628_veg_6697_op.gml",
+    ):
+        fast, exact = _both_paths(plateau / rel)
+        assert fast == exact, rel
+        assert len(fast["ring_counts"]) > 100  # type: ignore[arg-type]
+
+
+@pytest.mark.realdata
+def test_workers_give_the_same_city_in_input_order(plateau: Path, tmp_path: Path) -> None:
+    files = [
+        plateau / "osaka" / f"5135735{c}_{k}_6697_op.gml" for c in "12" for k in ("bldg", "tran")
+    ]
+    one = read_citygml(files)
+    done: list[tuple[int, int]] = []
+    two = read_citygml(files, workers=2, progress=lambda d, t: done.append((d, t)))
+    assert two.sources == one.sources == tuple(str(f) for f in files)
+    for name in ("ids", "cls", "lod", "function", "usage", "source"):
+        assert np.array_equal(getattr(two.features, name), getattr(one.features, name))
+    assert np.array_equal(
+        two.features.measured_height, one.features.measured_height, equal_nan=True
+    )
+    for name in ("vertices", "faces", "feature", "kind"):
+        assert np.array_equal(getattr(two.occluders, name), getattr(one.occluders, name))
+        assert np.array_equal(getattr(two.roads, name), getattr(one.roads, name))
+    assert [p.wkb for p in two.road_area.polygons] == [p.wkb for p in one.road_area.polygons]
+    assert [p.wkb for p in two.footprints] == [p.wkb for p in one.footprints]
+    assert two.warnings == one.warnings and two.extra["files"] == one.extra["files"]
+    assert sorted(done) == [(i, 4) for i in range(1, 5)]
+    broken = write(tmp_path, "broken.gml", document(lod2_building())[:-40])
+    with pytest.raises(CityGMLError, match=r"broken\.gml"):
+        read_citygml([*files, broken], workers=2)
+    with pytest.raises(OptionError):
+        read_citygml(files, workers=0)

@@ -62,16 +62,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
 
-from placement.citygml._build import DEFAULT_POLE_HEIGHT_M, build_file, choose_crs, merge
+from placement.citygml._build import (
+    DEFAULT_POLE_HEIGHT_M,
+    FilePart,
+    build_file,
+    choose_crs,
+    merge,
+)
 from placement.citygml._parse import POLE_FUNCTIONS, parse_file, read_header
 from placement.citygml._sources import Source, expand_inputs
 from placement.crs import check_metric_crs
-from placement.errors import CityGMLError
+from placement.errors import CityGMLError, OptionError
 from placement.model import City, SurfaceKind
 
 __all__ = [
@@ -85,6 +91,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: One file read: its part in metres and the zone it picked (None: no geometry).
+_Loaded = tuple[FilePart, str | None]
+
+
+class _Failed(NamedTuple):
+    """A CityGMLError raised in a worker, carried back as plain values."""
+
+    path: str | None
+    problem: str
+    feature: str | None
+
 
 def read_citygml(
     paths: str | Path | Sequence[str | Path],
@@ -92,6 +109,7 @@ def read_citygml(
     crs: str | None = None,
     default_height_m: float = 9.0,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> City:
     """Load PLATEAU CityGML files, folders or zips into one :class:`City`.
 
@@ -103,6 +121,10 @@ def read_citygml(
     default_height_m : height of a LOD0-only building without a usable
         ``measuredHeight``, metres.
     progress : called as ``progress(files_done, files_total)`` after each file.
+    workers : processes that parse files at once (this one included). Files are the
+        unit of work, so this helps folders and zips of several tiles; the result is the
+        same as with 1 (files are merged in input order). Worker processes come from a
+        forkserver, whose first start costs a few tenths of a second per Python process.
 
     Returns
     -------
@@ -115,14 +137,32 @@ def read_citygml(
     """
     if not (np.isfinite(default_height_m) and default_height_m > 0):
         raise CityGMLError(None, f"default_height_m must be positive, got {default_height_m}")
+    if not (isinstance(workers, int) and workers >= 1):
+        raise OptionError(f"workers must be a whole number >= 1, got {workers!r}")
     sources = expand_inputs(paths)
     target = check_metric_crs(crs) if crs is not None else None
+    if workers > 1 and len(sources) > 1:
+        loaded_files = _load_parallel(sources, target, default_height_m, workers, progress)
+    else:
+        loaded_files = []
+        for i, source in enumerate(sources):
+            loaded_files.append(_load_one(source, target, default_height_m))
+            if target is None:
+                target = loaded_files[-1][1]
+            if progress is not None:
+                progress(i + 1, len(sources))
+    if target is None:
+        # The first file with geometry picks the zone, as in a one-by-one read.
+        target = next((chosen for _, chosen in loaded_files if chosen is not None), None)
     parts = []
     source_codes: list[int] = []
     empty_warnings: list[str] = []
-    for i, source in enumerate(sources):
-        srs = read_header(source)
-        raw = parse_file(source, srs)
+    for source, (first_part, chosen) in zip(sources, loaded_files, strict=True):
+        part = first_part
+        if chosen is not None and target is not None and chosen != target:
+            # Read in parallel before the zone was known, and another zone fits it.
+            part, _ = _load_one(source, target, default_height_m)
+        raw = part.raw
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
@@ -132,14 +172,7 @@ def read_citygml(
             log.warning("%s", msg)
         if raw.ids and raw.srs_epsg >= 0:
             source_codes.append(raw.srs_epsg)
-        if target is None:
-            target = choose_crs(raw)
-        if target is not None:
-            parts.append(build_file(raw, target, default_height_m=default_height_m))
-        else:
-            parts.append(build_file(raw, "EPSG:6677", default_height_m=default_height_m))
-        if progress is not None:
-            progress(i + 1, len(sources))
+        parts.append(part)
     loaded = sum(len(p.raw.ids) for p in parts)
     if loaded == 0:
         where = sources[0].label if len(sources) == 1 else f"{len(sources)} inputs"
@@ -162,6 +195,89 @@ def read_citygml(
         len(city.warnings),
     )
     return city
+
+
+def _load_one(source: Source, target: str | None, default_height_m: float) -> _Loaded:
+    """Read one document into metres: in ``target``, else in the zone it picks itself.
+
+    Returns the file's part (its raw rings dropped: they are no longer needed) and the
+    zone the file picks (``target`` when given; None without any geometry).
+    """
+    raw = parse_file(source, read_header(source))
+    chosen = target if target is not None else choose_crs(raw)
+    part = build_file(raw, chosen or "EPSG:6677", default_height_m=default_height_m)
+    raw.drop_geometry()
+    return part, chosen
+
+
+def _load_job(source: Source, target: str | None, default_height_m: float) -> _Loaded | _Failed:
+    """:func:`_load_one` in a worker; a CityGMLError comes back as a value (it does not
+    survive pickling as an exception)."""
+    try:
+        return _load_one(source, target, default_height_m)
+    except CityGMLError as exc:
+        return _Failed(exc.path, exc.problem, exc.feature)
+
+
+def _load_parallel(
+    sources: list[Source],
+    target: str | None,
+    default_height_m: float,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[_Loaded]:
+    """:func:`_load_one` over all sources on ``workers - 1`` processes and this one.
+
+    The pool takes the largest files first, this process the smallest, so neither waits
+    long at the end; results come back in input order. The first file (in input order)
+    that fails raises its error, as a one-by-one read would.
+    """
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    # Never fork: the caller may hold threads (BLAS, VTK, OR-Tools) whose locks a forked
+    # child would inherit mid-use. A forkserver forks clean single-threaded workers.
+    ctx: Any
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        # Takes effect only if the server is not running yet.
+        ctx.set_forkserver_preload([__name__])
+    else:
+        ctx = mp.get_context("spawn")
+    results: list[_Loaded | _Failed | None] = [None] * len(sources)
+    queue = deque(sorted(range(len(sources)), key=lambda i: -sources[i].size))
+    pending: dict[Future[_Loaded | _Failed], int] = {}
+    done = 0
+
+    def collect(i: int, result: _Loaded | _Failed) -> None:
+        nonlocal done
+        results[i] = result
+        done += 1
+        if progress is not None:
+            progress(done, len(sources))
+
+    n_pool = workers - 1
+    with ProcessPoolExecutor(n_pool, mp_context=ctx) as pool:
+        while queue or pending:
+            while queue and len(pending) < 2 * n_pool:
+                i = queue.popleft()
+                pending[pool.submit(_load_job, sources[i], target, default_height_m)] = i
+            if queue:
+                i = queue.pop()
+                collect(i, _load_job(sources[i], target, default_height_m))
+                finished = {f for f in pending if f.done()}
+            else:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                collect(pending.pop(fut), fut.result())
+    out: list[_Loaded] = []
+    for r in results:
+        if isinstance(r, _Failed):
+            raise CityGMLError(r.path, r.problem, feature=r.feature)
+        assert r is not None
+        out.append(r)
+    return out
 
 
 def summarize(city: City) -> dict[str, Any]:

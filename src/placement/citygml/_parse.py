@@ -209,6 +209,12 @@ class RawFile:
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
 
+    def drop_geometry(self) -> None:
+        """Forget the rings once built (less to keep, or to send back from a worker)."""
+        self.coords = np.zeros((0, 3))
+        self.ring_counts = np.zeros(0, np.int64)
+        self.poly_nrings, self.poly_feature, self.poly_kind, self.poly_role = [], [], [], []
+
     def warn(self, message: str, *, feature: str | None = None) -> None:
         where = self.source.label + (f": feature {feature}" if feature else "")
         self.warnings.append(f"{where}: {message}")
