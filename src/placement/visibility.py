@@ -317,9 +317,10 @@ class _Task:
 
 _STATE: tuple[_Task, Any] | None = None  # (task, Embree scene) of this process
 
-# (chunk id, option rows, point columns, DORI levels, counts and seconds) of a chunk.
+# (chunk id, the options with visible pairs, how many each, point columns, DORI levels,
+# counts and seconds) of a chunk; an option's entries are consecutive, points ascending.
 _ChunkResult = tuple[
-    int, npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int8], dict[str, float]
+    int, IntpArray, IntpArray, npt.NDArray[np.int32], npt.NDArray[np.int8], dict[str, float]
 ]
 
 
@@ -611,9 +612,12 @@ def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
         stats["occlusion"] += t2 - t1
     t0 = time.perf_counter()
     k = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    row = k >> shift
+    first = np.flatnonzero(np.concatenate([[True], row[1:] != row[:-1]])) if k.size else row
     out = (
         chunk_id,
-        (k >> shift).astype(np.int32),
+        row[first].astype(np.intp),
+        np.diff(np.append(first, k.size)).astype(np.intp),
         ((k >> 3) & ((1 << (shift - 3)) - 1)).astype(np.int32),
         (k & 7).astype(np.int8),
         stats,
@@ -982,9 +986,8 @@ def compute_coverage(
         n_workers = 1  # starting processes costs more than it saves on small jobs
     t_plan = time.perf_counter()
 
-    results: dict[
-        int, tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.int8]]
-    ] = {}
+    results: dict[int, tuple[IntpArray, IntpArray, npt.NDArray[np.int32], npt.NDArray[np.int8]]]
+    results = {}
     worker_stats: dict[str, float] = {
         "pairs_in_reach": 0.0,
         "pairs_in_view": 0.0,
@@ -998,8 +1001,8 @@ def compute_coverage(
 
     def collect(out: _ChunkResult) -> None:
         nonlocal done
-        cid, o, p, lv, st = out
-        results[cid] = (o, p, lv)
+        cid, rows, counts, cols, lv, st = out
+        results[cid] = (rows, counts, cols, lv)
         for k, val in st.items():
             worker_stats[k] += val
         lo, hi = chunks[cid]
@@ -1023,22 +1026,20 @@ def compute_coverage(
         progress(n_options, n_options)  # options with nothing in reach are done too
     t_rays = time.perf_counter()
 
-    if results:
-        order = sorted(results)
-        rows = np.concatenate([results[i][0] for i in order])
-        cols = np.concatenate([results[i][1] for i in order])
-        vals = np.concatenate([results[i][2] for i in order])
-    else:
-        rows = cols = np.zeros(0, np.int32)
-        vals = np.zeros(0, np.int8)
-    # Each chunk comes sorted by (option, point) and an option's entries all come from
-    # one chunk; when the options are listed site by site the chunks follow each other
-    # in row order too. Otherwise a stable sort by row gives the canonical CSR.
-    if rows.size and (rows[1:] < rows[:-1]).any():
-        by_row = np.argsort(rows, kind="stable")
-        rows, cols, vals = rows[by_row], cols[by_row], vals[by_row]
+    order = sorted(results)
+    run_row = np.concatenate([results[i][0] for i in order] + [np.zeros(0, np.intp)])
+    run_len = np.concatenate([results[i][1] for i in order] + [np.zeros(0, np.intp)])
+    cols = np.concatenate([results[i][2] for i in order] + [np.zeros(0, np.int32)])
+    vals = np.concatenate([results[i][3] for i in order] + [np.zeros(0, np.int8)])
+    # Each option's entries are one run, points ascending. When the options are listed
+    # site by site the runs already follow the rows; otherwise move whole runs into order.
+    if (run_row[1:] < run_row[:-1]).any():
+        by_row = np.argsort(run_row)
+        idx = _expand((np.cumsum(run_len) - run_len)[by_row], run_len[by_row])
+        run_row, run_len, cols, vals = run_row[by_row], run_len[by_row], cols[idx], vals[idx]
     indptr = np.zeros(n_options + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_options), out=indptr[1:])
+    indptr[run_row + 1] = run_len
+    np.cumsum(indptr, out=indptr)
     matrix = sparse.csr_matrix((vals, cols, indptr), shape=(n_options, n_points))
     matrix.has_sorted_indices = True
     t_end = time.perf_counter()
