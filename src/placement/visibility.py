@@ -20,8 +20,12 @@ How a pair is decided
    cylindrical: the azimuth of the point from the heading is within hfov/2 (any azimuth
    at 360) and its angle below the horizon is within ``tilt +- vfov/2``. A point is only
    tested against the options of its site whose horizontal sector (the plan view of the
-   frustum, widened by one 5-degree azimuth bin) can hold it: about 3 of 8 headings for
-   the default camera.
+   frustum, widened by one 5.6-degree azimuth bin) can hold it: about 3 of 8 headings for
+   the default camera. For a pinhole camera a table per tilt, indexed by (azimuth minus
+   heading, sine of elevation) cells, then decides most of these at once: cells proven
+   wholly inside or outside the view (with a margin above every rounding error) answer
+   directly, and only pairs in cells on the view's edge run the float32 test above, so
+   the answers are those of the test itself.
 3. Occlusion: one Embree OCCLUDED query on the segment from the lens to the point. The
    segment starts ``START_MARGIN_M`` (0.3 m) out from the lens so that the pole the camera
    hangs on, or a wall it is fixed flush to, does not hide everything; it stops
@@ -32,10 +36,12 @@ How a pair is decided
 Work is split into chunks of distinct lens positions holding at most ``chunk_pairs``
 candidate (option, point) pairs each (a single site with more gets a chunk of its own),
 so memory stays bounded however many pairs there are; inside a chunk the filters run on
-blocks of about 32 k (site, point) pairs so that the temporaries stay in cache. Chunks run
-in a process pool (Embree holds the GIL, so threads would not help); each worker builds
-the Embree scene once in its initializer. The result is identical for any number of
-workers or chunk size.
+blocks of about 16 k (site, point) pairs so that the temporaries stay in cache. With
+``workers`` > 1 (and enough work) chunks also run in ``workers - 1`` pool processes
+(Embree holds the GIL, so threads would not help) started from a forkserver that has
+this module preloaded; each builds the Embree scene once in its initializer, and the
+calling process works through chunks meanwhile. The result is identical for any number
+of workers or chunk size.
 
 The result can be cached on disk under a key hashed from every input that changes it.
 """
@@ -926,7 +932,7 @@ def compute_coverage(
         ``tilt_deg`` are not used here: the options carry them.
     demand : target points (``xyz``).
     camera : fields of view, range, pixels, DORI thresholds.
-    workers : processes to use; 1 runs in this process.
+    workers : processes to use, this one included; 1 runs in this process only.
     chunk_pairs : the most candidate (option, point) pairs a chunk holds in memory.
     cache_dir : where to keep ``coverage-<key>.npz``; None = no cache.
     progress : called as ``progress(options_done, n_options)`` after each chunk.
