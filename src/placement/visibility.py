@@ -440,8 +440,9 @@ def _in_view(
 class _Block:
     """The outcome of the cheap filters on one block of sites (before occlusion).
 
-    ``pair`` indexes the site-point pairs in reach, ``opt`` the options that see them;
-    a segment is tested for every pair in ``seg``.
+    Pairs are the (site, point) pairs in reach. Slot j holds each pair's j-th candidate
+    option: ``(pairs, opt, inside)`` with pairs None when every pair has one. A segment
+    is tested for every pair in ``seg``.
     """
 
     starts: Float32Array  # (S, 3) local metres, start margin applied
@@ -450,8 +451,7 @@ class _Block:
     seg: IntpArray  # (S,) the pair of each segment
     level: npt.NDArray[np.int8]  # (P,) DORI level of each pair (0 where not in view)
     pid: IntpArray  # (P,) demand index of each pair
-    opt: IntpArray  # (K,) option of each pair in view
-    pair: IntpArray  # (K,)
+    slots: list[tuple[IntpArray | None, IntpArray, BoolArray]]
     pairs_in_reach: int
 
 
@@ -498,9 +498,9 @@ def _filter_block(
         eb = np.floor((vz / d + 1.0) * (_LUT_EL / 2.0))
         cell = ab * _LUT_EL + np.clip(eb, 0, _LUT_EL - 1).astype(np.intp)
         one_tilt = not task.opt_lut.any()
-    opts_out: list[IntpArray] = []
-    pairs_out: list[IntpArray] = []
-    seen = np.zeros(q.size, dtype=bool)
+    # Per slot: the pairs that have one (None = all), their option, and whether it sees.
+    slots: list[tuple[IntpArray | None, IntpArray, BoolArray]] = []
+    edges: list[tuple[int, IntpArray, IntpArray]] = []  # (slot, where, pair) to test
     for j in range(int(n_cand.max()) if n_cand.size else 0):
         live = np.flatnonzero(n_cand > j)
         everyone = live.size == q.size
@@ -515,9 +515,7 @@ def _filter_block(
             inside = state == 1
             edge = np.flatnonzero(state == 2)
             if edge.size:
-                pe = live.take(edge)
-                v32 = (x32.take(pe), y32.take(pe), z32.take(pe))
-                inside[edge] = _in_view(task, o.take(edge), (vx, vy, vz), v32)
+                edges.append((j, edge, edge if everyone else live.take(edge)))
         elif everyone:
             inside = _in_view(task, o, (vx, vy, vz), (x32, y32, z32))
         elif task.camera.panoramic:
@@ -526,10 +524,22 @@ def _filter_block(
         else:
             v32 = (x32.take(live), y32.take(live), z32.take(live))
             inside = _in_view(task, o, (vx, vy, vz), v32)
-        hit = live[inside]
-        seen[hit] = True
-        opts_out.append(o[inside])
-        pairs_out.append(hit)
+        slots.append((None if everyone else live, o, inside))
+    if edges:
+        # The pairs on a view's edge, all slots at once: one exact test.
+        pe = np.concatenate([e[2] for e in edges])
+        oe = np.concatenate([slots[j][1].take(w) for j, w, _ in edges])
+        res = _in_view(task, oe, (vx, vy, vz), (x32.take(pe), y32.take(pe), z32.take(pe)))
+        at = 0
+        for j, w, _ in edges:
+            slots[j][2][w] = res[at : at + w.size]
+            at += w.size
+    seen = np.zeros(q.size, dtype=bool)
+    for live_j, _, inside in slots:
+        if live_j is None:
+            seen |= inside
+        else:
+            seen[live_j[inside]] = True
     seg = np.flatnonzero(seen)
     ds = d.take(seg)
     px_m = cam.px_m / ds
@@ -554,8 +564,7 @@ def _filter_block(
         seg=seg,
         level=level,
         pid=task.point_ids.take(q),
-        opt=np.concatenate(opts_out) if opts_out else np.zeros(0, np.intp),
-        pair=np.concatenate(pairs_out) if pairs_out else np.zeros(0, np.intp),
+        slots=slots,
         pairs_in_reach=n_reach,
     )
 
@@ -604,15 +613,22 @@ def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
         clear = np.zeros(blk.level.size, dtype=bool)
         clear[blk.seg] = _occluded_free(scene, blk.starts, blk.dirs, blk.lengths)
         t2 = time.perf_counter()
-        keep = clear[blk.pair]
-        pair = blk.pair[keep]
-        # One int64 per visible pair, (option, point, level) bit fields: a sort orders the
-        # block by option, then point (an option's pairs all lie in one block).
-        k = (blk.opt[keep].astype(np.int64) << shift) | (blk.pid[pair] << 3) | blk.level[pair]
+        parts = []
+        for live, o, inside in blk.slots:
+            stats["pairs_in_view"] += np.count_nonzero(inside)
+            keep = np.flatnonzero(inside & (clear if live is None else clear.take(live)))
+            pair = keep if live is None else live.take(keep)
+            # One int64 per visible pair, (option, point, level) bit fields: a sort orders
+            # the block by option, then point (an option's pairs all lie in one block).
+            parts.append(
+                (o.take(keep).astype(np.int64) << shift)
+                | (blk.pid.take(pair) << 3)
+                | blk.level.take(pair)
+            )
+        k = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         k.sort()
         keys.append(k)
         stats["pairs_in_reach"] += blk.pairs_in_reach
-        stats["pairs_in_view"] += blk.pair.size
         stats["segments_tested"] += blk.seg.size
         stats["filter"] += t1 - t0 + time.perf_counter() - t2
         stats["occlusion"] += t2 - t1
