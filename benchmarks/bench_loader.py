@@ -1,9 +1,12 @@
 """Loader speed: ``read_citygml`` vs a bare lxml pass (and plateaukit when available).
 
-For the largest real tiles (and the Osaka 3 x 3 block) prints a markdown table: size,
-loader time (median of ``--runs`` runs), the time of a bare ``lxml.etree.iterparse`` loop
-that does nothing over every element (the floor any lxml-based reader pays), their
-ratio, MB/s, triangles/s, and plateaukit's ``PLATEAUCityGMLParser`` on the same files.
+For the largest real tiles (and the Osaka 3 x 3 block, also with ``workers=2``) prints a
+markdown table: size, loader time (median of ``--runs`` runs), the time of a bare
+``lxml.etree.iterparse`` loop that does nothing over every element (the floor any
+lxml-based reader pays), their ratio in wall-clock time and in CPU time (steadier when
+the machine is shared; not for ``workers=2``, whose work is in other processes), MB/s,
+triangles/s, and plateaukit's ``PLATEAUCityGMLParser`` on the same files. Loader and
+bare runs alternate, so a change in the machine's load touches both alike.
 
 plateaukit is not a dependency: it runs in whichever interpreter ``$PLATEAUKIT_PYTHON``
 names (e.g. a throwaway venv: ``python -m venv /tmp/pk && /tmp/pk/bin/pip install
@@ -21,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
@@ -62,13 +66,20 @@ def bare_pass(paths: list[Path]) -> None:
             pass
 
 
-def median_time(fn: object, runs: int) -> float:
-    ts = []
+def paired_times(
+    load: Callable[[], object], bare: Callable[[], object], runs: int
+) -> tuple[float, float, float, float]:
+    """Median wall and CPU seconds of ``load`` and ``bare``, run alternately."""
+    wall: tuple[list[float], list[float]] = ([], [])
+    cpu: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        t = time.perf_counter()
-        fn()  # type: ignore[operator]
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        for i, fn in enumerate((load, bare)):
+            c, t = time.process_time(), time.perf_counter()
+            fn()
+            wall[i].append(time.perf_counter() - t)
+            cpu[i].append(time.process_time() - c)
+    med = statistics.median
+    return med(wall[0]), med(wall[1]), med(cpu[0]), med(cpu[1])
 
 
 def plateaukit_times(cases: dict[str, list[Path]], runs: int) -> dict[str, float] | str:
@@ -114,26 +125,38 @@ def main() -> None:
     pk: dict[str, float] | str = (
         "skipped" if opts.no_plateaukit else plateaukit_times(cases, opts.runs)
     )
-    print(f"runs per cell: {opts.runs} (median); python {sys.version.split()[0]}\n")
+    rows = [(name, paths, 1) for name, paths in cases.items()]
+    block_name = "osaka 3x3 block (18 files)"
+    rows.append((f"{block_name}, workers=2", cases[block_name], 2))
+    print(f"runs per cell: {opts.runs} (median); python {sys.version.split()[0]}; ", end="")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
     print(
-        "| input | MB | loader s | bare lxml s | ratio | MB/s | triangles/s "
+        "| input | MB | loader s | bare lxml s | ratio | ratio (CPU) | MB/s | triangles/s "
         "| plateaukit s | plateaukit / loader |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for name, paths in cases.items():
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, paths, workers in rows:
         mb = sum(p.stat().st_size for p in paths) / 1e6
-        read_citygml(paths)  # warm caches (pyproj transformer, imports)
-        city = read_citygml(paths)
+
+        def load(paths: list[Path] = paths, workers: int = workers) -> object:
+            return read_citygml(paths, workers=workers)
+
+        city = read_citygml(paths, workers=workers)  # warm caches, start the forkserver
         tris = city.occluders.n_triangles + city.roads.n_triangles
-        t_load = median_time(lambda paths=paths: read_citygml(paths), opts.runs)
-        t_bare = median_time(lambda paths=paths: bare_pass(paths), opts.runs)
+
+        def bare(paths: list[Path] = paths) -> None:
+            bare_pass(paths)
+
+        t_load, t_bare, c_load, c_bare = paired_times(load, bare, opts.runs)
+        cpu_ratio = f"{c_load / c_bare:.2f}x" if workers == 1 else "-"
+        pk_name = name.removesuffix(", workers=2")
         if isinstance(pk, dict):
-            pk_cell, pk_ratio = f"{pk[name]:.3f}", f"{pk[name] / t_load:.1f}x"
+            pk_cell, pk_ratio = f"{pk[pk_name]:.3f}", f"{pk[pk_name] / t_load:.1f}x"
         else:
             pk_cell, pk_ratio = pk, "-"
         print(
             f"| {name} | {mb:.2f} | {t_load:.3f} | {t_bare:.3f} | {t_load / t_bare:.2f}x "
-            f"| {mb / t_load:.1f} | {tris / t_load:,.0f} | {pk_cell} | {pk_ratio} |"
+            f"| {cpu_ratio} | {mb / t_load:.1f} | {tris / t_load:,.0f} | {pk_cell} | {pk_ratio} |"
         )
 
 
