@@ -62,6 +62,21 @@ class FilePart:
     pole_height: FloatArray = field(default_factory=lambda: np.zeros(0))
     pole_flat: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
 
+    # A part comes back from a worker process pickled. shapely pickles one geometry at a
+    # time; one vectorised WKB array per list is several times faster (and as exact).
+    _SHAPES = ("road_polys", "footprints")
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        for k in self._SHAPES:
+            state[k] = shapely.to_wkb(np.asarray(state[k], dtype=object))
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for k in self._SHAPES:
+            state[k] = list(shapely.from_wkb(state[k]))
+        self.__dict__.update(state)
+
 
 def choose_crs(raw: RawFile) -> str | None:
     """The plane rectangular zone covering a file's coordinates (None without any)."""
