@@ -338,6 +338,47 @@ def test_mixed_tilts_fixed_headings_and_any_option_order_match_brute_force() -> 
     assert np.array_equal(seen(cov), brute_force_fov(many, dem, cam))
 
 
+@pytest.mark.parametrize("hfov", [103.0, 170.0])
+def test_view_table_cells_are_certain(hfov: float) -> None:
+    """Cells the field-of-view table calls inside (outside) hold only directions the
+    exact pinhole test finds inside (outside), down to directions on the view's edge."""
+    from placement.visibility import _LUT_AZ, _LUT_EL, _view_tables
+
+    cam = Camera(hfov_deg=hfov, vfov_deg=58.0)
+    tilts = np.radians([-10.0, 20.0, 75.0])
+    rng = np.random.default_rng(5)
+    n = 200_000
+    head = rng.uniform(0, 2 * np.pi, n)
+    which = rng.integers(0, 3, n)
+    table, offset, hbin = _view_tables(cam, head, tilts[which])
+    assert table is not None
+    # Directions spread over the sphere plus many within a hair of each image edge.
+    x, y = rng.uniform(-1.3, 1.3, (2, n)) * np.tan(np.radians([hfov / 2, 29.0]))[:, None]
+    edge = rng.random(n) < 0.5
+    x[edge] = (
+        np.sign(x[edge]) * np.tan(np.radians(hfov / 2)) * (1 + rng.normal(0, 1e-3, edge.sum()))
+    )
+    back = rng.random(n) < 0.2
+    z = np.where(back, -1.0, 1.0)
+    h, t = head, tilts[which]
+    right = np.stack([np.cos(h), -np.sin(h), 0 * h], 1)
+    up = np.stack([np.sin(h) * np.sin(t), np.cos(h) * np.sin(t), np.cos(t)], 1)
+    fwd = np.stack([np.sin(h) * np.cos(t), np.cos(h) * np.cos(t), -np.sin(t)], 1)
+    v = x[:, None] * right + y[:, None] * up + z[:, None] * fwd
+    d = np.linalg.norm(v, axis=1)
+    az = np.arctan2(v[:, 0].astype(np.float32), v[:, 1].astype(np.float32))
+    ab = np.floor(az * np.float32(_LUT_AZ / (2 * np.pi))).astype(np.intp) & (_LUT_AZ - 1)
+    eb = np.clip(np.floor((v[:, 2] / d + 1.0) * (_LUT_EL / 2)), 0, _LUT_EL - 1).astype(np.intp)
+    cell = ((ab * _LUT_EL + eb - hbin) & (_LUT_AZ * _LUT_EL - 1)) + offset
+    state = table[cell]
+    cx, cy, cz = (v * right).sum(1), (v * up).sum(1), (v * fwd).sum(1)
+    tan_h, tan_v = np.tan(np.radians(hfov / 2)), np.tan(np.radians(29.0))
+    exact = (cz > 0) & (np.abs(cx) <= cz * tan_h) & (np.abs(cy) <= cz * tan_v)
+    assert exact[state == 1].all() and not exact[state == 0].any()
+    assert (state == 1).sum() > 0.1 * n and (state == 0).sum() > 0.1 * n
+    assert (state == 2).mean() < 0.6  # half the sample was put on an edge on purpose
+
+
 def test_panoramic_sector_matches_brute_force() -> None:
     rng = np.random.default_rng(12)
     pts = rng.uniform(-30, 30, size=(1500, 3))
