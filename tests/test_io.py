@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +13,15 @@ import scipy.sparse as sp
 from pyproj import Transformer
 
 from placement import io
+from placement.camera import Camera
 from placement.errors import OptionError
 from placement.model import Demand, Options, SurfaceKind
 
 CRS = "EPSG:6674"  # JGD2011 plane rectangular zone VI: its origin is 136 E, 36 N
 
 
-@dataclass(frozen=True)
-class Cam:
-    name: str = "test-cam"
-    hfov_deg: float = 90.0
-    vfov_deg: float = 55.0
-    range_m: float = 40.0
+def Cam() -> Camera:
+    return Camera(name="test-cam", hfov_deg=90.0, vfov_deg=55.0, range_m=40.0)
 
 
 def make_options() -> Options:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from placement.camera import Camera
 from placement.crs import to_lonlat
 from placement.errors import OptionError
 from placement.model import Demand, FloatArray, Int8Array, IntArray, Options, SurfaceKind
@@ -60,19 +61,6 @@ CAMERA_COLUMNS: tuple[str, ...] = (
     "covered_weight",
     "crs",
 )
-
-
-class CameraLike(Protocol):
-    """The camera numbers the output files need (``placement.camera.Camera`` has them)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def hfov_deg(self) -> float: ...
-    @property
-    def vfov_deg(self) -> float: ...
-    @property
-    def range_m(self) -> float: ...
 
 
 class SparseLike(Protocol):
@@ -160,7 +148,7 @@ def camera_rows(
     options: Options,
     chosen: IntArray,
     site_ids: Sequence[str],
-    camera: CameraLike,
+    camera: Camera,
     covered_weight: FloatArray,
     ids: Sequence[str],
 ) -> list[dict[str, Any]]:
@@ -220,7 +208,7 @@ def write_cameras_geojson(
     options: Options,
     chosen: IntArray,
     site_ids: Sequence[str],
-    camera: CameraLike,
+    camera: Camera,
     covered_weight: FloatArray,
     ids: Sequence[str],
 ) -> None:
@@ -264,7 +252,7 @@ def write_cameras_csv(
     options: Options,
     chosen: IntArray,
     site_ids: Sequence[str],
-    camera: CameraLike,
+    camera: Camera,
     covered_weight: FloatArray,
     ids: Sequence[str],
 ) -> None:

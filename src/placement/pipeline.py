@@ -470,26 +470,17 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     written: list[str] = []
     with io.staged_output(out_dir) as stage_dir:
-        io.write_cameras_geojson(
-            stage_dir / "cameras.geojson",
-            crs=result.city.crs,
-            options=options,
-            chosen=chosen,
-            site_ids=site_ids,
-            camera=result.camera,
-            covered_weight=result.camera_weight,
-            ids=ids,
-        )
-        io.write_cameras_csv(
-            stage_dir / "cameras.csv",
-            crs=result.city.crs,
-            options=options,
-            chosen=chosen,
-            site_ids=site_ids,
-            camera=result.camera,
-            covered_weight=result.camera_weight,
-            ids=ids,
-        )
+        cams: dict[str, Any] = {
+            "crs": result.city.crs,
+            "options": options,
+            "chosen": chosen,
+            "site_ids": site_ids,
+            "camera": result.camera,
+            "covered_weight": result.camera_weight,
+            "ids": ids,
+        }
+        io.write_cameras_geojson(stage_dir / "cameras.geojson", **cams)
+        io.write_cameras_csv(stage_dir / "cameras.csv", **cams)
         io.write_coverage_geojson(
             stage_dir / "coverage.geojson",
             crs=result.city.crs,

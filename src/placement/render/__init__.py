@@ -25,7 +25,7 @@ from placement.render._draw import (
 )
 from placement.render._gl import offscreen_problem, use_offscreen_backend
 from placement.render._html import export_html
-from placement.render._scene import CameraLike, Scene, scene_from
+from placement.render._scene import Scene, scene_from
 from placement.render._shapes import camera_directions, frustum_rays, frustum_surfaces
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "LEVEL_COLORS",
     "LEVEL_LABELS",
     "NEW_CAMERA_COLOR",
-    "CameraLike",
     "Scene",
     "build_plotter",
     "camera_directions",

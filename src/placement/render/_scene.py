@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from placement.camera import Camera
 from placement.errors import InputFileError
 from placement.heights import height_at
 from placement.model import (
@@ -22,20 +23,6 @@ from placement.model import (
 )
 
 _SCENE_VERSION = 1
-
-
-class CameraLike(Protocol):
-    """The camera numbers a picture needs (``placement.camera.Camera`` has them)."""
-
-    @property
-    def height_m(self) -> float: ...
-    @property
-    def hfov_deg(self) -> float: ...
-    @property
-    def vfov_deg(self) -> float: ...
-    @property
-    def range_m(self) -> float: ...
-    def max_distance_for_level(self, level: int) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -147,7 +134,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     levels: Int8Array,
     options: Options,
     chosen: IntArray,
-    camera: CameraLike,
+    camera: Camera,
     *,
     title: str,
     ids: tuple[str, ...] | list[str] | None = None,
