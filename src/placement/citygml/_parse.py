@@ -189,8 +189,8 @@ class _RingBatch:
             pts = pts[keep]
         self.coords.append(pts)
         self.counts.append(left)
-        self.texts = []
-        self.points = []
+        self.texts.clear()  # in place: callers may hold its bound append
+        self.points.clear()
 
 
 @dataclass
@@ -427,20 +427,23 @@ class FileParser:
         """:meth:`_emit` collecting texts only; raises :class:`_FastPathError` on any doubt."""
         r = self.raw
         add = self.batch.add
+        append = self.batch.texts.append
         nrings = r.poly_nrings
         good = 0
         for poly in geom.iter(POLYGON_TAGS):
             n = 0
             for ring in poly.iter(LINEAR_RING):
-                pl = ring[0] if len(ring) == 1 else None
-                if pl is not None and pl.tag == POSLIST:
-                    add(pl.text, pl.get("srsDimension"))
-                else:
-                    try:
-                        add(*_ring_text(ring))
-                    except GeometryError:
-                        raise _FastPathError from None
                 n += 1
+                if len(ring) == 1:
+                    pl = ring[0]
+                    # The common case, inlined: a lone posList without srsDimension.
+                    if pl.tag == POSLIST and pl.get("srsDimension") is None:
+                        append(pl.text or "")
+                        continue
+                try:
+                    add(*_ring_text(ring))
+                except GeometryError:
+                    raise _FastPathError from None
             if not n:
                 raise _FastPathError
             nrings.append(n)
