@@ -723,6 +723,8 @@ def _two_d(text: str) -> str:
     ("edit", "skipped"),
     [
         (lambda t: t.replace("</gml:posList>", " nan nan nan</gml:posList>", 1), 1),
+        # inf is also what the fast path puts between rings: one more mark gives up.
+        (lambda t: t.replace("</gml:posList>", " 1 inf 2</gml:posList>", 1), 1),
         (lambda t: t.replace("</gml:posList>", " 7.5</gml:posList>", 1), 1),  # not 3 per point
         (lambda t: t.replace("<gml:posList>", "<gml:posList></gml:posList><gml:posList>", 1), 1),
         # Python's float() reads "0_0.0" (as 0.0), np.fromstring does not: exact path only.
