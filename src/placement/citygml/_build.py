@@ -95,10 +95,14 @@ def _compact(
     """A mesh over only the vertices its faces use; also returns the kept vertex ids."""
     if faces.shape[0] == 0:
         return Mesh.empty(), np.zeros(0, np.int64)
-    used, inverse = np.unique(faces, return_inverse=True)
+    # np.unique(faces, return_inverse=True) without its sort: a mask over the vertices.
+    is_used = np.zeros(vertices.shape[0], bool)
+    is_used[faces] = True
+    used = np.flatnonzero(is_used)
+    new_id = np.cumsum(is_used, dtype=np.int64) - 1
     mesh = Mesh(
         vertices[used],
-        inverse.reshape(-1, 3).astype(np.int32),
+        new_id[faces].astype(np.int32),
         feature.astype(np.int32),
         kind.astype(np.int8),
     )
