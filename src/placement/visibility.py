@@ -886,7 +886,7 @@ def _run_pool(
     n_pool: int,
     collect: Callable[[_ChunkResult], None],
 ) -> None:
-    """Run ``jobs`` on ``n_pool`` worker processes and this one (which must be set up).
+    """Run ``jobs`` on ``n_pool`` worker processes and on this one.
 
     The pool is fed a few chunks at a time from the front of the list while this process
     takes chunks from the back, so the workers' start-up (about 0.1 s) overlaps useful
@@ -916,6 +916,8 @@ def _run_pool(
         while queue or pending:
             while queue and len(pending) < 2 * n_pool:
                 pending.add(pool.submit(_run_chunk, queue.popleft()))
+            if _STATE is None:
+                _init_worker(task)  # after the first submit, which starts the workers
             if queue:
                 collect(_run_chunk(queue.pop()))
                 finished = {f for f in pending if f.done()}
@@ -1033,11 +1035,11 @@ def compute_coverage(
             progress(done, n_options)
 
     global _STATE  # noqa: PLW0603 - the in-process path uses the same per-process state
-    t0 = time.perf_counter()
-    _init_worker(task)  # this process works too, whatever the number of workers
-    t_scene = time.perf_counter() - t0
     try:
         if n_workers == 1:
+            t0 = time.perf_counter()
+            _init_worker(task)
+            t_scene = time.perf_counter() - t0
             for job in jobs:
                 collect(_run_chunk(job))
         elif jobs:
