@@ -319,6 +319,7 @@ class _Task:
     reach_m: float  # min(range, distance where density falls to the threshold)
     start_margin_m: float
     end_margin_m: float
+    ranges: tuple[IntpArray, IntpArray, IntpArray] | None = None  # _site_ranges of all sites
 
 
 _STATE: tuple[_Task, Any] | None = None  # (task, Embree scene) of this process
@@ -571,7 +572,11 @@ def _filter_block(
 
 def _blocks(task: _Task, lo: int, hi: int) -> list[tuple[IntpArray, IntpArray, IntpArray]]:
     """The point ranges of the sites ``lo:hi`` cut into blocks of about _BLOCK_PAIRS."""
-    site, start, stop = _site_ranges(task, lo, hi)
+    if task.ranges is None:
+        site, start, stop = _site_ranges(task, lo, hi)
+    else:
+        a, b = np.searchsorted(task.ranges[0], [lo, hi])
+        site, start, stop = (r[a:b] for r in task.ranges)
     if not site.size:
         return []
     # Cut between sites only, where the running count crosses a multiple of the block.
@@ -996,7 +1001,7 @@ def compute_coverage(
     sites = task.sites
     opts_per_site = np.diff(task.site_opt_start).astype(np.int64)
     # Candidate points per site from the grid (a bound a little above the pairs in reach).
-    site, start, stop = _site_ranges(task, 0, sites.shape[0])
+    task.ranges = site, start, stop = _site_ranges(task, 0, sites.shape[0])
     counts = np.bincount(site, weights=stop - start, minlength=sites.shape[0])
     pairs_per_site = counts.astype(np.int64) * opts_per_site
     total_pairs = int(pairs_per_site.sum())
