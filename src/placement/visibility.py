@@ -618,18 +618,15 @@ def _run_chunk(args: tuple[int, int, int]) -> _ChunkResult:
         clear = np.zeros(blk.level.size, dtype=bool)
         clear[blk.seg] = _occluded_free(scene, blk.starts, blk.dirs, blk.lengths)
         t2 = time.perf_counter()
+        # One int64 per visible pair, (option, point, level) bit fields: a sort orders the
+        # block by option, then point (an option's pairs all lie in one block).
+        low = (blk.pid << 3) | blk.level
         parts = []
         for live, o, inside in blk.slots:
             stats["pairs_in_view"] += np.count_nonzero(inside)
             keep = np.flatnonzero(inside & (clear if live is None else clear.take(live)))
             pair = keep if live is None else live.take(keep)
-            # One int64 per visible pair, (option, point, level) bit fields: a sort orders
-            # the block by option, then point (an option's pairs all lie in one block).
-            parts.append(
-                (o.take(keep).astype(np.int64) << shift)
-                | (blk.pid.take(pair) << 3)
-                | blk.level.take(pair)
-            )
+            parts.append((o.take(keep) << shift) | low.take(pair))
         k = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         k.sort()
         keys.append(k)
