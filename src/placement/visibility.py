@@ -268,10 +268,10 @@ def segments_clear(
 
 # --------------------------------------------------------------------------- workers
 
-#: Azimuth bins of the per-site heading table (5 degrees each): a point is tested only
+#: Azimuth bins of the per-site heading table (5.6 degrees each): a point is tested only
 #: against the options whose horizontal sector reaches its bin.
 _AZ_BINS = 64
-#: The field-of-view table: relative azimuth x elevation cells (powers of two; the sector
+#: The field-of-view table: relative azimuth x sin(elevation) cells (powers of two; the sector
 #: bins are groups of these azimuth bins). Cells wholly inside or outside a view decide a
 #: pair at once; only pairs in cells on a view's edge run the exact test.
 _LUT_AZ = 512
