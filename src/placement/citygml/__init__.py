@@ -123,8 +123,9 @@ def read_citygml(
     progress : called as ``progress(files_done, files_total)`` after each file.
     workers : processes that parse files at once (this one included). Files are the
         unit of work, so this helps folders and zips of several tiles; the result is the
-        same as with 1 (files are merged in input order). Worker processes come from a
-        forkserver, whose first start costs a few tenths of a second per Python process.
+        same as with 1 (files are merged in input order). Above 1, worker processes come
+        from a forkserver, whose first start costs a few tenths of a second once per
+        Python process.
 
     Returns
     -------
@@ -228,13 +229,15 @@ def _load_parallel(
 ) -> list[_Loaded]:
     """:func:`_load_one` over all sources on ``workers - 1`` processes and this one.
 
-    The pool takes the largest files first, this process the smallest, so neither waits
-    long at the end; results come back in input order. The first file (in input order)
-    that fails raises its error, as a one-by-one read would.
+    Files are taken largest first, by this process and by each worker the moment it is
+    free (a finished job's callback hands the worker the next file), so what is left at
+    the end is small files and nobody waits long. Results come back in input order. The
+    first file (in input order) that fails raises its error, as a one-by-one read would.
     """
     import multiprocessing as mp
+    import threading
     from collections import deque
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
     # Never fork: the caller may hold threads (BLAS, VTK, OR-Tools) whose locks a forked
     # child would inherit mid-use. A forkserver forks clean single-threaded workers.
@@ -247,7 +250,10 @@ def _load_parallel(
         ctx = mp.get_context("spawn")
     results: list[_Loaded | _Failed | None] = [None] * len(sources)
     queue = deque(sorted(range(len(sources)), key=lambda i: -sources[i].size))
-    pending: dict[Future[_Loaded | _Failed], int] = {}
+    # Callbacks run on the pool's manager thread (or at once, in this one, for a future
+    # already done): the queue and the futures are shared under a re-entrant lock.
+    lock = threading.RLock()
+    futures: dict[Future[_Loaded | _Failed], int] = {}
     done = 0
 
     def collect(i: int, result: _Loaded | _Failed) -> None:
@@ -257,20 +263,34 @@ def _load_parallel(
         if progress is not None:
             progress(done, len(sources))
 
-    n_pool = workers - 1
-    with ProcessPoolExecutor(n_pool, mp_context=ctx) as pool:
-        while queue or pending:
-            while queue and len(pending) < 2 * n_pool:
-                i = queue.popleft()
-                pending[pool.submit(_load_job, sources[i], target, default_height_m)] = i
-            if queue:
-                i = queue.pop()
-                collect(i, _load_job(sources[i], target, default_height_m))
-                finished = {f for f in pending if f.done()}
-            else:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                collect(pending.pop(fut), fut.result())
+    with ProcessPoolExecutor(workers - 1, mp_context=ctx) as pool:
+
+        def feed(_: object = None) -> None:
+            with lock:
+                if queue:
+                    i = queue.popleft()
+                    fut = pool.submit(_load_job, sources[i], target, default_height_m)
+                    futures[fut] = i
+                    fut.add_done_callback(feed)
+
+        for _ in range(workers - 1):
+            feed()
+        seen: set[Future[_Loaded | _Failed]] = set()
+        while True:
+            with lock:
+                i = queue.popleft() if queue else -1
+                finished = [f for f in futures if f.done() and f not in seen]
+            for fut in finished:  # report the pool's files as they come
+                seen.add(fut)
+                collect(futures[fut], fut.result())
+            if i < 0:
+                break
+            # This process's share costs no pickling.
+            collect(i, _load_job(sources[i], target, default_height_m))
+        with lock:  # the queue is empty: nothing more is submitted
+            rest = [f for f in futures if f not in seen]
+        for fut in as_completed(rest):
+            collect(futures[fut], fut.result())
     out: list[_Loaded] = []
     for r in results:
         if isinstance(r, _Failed):
