@@ -42,9 +42,9 @@ import json, statistics, sys, time
 from plateaukit.readers.citygml.parsers.city_gml_parser import PLATEAUCityGMLParser
 runs = int(sys.argv[1]); out = {}
 for arg in sys.argv[2:]:
-    ts = []
+    ts, cs = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         parser = PLATEAUCityGMLParser(target_epsg=6674, codelist_file_map={})
         n = 0
         for p in arg.split(","):
@@ -52,7 +52,8 @@ for arg in sys.argv[2:]:
                 for _ in parser.iterparse(f):
                     n += 1
         ts.append(time.perf_counter() - t)
-    out[arg] = [statistics.median(ts), n]
+        cs.append(time.process_time() - c)
+    out[arg] = [statistics.median(ts), statistics.median(cs), n]
 print(json.dumps(out))
 """
 
@@ -87,8 +88,11 @@ def paired_times(
     return med(wall[0]), med(wall[1]), med(cpu[0]), med(cpu[1])
 
 
-def plateaukit_times(cases: dict[str, list[Path]], runs: int) -> dict[str, tuple[float, int]] | str:
-    """Median seconds and objects yielded by plateaukit per case, or why there are none."""
+def plateaukit_times(
+    cases: dict[str, list[Path]], runs: int
+) -> dict[str, tuple[float, float, int]] | str:
+    """Median wall and CPU seconds and objects yielded by plateaukit per case, or why
+    there are none."""
     python = os.environ.get("PLATEAUKIT_PYTHON", sys.executable)
     args = [",".join(str(p) for p in paths) for paths in cases.values()]
     try:
@@ -105,7 +109,9 @@ def plateaukit_times(cases: dict[str, list[Path]], runs: int) -> dict[str, tuple
         last = (res.stderr.strip().splitlines() or ["?"])[-1]
         return "not installed" if "No module named 'plateaukit'" in last else f"failed: {last[:60]}"
     times = json.loads(res.stdout)
-    return {name: (times[a][0], times[a][1]) for name, a in zip(cases, args, strict=True)}
+    return {
+        name: (times[a][0], times[a][1], times[a][2]) for name, a in zip(cases, args, strict=True)
+    }
 
 
 def main() -> None:
@@ -128,7 +134,7 @@ def main() -> None:
             d / "osaka" / f"{c}_{k}_6697_op.gml" for c in block for k in ("bldg", "tran")
         ],
     }
-    pk: dict[str, tuple[float, int]] | str = (
+    pk: dict[str, tuple[float, float, int]] | str = (
         "skipped" if opts.no_plateaukit else plateaukit_times(cases, opts.runs)
     )
     rows = [(name, paths, 1) for name, paths in cases.items()]
@@ -157,9 +163,12 @@ def main() -> None:
         cpu_ratio = f"{c_load / c_bare:.2f}x" if workers == 1 else "-"
         pk_name = name.removesuffix(", workers=2")
         if isinstance(pk, dict):
-            pk_t, pk_n = pk[pk_name]
+            pk_t, pk_c, pk_n = pk[pk_name]
             # plateaukit yields buildings and roads (LOD1) only: say how much it read.
-            pk_cell, pk_ratio = f"{pk_t:.3f} ({pk_n} objects)", f"{pk_t / t_load:.1f}x"
+            pk_cell = f"{pk_t:.3f} ({pk_n} objects)"
+            pk_ratio = f"{pk_t / t_load:.1f}x" + (
+                f" ({pk_c / c_load:.1f}x CPU)" if workers == 1 else ""
+            )
         else:
             pk_cell, pk_ratio = pk, "-"
         print(
