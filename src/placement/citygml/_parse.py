@@ -417,6 +417,19 @@ class FileParser:
         nrings = r.poly_nrings
         good = 0
         for poly in geom.iter(POLYGON_TAGS):
+            # Nearly every polygon is exterior/LinearRing/posList and nothing else: then
+            # that is its only ring, found by indexing, without a descendant iterator.
+            if len(poly) == 1:
+                bound = poly[0]
+                if len(bound) == 1 and bound.tag != LINEAR_RING:
+                    ring = bound[0]
+                    if ring.tag == LINEAR_RING and len(ring) == 1:
+                        pl = ring[0]
+                        if pl.tag == POSLIST and not len(pl) and pl.get("srsDimension") is None:
+                            append(pl.text or "")
+                            nrings.append(1)
+                            good += 1
+                            continue
             n = 0
             for ring in poly.iter(LINEAR_RING):
                 n += 1
