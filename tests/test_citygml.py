@@ -703,7 +703,7 @@ def test_fast_and_exact_ring_paths_agree(tmp_path: Path, monkeypatch: pytest.Mon
     assert fast["ring_counts"] == [4] * 6 + [4, 3, 3, 1]
     assert fast["poly_role"] == [0] * 6 + [3, 0, 4]  # occluders, extrusion, points
     # Chunks of a few rings give the same as one batch.
-    monkeypatch.setattr("placement.citygml._parse._FLUSH_RINGS", 2)
+    monkeypatch.setattr("placement.citygml._rings.FLUSH_RINGS", 2)
     assert _both_paths(path)[0] == exact
     city = read_citygml(path)
     assert city.skipped == 0 and not city.warnings[1:]
@@ -735,7 +735,8 @@ def _two_d(text: str) -> str:
 def test_fast_path_gives_up_where_only_the_exact_path_knows(
     tmp_path: Path, edit: Callable[[str], str], skipped: int
 ) -> None:
-    from placement.citygml._parse import _FastPathError, _parse
+    from placement.citygml._parse import _parse
+    from placement.citygml._rings import FastPathError
     from placement.citygml._sources import expand_inputs
 
     bad = edit(poly([(10, 0, 0.0), (12, 0, 0.0), (12, 2, 0.0)]))
@@ -744,7 +745,7 @@ def test_fast_path_gives_up_where_only_the_exact_path_knows(
     )
     path = write(tmp_path, "bad.gml", doc)
     (source,) = expand_inputs(path)
-    with pytest.raises(_FastPathError):
+    with pytest.raises(FastPathError):
         _parse(source, 6697, fast=True)
     city = read_citygml(path)  # the exact path: same rules as before the fast one existed
     assert city.skipped == skipped

@@ -7,28 +7,32 @@ kept as open rings stacked in one coordinate array plus per-polygon metadata (fe
 row, surface kind, role); :mod:`placement.citygml._build` transforms and triangulates a
 whole file at once.
 
-Two paths read the rings. The fast one only collects the ``posList`` texts while walking
-the tree and turns tens of thousands of rings into numbers in one ``np.fromstring`` call
-(the per-ring numpy calls were most of the loader's time); it checks every ring in bulk
-afterwards. Anything it cannot vouch for (a ring that is short, not 3D, not numeric, a
-polygon without a ring, ...) makes it give up, and the file is read again by the exact
-per-ring path, which drops the bad parts with warnings. Both give the same result on a
-file without such problems, so the slower path only costs time on broken files.
+Rings are read by a fast path with an exact fallback: see :mod:`placement.citygml._rings`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from lxml import etree
 
+from placement.citygml._rings import (
+    GML,
+    POS,
+    POSLIST,
+    FastPathError,
+    FloatArray,
+    GeometryError,
+    IntArray,
+    RingBatch,
+    ring_coords,
+    ring_text,
+)
 from placement.citygml._sources import Source
 from placement.crs import parse_srs_name
 from placement.errors import CityGMLError, CRSError
@@ -36,10 +40,7 @@ from placement.model import SurfaceKind
 
 log = logging.getLogger("placement.citygml")
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
-GML = "http://www.opengis.net/gml"
 XLINK = "http://www.w3.org/1999/xlink"
 CORE = "http://www.opengis.net/citygml/2.0"
 BLDG = "http://www.opengis.net/citygml/building/2.0"
@@ -58,8 +59,6 @@ def _q(ns: str, local: str) -> str:
 
 
 GML_ID = _q(GML, "id")
-POSLIST = _q(GML, "posList")
-POS = _q(GML, "pos")
 LINEAR_RING = _q(GML, "LinearRing")
 POLYGON_TAGS = (
     _q(GML, "Polygon"),
@@ -100,83 +99,6 @@ _TA_SIDEWALK = frozenset({"2000", "2010", "2020", "2030"})
 _AUX_ROAD = frozenset({"1000", "1060", "1090", "1100", "1110", "1120"})
 
 _MISSING = -9999.0
-
-
-class GeometryError(ValueError):
-    """A ring or polygon that cannot be used (bad numbers, too few points)."""
-
-
-class _FastPathError(Exception):
-    """The fast path met something only the exact per-ring path handles."""
-
-
-#: The fast path turns its collected texts into numbers after this many rings, so the
-#: joined text stays a few megabytes however large the file.
-_FLUSH_RINGS = 32768
-
-
-def _dimension(attr: str | None) -> int:
-    return int(attr) if attr and attr.isdigit() else 3
-
-
-class _RingBatch:
-    """Ring texts collected by the fast path, parsed and checked in bulk.
-
-    ``flush`` raises :class:`_FastPathError` unless every ring would pass :func:`_ring_coords`
-    unchanged (3D, numeric, finite, enough distinct points), so accepting a batch never
-    changes a result.
-    """
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.points: list[int] = []  # rings of furniture points: no closing, 1 point is enough
-        self.coords: list[FloatArray] = []
-        self.counts: list[IntArray] = []
-
-    def add(self, text: str | None, dim_attr: str | None) -> None:
-        if dim_attr is not None and _dimension(dim_attr) != 3:
-            raise _FastPathError
-        self.texts.append(text or "")
-
-    def flush(self) -> None:
-        texts = self.texts
-        if not texts:
-            return
-        # "inf" between the texts marks where each ring ends: the one parse then also
-        # counts the numbers of every ring (an inf in the data shows as an extra mark).
-        try:
-            # One number per whitespace-separated token, or ValueError.
-            values = np.fromstring(" inf ".join(texts), sep=" ")
-        except ValueError:
-            raise _FastPathError from None
-        is_mark = np.isinf(values)
-        marks = np.flatnonzero(is_mark)
-        if marks.size != len(texts) - 1:
-            raise _FastPathError
-        n = np.diff(marks, prepend=-1, append=values.size) - 1
-        if (n % 3).any() or not n.all():
-            raise _FastPathError
-        values = values[~is_mark]
-        pts = values.reshape(-1, 3)
-        # Huge values could overflow the per-ring sum the exact path checks: let it decide.
-        if not np.isfinite(pts).all() or (pts.size and np.abs(pts).max() >= 1e300):
-            raise _FastPathError
-        npts = n // 3
-        end = np.cumsum(npts)
-        is_point = np.zeros(len(texts), bool)
-        is_point[self.points] = True
-        closed = ~is_point & (npts >= 2) & (pts[end - npts] == pts[end - 1]).all(axis=1)
-        left = npts - closed
-        if (left < np.where(is_point, 1, 3)).any():
-            raise _FastPathError
-        if closed.any():
-            keep = np.ones(pts.shape[0], bool)
-            keep[end[closed] - 1] = False
-            pts = pts[keep]
-        self.coords.append(pts)
-        self.counts.append(left)
-        self.texts.clear()  # in place: callers may hold its bound append
-        self.points.clear()
 
 
 @dataclass
@@ -293,46 +215,6 @@ def _xml_problem(exc: etree.XMLSyntaxError) -> str:
     return f"malformed or truncated XML ({msg})"
 
 
-# --------------------------------------------------------------------------- geometry
-
-
-def _ring_text(ring: Any) -> tuple[str, str | None]:
-    """The coordinate text of a LinearRing / LineString element and its srsDimension."""
-    pl = ring.find(POSLIST)
-    if pl is not None:
-        return pl.text or "", pl.get("srsDimension")
-    poss = ring.findall(POS)
-    if not poss:
-        raise GeometryError("ring has no gml:posList or gml:pos")
-    return " ".join(p.text or "" for p in poss), poss[0].get("srsDimension")
-
-
-def _ring_coords(ring: Any, *, min_points: int = 3, close: bool = True) -> FloatArray:
-    """(n, 3) coordinates of a LinearRing / LineString element in file axis order."""
-    text, dim_attr = _ring_text(ring)
-    dim = _dimension(dim_attr)
-    try:
-        a = np.array(text.split(), dtype=np.float64)
-    except ValueError:
-        raise GeometryError("posList holds something that is not a number") from None
-    if dim < 2 or a.size % dim:
-        raise GeometryError(f"posList has {a.size} numbers, not a multiple of its dimension {dim}")
-    a = a.reshape(-1, dim)
-    if dim == 2:
-        a = np.column_stack([a, np.zeros(a.shape[0])])
-    elif dim > 3:
-        a = np.ascontiguousarray(a[:, :3])
-    if not math.isfinite(float(a.sum())):
-        raise GeometryError("posList has a NaN or infinite coordinate")
-    n = a.shape[0]
-    if close and n >= 2 and a[0].tolist() == a[-1].tolist():
-        a = a[:-1]
-        n -= 1
-    if n < min_points:
-        raise GeometryError(f"ring has {n} distinct points, {min_points} needed")
-    return a
-
-
 def _local(tag: Any) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
@@ -344,7 +226,7 @@ class FileParser:
         self.raw = raw
         self._anon = 0
         self.fast = fast
-        self.batch = _RingBatch()
+        self.batch = RingBatch()
         self.rings: list[FloatArray] = []  # the exact path's rings
 
     def finish_rings(self) -> None:
@@ -389,7 +271,7 @@ class FileParser:
             try:
                 for i, ring in enumerate(poly.iter(LINEAR_RING)):
                     try:
-                        rings.append(_ring_coords(ring))
+                        rings.append(ring_coords(ring))
                     except GeometryError as exc:
                         if i == 0:
                             raise
@@ -410,7 +292,7 @@ class FileParser:
         return good, bad
 
     def _emit_fast(self, geom: Any, row: int, kind: int, role: int) -> int:
-        """:meth:`_emit` collecting texts only; raises :class:`_FastPathError` on any doubt."""
+        """:meth:`_emit` collecting texts only; raises :class:`FastPathError` on any doubt."""
         r = self.raw
         add = self.batch.add
         append = self.batch.texts.append
@@ -440,11 +322,11 @@ class FileParser:
                         append(pl.text or "")
                         continue
                 try:
-                    add(*_ring_text(ring))
+                    add(*ring_text(ring))
                 except GeometryError:
-                    raise _FastPathError from None
+                    raise FastPathError from None
             if not n:
-                raise _FastPathError
+                raise FastPathError
             nrings.append(n)
             good += 1
         r.poly_feature.extend([row] * good)
@@ -643,14 +525,14 @@ class FileParser:
             for pl in g.iter(POSLIST, POS):
                 if self.fast:
                     try:
-                        text, dim_attr = _ring_text(pl.getparent())
+                        text, dim_attr = ring_text(pl.getparent())
                     except GeometryError:
-                        raise _FastPathError from None
+                        raise FastPathError from None
                     self.batch.points.append(len(self.batch.texts))
                     self.batch.add(text, dim_attr)
                 else:
                     try:
-                        pts = _ring_coords(pl.getparent(), min_points=1, close=False)
+                        pts = ring_coords(pl.getparent(), min_points=1, close=False)
                     except GeometryError as exc:
                         r.warn(f"lod0 geometry skipped: {exc}", feature=fid)
                         continue
@@ -661,7 +543,7 @@ class FileParser:
                 r.poly_role.append(POINTS)
                 found = True
                 if pl.tag == POS:
-                    break  # _ring_coords read every gml:pos of this parent
+                    break  # ring_coords read every gml:pos of this parent
             if found:
                 return 0
         return -1
@@ -700,7 +582,7 @@ def parse_file(source: Source, srs_epsg: int | None) -> RawFile:
     """
     try:
         return _parse(source, srs_epsg, fast=True)
-    except _FastPathError:
+    except FastPathError:
         log.debug("%s: geometry needs the exact per-ring path", source.label)
         return _parse(source, srs_epsg, fast=False)
 
@@ -742,8 +624,7 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
                     parent = member.getparent()
                     while member.getprevious() is not None:
                         del parent[0]
-                if len(batch.texts) > _FLUSH_RINGS:
-                    batch.flush()
+                batch.maybe_flush()
         except etree.XMLSyntaxError as exc:
             raise CityGMLError(source.label, _xml_problem(exc)) from None
     parser.finish_rings()
