@@ -273,24 +273,29 @@ def _load_parallel(
                     futures[fut] = i
                     fut.add_done_callback(feed)
 
-        for _ in range(workers - 1):
-            feed()
-        seen: set[Future[_Loaded | _Failed]] = set()
-        while True:
-            with lock:
-                i = queue.popleft() if queue else -1
-                finished = [f for f in futures if f.done() and f not in seen]
-            for fut in finished:  # report the pool's files as they come
-                seen.add(fut)
+        try:
+            for _ in range(workers - 1):
+                feed()
+            seen: set[Future[_Loaded | _Failed]] = set()
+            while True:
+                with lock:
+                    i = queue.popleft() if queue else -1
+                    finished = [f for f in futures if f.done() and f not in seen]
+                for fut in finished:  # report the pool's files as they come
+                    seen.add(fut)
+                    collect(futures[fut], fut.result())
+                if i < 0:
+                    break
+                # This process's share costs no pickling.
+                collect(i, _load_job(sources[i], target, default_height_m))
+            with lock:  # the queue is empty: nothing more is submitted
+                rest = [f for f in futures if f not in seen]
+            for fut in as_completed(rest):
                 collect(futures[fut], fut.result())
-            if i < 0:
-                break
-            # This process's share costs no pickling.
-            collect(i, _load_job(sources[i], target, default_height_m))
-        with lock:  # the queue is empty: nothing more is submitted
-            rest = [f for f in futures if f not in seen]
-        for fut in as_completed(rest):
-            collect(futures[fut], fut.result())
+        except BaseException:
+            with lock:  # a bug or Ctrl-C: feed the pool nothing more, let it wind down
+                queue.clear()
+            raise
     out: list[_Loaded] = []
     for r in results:
         if isinstance(r, _Failed):
