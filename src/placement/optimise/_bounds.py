@@ -8,12 +8,13 @@ where X is the budget (solved as a fractional knapsack, an upper bound of the 0/
 site caps when costs are uniform (then greedy per site is exact), dropped otherwise. Every
 lam >= 0 gives a valid upper bound; subgradient steps only make it tighter.
 
-Min cover: relax the same rows with u_p >= 0 and the target row with mu >= 0:
+Min cover: relax the same rows with u_p >= 0 and keep the target row w y >= T in the
+subproblem over y in [0, 1] (a fractional knapsack):
 
-    L(u, mu) = mu T + sum_j min(0, c_j - (B u)_j) + sum_p min(0, req_p u_p - mu w_p)
+    L(u) = sum_j min(0, c_j - (B u)_j) + min {sum_p req_p u_p y_p : w y >= T, 0 <= y <= 1}
 
-(full cover: y_p = 1 fixed, so the last two terms become sum_p req_p u_p). Any u, mu >= 0 give
-a valid lower bound. Site caps are dropped (a relaxation).
+(full cover: y_p = 1 fixed, so the last term becomes sum_p req_p u_p). Any u >= 0 gives a
+valid lower bound; its best value is the LP bound. Site caps are dropped (a relaxation).
 """
 
 # Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
@@ -158,12 +159,12 @@ def lagrange_min(
     ) / R.req
     mu = 0.0
     if not full:
-        per_w = c / np.maximum(R.B @ R.w, 1e-12)
-        mu = float(np.median(per_w)) if per_w.size else 0.0
-        u = np.minimum(u, mu * R.w / R.req)
+        # Start from prices that make the cheapest-per-weight options break even.
+        u = u * 0.5
     best, best_u, best_mu = -np.inf, u.copy(), mu
     theta, stall, it = 1.0, 0, 0
     cands: list[BoolArray] = []
+    w_pos = np.maximum(R.w, 1e-300)
     for it in range(1, iterations + 1):
         U = R.B @ u
         red = c - U
@@ -171,15 +172,14 @@ def lagrange_min(
         if full:
             L = float(R.req @ u) + float(red[x].sum())
             s = R.req - R.Bt @ x.astype(np.float64)
-            s_mu = 0.0
         else:
-            yt = R.req * u - mu * R.w
-            y = yt < 0
-            L = mu * target + float(red[x].sum()) + float(yt[y].sum())
+            # The target row stays in the subproblem: min sum req u y over y in [0, 1] with
+            # w y >= T is a fractional knapsack (cheapest price per weight first).
+            y = _cheapest_cover(R.req * u / w_pos, R.w, target)
+            L = float(red[x].sum()) + float((R.req * u) @ y)
             s = R.req * y - R.Bt @ x.astype(np.float64)
-            s_mu = target - float(R.w[y].sum())
         if best + 1e-12 * max(1.0, abs(L)) < L:
-            best, best_u, best_mu, stall = L, u.copy(), mu, 0
+            best, best_u, stall = L, u.copy(), 0
         else:
             stall += 1
             if stall >= 15:
@@ -187,17 +187,27 @@ def lagrange_min(
         if it % 25 == 0:
             cands.append(x.copy())
         gap = upper - L
-        nrm = float(s @ s) + s_mu * s_mu
+        nrm = float(s @ s)
         if gap <= 1e-9 * max(1.0, abs(upper)) or nrm == 0 or theta < 1e-5:
             break
         if time.perf_counter() > deadline:
             break
-        t = theta * gap / nrm
-        u = np.maximum(u + t * s, 0.0)
-        if not full:
-            mu = max(0.0, mu + t * s_mu)
-            u = np.minimum(u, mu * R.w / R.req)
+        u = np.maximum(u + theta * gap / nrm * s, 0.0)
     return LagrangeResult(best, best_u, best_mu, it, cands)
+
+
+def _cheapest_cover(price: FloatArray, w: FloatArray, target: float) -> FloatArray:
+    """y in [0, 1]^q minimising sum price w y subject to w y >= target (fractional knapsack)."""
+    order = np.lexsort((np.arange(price.size), price))
+    cum = np.cumsum(w[order])
+    y = np.zeros(price.size, np.float64)
+    full_n = int(np.searchsorted(cum, target, side="left"))
+    y[order[:full_n]] = 1.0
+    if full_n < order.size:
+        done = float(cum[full_n - 1]) if full_n else 0.0
+        j = int(order[full_n])
+        y[j] = min(1.0, max(0.0, (target - done) / w[j])) if w[j] > 0 else 0.0
+    return y
 
 
 def fix_min(

@@ -33,6 +33,7 @@ class ExactResult:
     bound: float | None  # proven bound on the restricted problem, in original units
     optimal: bool
     status: str
+    det_time: float = 0.0  # CP-SAT deterministic time spent (machine-independent work)
 
 
 def _integral(a: FloatArray) -> bool:
@@ -48,7 +49,9 @@ def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float]:
     return [int(t) for t in r], s
 
 
-def _solve(model: Any, *, hint_ok: bool, time_s: float, seed: int) -> tuple[Any, int]:
+def _solve(
+    model: Any, *, hint_ok: bool, time_s: float, seed: int, wall_s: float | None = None
+) -> tuple[Any, int]:
     from ortools.sat.python import cp_model
 
     solver = cp_model.CpSolver()
@@ -59,7 +62,7 @@ def _solve(model: Any, *, hint_ok: bool, time_s: float, seed: int) -> tuple[Any,
     # Deterministic time gives the same answer for a seed on a loaded or idle machine; the
     # wall-clock cap (same number) only bites when the machine is slower than CP-SAT assumes.
     p.max_deterministic_time = max(0.05, time_s)
-    p.max_time_in_seconds = max(0.1, time_s)
+    p.max_time_in_seconds = max(0.05, time_s if wall_s is None else wall_s)
     p.linearization_level = 2
     if hint_ok:
         p.repair_hint = True
@@ -76,8 +79,13 @@ def cpsat_max(
     *,
     time_s: float,
     seed: int,
+    wall_s: float | None = None,
 ) -> ExactResult:
-    """Max (k-)coverage over the options not fixed, CP-SAT, hinted with ``hint``."""
+    """Max (k-)coverage over the options not fixed, CP-SAT, hinted with ``hint``.
+
+    ``time_s`` is CP-SAT's deterministic time limit; ``wall_s`` (default ``time_s``) a
+    wall-clock safety cap.
+    """
     from ortools.sat.python import cp_model
 
     free = ~fixed1 & ~fixed0
@@ -121,7 +129,7 @@ def cpsat_max(
     m.maximize(sum(c * y for c, y in terms))
     for j, var in xv.items():
         m.add_hint(var, bool(hint[j]))
-    solver, status = _solve(m, hint_ok=True, time_s=time_s, seed=seed)
+    solver, status = _solve(m, hint_ok=True, time_s=time_s, seed=seed, wall_s=wall_s)
     name = _status_name(status)
     x = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -137,7 +145,13 @@ def cpsat_max(
             # Weights were rounded down: add back the most that rounding removed.
             err = float((R.w[pts] - np.asarray(wv) / ws).sum())
             bound = const + b / ws + err
-    return ExactResult(x, bound, status == cp_model.OPTIMAL and exact_c and exact_w, name)
+    return ExactResult(
+        x,
+        bound,
+        status == cp_model.OPTIMAL and exact_c and exact_w,
+        name,
+        float(solver.deterministic_time),
+    )
 
 
 def cpsat_min(
@@ -150,8 +164,13 @@ def cpsat_min(
     hint: BoolArray | None,
     time_s: float,
     seed: int,
+    wall_s: float | None = None,
 ) -> ExactResult:
-    """Cheapest option set covering ``target`` merged weight (all points when ``full``)."""
+    """Cheapest option set covering ``target`` merged weight (all points when ``full``).
+
+    ``time_s`` is CP-SAT's deterministic time limit; ``wall_s`` (default ``time_s``) a
+    wall-clock safety cap.
+    """
     from ortools.sat.python import cp_model
 
     free = ~fixed1 & ~fixed0
@@ -200,7 +219,7 @@ def cpsat_min(
     if hint is not None:
         for j, var in xv.items():
             m.add_hint(var, bool(hint[j]))
-    solver, status = _solve(m, hint_ok=hint is not None, time_s=time_s, seed=seed)
+    solver, status = _solve(m, hint_ok=hint is not None, time_s=time_s, seed=seed, wall_s=wall_s)
     x = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         x = fixed1.copy()
@@ -215,7 +234,11 @@ def cpsat_min(
     if status == cp_model.INFEASIBLE and exact_w:
         bound = np.inf
     return ExactResult(
-        x, bound, status == cp_model.OPTIMAL and exact_w and cs == 1.0, _status_name(status)
+        x,
+        bound,
+        status == cp_model.OPTIMAL and exact_w and cs == 1.0,
+        _status_name(status),
+        float(solver.deterministic_time),
     )
 
 
@@ -323,7 +346,11 @@ def scip_bound_min(
     model = mb.Model()  # type: ignore[no-untyped-call]
     h: Any = model.helper  # its stubs misname the numpy array types
     h.fill_model_from_sparse_data(lb, ub, obj.astype(np.float64), lo, hi, mat)
-    for j in range(n_int):
+    # With need 1, y_p <= sum x is integral at any integral x, so y_p may stay continuous.
+    integral = np.ones(n_int, np.bool_)
+    if not full:
+        integral[nx:] = need[pts] > 1
+    for j in np.flatnonzero(integral).tolist():
         h.set_var_integrality(j, True)
     if hint is not None:
         # The incumbent's cost as a cutoff lets SCIP fix more by reduced cost at the root.
