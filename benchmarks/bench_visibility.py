@@ -79,7 +79,7 @@ def numpy_engine(engine: object, s64: np.ndarray, d64: np.ndarray, l64: np.ndarr
 
 def pipeline_segments(task: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every segment ``compute_coverage`` tests, in its order (starts, dirs, lengths)."""
-    from placement.visibility import _blocks, _filter_block, _sector_table
+    from placement.visibility._chunks import _blocks, _filter_block, _sector_table
 
     parts = []
     n_sites = task.sites.shape[0]
@@ -112,7 +112,9 @@ def main() -> int:
     import trimesh
 
     from placement.camera import Camera
-    from placement.visibility import _embree_scene, _make_task, compute_coverage
+    from placement.visibility import compute_coverage
+    from placement.visibility._occlusion import _embree_scene
+    from placement.visibility._task import _make_task
 
     cam = Camera()
     rows = []

@@ -342,7 +342,7 @@ def test_mixed_tilts_fixed_headings_and_any_option_order_match_brute_force() -> 
 def test_view_table_cells_are_certain(hfov: float) -> None:
     """Cells the field-of-view table calls inside (outside) hold only directions the
     exact pinhole test finds inside (outside), down to directions on the view's edge."""
-    from placement.visibility import _LUT_AZ, _LUT_EL, _view_tables
+    from placement.visibility._frames import _LUT_AZ, _LUT_EL, _view_tables
 
     cam = Camera(hfov_deg=hfov, vfov_deg=58.0)
     tilts = np.radians([-10.0, 20.0, 75.0])
