@@ -234,48 +234,59 @@ def max_coverage(
         free = ~one & ~zero
         proof = int(free.sum()) <= _MAX_EXACT_OPTIONS and int(R.B[free].nnz) <= _MAX_EXACT_NNZ
         if not proof:
-            # Too big to prove: search a core instead (the incumbent plus the options the
-            # Lagrangian prices highest); its bound says nothing about the whole problem.
-            score = (R.B @ lag.mult) / np.maximum(R.cost, 1e-12)
-            score[~free] = -np.inf
-            order = np.lexsort((np.arange(R.n), -score))
-            core = np.zeros(R.n, np.bool_)
-            core[order[: min(_MAX_EXACT_OPTIONS // 2, int(free.sum()))]] = True
-            core |= x
-            zero = zero | (free & ~core)
-            free = ~one & ~zero
-        base = best
-        res = cpsat_max(
-            R,
-            budget,
-            one,
-            zero,
-            x,
-            time_s=max(0.05, deadline - time.perf_counter() - 0.05),
-            seed=seed,
-        )
-        log.debug(
-            "max_coverage: CP-SAT %s bound %s at %.2f s (%d free)",
-            res.status,
-            res.bound,
-            time.perf_counter() - t0,
-            int(free.sum()),
-        )
-        if res.x is not None and _feasible_max(R, res.x, budget):
-            v = value(R, res.x)
+            # Too big to prove: re-solve small neighbourhoods of the incumbent exactly
+            # (their bounds are local, so the Lagrangian bound stands).
+            left_s = deadline - time.perf_counter() - 0.2
+            ln = lns(
+                R,
+                x,
+                budget=budget,
+                target=None,
+                full=False,
+                work=_LNS_WORK * left_s,
+                deadline=deadline - 0.2,
+                seed=seed,
+                free_size=_LNS_FREE,
+                sub_time=_LNS_SUB_S,
+            )
+            v = value(R, ln.x)
             if v > best:
-                x, best = res.x, v
-                methods.append("CP-SAT" if proof else "CP-SAT on a Lagrangian core")
-        if proof and res.bound is not None:
-            cand = max(base, res.bound)
-            if integral_w:
-                cand = math.floor(cand + 1e-6)
-            if cand < ub:
-                ub = cand
-                bound_by = (
-                    f"CP-SAT {res.status} on {int(free.sum())} free options after "
-                    f"fixing {int(one.sum())} in, {int(zero.sum())} out"
-                )
+                x, best = ln.x, v
+                methods.append(f"LNS ({ln.iterations} CP-SAT neighbourhoods)")
+        else:
+            base = best
+            res = cpsat_max(
+                R,
+                budget,
+                one,
+                zero,
+                x,
+                time_s=max(0.05, deadline - time.perf_counter() - 0.05),
+                seed=seed,
+                deadline=deadline - 0.05,
+            )
+            log.debug(
+                "max_coverage: CP-SAT %s bound %s at %.2f s (%d free)",
+                res.status,
+                res.bound,
+                time.perf_counter() - t0,
+                int(free.sum()),
+            )
+            if res.x is not None and _feasible_max(R, res.x, budget):
+                v = value(R, res.x)
+                if v > best:
+                    x, best = res.x, v
+                    methods.append("CP-SAT")
+            if res.bound is not None:
+                cand = max(base, res.bound)
+                if integral_w:
+                    cand = math.floor(cand + 1e-6)
+                if cand < ub:
+                    ub = cand
+                    bound_by = (
+                        f"CP-SAT {res.status} on {int(free.sum())} free options after "
+                        f"fixing {int(one.sum())} in, {int(zero.sum())} out"
+                    )
     ub = max(ub, best)
     obj_red = best
     chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
@@ -507,6 +518,7 @@ def min_cover(
                     hint=x if math.isfinite(ub) else None,
                     time_s=max(0.05, deadline - time.perf_counter() - 0.1),
                     seed=seed,
+                    deadline=deadline - 0.1,
                 )
             if worker is not None:
                 worker.join(timeout=max(0.0, deadline - time.perf_counter()))

@@ -50,9 +50,22 @@ def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float]:
 
 
 def _solve(
-    model: Any, *, hint_ok: bool, time_s: float, seed: int, wall_s: float | None = None
+    model: Any,
+    *,
+    hint_ok: bool,
+    time_s: float,
+    seed: int,
+    wall_s: float | None = None,
+    deadline: float | None = None,
 ) -> tuple[Any, int]:
+    import time
+
     from ortools.sat.python import cp_model
+
+    if deadline is not None:
+        # Building the model took wall time the caller could not foresee: cap the solve at
+        # the caller's deadline so the whole call ends on time.
+        wall_s = min(time_s if wall_s is None else wall_s, deadline - time.perf_counter())
 
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -80,11 +93,12 @@ def cpsat_max(
     time_s: float,
     seed: int,
     wall_s: float | None = None,
+    deadline: float | None = None,
 ) -> ExactResult:
     """Max (k-)coverage over the options not fixed, CP-SAT, hinted with ``hint``.
 
     ``time_s`` is CP-SAT's deterministic time limit; ``wall_s`` (default ``time_s``) a
-    wall-clock safety cap.
+    wall-clock safety cap, shortened to end by ``deadline`` (perf_counter seconds).
     """
     from ortools.sat.python import cp_model
 
@@ -129,7 +143,9 @@ def cpsat_max(
     m.maximize(sum(c * y for c, y in terms))
     for j, var in xv.items():
         m.add_hint(var, bool(hint[j]))
-    solver, status = _solve(m, hint_ok=True, time_s=time_s, seed=seed, wall_s=wall_s)
+    solver, status = _solve(
+        m, hint_ok=True, time_s=time_s, seed=seed, wall_s=wall_s, deadline=deadline
+    )
     name = _status_name(status)
     x = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -165,11 +181,12 @@ def cpsat_min(
     time_s: float,
     seed: int,
     wall_s: float | None = None,
+    deadline: float | None = None,
 ) -> ExactResult:
     """Cheapest option set covering ``target`` merged weight (all points when ``full``).
 
     ``time_s`` is CP-SAT's deterministic time limit; ``wall_s`` (default ``time_s``) a
-    wall-clock safety cap.
+    wall-clock safety cap, shortened to end by ``deadline`` (perf_counter seconds).
     """
     from ortools.sat.python import cp_model
 
@@ -219,7 +236,9 @@ def cpsat_min(
     if hint is not None:
         for j, var in xv.items():
             m.add_hint(var, bool(hint[j]))
-    solver, status = _solve(m, hint_ok=hint is not None, time_s=time_s, seed=seed, wall_s=wall_s)
+    solver, status = _solve(
+        m, hint_ok=hint is not None, time_s=time_s, seed=seed, wall_s=wall_s, deadline=deadline
+    )
     x = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         x = fixed1.copy()

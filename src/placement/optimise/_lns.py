@@ -110,7 +110,15 @@ def lns(
         if is_max:
             assert budget is not None
             res = cpsat_max(
-                R, budget, fixed1, fixed0, x, time_s=sub_time, seed=seed + it, wall_s=wall
+                R,
+                budget,
+                fixed1,
+                fixed0,
+                x,
+                time_s=sub_time,
+                seed=seed + it,
+                wall_s=wall,
+                deadline=deadline,
             )
         else:
             assert target is not None
@@ -124,6 +132,7 @@ def lns(
                 time_s=sub_time,
                 seed=seed + it,
                 wall_s=wall,
+                deadline=deadline,
             )
         used += res.det_time + _BUILD_CHARGE
         if res.x is None or not np.all(site_counts(R, res.x) <= R.site_cap):
