@@ -8,15 +8,24 @@ steps:
    options that cover nothing or are dominated by a no-dearer option (k == 1, no site caps);
 2. lazy greedy, then best-improvement swap local search (max) or redundancy removal and
    OR-Tools ``set_cover`` guided local search (full min cover);
-3. a Lagrangian bound by subgradient (valid for any multipliers), rounded to integers when
-   weights (max) or costs (min) are integers;
-4. reduced-cost fixing against the incumbent, then CP-SAT on what is left, hinted with the
-   incumbent, for the rest of the time; its bound on the restricted problem is combined
-   with the incumbent into a proven bound on the whole problem.
+3. a Lagrangian bound by subgradient (valid for any multipliers; for partial min cover the
+   target row stays in the subproblem as a fractional knapsack, so it tends to the LP
+   bound), rounded to integers when weights (max) or costs (min) are integers;
+4. reduced-cost fixing against the incumbent; when at most ``_MAX_EXACT_OPTIONS`` options
+   stay free, CP-SAT on what is left, hinted with the incumbent, whose bound on the
+   restricted problem combines with the incumbent into a proven bound on the whole problem;
+   otherwise large neighbourhood search: small regions of the incumbent (options that share
+   demand points with a chosen one, picked by the seed) re-solved exactly by CP-SAT. Full
+   min cover also runs SCIP branch and cut on the second core for its lower bound.
 
-The answer is never worse than the greedy one. Results are deterministic for a seed as long
-as no wall-clock safety cap cuts a phase short (phases stop on iteration counts and CP-SAT's
-deterministic time, not on the clock).
+Determinism: for a given input and seed the chosen options (and so ``objective``) are the
+same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
+phases stop on iteration counts, move counts and CP-SAT's deterministic time, and the LNS
+budget is counted in deterministic time. What may vary with machine load is the proven
+``bound`` (and so ``gap`` and ``status``) where it comes from SCIP, which stops on the wall
+clock, and ``time_s``. On a heavily loaded machine the wall-clock safety caps (which keep
+the total within ``time_limit`` plus about 2 %) can also end a phase early, and then the
+answer may differ too. The answer is never worse than the greedy one.
 
 Infeasible requests raise :class:`~placement.errors.InfeasibleError` (target above 1, no
 point coverable k times, existing cameras over a site cap, a target the site caps forbid);
@@ -76,15 +85,23 @@ log = logging.getLogger(__name__)
 _MAX_EXACT_NNZ = 600_000
 _MAX_EXACT_OPTIONS = 1500
 _LAGRANGE_ITERS = 3000
+# Nominal matrix entries touched per second by one subgradient step (two sparse products):
+# measured 4e8 on an idle core (5,000 x 50,000), halved for a loaded machine. Step counts are
+# fixed from it and time_limit, so they do not depend on the load; the clock is only a cap.
+_NNZ_PER_S = 2e8
 # Long guided local search for full min cover: rounds x moves (about 10 s at 2,000 x 20,000).
 _GLS_ROUNDS = 60
 _GLS_ROUND_MOVES = 200_000
 # Large neighbourhood search: options freed per sub-problem, CP-SAT deterministic time per
-# sub-problem, and the share of the time left it may spend, in deterministic-time units
+# sub-problem, and its share of time_limit in deterministic-time units (about seconds; fixed
+# from time_limit, not from the time left, so the answer does not depend on the load)
 # (Osaka tile, 0.95 cover: 120 / 0.3 s reach 516 from 551 where 400 / 1 s stay at 551).
 _LNS_FREE = 120
 _LNS_SUB_S = 0.3
-_LNS_WORK = 0.8
+_LNS_WORK = 0.5
+# CP-SAT's deterministic-time limit for the whole restricted problem, share of time_limit
+# (the deadline caps its wall time too).
+_EXACT_WORK = 0.5
 
 
 @dataclass(frozen=True)
@@ -215,7 +232,11 @@ def max_coverage(
     lag = None
     if best < ub and R.n:
         lag = lagrange_max(
-            R, budget, best, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.35 * time_limit
+            R,
+            budget,
+            best,
+            iterations=_lagrange_steps(R, 0.15 * time_limit),
+            deadline=t0 + 0.35 * time_limit,
         )
         if lag.bound < ub:
             ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
@@ -236,14 +257,13 @@ def max_coverage(
         if not proof:
             # Too big to prove: re-solve small neighbourhoods of the incumbent exactly
             # (their bounds are local, so the Lagrangian bound stands).
-            left_s = deadline - time.perf_counter() - 0.2
             ln = lns(
                 R,
                 x,
                 budget=budget,
                 target=None,
                 full=False,
-                work=_LNS_WORK * left_s,
+                work=_LNS_WORK * time_limit,
                 deadline=deadline - 0.2,
                 seed=seed,
                 free_size=_LNS_FREE,
@@ -261,7 +281,7 @@ def max_coverage(
                 one,
                 zero,
                 x,
-                time_s=max(0.05, deadline - time.perf_counter() - 0.05),
+                time_s=_EXACT_WORK * time_limit,
                 seed=seed,
                 deadline=deadline - 0.05,
             )
@@ -302,6 +322,12 @@ def max_coverage(
         t0=t0,
         R=R,
     )
+
+
+def _lagrange_steps(R: Reduced, seconds: float) -> int:
+    """Subgradient steps that take about ``seconds`` on a loaded machine (at least 50)."""
+    per_step = 2.0 * float(R.B.nnz) + 10.0 * (R.n + R.m) + 1.0
+    return int(min(_LAGRANGE_ITERS, max(50, seconds * _NNZ_PER_S / per_step)))
 
 
 def _feasible_max(R: Reduced, x: BoolArray, budget: float) -> bool:
@@ -431,7 +457,12 @@ def min_cover(
     zero = np.zeros(R.n, np.bool_)
     if math.isfinite(ub):
         lag = lagrange_min(
-            R, t_res, full, ub, iterations=_LAGRANGE_ITERS, deadline=t0 + 0.15 * time_limit
+            R,
+            t_res,
+            full,
+            ub,
+            iterations=_lagrange_steps(R, 0.1 * time_limit),
+            deadline=t0 + 0.2 * time_limit,
         )
         if lag.bound > lb:
             lb, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
@@ -490,14 +521,13 @@ def min_cover(
             if big and math.isfinite(ub):
                 # Too many free options for one CP-SAT search to improve: re-solve small
                 # neighbourhoods exactly instead (its bound is local, so not used).
-                left_s = deadline - time.perf_counter() - 0.3
                 ln = lns(
                     R,
                     x,
                     budget=None,
                     target=t_res,
                     full=full,
-                    work=_LNS_WORK * left_s,
+                    work=_LNS_WORK * time_limit,
                     deadline=deadline - 0.3,
                     seed=seed,
                     free_size=_LNS_FREE,
@@ -516,7 +546,7 @@ def min_cover(
                     fixed1=one,
                     fixed0=zero,
                     hint=x if math.isfinite(ub) else None,
-                    time_s=max(0.05, deadline - time.perf_counter() - 0.1),
+                    time_s=_EXACT_WORK * time_limit,
                     seed=seed,
                     deadline=deadline - 0.1,
                 )
