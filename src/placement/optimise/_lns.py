@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Deterministic-time charge per sub-problem for building the model in Python.
 _BUILD_CHARGE = 0.05
+_MIN_FREE = 12
+_MAX_FREE = 600
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def lns(
     ----------
     work : total deterministic time (CP-SAT units, about seconds) to spend.
     deadline : wall-clock safety cap (perf_counter seconds).
-    free_size : options freed per sub-problem.
+    free_size : options freed in the first sub-problem; then adapted (see below).
     sub_time : deterministic time limit per sub-problem.
     """
     rng = np.random.default_rng(seed + 104729)
@@ -85,14 +87,13 @@ def lns(
     is_max = budget is not None
     cur = value(R, x) if is_max else float(R.cost[x].sum())
     used, it, improved = 0.0, 0, 0
-    region_size = 8 * free_size
     while used < work and time.perf_counter() < deadline - 0.1:
         chosen = np.flatnonzero(x)
         if chosen.size == 0:
             break
         it += 1
         centre = int(chosen[rng.integers(chosen.size)])
-        reg = np.asarray(_region(R, centre, region_size), np.int64)
+        reg = np.asarray(_region(R, centre, 8 * free_size), np.int64)
         in_reg = x[reg]
         # Chosen options of the region, nearest first, take up to a third of the places.
         rc = reg[in_reg][: max(1, free_size // 3)]
@@ -135,6 +136,12 @@ def lns(
                 deadline=deadline,
             )
         used += res.det_time + _BUILD_CHARGE
+        # Adapt the neighbourhood size to what CP-SAT solves within its limit: larger when it
+        # proves optimality in half the time, smaller when it cannot (deterministic time only).
+        if res.status == "OPTIMAL" and res.det_time < 0.5 * sub_time:
+            free_size = min(_MAX_FREE, int(free_size * 1.15) + 1)
+        elif res.status != "OPTIMAL":
+            free_size = max(_MIN_FREE, int(free_size * 0.85))
         if res.x is None or not np.all(site_counts(R, res.x) <= R.site_cap):
             continue
         if is_max:
@@ -151,5 +158,11 @@ def lns(
             if c <= cur and value(R, res.x) >= target * (1 - 1e-12):
                 improved += c < cur
                 x, cur = res.x, c
-    log.debug("optimise: LNS %d sub-problems, %d improvements, objective %g", it, improved, cur)
+    log.debug(
+        "optimise: LNS %d sub-problems, %d improvements, objective %g, last size %d",
+        it,
+        improved,
+        cur,
+        free_size,
+    )
     return LnsResult(x, it, improved)
