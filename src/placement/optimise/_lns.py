@@ -1,10 +1,12 @@
 """Large neighbourhood search: re-solve small regions of the incumbent exactly with CP-SAT.
 
-A neighbourhood is grown from one chosen option (picked by the seeded generator) over the
-"shares a demand point" graph, read off the matrix (no coordinates needed). Its chosen
-options and the unchosen options there that would cover most of what those leave uncovered
-are freed; every other option keeps its value, and CP-SAT solves the sub-problem exactly or
-up to a deterministic-time limit, hinted with the incumbent (so it never returns worse).
+Odd sub-problems grow a neighbourhood from one chosen option (picked by the seeded generator)
+over the "shares a demand point" graph, read off the matrix (no coordinates needed), and free
+its chosen options; even ones free chosen options anywhere that cover little on their own.
+With them go the unchosen options (in the region, or anywhere) that would cover most of what
+the freed ones leave uncovered; every other option keeps its value, and CP-SAT solves the
+sub-problem exactly or up to a deterministic-time limit, hinted with the incumbent (so it
+never returns worse).
 
 The work is counted in CP-SAT deterministic time plus a fixed charge per sub-problem, so the
 sequence of neighbourhoods and answers is the same on a loaded or idle machine; the wall
@@ -92,16 +94,26 @@ def lns(
         if chosen.size == 0:
             break
         it += 1
-        centre = int(chosen[rng.integers(chosen.size)])
-        reg = np.asarray(_region(R, centre, 8 * free_size), np.int64)
-        in_reg = x[reg]
-        # Chosen options of the region, nearest first, take up to a third of the places.
-        rc = reg[in_reg][: max(1, free_size // 3)]
+        count = coverage_count(R, x)
+        n_rc = max(1, free_size // 3)
+        if it % 2:
+            # Spatial: a chosen option's region; its chosen options, nearest first.
+            centre = int(chosen[rng.integers(chosen.size)])
+            reg = np.asarray(_region(R, centre, 8 * free_size), np.int64)
+            rc = reg[x[reg]][:n_rc]
+            ru = reg[~x[reg]]
+        else:
+            # Global: chosen options that cover least on their own (random among the
+            # cheapest-looking few), traded against the best unchosen anywhere.
+            alone = R.B[chosen] @ (R.w * (np.abs(count - R.req) < 0.5))
+            per = alone / np.maximum(R.cost[chosen], 1e-12)
+            pool = chosen[np.lexsort((chosen, per))][: 3 * n_rc]
+            rc = np.sort(rng.choice(pool, size=min(n_rc, pool.size), replace=False))
+            ru = np.flatnonzero(~x)
         free = np.zeros(R.n, np.bool_)
         free[rc] = True
-        count = coverage_count(R, x) - R.Bt @ free.astype(np.float64)
+        count = count - R.Bt @ free.astype(np.float64)
         short = R.w * (count < R.req - 0.5)
-        ru = reg[~in_reg]
         score = (R.B[ru] @ short) / np.maximum(R.cost[ru], 1e-12)
         ru = ru[np.lexsort((ru, -score))][: free_size - rc.size]
         free[ru] = True
