@@ -141,19 +141,24 @@ def swap_search(
     return x
 
 
-def greedy_min(R: Reduced, target: float) -> BoolArray | None:
-    """Greedy by covered weight per cost until ``target`` weight is covered; None if it can't."""
+def greedy_min(R: Reduced, target: float, start: BoolArray | None = None) -> BoolArray | None:
+    """Greedy by covered weight per cost until ``target`` weight is covered; None if it can't.
+
+    ``start`` (optional) is a set of options taken first (site caps must hold for it).
+    """
     n = R.n
-    x = np.zeros(n, np.bool_)
+    x = np.zeros(n, np.bool_) if start is None else start.copy()
     if target <= _EPS:
         return x
-    unit_w = R.w / R.req
-    count = np.zeros(R.m, np.float64)
+    count = coverage_count(R, x)
+    unit_w = R.w / R.req * (count < R.req - 0.5)
     indptr, indices = R.B.indptr, R.B.indices
     gains = R.B @ unit_w
+    gains[x] = 0.0
+    unit_w = R.w / R.req
     cost = R.cost
-    sc = np.zeros(R.site_cap.size, np.int64)
-    covered = 0.0
+    sc = site_counts(R, x)
+    covered = float(R.w[count >= R.req - 0.5].sum())
 
     def key(g: float, j: int) -> float:
         return g / cost[j] if cost[j] > 0 else g * 1e30
