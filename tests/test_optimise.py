@@ -384,3 +384,41 @@ def test_lns_min_cover_keeps_target_and_never_worsens(target: float) -> None:
         sub_time=0.1,
     )
     assert int(r.x.sum()) <= 20 and value(R, r.x) >= value(R, xm)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_partial_lagrangian_bound_below_lp_and_greedy_start(seed: int) -> None:
+    from scipy.optimize import linprog
+
+    from placement.optimise._bounds import lagrange_min
+    from placement.optimise._heuristics import greedy_min, value
+    from placement.optimise._problem import check_inputs, reduce_problem
+
+    A = _spatial(60, 600, seed=seed + 20)
+    w = np.random.default_rng(seed).integers(1, 4, 600).astype(float)
+    inp = check_inputs(
+        A, w, None, k=1, min_level=1, existing=None, site=None, max_per_site=None, time_limit=1
+    )
+    R = reduce_problem(inp, seed=0)
+    t_res = 0.8 * R.coverable_weight - R.const_weight
+    x = greedy_min(R, t_res)
+    assert x is not None and value(R, x) >= t_res
+    lag = lagrange_min(R, t_res, False, float(x.sum()), iterations=2000, deadline=1e300)
+    # LP: min sum x, y <= B^T x, w y >= T, 0 <= x, y <= 1 (the Lagrangian dual's optimum).
+    n, q = R.n, R.m
+    a_ub = sp.vstack(
+        [
+            sp.hstack([-R.Bt, sp.eye(q)]),
+            sp.csr_matrix(np.concatenate([np.zeros(n), -R.w])[None, :]),
+        ]
+    )
+    b_ub = np.concatenate([np.zeros(q), [-t_res]])
+    lp = linprog(np.concatenate([R.cost, np.zeros(q)]), A_ub=a_ub, b_ub=b_ub, bounds=(0, 1))
+    assert lp.status == 0
+    assert lag.bound <= lp.fun + 1e-6  # a valid bound never passes the LP optimum
+    assert lag.bound >= 0.9 * lp.fun  # and the knapsack form gets close to it
+    # Greedy completion keeps a start set and reaches the target.
+    start = np.zeros(R.n, np.bool_)
+    start[:3] = True
+    y = greedy_min(R, t_res, start=start)
+    assert y is not None and value(R, y) >= t_res
