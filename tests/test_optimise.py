@@ -318,6 +318,7 @@ def test_time_limit_respected_on_mid_size_instance() -> None:
     for call in (
         lambda: max_coverage(A, budget=60, time_limit=3.0),
         lambda: min_cover(A, target=0.9, time_limit=3.0),
+        lambda: min_cover(A, target=1.0, time_limit=3.0),
     ):
         t = time.perf_counter()
         p = call()
