@@ -423,3 +423,28 @@ def test_partial_lagrangian_bound_below_lp_and_greedy_start(seed: int) -> None:
     start[:3] = True
     y = greedy_min(R, t_res, start=start)
     assert y is not None and value(R, y) >= t_res
+
+
+def test_cpsat_short_wall_cap_does_not_abort() -> None:
+    # A wall-clock cap hitting CP-SAT's hint repair used to abort the whole process.
+    from placement.optimise._exact import cpsat_max, cpsat_min
+    from placement.optimise._heuristics import greedy_min
+    from placement.optimise._problem import check_inputs, reduce_problem
+
+    rng = np.random.default_rng(0)
+    A = sp.csr_matrix((rng.random((200, 2000)) < 0.02).astype(np.int8))
+    inp = check_inputs(
+        A, None, None, k=1, min_level=1, existing=None, site=None, max_per_site=None, time_limit=1
+    )
+    R = reduce_problem(inp, seed=0)
+    t_res = 0.9 * R.coverable_weight
+    x = greedy_min(R, t_res)
+    assert x is not None
+    no = np.zeros(R.n, np.bool_)
+    for wall in (0.0, 0.05):
+        a = cpsat_min(
+            R, t_res, False, fixed1=no, fixed0=no, hint=x, time_s=0.3, seed=0, wall_s=wall
+        )
+        b = cpsat_max(R, 20, no, no, x, time_s=0.3, seed=0, wall_s=wall)
+        assert a.x is None or float(R.cost[a.x].sum()) >= 1
+        assert b.status in ("FEASIBLE", "OPTIMAL", "UNKNOWN")

@@ -77,8 +77,10 @@ def _solve(
     p.max_deterministic_time = max(0.05, time_s)
     p.max_time_in_seconds = max(0.05, time_s if wall_s is None else wall_s)
     p.linearization_level = 2
-    if hint_ok:
-        p.repair_hint = True
+    # No repair_hint: with one worker, a wall-clock limit that hits during the hint repair
+    # aborts the process ("Check failed: heuristics.fixed_search != nullptr", OR-Tools 9.x);
+    # the hints passed here are the incumbent, feasible unless fixing excluded it.
+    del hint_ok
     status = solver.solve(model)
     return solver, int(status)
 
