@@ -121,6 +121,10 @@ def cpsat_max(
     m = cp_model.CpModel()
     fidx = np.flatnonzero(free)
     xv = {int(j): m.new_bool_var(f"x{j}") for j in fidx}
+    hx = _fit_hint(hint & free, R.cost, left)
+    # A complete hint (options and the points they cover) lets CP-SAT start from the
+    # incumbent without hint repair (see _solve).
+    hcount = np.rint(R.Bt @ hx.astype(np.float64)).astype(np.int64)
     sub = R.Bt[pts]
     terms = []
     for t, p in enumerate(pts.tolist()):
@@ -131,6 +135,7 @@ def cpsat_max(
             m.add_bool_or([*lits, y.Not()])
         else:
             m.add(sum(lits) >= int(need[p]) * y)
+        m.add_hint(y, bool(hcount[p] >= need[p]))
         terms.append((wv[t], y))
     m.add(sum(cint[j] * xv[int(j)] for j in fidx) <= cap_int)
     if R.has_site_cap:
@@ -144,7 +149,7 @@ def cpsat_max(
                 m.add(sum(lits) <= room)
     m.maximize(sum(c * y for c, y in terms))
     for j, var in xv.items():
-        m.add_hint(var, bool(hint[j]))
+        m.add_hint(var, bool(hx[j]))
     solver, status = _solve(
         m, hint_ok=True, time_s=time_s, seed=seed, wall_s=wall_s, deadline=deadline
     )
@@ -203,6 +208,9 @@ def cpsat_min(
     fidx = np.flatnonzero(free)
     xv = {int(j): m.new_bool_var(f"x{j}") for j in fidx}
     sub = R.Bt[pts]
+    hcount = (
+        None if hint is None else np.rint(R.Bt @ (hint & free).astype(np.float64)).astype(np.int64)
+    )
     wv, ws = _scaled(R.w[pts], up=False)
     exact_w = ws == 1.0 or full
     ys = []
@@ -220,6 +228,8 @@ def cpsat_min(
             m.add_bool_or([*lits, y.Not()])
         else:
             m.add(sum(lits) >= int(need[p]) * y)
+        if hcount is not None:
+            m.add_hint(y, bool(hcount[p] >= need[p]))
         ys.append((wv[t], y))
     if not full:
         t_res = (target - done_w) * ws
@@ -261,6 +271,15 @@ def cpsat_min(
         _status_name(status),
         float(solver.deterministic_time),
     )
+
+
+def _fit_hint(h: BoolArray, cost: FloatArray, left: float) -> BoolArray:
+    """``h`` with its highest-index options dropped until its cost fits in ``left``."""
+    h = h.copy()
+    on = np.flatnonzero(h)
+    csum = np.cumsum(cost[on])
+    h[on[csum > left + 1e-9 * max(1.0, left)]] = False
+    return h
 
 
 def _status_name(status: int) -> str:
