@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,7 +41,19 @@ def _site_ok(S: tuple[int, ...], site: np.ndarray | None, cap: int | None) -> bo
     return int(np.bincount(site[list(S)]).max()) <= cap
 
 
-def brute_max(C, w, c, budget, k, existing=(), site=None, cap=None) -> float:
+Arr = np.ndarray[Any, Any]
+
+
+def brute_max(
+    C: Arr,
+    w: Arr,
+    c: Arr,
+    budget: float,
+    k: int,
+    existing: Sequence[int] = (),
+    site: Arr | None = None,
+    cap: int | None = None,
+) -> float:
     best = 0.0
     ex = set(existing)
     for S in _subsets(C.shape[0]):
@@ -51,7 +65,16 @@ def brute_max(C, w, c, budget, k, existing=(), site=None, cap=None) -> float:
     return best
 
 
-def brute_min(C, w, c, target, k, existing=(), site=None, cap=None) -> float | None:
+def brute_min(
+    C: Arr,
+    w: Arr,
+    c: Arr,
+    target: float,
+    k: int,
+    existing: Sequence[int] = (),
+    site: Arr | None = None,
+    cap: int | None = None,
+) -> float | None:
     coverable = w[C.sum(axis=0) >= k].sum()
     best = None
     ex = set(existing)
@@ -64,7 +87,7 @@ def brute_min(C, w, c, target, k, existing=(), site=None, cap=None) -> float | N
     return best
 
 
-def _check_max(p: Plan, opt: float, C, w, c, budget, k) -> None:
+def _check_max(p: Plan, opt: float, C: Arr, w: Arr, c: Arr, budget: float, k: int) -> None:
     assert p.bound >= opt - 1e-9, (p.bound, opt)
     assert p.objective <= opt + 1e-9
     assert p.objective >= p.greedy_objective - 1e-9
@@ -104,7 +127,7 @@ def test_max_coverage_existing_sites_levels(seed: int) -> None:
     cap = 1 + seed % 2
     # Existing cameras over a site cap are infeasible by themselves; keep the test feasible.
     existing = np.array([j for j in existing if np.sum(site[existing] == site[j]) <= cap], int)
-    level = rng.integers(1, 5, m)
+    level = np.asarray(rng.integers(1, 5, m))
     C = (level[None, :] <= A).astype(np.int64)
     budget = float(rng.integers(0, 4))
     p = max_coverage(
@@ -295,7 +318,8 @@ def test_scip_bound_and_set_cover_rounds_match_brute_force(seed: int) -> None:
     assert x is not None
     cnt = R.Bt @ x.astype(np.float64)
     assert np.all(cnt >= 1) or R.m == 0
-    assert float(R.cost[x].sum()) >= brute_min(Cb, w, c, 1.0, 1) - 1e-9
+    full_opt = brute_min(Cb, w, c, 1.0, 1)
+    assert full_opt is not None and float(R.cost[x].sum()) >= full_opt - 1e-9
 
 
 def _spatial(n: int, m: int, seed: int) -> sp.csr_matrix:
@@ -321,7 +345,7 @@ def test_time_limit_respected_on_mid_size_instance() -> None:
         lambda: min_cover(A, target=1.0, time_limit=3.0),
     ):
         t = time.perf_counter()
-        p = call()
+        p = call()  # type: ignore[no-untyped-call]
         assert time.perf_counter() - t < 3.3
         assert p.bound >= p.objective if p.problem == "max_coverage" else p.bound <= p.objective
 
