@@ -272,7 +272,10 @@ def run(
 
     camera = load_camera_for(opts)
     with stage("load"):
-        city = read_citygml(paths, crs=opts.crs, progress=lambda d, t: report("load", d, t))
+        # Several files parse in parallel (results identical to one process).
+        city = read_citygml(
+            paths, crs=opts.crs, workers=opts.workers, progress=lambda d, t: report("load", d, t)
+        )
     with stage("sites"):
         sites = build_sites(city, camera, opts)
         options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
