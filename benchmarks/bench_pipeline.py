@@ -42,6 +42,7 @@ def main() -> int:
         "51357353 (dense LOD1)": [
             data / "osaka" / f"51357353_{k}_6697_op.gml" for k in ("bldg", "tran")
         ],
+        "3x3 block 513573xx (18 files)": sorted(data.glob("osaka/513573[5-7][1-3]_*_6697_op.gml")),
     }
     print(f"whole job, budget {args.budget:g}, median of {args.runs} runs, no visibility cache\n")
     head = "| tile | options | points | " + " | ".join(STAGES) + " | total s | total / 60 s | gap |"
