@@ -472,3 +472,136 @@ def test_cpsat_short_wall_cap_does_not_abort() -> None:
         b = cpsat_max(R, 20, no, no, x, time_s=0.3, seed=0, wall_s=wall)
         assert a.x is None or float(R.cost[a.x].sum()) >= 1
         assert b.status in ("FEASIBLE", "OPTIMAL", "UNKNOWN")
+
+
+def _reduced(C: Arr, w: Arr, c: Arr, k: int) -> Any:
+    from placement.optimise._problem import check_inputs, reduce_problem
+
+    inp = check_inputs(
+        sp.csr_matrix(C),
+        w,
+        c,
+        k=k,
+        min_level=1,
+        existing=None,
+        site=None,
+        max_per_site=None,
+        time_limit=1,
+    )
+    return reduce_problem(inp, seed=0)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lp_dual_bounds_valid_for_any_duals(seed: int) -> None:
+    # PDLP's duals, and fake or perturbed ones, used as multipliers never cut off the optimum.
+    from placement.optimise._bounds import lagrange_max, lagrange_min
+    from placement.optimise._lp import lp_bound, lp_duals
+
+    A, w, c = _instance(seed + 500)
+    C = (A >= 1).astype(np.int64)
+    k = 1 + seed % 2
+    budget = float(seed % 5)
+    R = _reduced(A, w, c, k)
+    if R.n == 0 or R.m == 0:
+        return
+    rng = np.random.default_rng(seed)
+    opt = brute_max(C, w, c, budget, k)
+    u, _ = lp_duals(R, budget=budget, target=None, full=False, time_s=5.0)
+    fakes = [u, u * rng.uniform(0.5, 1.5, u.size), rng.normal(0, 3, R.m), np.full(R.m, 50.0)]
+    for lam in fakes:
+        lag = lagrange_max(R, budget, 0.0, iterations=1, deadline=1e300, init=lam)
+        assert lag.bound + R.const_weight >= opt - 1e-9
+    got = lp_bound(
+        R,
+        budget=budget,
+        target=None,
+        full=False,
+        known=0.0,
+        pdlp_s=5.0,
+        deadline=1e300,
+        steps=20,
+    )
+    assert got.bound + R.const_weight >= opt - 1e-9
+    target = 0.5 + 0.1 * (seed % 6)
+    best = brute_min(C, w, c, target, k)
+    assert best is not None
+    t_res = target * R.coverable_weight - R.const_weight
+    if t_res <= 0:
+        return
+    for full in (False, True) if target == 1.0 else (False,):
+        u, _ = lp_duals(R, budget=None, target=t_res, full=full, time_s=5.0)
+        fakes = [u, u * rng.uniform(0.5, 1.5, u.size), rng.normal(0, 3, R.m), np.full(R.m, 50.0)]
+        for mult in fakes:
+            lag = lagrange_min(R, t_res, full, 0.0, iterations=1, deadline=1e300, init=mult)
+            assert lag.bound <= best + 1e-9
+        got = lp_bound(
+            R,
+            budget=None,
+            target=t_res,
+            full=full,
+            known=best,
+            pdlp_s=5.0,
+            deadline=1e300,
+            steps=20,
+        )
+        assert got.bound <= best + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lp_duals_reach_the_lp_optimum(seed: int) -> None:
+    from scipy.optimize import linprog
+
+    from placement.optimise._lp import lp_bound
+
+    A = _spatial(80, 800, seed=seed + 40)
+    R = _reduced(A.toarray(), np.ones(800), np.ones(80), 1)
+    n, q = R.n, R.m
+    budget = 8.0
+    # LP: max w y, y <= B^T x, sum x <= budget, 0 <= x, y <= 1.
+    a_ub = sp.vstack(
+        [sp.hstack([-R.Bt, sp.eye(q)]), sp.csr_matrix(np.concatenate([R.cost, np.zeros(q)]))]
+    )
+    lp = linprog(
+        np.concatenate([np.zeros(n), -R.w]),
+        A_ub=a_ub,
+        b_ub=np.concatenate([np.zeros(q), [budget]]),
+        bounds=(0, 1),
+    )
+    assert lp.status == 0
+    got = lp_bound(
+        R,
+        budget=budget,
+        target=None,
+        full=False,
+        known=0.0,
+        pdlp_s=10.0,
+        deadline=1e300,
+        steps=1,
+    )
+    assert -lp.fun - 1e-6 <= got.bound <= -lp.fun * 1.002
+
+
+def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The LP phase (forced on a small instance) may only change the bound, never the options.
+    import placement.optimise as po
+
+    rng = np.random.default_rng(0)
+    A = sp.csr_matrix((rng.random((400, 4000)) < 0.01).astype(np.int8))
+
+    def solve() -> list[Plan]:
+        return [
+            max_coverage(A, budget=15, time_limit=2.0),
+            min_cover(A, target=0.9, time_limit=2.0),
+        ]
+
+    plain = solve()
+    monkeypatch.setattr(po, "_LP_MIN_NNZ", 0)
+    monkeypatch.setattr(po, "_LP_MIN_TIME_S", 0.0)
+    with_lp = solve()
+    for a, b in zip(plain, with_lp, strict=True):
+        np.testing.assert_array_equal(a.chosen, b.chosen)
+        assert b.time_s < 2.0
+    assert with_lp[0].objective <= with_lp[0].bound
+    # Partial cover: SCIP is skipped on this size, so the LP duals beat the subgradient.
+    assert "LP duals" in with_lp[1].method
+    assert plain[1].bound <= with_lp[1].bound <= with_lp[1].objective

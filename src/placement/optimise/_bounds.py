@@ -92,13 +92,24 @@ class LagrangeResult:
 
 
 def lagrange_max(
-    R: Reduced, budget: float, lower: float, *, iterations: int, deadline: float
+    R: Reduced,
+    budget: float,
+    lower: float,
+    *,
+    iterations: int,
+    deadline: float,
+    init: FloatArray | None = None,
+    theta: float = 1.0,
 ) -> LagrangeResult:
-    """Subgradient descent on L(lam); ``lower`` is a known objective (Polyak target)."""
+    """Subgradient descent on L(lam); ``lower`` is a known objective (Polyak target).
+
+    ``init`` (any (m,) array; clipped to [0, w/req], which keeps every bound valid) is the
+    first multiplier vector, ``theta`` the first Polyak step factor.
+    """
     cap = R.w / R.req
-    lam = 0.5 * cap
+    lam = 0.5 * cap if init is None else np.clip(init, 0.0, cap)
     best, best_lam = np.inf, lam.copy()
-    theta, stall, it = 1.0, 0, 0
+    stall, it = 0, 0
     cands: list[BoolArray] = []
     for it in range(1, iterations + 1):
         v = R.B @ lam
@@ -147,9 +158,21 @@ def fix_max(
 
 
 def lagrange_min(
-    R: Reduced, target: float, full: bool, upper: float, *, iterations: int, deadline: float
+    R: Reduced,
+    target: float,
+    full: bool,
+    upper: float,
+    *,
+    iterations: int,
+    deadline: float,
+    init: FloatArray | None = None,
+    theta: float = 1.0,
 ) -> LagrangeResult:
-    """Subgradient ascent on L(u, mu); ``upper`` is a known cost (Polyak target)."""
+    """Subgradient ascent on L(u, mu); ``upper`` is a known cost (Polyak target).
+
+    ``init`` (any (m,) array; negatives are set to 0, which keeps every bound valid) is the
+    first multiplier vector, ``theta`` the first Polyak step factor.
+    """
     c = R.cost
     deg = np.maximum(R.B.getnnz(axis=1), 1).astype(np.float64)
     ratio = c / deg
@@ -161,8 +184,10 @@ def lagrange_min(
     if not full:
         # Start from prices that make the cheapest-per-weight options break even.
         u = u * 0.5
+    if init is not None:
+        u = np.maximum(np.asarray(init, np.float64), 0.0)
     best, best_u, best_mu = -np.inf, u.copy(), mu
-    theta, stall, it = 1.0, 0, 0
+    stall, it = 0, 0
     cands: list[BoolArray] = []
     w_pos = np.maximum(R.w, 1e-300)
     for it in range(1, iterations + 1):

@@ -1,0 +1,178 @@
+"""LP-relaxation bounds for large instances: PDLP duals used as Lagrangian multipliers.
+
+The subgradient method of :mod:`._bounds` converges slowly on big instances (10,000 x
+100,000: 15 % gap after a minute). Here the LP relaxation of the reduced problem is solved
+approximately by PDLP (first-order, handles millions of nonzeros), and its row duals are
+used as the multipliers of the Lagrangian functions of :mod:`._bounds`. Those functions are
+valid bounds for ANY multipliers (>= 0, clipped into their box), so a loose or stopped PDLP
+solve only gives a weaker bound, never a wrong one. A few warm-started subgradient steps then
+tighten it further.
+
+PDLP's Python binding holds the GIL, so the whole phase runs in a forked child process (the
+primal search uses one core); it only returns a bound, never options, so the chosen options
+do not depend on how far it got.
+"""
+
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from placement.optimise._bounds import lagrange_max, lagrange_min
+from placement.optimise._problem import FloatArray, Reduced
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LPBound:
+    """Outcome of the LP bound phase (in reduced-problem units, no constant weight)."""
+
+    bound: float  # upper (max) or lower (min) bound, valid whatever PDLP reached
+    pdlp_iterations: int
+    steps: int  # warm-started subgradient steps
+
+
+def lp_duals(
+    R: Reduced,
+    *,
+    budget: float | None,
+    target: float | None,
+    full: bool,
+    time_s: float,
+    tolerance: float = 1e-4,
+) -> tuple[FloatArray, int]:
+    """Row duals of the LP relaxation (one per reduced point, >= 0) and PDLP's iterations.
+
+    Max coverage (``budget``): max w y s.t. req_p y_p <= (B^T x)_p, c x <= budget,
+    x, y in [0, 1]. Min cover (``target``): min c x s.t. (B^T x)_p >= req_p y_p,
+    w y >= target, x, y in [0, 1] (y = 1 when ``full``). Site caps are left out (a
+    relaxation). The duals are only approximate: use them as Lagrangian multipliers.
+    """
+    from ortools.pdlp import solvers_pb2
+    from ortools.pdlp.python import pdlp
+
+    n, m = R.n, R.m
+    qp = pdlp.QuadraticProgram()
+    qp.resize_and_initialize(n + m, m + 1)
+    Bt = R.Bt.astype(np.float64)
+    req = sp.diags(R.req.astype(np.float64))
+    if budget is not None:
+        # PDLP minimises: -w y; coverage rows -B^T x + req y <= 0; budget row c x <= budget.
+        qp.objective_vector = np.concatenate([np.zeros(n), -R.w])
+        top = sp.hstack([-Bt, req])
+        last = sp.hstack([sp.csr_matrix(R.cost[None, :]), sp.csr_matrix((1, m))])
+        qp.constraint_lower_bounds = np.full(m + 1, -np.inf)
+        qp.constraint_upper_bounds = np.concatenate([np.zeros(m), [budget]])
+    else:
+        assert target is not None
+        qp.objective_vector = np.concatenate([R.cost, np.zeros(m)])
+        top = sp.hstack([Bt, -req])
+        last = sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(R.w[None, :])])
+        qp.constraint_lower_bounds = np.concatenate([np.zeros(m), [0.0 if full else target]])
+        qp.constraint_upper_bounds = np.full(m + 1, np.inf)
+    qp.constraint_matrix = sp.vstack([top, last]).tocsc()
+    qp.variable_lower_bounds = np.concatenate([np.zeros(n), np.full(m, 1.0 if full else 0.0)])
+    qp.variable_upper_bounds = np.ones(n + m)
+    p = solvers_pb2.PrimalDualHybridGradientParams()
+    crit = p.termination_criteria.simple_optimality_criteria
+    crit.eps_optimal_relative = tolerance
+    crit.eps_optimal_absolute = tolerance
+    p.termination_criteria.time_sec_limit = max(0.05, time_s)
+    p.num_threads = 1
+    res = pdlp.primal_dual_hybrid_gradient(qp, p)
+    d = np.asarray(res.dual_solution, np.float64)
+    if d.size != m + 1 or not np.all(np.isfinite(d)):
+        return np.zeros(m, np.float64), int(res.solve_log.iteration_count)
+    # PDLP's sign convention: >= 0 for an active lower row bound, <= 0 for an upper one.
+    u = -d[:m] if budget is not None else d[:m]
+    return np.maximum(u, 0.0), int(res.solve_log.iteration_count)
+
+
+def lp_bound(
+    R: Reduced,
+    *,
+    budget: float | None,
+    target: float | None,
+    full: bool,
+    known: float,
+    pdlp_s: float,
+    deadline: float,
+    steps: int,
+) -> LPBound:
+    """LP duals as multipliers, then ``steps`` warm-started subgradient steps (both capped).
+
+    ``known`` is the incumbent objective (the subgradient's Polyak target). Valid for any
+    duals: the Lagrangian function is evaluated at them, not the LP objective.
+    """
+    t = time.perf_counter()
+    u, its = lp_duals(R, budget=budget, target=target, full=full, time_s=pdlp_s)
+    log.debug("LP bound: PDLP %d iterations in %.2f s", its, time.perf_counter() - t)
+    if budget is not None:
+        lam = np.minimum(u, R.w / R.req)
+        res = lagrange_max(
+            R, budget, known, iterations=steps, deadline=deadline, init=lam, theta=0.05
+        )
+    else:
+        assert target is not None
+        res = lagrange_min(
+            R, target, full, known, iterations=steps, deadline=deadline, init=u, theta=0.05
+        )
+    log.debug(
+        "LP bound: %g after %d subgradient steps at %.2f s",
+        res.bound,
+        res.iterations,
+        time.perf_counter() - t,
+    )
+    return LPBound(res.bound, its, res.iterations)
+
+
+def _child(conn: Connection, kwargs: dict[str, Any]) -> None:
+    try:
+        conn.send(lp_bound(**kwargs))
+    except Exception as e:  # reported to the parent, which then keeps its own bound
+        conn.send(repr(e))
+    finally:
+        conn.close()
+
+
+class LPBoundProcess:
+    """:func:`lp_bound` in a forked child process, on the second core."""
+
+    def __init__(self, R: Reduced, **kwargs: Any) -> None:
+        ctx = mp.get_context("fork")
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_child, args=(send, {"R": R, **kwargs}), name="placement-lp", daemon=True
+        )
+        self._proc.start()
+        send.close()
+
+    def result(self, deadline: float) -> LPBound | None:
+        """The bound if it arrives before ``deadline`` (perf_counter time), else None."""
+        out: LPBound | None = None
+        try:
+            if self._recv.poll(max(0.0, deadline - time.perf_counter())):
+                got = self._recv.recv()
+                if isinstance(got, LPBound):
+                    out = got
+                else:
+                    log.warning("optimise: LP bound phase failed: %s", got)
+        except (EOFError, OSError) as e:
+            log.warning("optimise: LP bound phase gave nothing: %r", e)
+        finally:
+            self._recv.close()
+            if self._proc.is_alive():
+                self._proc.terminate()
+            self._proc.join(timeout=1.0)
+        return out
