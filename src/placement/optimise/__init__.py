@@ -281,8 +281,9 @@ def max_coverage(
         if lag.bound < ub:
             ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
         log.debug("max_coverage: Lagrangian %g at %.2f s", lag.bound, time.perf_counter() - t0)
+        # The swap moves check the clock between moves: leave room for one and the rest.
         x, best, improved = _try_candidates_max(
-            R, budget, lag.candidates, x, best=best, deadline=deadline
+            R, budget, lag.candidates, x, best=best, deadline=deadline - 0.3
         )
         log.debug("max_coverage: candidates %g at %.2f s", best, time.perf_counter() - t0)
         if improved:

@@ -18,8 +18,10 @@ do not depend on how far it got.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -138,6 +140,10 @@ def lp_bound(
 
 
 def _child(conn: Connection, kwargs: dict[str, Any]) -> None:
+    # Lowest priority: on a busy machine the primal search (whose answer must not depend
+    # on the load) keeps its core and only the bound suffers.
+    with contextlib.suppress(OSError):
+        os.nice(19)
     try:
         conn.send(lp_bound(**kwargs))
     except Exception as e:  # reported to the parent, which then keeps its own bound
