@@ -145,11 +145,13 @@ def _child(conn: Connection, kwargs: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
         os.nice(19)
     try:
-        conn.send(lp_bound(**kwargs))
+        out: LPBound | str = lp_bound(**kwargs)
     except Exception as e:  # reported to the parent, which then keeps its own bound
-        conn.send(repr(e))
-    finally:
-        conn.close()
+        out = repr(e)
+    # The parent may have stopped listening (it raised, or gave up at its deadline).
+    with contextlib.suppress(OSError):
+        conn.send(out)
+    conn.close()
 
 
 class LPBoundProcess:
