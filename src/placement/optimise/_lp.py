@@ -8,7 +8,7 @@ valid bounds for ANY multipliers (>= 0, clipped into their box), so a loose or s
 solve only gives a weaker bound, never a wrong one. A few warm-started subgradient steps then
 tighten it further.
 
-PDLP's Python binding holds the GIL, so the whole phase runs in a forked child process (the
+PDLP's Python binding holds the GIL, so the whole phase runs in a child process (the
 primal search uses one core); it only returns a bound, never options, so the chosen options
 do not depend on how far it got.
 """
@@ -155,10 +155,14 @@ def _child(conn: Connection, kwargs: dict[str, Any]) -> None:
 
 
 class LPBoundProcess:
-    """:func:`lp_bound` in a forked child process, on the second core."""
+    """:func:`lp_bound` in a child process, on the second core."""
 
     def __init__(self, R: Reduced, **kwargs: Any) -> None:
-        ctx = mp.get_context("fork")
+        # Not plain fork: the caller may hold threads (VTK, Embree's TBB pool, an earlier
+        # CP-SAT) whose locks a forked child would inherit mid-use. A forkserver child starts
+        # clean; the reduced instance travels by pickle (a few MB at most).
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        ctx = mp.get_context(method)
         self._recv, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
             target=_child, args=(send, {"R": R, **kwargs}), name="placement-lp", daemon=True
