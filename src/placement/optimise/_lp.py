@@ -161,8 +161,11 @@ class LPBoundProcess:
         # Not plain fork: the caller may hold threads (VTK, Embree's TBB pool, an earlier
         # CP-SAT) whose locks a forked child would inherit mid-use. A forkserver child starts
         # clean; the reduced instance travels by pickle (a few MB at most).
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        ctx = mp.get_context(method)
+        ctx = (
+            mp.get_context("forkserver")
+            if "forkserver" in mp.get_all_start_methods()
+            else mp.get_context("spawn")
+        )
         self._recv, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(
             target=_child, args=(send, {"R": R, **kwargs}), name="placement-lp", daemon=True
