@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from placement.optimise._problem import BoolArray, FloatArray, Reduced
@@ -105,9 +106,8 @@ def cpsat_max(
     from ortools.sat.python import cp_model
 
     free = ~fixed1 & ~fixed0
-    f1 = fixed1.astype(np.float64)
-    need = R.req - np.rint(R.Bt @ f1).astype(np.int64)
-    avail = np.rint(R.Bt @ free.astype(np.float64)).astype(np.int64)
+    need = _still_needed(R, fixed1)
+    avail = _times_covered(R, free)
     const = float(R.w[need <= 0].sum())
     pts = np.flatnonzero((need > 0) & (avail >= need))
     wv, ws = _scaled(R.w[pts], up=False)
@@ -198,8 +198,8 @@ def cpsat_min(
     from ortools.sat.python import cp_model
 
     free = ~fixed1 & ~fixed0
-    need = R.req - np.rint(R.Bt @ fixed1.astype(np.float64)).astype(np.int64)
-    avail = np.rint(R.Bt @ free.astype(np.float64)).astype(np.int64)
+    need = _still_needed(R, fixed1)
+    avail = _times_covered(R, free)
     done_w = float(R.w[need <= 0].sum())
     pts = np.flatnonzero((need > 0) & (avail >= need))
     if full and np.any((need > 0) & (avail < need)):
@@ -208,9 +208,7 @@ def cpsat_min(
     fidx = np.flatnonzero(free)
     xv = {int(j): m.new_bool_var(f"x{j}") for j in fidx}
     sub = R.Bt[pts]
-    hcount = (
-        None if hint is None else np.rint(R.Bt @ (hint & free).astype(np.float64)).astype(np.int64)
-    )
+    hcount = None if hint is None else _times_covered(R, hint & free)
     wv, ws = _scaled(R.w[pts], up=False)
     exact_w = ws == 1.0 or full
     ys = []
@@ -359,7 +357,7 @@ def scip_bound_min(
 
     free = ~fixed1 & ~fixed0
     fidx = np.flatnonzero(free)
-    need = R.req - np.rint(R.Bt @ fixed1.astype(np.float64)).astype(np.int64)
+    need = _still_needed(R, fixed1)
     done_w = float(R.w[need <= 0].sum())
     pts = np.flatnonzero(need > 0)
     sub = sp.csr_matrix(R.Bt[pts][:, fidx], dtype=np.float64)
@@ -422,3 +420,13 @@ def scip_bound_min(
     if not math.isfinite(b):
         return None
     return base + b
+
+
+def _times_covered(R: Reduced, options: BoolArray) -> npt.NDArray[np.int64]:
+    """(m,) how many of ``options`` cover each merged point."""
+    return np.asarray(np.rint(R.Bt @ options.astype(np.float64)), dtype=np.int64)
+
+
+def _still_needed(R: Reduced, fixed1: BoolArray) -> npt.NDArray[np.int64]:
+    """(m,) coverers each point still needs once the options fixed in are counted."""
+    return R.req - _times_covered(R, fixed1)
