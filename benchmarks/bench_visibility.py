@@ -7,15 +7,16 @@ and road edges every 20 m; ``sample_demand``: every 2 m at 1.5 m), 8 headings, t
 camera. Prints the problem size, then a markdown table:
 
 - raw embreex OCCLUDED throughput on the pipeline's own segments, in its order (scene
-  built beforehand, one call, one core): the baseline;
+  built beforehand, one call, one core): the baseline; next to it the same segments
+  through the pipeline's own Embree binding alone (no filters);
 - pipeline segments/s with workers=1 and workers=2 (the whole ``compute_coverage`` call:
-  key, planning, filters, rays, CSR assembly; cache off; workers=2 forced into the pool
-  with ``min_parallel_pairs=0``, forkserver start-up included);
+  key, planning, Embree scene build, filters, rays, CSR assembly; cache off; workers=2
+  forced onto two threads with ``min_parallel_pairs=0``);
 - trimesh's pure-numpy ray engine (``RayMeshIntersector``, needs rtree) on a small sample
   of the same segments, and the pipeline's speed-up over it.
 
-Times are medians of ``--runs`` runs; the first workers=2 call (which also starts the
-forkserver) is timed on its own. Skips with a message when the tiles are absent.
+Times are medians of ``--runs`` runs, after one warm-up call (numba loads the compiled
+kernel from its cache once per process). Skips with a message when the tiles are absent.
 
     .venv/bin/python benchmarks/bench_visibility.py [--runs 3] [--trimesh-sample 300]
 """
@@ -56,6 +57,16 @@ def data_dir() -> Path | None:
     return None
 
 
+def embreex_scene(vertices: np.ndarray, faces: np.ndarray) -> Any:
+    """embreex's own scene of the mesh: the baseline's."""
+    from embreex import rtcore_scene
+    from embreex.mesh_construction import TriangleMesh
+
+    scene = rtcore_scene.EmbreeScene()
+    TriangleMesh(scene=scene, vertices=vertices, indices=faces)
+    return scene
+
+
 def median_time(fn: Callable[[], object], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -78,16 +89,23 @@ def numpy_engine(engine: object, s64: np.ndarray, d64: np.ndarray, l64: np.ndarr
 
 
 def pipeline_segments(task: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every segment ``compute_coverage`` tests, in its order (starts, dirs, lengths)."""
-    from placement.visibility._chunks import _blocks, _filter_block, _sector_table
+    """Every segment ``compute_coverage`` tests, in its order (starts, dirs, lengths),
+    recorded by the pipeline's own kernel."""
+    from placement.visibility._chunks import _run_chunk
+    from placement.visibility._embree import Scene
+    from placement.visibility._task import _site_ranges
 
+    scene = Scene(task.vertices, task.faces)
     parts = []
     n_sites = task.sites.shape[0]
-    sectors = (0, *_sector_table(task, 0, n_sites))
-    for ranges in _blocks(task, 0, n_sites):
-        blk = _filter_block(task, ranges, sectors)
-        parts.append((blk.starts, blk.dirs, blk.lengths))
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+    for lo in range(0, n_sites, 500):
+        hi = min(lo + 500, n_sites)
+        _, start, stop = _site_ranges(task, lo, hi)
+        seg = np.zeros((max(1, int((stop - start).sum())), 7), np.float32)
+        out = _run_chunk(task, scene, (0, lo, hi), seg)
+        parts.append(seg[: int(out[5]["segments_tested"])])
+    seg = np.concatenate(parts)
+    return seg[:, :3].copy(), seg[:, 3:6].copy(), seg[:, 6].copy()
 
 
 def main() -> int:
@@ -113,7 +131,8 @@ def main() -> int:
 
     from placement.camera import Camera
     from placement.visibility import compute_coverage
-    from placement.visibility._occlusion import _embree_scene
+    from placement.visibility._embree import OCCLUDED1, Scene
+    from placement.visibility._kernel import clear_segments
     from placement.visibility._task import _make_task
 
     cam = Camera()
@@ -135,7 +154,7 @@ def main() -> int:
         task = _make_task(mesh, options, demand, cam)
         starts, dirs, lengths = pipeline_segments(task)
         n_seg = int(lengths.shape[0])
-        scene = _embree_scene(task.vertices, task.faces)
+        scene = embreex_scene(task.vertices, task.faces)
 
         def raw(
             scene: Any = scene,
@@ -147,7 +166,22 @@ def main() -> int:
 
         raw()  # warm up
         t_raw = median_time(raw, args.runs)
-        t_bvh = median_time(partial(_embree_scene, task.vertices, task.faces), args.runs)
+        t_bvh = median_time(partial(Scene, task.vertices, task.faces), args.runs)
+        ours = Scene(task.vertices, task.faces)
+        clear_ours = np.ones(n_seg, bool)
+
+        def raw_ours(
+            sc: Any = ours,
+            out: np.ndarray = clear_ours,
+            s: np.ndarray = starts,
+            d: np.ndarray = dirs,
+            ln: np.ndarray = lengths,
+        ) -> None:
+            clear_segments(OCCLUDED1, sc.handle, s, d, ln, out)
+
+        raw_ours()
+        assert np.array_equal(clear_ours, np.asarray(raw()) < 0)
+        t_ours = median_time(raw_ours, args.runs)
 
         cov = compute_coverage(mesh, options, demand, cam, workers=1)
         assert cov.stats["segments_tested"] == n_seg, (cov.stats["segments_tested"], n_seg)
@@ -188,15 +222,16 @@ def main() -> int:
             f" in view {cov.stats['pairs_in_view']}, segment tests {n_seg},"
             f" visible pairs {cov.stats['visible_pairs']};"
             f" trimesh sample {k} segments agrees with Embree on {agree:.1%}.\n"
-            f"  last w=1 run: filters {sec['filter']:.3f} s, rays {sec['occlusion']:.3f} s,"
-            f" plan {sec['plan']:.3f} s, assemble {sec['assemble']:.3f} s;"
-            f" first w=2 call (starts the forkserver) {t_w2_first:.3f} s;"
-            f" Embree BVH build {t_bvh:.3f} s (in the pipeline's time, not in raw)"
+            f"  last w=1 run: key {sec['key']:.3f} s, plan {sec['plan']:.3f} s,"
+            f" Embree BVH build {sec['scene']:.3f} s (in the pipeline's time, not in raw),"
+            f" kernel (filters + rays) {sec['kernel']:.3f} s, assemble {sec['assemble']:.3f} s;"
+            f" first w=2 call {t_w2_first:.3f} s; BVH build alone {t_bvh:.3f} s"
         )
         rows.append(
             (
                 f"{label}, {mesh.n_triangles:,} tri, {n_seg:,} seg",
                 n_seg / t_raw,
+                n_seg / t_ours,
                 n_seg / t_w1,
                 n_seg / t_w2,
                 k / t_np,
@@ -212,13 +247,15 @@ def main() -> int:
         return 0
     print(f"\nmedians of {args.runs} runs; segments/s over the same segments\n")
     print(
-        "| scene | raw Embree seg/s | pipeline w=1 seg/s | w=1 / raw | pipeline w=2 seg/s"
-        " | w=2 / w=1 | w=2 / raw | pool by default | trimesh numpy seg/s | w=1 / trimesh |"
+        "| scene | raw embreex seg/s | raw, our binding seg/s | pipeline w=1 seg/s | w=1 / raw"
+        " | pipeline w=2 seg/s | w=2 / w=1 | w=2 / raw | 2 threads by default"
+        " | trimesh numpy seg/s | w=1 / trimesh |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for label, raw_s, w1_s, w2_s, np_s, pooled, *_ in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, raw_s, ours_s, w1_s, w2_s, np_s, pooled, *_ in rows:
         print(
-            f"| {label} | {raw_s:,.0f} | {w1_s:,.0f} | {w1_s / raw_s:.2f} | {w2_s:,.0f}"
+            f"| {label} | {raw_s:,.0f} | {ours_s:,.0f} | {w1_s:,.0f} | {w1_s / raw_s:.2f}"
+            f" | {w2_s:,.0f}"
             f" | {w2_s / w1_s:.2f} | {w2_s / raw_s:.2f} | {'yes' if pooled else 'no'}"
             f" | {np_s:,.0f} | {w1_s / np_s:,.0f}x |"
         )
@@ -229,9 +266,10 @@ def main() -> int:
     for label, *_, t_raw, t_w1, t_w2, t_first in rows:
         print(f"| {label} | {t_raw:.3f} | {t_w1:.3f} | {t_w2:.3f} | {t_first:.3f} |")
     print(
-        "\nw=2 forces the pool (min_parallel_pairs=0); 'pool by default' says whether"
-        " workers=2 with the default threshold uses it (else it runs in-process, as w=1)."
-        " The first w=2 call of the run also starts the forkserver."
+        "\nraw = embreex's OCCLUDED loop (the named baseline); 'our binding' = the same"
+        " segments through the pipeline's own ctypes binding, nothing else. w=2 forces two"
+        " threads (min_parallel_pairs=0); '2 threads by default' says whether workers=2 with"
+        " the default threshold uses them (else it runs in the calling thread, as w=1)."
     )
     return 0
 

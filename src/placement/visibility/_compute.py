@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +16,18 @@ from scipy import sparse
 from placement.camera import Camera
 from placement.errors import InputFileError, OptionError
 from placement.model import City, Demand, Mesh, Options
-from placement.visibility._chunks import _ChunkResult, _clear_worker, _init_worker, _run_chunk
+from placement.visibility._chunks import _ChunkResult, _run_chunk
 from placement.visibility._coverage import Coverage, coverage_key
-from placement.visibility._pool import _run_pool
+from placement.visibility._embree import Scene
 from placement.visibility._task import _expand, _make_task, _site_ranges
 
 log = logging.getLogger("placement.visibility")
 
 IntpArray = npt.NDArray[np.intp]
 
-#: Below this many candidate pairs one process is faster than a pool (measured: the dense
-#: tile's ~4 M take about 0.1 s in one process, about what a worker needs to start: fork
-#: from the preloaded server, unpickle the task, build its Embree scene).
-MIN_PARALLEL_PAIRS = 6_000_000
+#: Below this many candidate pairs one thread does the work: a second one saves less than
+#: it costs to split (measured: see benchmarks/bench_visibility.py).
+MIN_PARALLEL_PAIRS = 200_000
 
 
 def _check_inputs(mesh: Mesh, options: Options, demand: Demand) -> None:
@@ -89,12 +89,13 @@ def compute_coverage(
         ``tilt_deg`` are not used here: the options carry them.
     demand : target points (``xyz``).
     camera : fields of view, range, pixels, DORI thresholds.
-    workers : processes to use, this one included; 1 runs in this process only.
+    workers : threads to use (the compiled kernel runs without the GIL); 1 runs in the
+        calling thread only.
     chunk_pairs : the most candidate (option, point) pairs a chunk holds in memory.
     cache_dir : where to keep ``coverage-<key>.npz``; None = no cache.
     progress : called as ``progress(options_done, n_options)`` after each chunk.
-    min_parallel_pairs : below this many candidate pairs the work runs in this process
-        whatever ``workers`` says.
+    min_parallel_pairs : below this many candidate pairs the work runs in the calling
+        thread whatever ``workers`` says.
 
     Returns
     -------
@@ -146,7 +147,7 @@ def compute_coverage(
     chunks = _plan_chunks(pairs_per_site, budget) if total_pairs else []
     n_workers = max(1, min(workers, len(chunks)))
     if total_pairs < min_parallel_pairs:
-        n_workers = 1  # starting processes costs more than it saves on small jobs
+        n_workers = 1  # splitting costs more than it saves on small jobs
     t_plan = time.perf_counter()
 
     results: dict[int, tuple[IntpArray, IntpArray, npt.NDArray[np.int32], npt.NDArray[np.int8]]]
@@ -155,12 +156,10 @@ def compute_coverage(
         "pairs_in_reach": 0.0,
         "pairs_in_view": 0.0,
         "segments_tested": 0.0,
-        "filter": 0.0,
-        "occlusion": 0.0,
+        "kernel": 0.0,
     }
     done = 0
     jobs = [(i, lo, hi) for i, (lo, hi) in enumerate(chunks)]
-    t_scene = 0.0
 
     def collect(out: _ChunkResult) -> None:
         nonlocal done
@@ -173,17 +172,16 @@ def compute_coverage(
         if progress is not None:
             progress(done, n_options)
 
-    try:
-        if n_workers == 1:
-            t0 = time.perf_counter()
-            _init_worker(task)
-            t_scene = time.perf_counter() - t0
-            for job in jobs:
-                collect(_run_chunk(job))
-        elif jobs:
-            _run_pool(task, jobs, n_workers - 1, collect)
-    finally:
-        _clear_worker()
+    t0 = time.perf_counter()
+    scene = Scene(task.vertices, task.faces)
+    t_scene = time.perf_counter() - t0
+    if n_workers == 1:
+        for job in jobs:
+            collect(_run_chunk(task, scene, job))
+    elif jobs:
+        with ThreadPoolExecutor(n_workers, thread_name_prefix="placement-visibility") as pool:
+            for fut in as_completed([pool.submit(_run_chunk, task, scene, job) for job in jobs]):
+                collect(fut.result())
     if progress is not None and done < n_options:
         progress(n_options, n_options)  # options with nothing in reach are done too
     t_rays = time.perf_counter()
@@ -222,9 +220,8 @@ def compute_coverage(
             "key": t_key - t_start,
             "plan": t_plan - t_key,
             "scene": t_scene,
-            "filter": worker_stats["filter"],
-            "occlusion": worker_stats["occlusion"],
-            "pool": t_rays - t_plan,
+            "kernel": worker_stats["kernel"],
+            "run": t_rays - t_plan,
             "assemble": t_end - t_rays,
             "total": t_end - t_start,
         },

@@ -1,9 +1,11 @@
-"""Camera frames, the azimuth sectors each option can see and the field-of-view tables."""
+"""Camera frames and the azimuth octants each option can see."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -12,17 +14,8 @@ from placement.camera import Camera
 FloatArray = npt.NDArray[np.float64]
 IntpArray = npt.NDArray[np.intp]
 
-#: Azimuth bins of the per-site heading table (5.6 degrees each): a point is tested only
-#: against the options whose horizontal sector reaches its bin.
-_AZ_BINS = 64
-#: The field-of-view table: relative azimuth x sin(elevation) cells (powers of two; the sector
-#: bins are groups of these azimuth bins). Cells wholly inside or outside a view decide a
-#: pair at once; only pairs in cells on a view's edge run the exact test.
-_LUT_AZ = 512
-_LUT_EL = 256
-_LUT_MAX_TILTS = 16
-#: Slack (radians) on each option's sector: covers float32 azimuth rounding.
-_AZ_SLACK_RAD = 1e-4
+#: Margin (radians) on each option's sector when listing the octants it reaches.
+_OCTANT_SLACK_RAD = 1e-3
 
 
 def _camera_frames(heading_deg: FloatArray, tilt_deg: FloatArray) -> FloatArray:
@@ -55,57 +48,53 @@ def _sectors(camera: Camera, heading_rad: FloatArray, tilt_rad: FloatArray) -> F
     return out
 
 
-def _view_tables(
-    camera: Camera, heading_rad: FloatArray, tilt_rad: FloatArray
-) -> tuple[npt.NDArray[np.int8] | None, IntpArray, IntpArray]:
-    """Classify (relative azimuth, elevation) cells as inside, outside or on the edge of
-    the view of each distinct tilt; see :data:`_LUT_AZ`.
+def _octant_table(
+    site_opt_start: IntpArray, heading_rad: FloatArray, sector_rad: FloatArray
+) -> tuple[IntpArray, IntpArray]:
+    """Which options of each site can see into each 45-degree octant of azimuth.
 
-    Cell (k, n) holds the directions whose azimuth bin minus the option's heading bin is
-    k (so azimuth - heading lies within (k - 1, k + 1) bins) and whose sine of elevation
-    is in bin n. Each condition of the pinhole test (z > 0, |x| <= z tan(h/2), |y| <= z tan(v/2), on
-    unit vectors) is a combination ``g = a cos(p) cos(e) + b sin(p) cos(e) + c sin(e)``
-    with |a| + |b| + |c| <= C; over a cell it stays within its bilinear interpolation from
-    the corners (error <= C (dp^2 + de^2) / 8 for a cell dp x de radians), and float32
-    rounding of the angles and of the exact test adds under C 3e-5. Four times their sum
-    as a margin on the corner values makes "inside" and "outside" certain; the rest run
-    the exact test.
+    Octant k holds the azimuths (clockwise from +y) in [45 k, 45 (k + 1)) degrees; the
+    kernel finds a point's octant from the signs and sizes of its offsets alone. Options
+    are in site order (``heading_rad[i]`` is the i-th option in site order). An option is
+    listed for an octant its sector reaches, with a margin (_OCTANT_SLACK_RAD) far above
+    any rounding, so a point on an octant's edge is never missed.
 
     Returns
     -------
-    table (T * _LUT_AZ * _LUT_EL,) int8 or None (panoramic, or too many tilts), each
-    option's table offset (M,) and its heading bin times _LUT_EL (M,).
+    ptr (U * 8 + 1,) and opt: the options (indices local to the site, 0 = its first) of
+    site s whose sector reaches octant k are ``opt[ptr[8 s + k] : ptr[8 s + k + 1]]``.
     """
-    m = heading_rad.shape[0]
-    da = 2.0 * math.pi / _LUT_AZ
-    hbin = (np.floor(heading_rad / da).astype(np.intp) % _LUT_AZ) * _LUT_EL
-    tilts, which = np.unique(tilt_rad, return_inverse=True)
-    if camera.panoramic or tilts.size > _LUT_MAX_TILTS:
-        return None, np.zeros(m, np.intp), hbin
-    tan_h = math.tan(math.radians(camera.hfov_deg) / 2.0)
-    tan_v = math.tan(math.radians(camera.vfov_deg) / 2.0)
-    phi = np.arange(-1, _LUT_AZ + 2) * da
-    # Elevation rows are uniform in sin(elevation) = dz / d, which the filters already have.
-    el = np.arcsin(np.clip(-1.0 + np.arange(_LUT_EL + 1) * (2.0 / _LUT_EL), -1.0, 1.0))
-    fwd = np.cos(phi)[:, None] * np.cos(el)[None, :]
-    right = np.sin(phi)[:, None] * np.cos(el)[None, :]
-    up = np.broadcast_to(np.sin(el)[None, :], fwd.shape)
-    # Interpolation error per row (cells are 2 azimuth bins wide), float32 slack, then 4x.
-    rows = ((2.0 * da) ** 2 + np.diff(el) ** 2) / 8.0 + 3e-5
-    tables = []
-    for t in tilts.tolist():
-        ct, st = math.cos(t), math.sin(t)
-        margin = 4.0 * rows[None, :] * ((1.0 + max(tan_h, tan_v)) * (abs(ct) + abs(st)) + 1.0)
-        z = ct * fwd - st * up
-        y = st * fwd + ct * up
-        inside = np.ones((_LUT_AZ, _LUT_EL), bool)
-        outside = np.zeros((_LUT_AZ, _LUT_EL), bool)
-        for g in (z, tan_h * z - right, tan_h * z + right, tan_v * z - y, tan_v * z + y):
-            # Corners of cell (k, n): azimuth grid k - 1 and k + 1, elevation n and n + 1.
-            lo = np.minimum(g[:-3], g[2:-1])
-            hi = np.maximum(g[:-3], g[2:-1])
-            inside &= np.minimum(lo[:, :-1], lo[:, 1:]) > margin
-            outside |= np.maximum(hi[:, :-1], hi[:, 1:]) < -margin
-        tables.append(np.where(inside, 1, np.where(outside, 0, 2)).astype(np.int8).ravel())
-    offset = which.reshape(-1).astype(np.intp) * (_LUT_AZ * _LUT_EL)
-    return np.concatenate(tables), offset, hbin
+    n_sites = site_opt_start.shape[0] - 1
+    ptr = np.zeros(n_sites * 8 + 1, np.intp)
+    opt = np.empty(heading_rad.shape[0] * 8, np.intp)
+    n = _fill_octants(site_opt_start, heading_rad, sector_rad, _OCTANT_SLACK_RAD, ptr, opt)
+    return ptr, opt[:n].copy()
+
+
+@numba.njit(cache=True)
+def _fill_octants(  # noqa: PLR0917 - numba takes arguments positionally
+    site_opt_start: Any, heading: Any, sector: Any, slack: float, ptr: Any, opt: Any
+) -> int:
+    """The loop of :func:`_octant_table`; returns how many entries of ``opt`` it wrote."""
+    eighth = math.pi / 4.0
+    m = heading.shape[0]
+    first = np.empty(m, np.int64)  # first octant each option reaches
+    span = np.empty(m, np.int64)  # how many (8 = all)
+    for q in range(m):
+        w = sector[q] + slack
+        if w >= math.pi:
+            first[q], span[q] = 0, 8
+        else:
+            k0 = math.floor((heading[q] - w) / eighth)
+            k1 = math.floor((heading[q] + w) / eighth)
+            first[q], span[q] = k0 % 8, min(8, k1 - k0 + 1)
+    n = 0
+    for s in range(site_opt_start.shape[0] - 1):
+        o0, o1 = site_opt_start[s], site_opt_start[s + 1]
+        for k in range(8):
+            for q in range(o0, o1):
+                if (k - first[q]) % 8 < span[q]:
+                    opt[n] = q - o0
+                    n += 1
+            ptr[8 * s + k + 1] = n
+    return n

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 
 from placement.errors import OptionError
 from placement.model import Mesh
+from placement.visibility._embree import OCCLUDED1, Scene
+from placement.visibility._kernel import clear_segments
+from placement.visibility._prep import local_center
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -20,45 +21,25 @@ START_MARGIN_M = 0.3
 END_MARGIN_M = 0.05
 
 
-def _embree_scene(vertices: Float32Array, faces: npt.NDArray[np.int32]) -> Any:
-    """An Embree scene of one triangle mesh (local float32 coordinates), or None if empty."""
-    if faces.shape[0] == 0:
-        return None
-    from embreex import rtcore_scene
-    from embreex.mesh_construction import TriangleMesh
-
-    scene = rtcore_scene.EmbreeScene()
-    TriangleMesh(scene=scene, vertices=vertices, indices=faces)
-    return scene
+def _embree_scene(vertices: Float32Array, faces: npt.NDArray[np.int32]) -> Scene:
+    """An Embree scene of one triangle mesh (local float32 coordinates)."""
+    return Scene(vertices, faces)
 
 
 def _occluded_free(
-    scene: Any, starts: Float32Array, dirs: Float32Array, lengths: Float32Array
+    scene: Scene, starts: Float32Array, dirs: Float32Array, lengths: Float32Array
 ) -> BoolArray:
     """True where the segment start + t dir, 0 <= t <= length, hits nothing."""
-    n = lengths.shape[0]
-    clear = np.ones(n, dtype=bool)
-    if scene is None or n == 0:
-        return clear
-    live = lengths > 0
-    if not live.all():
-        starts, dirs, lengths = starts[live], dirs[live], lengths[live]
-    # OCCLUDED answers 0 (the geometry id hit) when blocked and -1 when clear; copy the
-    # lengths because other query kinds overwrite them in place.
-    res = scene.run(starts, dirs, dists=lengths.copy(), query="OCCLUDED")
-    clear[live] = np.asarray(res) < 0
+    clear = np.ones(lengths.shape[0], dtype=bool)
+    clear_segments(
+        OCCLUDED1,
+        scene.handle,
+        np.ascontiguousarray(starts, np.float32),
+        np.ascontiguousarray(dirs, np.float32),
+        np.ascontiguousarray(lengths, np.float32),
+        clear,
+    )
     return clear
-
-
-def _local_center(mesh: Mesh, *others: FloatArray) -> FloatArray:
-    """A shift that brings everything near 0, so float32 keeps millimetres in Embree."""
-    parts = [a.reshape(-1, 3) for a in (mesh.vertices, *others) if a.size]
-    if not parts:
-        return np.zeros(3)
-    # Column by column: a reduction over axis 0 of an (N, 3) array is several times slower.
-    lo = np.array([min(float(p[:, k].min()) for p in parts) for k in range(3)])
-    hi = np.array([max(float(p[:, k].max()) for p in parts) for k in range(3)])
-    return np.asarray(np.floor((lo + hi) / 2.0), dtype=np.float64)
 
 
 def segments_clear(
@@ -88,7 +69,7 @@ def segments_clear(
         raise OptionError(f"segments_clear: starts {s.shape} and ends {e.shape} differ")
     if s.shape[0] == 0:
         return np.zeros(0, dtype=bool)
-    center = _local_center(occluders, s, e)
+    center = local_center(occluders.vertices, s, e)
     scene = _embree_scene(
         (occluders.vertices - center).astype(np.float32), occluders.faces.astype(np.int32)
     )

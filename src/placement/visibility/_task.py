@@ -10,8 +10,15 @@ import numpy.typing as npt
 
 from placement.camera import Camera
 from placement.model import Demand, Mesh, Options
-from placement.visibility._frames import _camera_frames, _sectors, _view_tables
-from placement.visibility._occlusion import END_MARGIN_M, START_MARGIN_M, _local_center
+from placement.visibility._frames import _octant_table, _sectors
+from placement.visibility._kernel import N_PARAMS
+from placement.visibility._occlusion import END_MARGIN_M, START_MARGIN_M
+from placement.visibility._prep import (
+    frames_in_site_order,
+    grid_layout,
+    local_center,
+    site_slices,
+)
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -35,6 +42,7 @@ class _Task:
     points: FloatArray  # (3, N) demand targets (x, y, z rows), grid order
     point_ids: IntpArray  # (N,) demand index of each grid-ordered point
     cell_keys: npt.NDArray[np.int64]  # (N,) ascending row * n_cols + col
+    cell_start: npt.NDArray[np.int64]  # (n_cols * n_rows + 1,) or empty (then search)
     grid_xy: tuple[float, float]  # corner of cell (0, 0)
     cell_m: float
     n_cols: int
@@ -43,14 +51,15 @@ class _Task:
     sites: FloatArray  # (U, 3) distinct lens positions, in order of first option
     site_opt_order: IntpArray  # options grouped by site
     site_opt_start: IntpArray  # (U + 1,) bounds into site_opt_order
-    frames32: Float32Array  # (9, M) right, up, forward of each option, one row a component
+    # Per option in site order (option site_opt_order[i] at column / index i):
+    frames32: Float32Array  # (9, M) right, up, forward, one row a component
     heading_rad: FloatArray  # (M,)
     tilt_rad: FloatArray  # (M,)
-    sector_rad: FloatArray  # (M,) half-width of the azimuths an option can see (pi = all)
-    view_lut: npt.NDArray[np.int8] | None  # (T * _LUT_AZ * _LUT_EL,) 0 out, 1 in, 2 test
-    opt_lut: IntpArray  # (M,) offset of each option's tilt table in view_lut
-    opt_hbin: IntpArray  # (M,) heading azimuth bin times _LUT_EL
+    oct_ptr: IntpArray  # (U * 8 + 1,) _frames._octant_table
+    oct_opt: IntpArray
     camera: Camera
+    params: FloatArray  # (_kernel.N_PARAMS,) the kernel's camera and margin parameters
+    dori: FloatArray  # (4,) DORI thresholds, px/m
     reach_m: float  # min(range, distance where density falls to the threshold)
     start_margin_m: float
     end_margin_m: float
@@ -68,26 +77,53 @@ def _site_ranges(task: _Task, lo: int, hi: int) -> tuple[IntpArray, IntpArray, I
     site (R,), start (R,), stop (R,) intp: ranges sorted by site, then row; empty ones
     dropped.
     """
-    c = task.cell_m
-    x0, y0 = task.grid_xy
     r = task.reach_m * (1.0 + 1e-9) + 1e-6  # the exact test follows: err on the wide side
-    s = task.sites[lo:hi]
-    n_span = math.floor(2.0 * r / c) + 2
-    row0 = np.floor((s[:, 1] - r - y0) / c).astype(np.intp)
-    rows = row0[:, None] + np.arange(n_span, dtype=np.intp)[None, :]
-    # Nearest y of each row to the site, hence the half-width of the circle on that row.
-    gap = np.maximum(0.0, np.maximum(y0 + rows * c - s[:, 1:2], s[:, 1:2] - (y0 + (rows + 1) * c)))
-    ok = (rows >= 0) & (rows < task.n_rows) & (gap <= r)
-    half = np.sqrt(np.maximum(r * r - gap * gap, 0.0))
-    col0 = np.maximum(np.floor((s[:, 0:1] - half - x0) / c), 0.0).astype(np.int64)
-    col1 = np.minimum(np.floor((s[:, 0:1] + half - x0) / c), task.n_cols - 1.0).astype(np.int64)
-    ok &= col0 <= col1
-    site = np.broadcast_to(np.arange(lo, hi, dtype=np.intp)[:, None], rows.shape)[ok]
-    key_row = rows[ok].astype(np.int64) * task.n_cols
-    start = np.searchsorted(task.cell_keys, key_row + col0[ok], side="left")
-    stop = np.searchsorted(task.cell_keys, key_row + col1[ok], side="right")
-    keep = stop > start
-    return site[keep], start[keep].astype(np.intp), stop[keep].astype(np.intp)
+    n_span = math.floor(2.0 * r / task.cell_m) + 2
+    n_max = (hi - lo) * n_span
+    site = np.empty(n_max, np.intp)
+    start = np.empty(n_max, np.intp)
+    stop = np.empty(n_max, np.intp)
+    n = site_slices(
+        task.sites[lo:hi],
+        lo,
+        task.cell_keys,
+        task.cell_start,
+        task.grid_xy[0],
+        task.grid_xy[1],
+        task.cell_m,
+        task.n_cols,
+        task.n_rows,
+        r,
+        n_span,
+        site,
+        start,
+        stop,
+    )
+    return site[:n], start[:n], stop[:n]
+
+
+def _kernel_params(camera: Camera, start_margin_m: float, end_margin_m: float) -> FloatArray:
+    """The kernel's float parameters (see ``_kernel.P_*``)."""
+    tan_h = np.float32(math.tan(math.radians(camera.hfov_deg) / 2.0))
+    tan_v = np.float32(math.tan(math.radians(camera.vfov_deg) / 2.0))
+    p = np.array(
+        [
+            camera.range_m,
+            camera.px_m,
+            camera.covered_px_per_m,
+            float(tan_h),
+            float(tan_v),
+            start_margin_m,
+            end_margin_m,
+            1.0 if camera.panoramic else 0.0,
+            math.radians(camera.vfov_deg) / 2,
+            math.radians(camera.hfov_deg) / 2,
+            1.0 if camera.hfov_deg >= 360.0 else 0.0,
+        ],
+        dtype=np.float64,
+    )
+    assert p.shape == (N_PARAMS,)
+    return p
 
 
 def _expand(start: IntpArray, count: IntpArray) -> IntpArray:
@@ -101,7 +137,8 @@ def _expand(start: IntpArray, count: IntpArray) -> IntpArray:
 def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> _Task:
     """Shift everything to local coordinates, group the options by lens position and put
     the demand points in grid order."""
-    center = _local_center(mesh, np.asarray(options.origin), np.asarray(demand.xyz))
+    xyz = np.ascontiguousarray(demand.xyz, dtype=np.float64).reshape(-1, 3)
+    center = local_center(mesh.vertices, np.asarray(options.origin), xyz)
     origin = np.asarray(options.origin, dtype=np.float64) - center
     # Number the sites in the order of their first option: chunks of consecutive sites
     # then hold consecutive option rows (for options listed site by site), so the chunks'
@@ -122,45 +159,57 @@ def _make_task(mesh: Mesh, options: Options, demand: Demand, camera: Camera) -> 
     site_opt_start = np.searchsorted(opt_site[site_opt_order], np.arange(sites.shape[0] + 1))
 
     reach = min(camera.range_m, camera.px_m / camera.covered_px_per_m)
-    points = np.asarray(demand.xyz, dtype=np.float64).reshape(-1, 3) - center
     cell = reach / _CELLS_PER_REACH if reach > 0 else 1.0
-    if points.shape[0]:
-        xy0 = np.array([points[:, 0].min(), points[:, 1].min()])
-        cr = np.floor((points[:, :2] - xy0) / cell).astype(np.int64)
-        n_cols, n_rows = int(cr[:, 0].max()) + 1, int(cr[:, 1].max()) + 1
+    if xyz.shape[0]:
+        points, grid_order, keys, cell_start, xy0, n_cols, n_rows = grid_layout(
+            xyz, center, cell, max(1 << 20, 8 * xyz.shape[0])
+        )
+        if n_cols < 0:  # a sparse spread of points: sort rather than count
+            local = xyz - center
+            xy0 = local[:, :2].min(axis=0)
+            cr = np.floor((local[:, :2] - xy0) / cell).astype(np.int64)
+            n_cols, n_rows = int(cr[:, 0].max()) + 1, int(cr[:, 1].max()) + 1
+            k = cr[:, 1] * n_cols + cr[:, 0]
+            grid_order = np.argsort(k, kind="stable")
+            keys, points = k[grid_order], np.ascontiguousarray(local[grid_order].T)
     else:
-        xy0, cr, n_cols, n_rows = np.zeros(2), np.zeros((0, 2), np.int64), 1, 1
-    keys = cr[:, 1] * n_cols + cr[:, 0]
-    grid_order = np.argsort(keys).astype(np.intp)  # any order within a cell will do
+        points, grid_order, cell_start = (
+            np.zeros((3, 0)),
+            np.zeros(0, np.intp),
+            np.zeros(0, np.int64),
+        )
+        keys, xy0, n_cols, n_rows = np.zeros(0, np.int64), np.zeros(2), 1, 1
 
-    heading = np.radians(np.asarray(options.heading_deg, np.float64))
-    tilt = np.radians(np.asarray(options.tilt_deg, np.float64))
-    frames = _camera_frames(
-        np.asarray(options.heading_deg, np.float64), np.asarray(options.tilt_deg, np.float64)
+    heading_deg = np.asarray(options.heading_deg, np.float64)
+    tilt_deg = np.asarray(options.tilt_deg, np.float64)
+    heading = np.radians(heading_deg[site_opt_order])
+    tilt = np.radians(tilt_deg[site_opt_order])
+    oct_ptr, oct_opt = _octant_table(
+        site_opt_start.astype(np.intp), heading, _sectors(camera, heading, tilt)
     )
-    lut, lut_offset, hbin = _view_tables(camera, heading, tilt)
     return _Task(
         vertices=(mesh.vertices - center).astype(np.float32),
         faces=np.ascontiguousarray(mesh.faces, dtype=np.int32),
-        points=np.ascontiguousarray(points[grid_order].T),
-        point_ids=grid_order,
-        cell_keys=keys[grid_order],
+        points=points,
+        point_ids=grid_order.astype(np.intp),
+        cell_keys=keys,
+        cell_start=cell_start,
         grid_xy=(float(xy0[0]), float(xy0[1])),
         cell_m=cell,
         n_cols=n_cols,
         n_rows=n_rows,
-        n_points=int(points.shape[0]),
+        n_points=int(xyz.shape[0]),
         sites=sites,
         site_opt_order=site_opt_order,
         site_opt_start=site_opt_start.astype(np.intp),
-        frames32=np.ascontiguousarray(frames.T, dtype=np.float32),
+        frames32=frames_in_site_order(heading_deg, tilt_deg, site_opt_order),
         heading_rad=heading,
         tilt_rad=tilt,
-        sector_rad=_sectors(camera, heading, tilt),
-        view_lut=lut,
-        opt_lut=lut_offset,
-        opt_hbin=hbin,
+        oct_ptr=oct_ptr,
+        oct_opt=oct_opt,
         camera=camera,
+        params=_kernel_params(camera, START_MARGIN_M, END_MARGIN_M),
+        dori=np.asarray(camera.dori_px_per_m, dtype=np.float64),
         reach_m=reach,
         start_margin_m=START_MARGIN_M,
         end_margin_m=END_MARGIN_M,
