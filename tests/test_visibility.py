@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -469,6 +470,41 @@ def test_cache_hit_and_key_change(tmp_path: Path) -> None:
         ).key
     )
     assert len(keys) == 6
+
+
+def test_cache_is_pruned_least_recently_used_first(tmp_path: Path) -> None:
+    from placement.visibility._coverage import prune_cache
+
+    for k, (size, age) in enumerate([(400, 50), (300, 10), (200, 30), (100, 40)]):
+        f = tmp_path / f"coverage-{k}.npz"
+        f.write_bytes(b"x" * size)
+        os.utime(f, (1e9 - age, 1e9 - age))
+    (tmp_path / "other.npz").write_bytes(b"x" * 5000)  # not ours: never touched
+    gone = prune_cache(tmp_path, max_bytes=600)
+    # Newest first: 1 (300), 2 (200) fit in 600; 3 (100) would make 600 too -> kept; 0 goes.
+    assert sorted(p.name for p in gone) == ["coverage-0.npz"]
+    assert prune_cache(tmp_path, max_bytes=350) == [
+        tmp_path / "coverage-2.npz",
+        tmp_path / "coverage-3.npz",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coverage-1.npz", "other.npz"]
+    assert prune_cache(tmp_path, max_bytes=1) == []  # the newest stays whatever its size
+
+    # Through compute_coverage: a tiny cap keeps only the file just written.
+    wall = box((0.0, 10.0, 5.0), (10.0, 0.6, 10.0))
+    dem = demand([[0.0, 20.0, 1.5], [3.0, 5.0, 1.5]])
+    cache = tmp_path / "cache"
+    for head in (0.0, 10.0, 20.0):
+        compute_coverage(
+            wall,
+            options(LENS, [head]),
+            dem,
+            Camera(),
+            workers=1,
+            cache_dir=cache,
+            cache_max_bytes=1,
+        )
+    assert len(list(cache.glob("coverage-*.npz"))) == 1
 
 
 def test_save_load_round_trip_and_bad_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from placement.camera import Camera
 from placement.errors import InputFileError, OptionError
 from placement.model import City, Demand, Mesh, Options
 from placement.visibility._chunks import _ChunkResult, _run_chunk
-from placement.visibility._coverage import Coverage, coverage_key
+from placement.visibility._coverage import CACHE_MAX_BYTES, Coverage, coverage_key, prune_cache
 from placement.visibility._embree import Scene
 from placement.visibility._task import _expand, _make_task, _site_ranges
 
@@ -78,6 +79,7 @@ def compute_coverage(
     cache_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     min_parallel_pairs: int = MIN_PARALLEL_PAIRS,
+    cache_max_bytes: int = CACHE_MAX_BYTES,
 ) -> Coverage:
     """Which option sees which demand point, at which DORI level, occlusion included.
 
@@ -93,6 +95,8 @@ def compute_coverage(
         calling thread only.
     chunk_pairs : the most candidate (option, point) pairs a chunk holds in memory.
     cache_dir : where to keep ``coverage-<key>.npz``; None = no cache.
+    cache_max_bytes : after writing a new cache file, the least recently used files of
+        ``cache_dir`` are deleted until the rest take at most this much (default 2 GiB).
     progress : called as ``progress(options_done, n_options)`` after each chunk.
     min_parallel_pairs : below this many candidate pairs the work runs in the calling
         thread whatever ``workers`` says.
@@ -124,6 +128,8 @@ def compute_coverage(
                 log.warning("ignoring a broken coverage cache file: %s", exc)
             else:
                 if cached.key == key and cached.matrix.shape == (n_options, n_points):
+                    with contextlib.suppress(OSError):
+                        cache_file.touch()  # last use, for pruning
                     hit = dict(cached.stats)
                     hit["from_cache"] = True
                     hit["seconds"] = {"load": time.perf_counter() - t_start}
@@ -230,6 +236,8 @@ def compute_coverage(
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         coverage.save(cache_file)
+        for gone in prune_cache(cache_file.parent, cache_max_bytes):
+            log.info("coverage cache: removed the least recently used %s", gone.name)
     log.info(
         "coverage: %d options x %d points, %d segments, %d visible pairs in %.2f s",
         n_options,

@@ -139,3 +139,33 @@ def coverage_key(
     h.update(json.dumps(cam, sort_keys=True).encode())
     h.update(f"margins {start_margin_m!r} {end_margin_m!r}\n".encode())
     return h.hexdigest()
+
+
+#: The most bytes of coverage files kept in a cache folder: older ones (by last use) go.
+CACHE_MAX_BYTES = 2 * 1024**3
+
+
+def prune_cache(folder: str | Path, max_bytes: int = CACHE_MAX_BYTES) -> list[Path]:
+    """Delete the least recently used ``coverage-*.npz`` files of ``folder`` until the
+    rest take at most ``max_bytes`` (the most recent one always stays); returns the
+    deleted paths. Files that vanish or cannot be deleted meanwhile (another run) are
+    passed over."""
+    entries = []
+    for f in Path(folder).glob("coverage-*.npz"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        entries.append((st.st_mtime, f.name, st.st_size, f))
+    entries.sort(reverse=True)  # most recently used first
+    total = 0
+    removed = []
+    for _, _, size, f in entries:
+        total += size
+        if total > max_bytes and total > size:  # the newest stays whatever its size
+            try:
+                f.unlink()
+            except OSError:
+                continue
+            removed.append(f)
+    return removed
