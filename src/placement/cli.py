@@ -283,7 +283,12 @@ _RUN_HELP = {
     default=None,
     help="Random seed (results are deterministic for a seed) [default: 0].",
 )
-@click.option("--workers", type=int, default=None, help="Processes for ray casting [default: 2].")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Processes for loading, threads for ray casting [default: 2].",
+)
 @click.option(
     "--cache-dir",
     type=click.Path(path_type=Path),
