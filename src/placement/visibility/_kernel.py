@@ -151,6 +151,9 @@ def run_sites(
     hfov_half = params[P_HFOV_HALF]
     full_circle = params[P_FULL_CIRCLE] != 0.0
     record = segments.shape[0] > 0
+    # Squared distance past which no test can pass (a hair wide: the exact tests follow).
+    reach = min(range_m, px_m / covered) if covered > 0 else range_m
+    far2 = (reach * (1.0 + 1e-6) + 1e-6) ** 2
     n_dori = dori.shape[0]
 
     # Buffers for one site, sized for the largest site of the call.
@@ -202,7 +205,10 @@ def run_sites(
                 vx = px[g] - sx
                 vy = py[g] - sy
                 vz = pz[g] - sz
-                d = math.sqrt((vx * vx + vz * vz) + vy * vy)
+                d2 = (vx * vx + vz * vz) + vy * vy
+                if d2 > far2:  # clearly out of reach: no square root, no division
+                    continue
+                d = math.sqrt(d2)
                 if not ((d > 0.0) & (d <= range_m) & (px_m / d >= covered)):
                     continue
                 n_reach += n_opt
