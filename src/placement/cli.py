@@ -300,6 +300,12 @@ _RUN_HELP = {
 )
 @click.option("--no-render", is_flag=True, default=None, help="Skip scene.png / scene.html.")
 @click.option("--no-html", is_flag=True, default=None, help="Skip scene.html.")
+@click.option(
+    "--halo",
+    multiple=True,
+    metavar="auto|off|PATH",
+    help="Neighbouring tiles whose buildings occlude too (never sites, streets or drawn): 'auto' finds the bldg (and veg) files of the adjacent mesh codes beside the inputs; 'off'; or a .gml file or folder (repeat for more) [default: auto].",
+)
 @click.pass_context
 def run(
     ctx: click.Context, /, paths: tuple[Path, ...], out_dir: Path, config: Path | None, **kw: Any
@@ -343,6 +349,10 @@ def _overrides(kw: dict[str, Any]) -> dict[str, Any]:
             if value:
                 out[flags[key]] = False
             continue
+        if key == "halo":
+            if value:  # click gives () when the option is absent
+                out[key] = tuple(str(v) for v in value)
+            continue
         if key == "tilts_deg":
             try:
                 value = tuple(float(t) for t in str(value).split(",") if t.strip())
@@ -366,6 +376,7 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
 
     labels = {
         "load": "Loading CityGML",
+        "halo": "Loading halo",
         "sites": "Proposing sites",
         "demand": "Sampling streets",
         "visibility": "Casting rays",

@@ -27,7 +27,8 @@ from placement.camera import PRESETS, Camera, load_camera
 from placement.citygml import read_citygml, summarize
 from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
-from placement.model import City, Demand, Options, Sites
+from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
+from placement.model import City, Demand, Mesh, Options, Sites
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
 from placement.visibility import Coverage, compute_coverage
 
@@ -83,8 +84,13 @@ class RunOptions:
     use_cache: bool = True
     render: bool = True
     html: bool = True
+    halo: tuple[str, ...] = ("auto",)
 
     def __post_init__(self) -> None:
+        if isinstance(self.halo, str):  # a notebook's halo="off"
+            object.__setattr__(self, "halo", (self.halo,))
+        if "off" in self.halo and len(self.halo) > 1:
+            raise OptionError("--halo off cannot be combined with other halo values")
         if self.budget is not None and self.cover is not None:
             raise OptionError("give either --budget or --cover, not both")
         if self.budget is not None and not self.budget > 0:
@@ -121,6 +127,7 @@ class RunOptions:
         d = dataclasses.asdict(self)
         if d["tilts_deg"] is not None:
             d["tilts_deg"] = list(d["tilts_deg"])
+        d["halo"] = list(d["halo"])
         return d
 
     @classmethod
@@ -140,8 +147,9 @@ class RunOptions:
             if key not in names:
                 raise OptionError(f"{p}: unknown option {key!r}")
         values = dict(table)
-        if isinstance(values.get("tilts_deg"), list):
-            values["tilts_deg"] = tuple(values["tilts_deg"])
+        for key in ("tilts_deg", "halo"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
         values.update(overrides)
         try:
             return cls(**values)
@@ -152,7 +160,8 @@ class RunOptions:
 @dataclass(frozen=True)
 class Result:
     """What a run produced. ``levels`` is the best DORI level (0 = unseen) each demand point
-    gets from the chosen cameras; ``camera_weight`` the weight each chosen camera sees."""
+    gets from the chosen cameras; ``camera_weight`` the weight each chosen camera sees;
+    ``halo`` the neighbouring tiles' occluders that took part in the visibility stage only."""
 
     city: City
     camera: Camera
@@ -166,6 +175,7 @@ class Result:
     summary: dict[str, Any]
     out_dir: Path | None = None
     files: tuple[str, ...] = field(default_factory=tuple)
+    halo: Halo | None = None
 
 
 def load_camera_for(opts: RunOptions) -> Camera:
@@ -245,7 +255,11 @@ def run(
     out_dir: str | Path | None = None,
     progress: Progress | None = None,
 ) -> Result:
-    """Load, propose sites, sample demand, compute visibility, optimise, write outputs.
+    """Load, find the halo, propose sites, sample demand, compute visibility, optimise,
+    write outputs.
+
+    The halo (``opts.halo``, see :mod:`placement.halo`) is the neighbouring tiles' occluders
+    near the inputs; they join the occluder mesh of the visibility stage and nothing else.
 
     Parameters
     ----------
@@ -276,6 +290,17 @@ def run(
         city = read_citygml(
             paths, crs=opts.crs, workers=opts.workers, progress=lambda d, t: report("load", d, t)
         )
+    with stage("halo"):
+        # Neighbouring tiles' buildings occlude too, but they make no sites, demand or
+        # picture: they join the occluder mesh of the visibility stage only.
+        halo = load_halo(
+            resolve_halo(opts.halo, paths),
+            city,
+            margin_m=halo_margin_m(camera),
+            workers=opts.workers,
+            mode=opts.halo,
+            progress=lambda d, t: report("halo", d, t),
+        )
     with stage("sites"):
         sites = build_sites(city, camera, opts)
         options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
@@ -299,8 +324,11 @@ def run(
         cache = None
         if opts.use_cache:
             cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
+        occluders = city.occluders
+        if halo.mesh.n_triangles:
+            occluders = Mesh.concatenate([city.occluders, halo.mesh])
         coverage = compute_coverage(
-            city.occluders,
+            occluders,
             options,
             demand,
             camera,
@@ -326,9 +354,10 @@ def run(
         plan=plan,
         levels=levels,
         timings=timings,
+        halo=halo,
     )
     result = Result(
-        city, camera, sites, options, demand, coverage, plan, levels, cam_weight, summary
+        city, camera, sites, options, demand, coverage, plan, levels, cam_weight, summary, halo=halo
     )
     if out_dir is not None:
         with stage("write"):
@@ -386,6 +415,7 @@ def make_summary(
     plan: Any,
     levels: npt.NDArray[np.int8],
     timings: dict[str, float],
+    halo: Halo | None = None,
 ) -> dict[str, Any]:
     """Everything needed to understand and reproduce a run, as plain JSON-able values."""
     w = demand.weight
@@ -436,6 +466,7 @@ def make_summary(
         },
         "warnings": len(city.warnings),
         "warning_messages": list(city.warnings[:50]),
+        "halo": (halo or Halo(Mesh.empty())).to_dict(),
         "sites": {"total": len(sites), "by_source": src_counts},
         "camera_options": len(options),
         "demand": summarize_demand(demand),
