@@ -22,7 +22,7 @@ from placement.cli import main
 from placement.demand import sample_demand
 from placement.errors import OptionError
 from placement.halo import find_halo_files, halo_margin_m, load_halo, resolve_halo
-from placement.meshcode import mesh_bounds, parse_mesh_code, split_tile_name
+from placement.meshcode import MeshSquare, mesh_bounds, parse_mesh_code, split_tile_name
 from placement.model import Mesh
 from placement.pipeline import Result, RunOptions, run
 from placement.sites import make_options, road_edge_sites
@@ -170,6 +170,37 @@ def test_udx_layout_and_vegetation(tmp_path: Path) -> None:
     (udx / "bldg" / f"{EAST}4_bldg_6697_op.gml").write_text(text, encoding="utf-8")
     found = {p.name for p in find_halo_files([tran])}
     assert f"{EAST}3_bldg_6697_op.gml" in found and f"{EAST}4_bldg_6697_op.gml" not in found
+
+
+def test_find_halo_files_follows_the_rule_on_random_layouts(tmp_path: Path) -> None:
+    """Halo = a bldg file, not an input, whose square touches an input's square and overlaps
+    no input square of its own kind; checked against that rule written out directly."""
+    centre = parse_mesh_code(MAIN)
+    block = [
+        MeshSquare(3, centre.row + dr, centre.col + dc)
+        for dr in range(-2, 3)
+        for dc in range(-2, 3)
+    ]
+    files = {}
+    for sq in block:
+        for kind in ("bldg", "tran"):
+            files[sq, kind] = tmp_path / f"{sq.code}_{kind}_6697_op.gml"
+            files[sq, kind].write_text("", encoding="utf-8")
+    rng = np.random.default_rng(11)
+    keys = list(files)
+    for _ in range(30):
+        chosen = [
+            keys[i] for i in rng.choice(len(keys), size=int(rng.integers(1, 6)), replace=False)
+        ]
+        expected = {
+            files[sq, k].resolve()
+            for (sq, k) in keys
+            if k == "bldg"
+            and (sq, k) not in chosen
+            and any(sq.touches(t) for t, _ in chosen)
+            and not any(t == sq and tk == k for t, tk in chosen)
+        }
+        assert set(find_halo_files([files[c] for c in chosen])) == expected
 
 
 def test_load_halo_keeps_near_triangles_and_skips_broken_files(

@@ -151,6 +151,11 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
         for f in _search_folders(folder, kinds):
             if f not in folders and f.is_dir():
                 folders.append(f)
+    # Squares of the inputs' level and the squares around them, for set look-ups (a whole
+    # city's folder holds thousands of files); other levels take the general test.
+    same = {t for t, _, _ in tiles}
+    around = {n for t in same for n in t.neighbours()}
+    by_kind = {(t, k) for t, k, _ in tiles}
     found: list[tuple[Path, MeshSquare, str]] = []
     for folder in folders:
         for f in sorted(folder.iterdir()):
@@ -160,11 +165,14 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             if parsed is None or parsed[1] not in kinds:
                 continue
             square, kind = parsed
-            if not any(square.touches(t) for t, _, _ in tiles):
-                continue
-            if any(k == kind and square.overlaps(t) for t, k, _ in tiles):
-                continue
-            found.append((f.resolve(), square, kind))
+            if len({t.level for t in same} | {square.level}) == 1:
+                halo = square in around and (square, kind) not in by_kind
+            else:
+                halo = any(square.touches(t) for t in same) and not any(
+                    k == kind and square.overlaps(t) for t, k, _ in tiles
+                )
+            if halo:
+                found.append((f.resolve(), square, kind))
     _log_missing(tiles, kinds, found)
     return sorted({f for f, _, _ in found})
 
