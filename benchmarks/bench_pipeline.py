@@ -18,7 +18,7 @@ from pathlib import Path
 from placement.pipeline import RunOptions, run
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("load", "sites", "demand", "visibility", "optimise", "write")
+STAGES = ("load", "halo", "sites", "demand", "visibility", "optimise", "write")
 
 
 def data_dir() -> Path | None:

@@ -326,6 +326,21 @@ def full_summary() -> dict[str, object]:
         "timings_s": {"load": 1.5, "visibility": 2.25},
         "ground_source": "buildings",
         "warnings": ["a.gml: feature b1: ring not closed, repaired"],
+        "halo": {
+            "mode": ["auto"],
+            "margin_m": 35.5,
+            "files": [
+                {
+                    "path": "tiles/53360001_bldg.gml",
+                    "bytes": 1000,
+                    "sha256": "ab" * 32,
+                    "triangles": 2000,
+                    "kept_triangles": 300,
+                }
+            ],
+            "triangles": 300,
+            "skipped": ["tiles/53360010_bldg.gml: not XML"],
+        },
     }
 
 
@@ -343,6 +358,9 @@ def test_report(tmp_path: Path) -> None:
     assert text.index("| detection") < text.index("| identification")
     assert "| **total** | **3.75** |" in text
     assert "`tiles/53360000_bldg.gml`" in text and "ring not closed" in text
+    assert "## Neighbouring tiles (halo)" in text and "within 35.5 m" in text
+    assert "`tiles/53360001_bldg.gml`: 300 of 2,000 triangles" in text
+    assert "skipped: tiles/53360010_bldg.gml: not XML" in text
 
 
 def test_report_tolerates_missing_keys(tmp_path: Path) -> None:

@@ -550,6 +550,24 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
             else:
                 lines.append(f"- `{p}`")
         lines.append("")
+    halo = _dict(s.get("halo"))
+    halo_files = [f for f in halo.get("files") or [] if isinstance(f, Mapping)]
+    if halo_files or halo.get("skipped"):
+        lines += [
+            "## Neighbouring tiles (halo)",
+            "",
+            f"Buildings within {_num(halo.get('margin_m'), 1)} m of the inputs, used as obstacles"
+            " only (no cameras or streets there):",
+            "",
+        ]
+        for f in halo_files:
+            sha = str(f.get("sha256", ""))[:16]
+            lines.append(
+                f"- `{f.get('path', '?')}`: {_num(f.get('kept_triangles'))} of"
+                f" {_num(f.get('triangles'))} triangles (sha256 {sha}...)"
+            )
+        lines += [f"- skipped: {_inline(x)}" for x in halo.get("skipped") or []]
+        lines.append("")
     options = _dict(s.get("options"))
     if options:
         lines += ["## Options", "", "| Option | Value |", "|---|---|"]
