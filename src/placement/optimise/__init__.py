@@ -14,9 +14,12 @@ steps:
 4. reduced-cost fixing against the incumbent; when at most ``_MAX_EXACT_OPTIONS`` options
    stay free, CP-SAT on what is left, hinted with the incumbent, whose bound on the
    restricted problem combines with the incumbent into a proven bound on the whole problem;
-   otherwise large neighbourhood search: small regions of the incumbent (options that share
-   demand points with a chosen one, picked by the seed) re-solved exactly by CP-SAT. Full
-   min cover also runs SCIP branch and cut on the second core for its lower bound;
+   otherwise, for max coverage, regional iterated local search (:mod:`._local`: a region of
+   options around a chosen one is perturbed, refilled greedily and polished by swaps, the
+   other options held; thousands of regions, threshold accepting), and for min cover large
+   neighbourhood search: small regions of the incumbent (options that share demand points
+   with a chosen one, picked by the seed) re-solved exactly by CP-SAT. Full min cover also
+   runs SCIP branch and cut on the second core for its lower bound;
 5. on large instances (max coverage, partial min cover) an LP bound phase runs from step 2 on
    in a forked child process at the lowest priority (the second core): PDLP solves the LP
    relaxation approximately and its duals, used as Lagrangian multipliers (so the bound is
@@ -27,12 +30,12 @@ steps:
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
-phases stop on iteration counts, move counts and CP-SAT's deterministic time, and the LNS
-budget is counted in deterministic time. What may vary with machine load is the proven
+phases stop on iteration counts, move counts, CP-SAT's deterministic time (LNS) and
+nonzeros touched (regional search). What may vary with machine load is the proven
 ``bound`` (and so ``gap`` and ``status``) where it comes from SCIP or the LP phase, which
-stop on the wall clock, and ``time_s``. On a heavily loaded machine the wall-clock safety caps
-(which keep the total within ``time_limit`` plus about 2 %) can also end a phase early, and then the
-answer may differ too. The answer is never worse than the greedy one.
+stop on the wall clock, and ``time_s``. On a heavily loaded machine the wall-clock safety
+caps (which keep the total within ``time_limit`` plus about 2 %) can also end a phase early,
+and then the answer may differ too. The answer is never worse than the greedy one.
 
 Infeasible requests raise :class:`~placement.errors.InfeasibleError` (target above 1, no
 point coverable k times, existing cameras over a site cap, a target the site caps forbid);
@@ -74,6 +77,7 @@ from placement.optimise._heuristics import (
     value,
 )
 from placement.optimise._lns import lns
+from placement.optimise._local import regional_search
 from placement.optimise._lp import LPBoundProcess
 from placement.optimise._problem import (
     BoolArray,
@@ -112,7 +116,16 @@ _LNS_FREE = 120
 _LNS_SUB_S = 0.3
 # Shares are set so the work ends before the wall-clock cap on the shared 2-core machine
 # (Osaka 0.95 at 60 s with 0.7: the cap cut it at 139 or 169 sub-problems, 499 or 496).
-_LNS_WORK_MAX = 0.45
+# Regional local search (max coverage, instances too big to prove): its work in nonzeros
+# touched is fixed from time_limit at a nominal rate (measured 1.1e8 per second on 5,000 x
+# 50,000 and 1.6e8 on 10,000 x 100,000 on an idle core), and its threshold-accepting
+# tolerance at the start in mean point weights.
+_LOCAL_WORK = 0.5
+# Lagrangian candidate sets are polished by whole-problem swaps only up to this many
+# (options x chosen) cells per move.
+_CAND_MAX_CELLS = 500_000
+_LOCAL_NNZ_PER_S = 8e7
+_LOCAL_WORSE = 2.0
 _LNS_WORK_MIN = 0.5  # partial min cover: nothing else runs after it
 _LNS_WORK_FULL = 0.35  # full min cover: the guided local search had half the time
 # CP-SAT's deterministic-time limit for the whole restricted problem, share of time_limit
@@ -288,13 +301,18 @@ def max_coverage(
         if lag.bound < ub:
             ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
         log.debug("max_coverage: Lagrangian %g at %.2f s", lag.bound, time.perf_counter() - t0)
-        # The swap moves check the clock between moves: leave room for one and the rest.
-        x, best, improved = _try_candidates_max(
-            R, budget, lag.candidates, x, best=best, deadline=deadline - 0.3
-        )
-        log.debug("max_coverage: candidates %g at %.2f s", best, time.perf_counter() - t0)
-        if improved:
-            methods.append("Lagrangian heuristic")
+        # Whole-problem swap moves cost (options x chosen) each: on big instances they would
+        # eat the time (10,000 x 100,000, budget 300: 48 s for nothing); the regional search
+        # below does better there from the swap answer (5,000 x 50,000, seeds 1 and 2:
+        # 24,416 and 24,454 without the candidates, 24,411 and 24,446 with them, 4 s later).
+        if R.n * max(1, int(x.sum())) <= _CAND_MAX_CELLS:
+            # The swap moves check the clock between moves: leave room for one and the rest.
+            x, best, improved = _try_candidates_max(
+                R, budget, lag.candidates, x, best=best, deadline=deadline - 0.3
+            )
+            log.debug("max_coverage: candidates %g at %.2f s", best, time.perf_counter() - t0)
+            if improved:
+                methods.append("Lagrangian heuristic")
     if integral_w:
         ub = math.floor(ub + 1e-6)
     if lag is not None and best < ub - 1e-9 * max(1.0, ub) and time.perf_counter() < deadline - 0.2:
@@ -303,24 +321,24 @@ def max_coverage(
         free = ~one & ~zero
         proof = int(free.sum()) <= _MAX_EXACT_OPTIONS and int(R.B[free].nnz) <= _MAX_EXACT_NNZ
         if not proof:
-            # Too big to prove: re-solve small neighbourhoods of the incumbent exactly
-            # (their bounds are local, so the Lagrangian bound stands).
-            ln = lns(
+            # Too big to prove: regional perturb-and-repair local search (its regions are
+            # local, so the Lagrangian / LP bound stands). It replaced CP-SAT neighbourhood
+            # search here (5,000 x 50,000, budget 150: 24,383 after 40 s of LNS, 24,420
+            # after 9 s of this; LNS found nothing more after it in 99 neighbourhoods).
+            loc = regional_search(
                 R,
                 x,
-                budget=budget,
-                target=None,
-                full=False,
-                work=_LNS_WORK_MAX * time_limit,
-                deadline=deadline - 0.2,
+                budget,
+                work=_LOCAL_WORK * time_limit * _LOCAL_NNZ_PER_S,
+                deadline=deadline - 0.3,
                 seed=seed,
-                free_size=_LNS_FREE,
-                sub_time=_LNS_SUB_S,
+                worse=_LOCAL_WORSE * float(R.w.mean()),
             )
-            v = value(R, ln.x)
+            v = value(R, loc.x)
+            log.debug("max_coverage: regional search %g at %.2f s", v, time.perf_counter() - t0)
             if v > best:
-                x, best = ln.x, v
-                methods.append(f"LNS ({ln.iterations} CP-SAT neighbourhoods)")
+                x, best = loc.x, v
+                methods.append(f"regional search ({loc.iterations} regions)")
         else:
             base = best
             res = cpsat_max(
