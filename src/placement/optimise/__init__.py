@@ -25,8 +25,11 @@ steps:
    relaxation approximately and its duals, used as Lagrangian multipliers (so the bound is
    valid however loose the solve), seed a few more subgradient steps. It only ever replaces
    the bound (5,000 x 50,000: 24,921 -> 24,893; Osaka tile at 0.95: 462 -> 473), never the
-   options. On 10,000 x 100,000 the LP optimum itself is about 88,600 against 75,047 found:
-   that gap is the LP's, no multiplier can close it.
+   options. On 10,000 x 100,000 the LP optimum itself is about 88,600 against 75,489 found:
+   that gap is the LP's, no multiplier can close it. On 5,000 x 50,000 (budget 150) the LP
+   optimum is 24,892.6 (HiGHS interior point, offline), HiGHS's root cuts lowered it only to
+   24,877 in 15 minutes, and the best solution known is 24,457 (3 minutes of regional
+   search): the remaining 1.7 % would need branching, not a better multiplier.
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
@@ -332,7 +335,7 @@ def max_coverage(
                 work=_LOCAL_WORK * time_limit * _LOCAL_NNZ_PER_S,
                 deadline=deadline - 0.3,
                 seed=seed,
-                worse=_LOCAL_WORSE * float(R.w.mean()),
+                worse=_LOCAL_WORSE * float(R.w.mean()) if R.m else 0.0,
             )
             v = value(R, loc.x)
             log.debug("max_coverage: regional search %g at %.2f s", v, time.perf_counter() - t0)
