@@ -1,0 +1,265 @@
+"""The phase driver of :func:`max_coverage` (budgeted maximum coverage) and its helpers.
+
+Steps 1 to 5 of the package docstring for max coverage: reduce, lazy greedy and swap
+search, the Lagrangian bound and its option sets repaired and polished by swaps,
+reduced-cost fixing, then CP-SAT on the options left free when they are few enough or
+regional iterated local search (:mod:`._local`) when not, with the LP bound phase in a
+child process alongside on large instances.
+"""
+
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803, N806
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from placement.errors import OptionError
+from placement.optimise._bounds import fix_max, lagrange_max
+from placement.optimise._exact import cpsat_max
+from placement.optimise._heuristics import greedy_max, site_counts, swap_search, value
+from placement.optimise._local import regional_search
+from placement.optimise._phases import (
+    _EXACT_WORK,
+    _MAX_EXACT_NNZ,
+    _MAX_EXACT_OPTIONS,
+    _lagrange_steps,
+    _start_lp,
+)
+from placement.optimise._plan import Plan, _plan
+from placement.optimise._problem import BoolArray, Reduced, check_inputs, reduce_problem
+
+log = logging.getLogger(__name__)
+
+# Regional local search (max coverage, instances too big to prove): its work in nonzeros
+# touched is fixed from time_limit at a nominal rate (measured 1.1e8 per second on 5,000 x
+# 50,000 and 1.6e8 on 10,000 x 100,000 on an idle core), and its threshold-accepting
+# tolerance at the start in mean point weights.
+_LOCAL_WORK = 0.5
+_LOCAL_NNZ_PER_S = 8e7
+_LOCAL_WORSE = 2.0
+# Lagrangian candidate sets are polished by whole-problem swaps only up to this many
+# (options x chosen) cells per move.
+_CAND_MAX_CELLS = 500_000
+
+
+def max_coverage(
+    A: Any,
+    weights: Any = None,
+    costs: Any = None,
+    *,
+    budget: float,
+    k: int = 1,
+    min_level: int | Any = 1,
+    existing: Any = None,
+    site: Any = None,
+    max_per_site: int | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+) -> Plan:
+    """Choose options maximising the weight of points covered k times within a budget.
+
+    Parameters
+    ----------
+    A : (n, m) scipy.sparse, DORI level (1..4) at which option i sees point p; 0 = unseen.
+    weights : (m,) demand weight per point, >= 0 (default 1).
+    costs : (n,) cost per option, >= 0. None: every option costs 1 and ``budget`` counts
+        cameras.
+    budget : total cost (or number of new cameras) allowed; existing options are free.
+    k : a point counts once k different chosen options cover it.
+    min_level : DORI level an entry must reach to count as covering: int, or (m,) per point.
+    existing : (n,) bool mask or index array of options already installed (always chosen).
+    site : (n,) int, the site (pole) of each option; with ``max_per_site`` caps the options
+        chosen per site (existing ones included).
+    time_limit : wall-time budget in seconds, approximately respected.
+    seed : seed for the hashing and the solvers.
+
+    Returns
+    -------
+    Plan with ``objective`` = covered weight and ``bound`` a proven upper bound.
+    """
+    t0 = time.perf_counter()
+    inp = check_inputs(
+        A,
+        weights,
+        costs,
+        k=k,
+        min_level=min_level,
+        existing=existing,
+        site=site,
+        max_per_site=max_per_site,
+        time_limit=time_limit,
+    )
+    if not (isinstance(budget, int | float | np.integer | np.floating) and math.isfinite(budget)):
+        raise OptionError(f"max_coverage: budget must be a finite number, got {budget!r}")
+    if budget < 0:
+        raise OptionError(f"max_coverage: budget must be >= 0, got {budget}")
+    budget = float(budget)
+    deadline = t0 + time_limit
+    R = reduce_problem(inp, seed=seed)
+    integral_w = bool(np.all(R.w == np.round(R.w)))
+
+    x_g = greedy_max(R, budget)
+    g_val = value(R, x_g)
+    lp = (
+        _start_lp(R, time_limit, t0, budget=budget, target=None, full=False, known=g_val)
+        if 0 < g_val < float(R.w.sum())
+        else None
+    )
+    x = swap_search(R, x_g, budget, deadline=t0 + 0.2 * time_limit)
+    best = value(R, x)
+    methods = ["greedy", "swap"] if best > g_val else ["greedy"]
+    log.debug("max_coverage: greedy %g, swap %g at %.2f s", g_val, best, time.perf_counter() - t0)
+    ub = float(R.w.sum())
+    bound_by = "total coverable weight"
+    lag = None
+    if best < ub and R.n:
+        lag = lagrange_max(
+            R,
+            budget,
+            best,
+            iterations=_lagrange_steps(R, 0.2 * time_limit),
+            deadline=t0 + 0.35 * time_limit,
+        )
+        if lag.bound < ub:
+            ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
+        log.debug("max_coverage: Lagrangian %g at %.2f s", lag.bound, time.perf_counter() - t0)
+        # Whole-problem swap moves cost (options x chosen) each: on big instances they would
+        # eat the time (10,000 x 100,000, budget 300: 48 s for nothing); the regional search
+        # below does better there from the swap answer (5,000 x 50,000, seeds 1 and 2:
+        # 24,416 and 24,454 without the candidates, 24,411 and 24,446 with them, 4 s later).
+        if R.n * max(1, int(x.sum())) <= _CAND_MAX_CELLS:
+            # The swap moves check the clock between moves: leave room for one and the rest.
+            x, best, improved = _try_candidates_max(
+                R, budget, lag.candidates, x, best=best, deadline=deadline - 0.3
+            )
+            log.debug("max_coverage: candidates %g at %.2f s", best, time.perf_counter() - t0)
+            if improved:
+                methods.append("Lagrangian heuristic")
+    if integral_w:
+        ub = math.floor(ub + 1e-6)
+    if lag is not None and best < ub - 1e-9 * max(1.0, ub) and time.perf_counter() < deadline - 0.2:
+        thr = best + 1 - 1e-6 if integral_w else best - 1e-9 * max(1.0, best)
+        one, zero = fix_max(R, lag.mult, budget, thr)
+        free = ~one & ~zero
+        proof = int(free.sum()) <= _MAX_EXACT_OPTIONS and int(R.B[free].nnz) <= _MAX_EXACT_NNZ
+        if not proof:
+            # Too big to prove: regional perturb-and-repair local search (its regions are
+            # local, so the Lagrangian / LP bound stands). It replaced CP-SAT neighbourhood
+            # search here (5,000 x 50,000, budget 150: 24,383 after 40 s of LNS, 24,420
+            # after 9 s of this; LNS found nothing more after it in 99 neighbourhoods).
+            loc = regional_search(
+                R,
+                x,
+                budget,
+                work=_LOCAL_WORK * time_limit * _LOCAL_NNZ_PER_S,
+                deadline=deadline - 0.3,
+                seed=seed,
+                worse=_LOCAL_WORSE * float(R.w.mean()) if R.m else 0.0,
+            )
+            v = value(R, loc.x)
+            log.debug("max_coverage: regional search %g at %.2f s", v, time.perf_counter() - t0)
+            if v > best:
+                x, best = loc.x, v
+                methods.append(f"regional search ({loc.iterations} regions)")
+        else:
+            base = best
+            res = cpsat_max(
+                R,
+                budget,
+                one,
+                zero,
+                x,
+                time_s=_EXACT_WORK * time_limit,
+                seed=seed,
+                deadline=deadline - 0.05,
+            )
+            log.debug(
+                "max_coverage: CP-SAT %s bound %s at %.2f s (%d free)",
+                res.status,
+                res.bound,
+                time.perf_counter() - t0,
+                int(free.sum()),
+            )
+            if res.x is not None and _feasible_max(R, res.x, budget):
+                v = value(R, res.x)
+                if v > best:
+                    x, best = res.x, v
+                    methods.append("CP-SAT")
+            if res.bound is not None:
+                cand = max(base, res.bound)
+                if integral_w:
+                    cand = math.floor(cand + 1e-6)
+                if cand < ub:
+                    ub = cand
+                    bound_by = (
+                        f"CP-SAT {res.status} on {int(free.sum())} free options after "
+                        f"fixing {int(one.sum())} in, {int(zero.sum())} out"
+                    )
+    if lp is not None:
+        # Proven optimal already: do not wait for the LP bound.
+        got = lp.result(deadline - 0.05 if best < ub else 0.0)
+        if got is not None:
+            cand = math.floor(got.bound + 1e-6) if integral_w else got.bound
+            if cand < ub:
+                ub = cand
+                bound_by = (
+                    f"LP duals ({got.pdlp_iterations} PDLP iterations) as Lagrangian "
+                    f"multipliers, {got.steps} subgradient steps"
+                )
+    ub = max(ub, best)
+    obj_red = best
+    chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
+    return _plan(
+        inp,
+        chosen,
+        "max_coverage",
+        objective=None,
+        bound=R.const_weight + ub,
+        red_objective=R.const_weight + obj_red,
+        greedy=R.const_weight + g_val,
+        method=" + ".join(methods) + f"; bound: {bound_by}",
+        t0=t0,
+        R=R,
+    )
+
+
+def _feasible_max(R: Reduced, x: BoolArray, budget: float) -> bool:
+    if float(R.cost[x].sum()) > budget + 1e-9 * max(1.0, budget):
+        return False
+    return bool(np.all(site_counts(R, x) <= R.site_cap))
+
+
+def _try_candidates_max(
+    R: Reduced,
+    budget: float,
+    cands: list[BoolArray],
+    x: BoolArray,
+    *,
+    best: float,
+    deadline: float,
+) -> tuple[BoolArray, float, bool]:
+    """Repair and polish option sets read off the Lagrangian relaxation; keep the best."""
+    seen: set[bytes] = set()
+    scored: list[tuple[float, int, BoolArray]] = []
+    for c in cands:
+        key = np.packbits(c).tobytes()
+        if key in seen or not _feasible_max(R, c, budget):
+            continue
+        seen.add(key)
+        scored.append((value(R, c), len(scored), c))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    improved = False
+    for _, _, c in scored[:3]:
+        if time.perf_counter() > deadline - 0.5:
+            break
+        y = swap_search(R, c, budget, deadline=deadline)
+        v = value(R, y)
+        if v > best:
+            x, best, improved = y, v, True
+    return x, best, improved

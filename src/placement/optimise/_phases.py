@@ -1,0 +1,66 @@
+"""Phase settings and helpers shared by the drivers of max_coverage and min_cover.
+
+The size limits of the exact CP-SAT phase and its share of ``time_limit``, the conversion
+of a share of ``time_limit`` into a fixed number of subgradient steps at a nominal rate (so
+step counts, and the answer, do not depend on the machine load), and the starter of the LP
+bound phase in a child process. Settings used by one driver only live in it
+(:mod:`._max`, :mod:`._min`); the size gate of the LP phase (``_LP_MIN_NNZ``,
+``_LP_MIN_TIME_S``) is defined in the package ``__init__`` and read from there.
+"""
+
+# Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
+# ruff: noqa: N803
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from placement.optimise._lp import LPBoundProcess
+from placement.optimise._problem import Reduced
+
+log = logging.getLogger(__name__)
+
+# CP-SAT models with more (point, option) pairs than this are not built: building them in
+# Python would eat the time the search needs.
+_MAX_EXACT_NNZ = 600_000
+_MAX_EXACT_OPTIONS = 1500
+_LAGRANGE_ITERS = 3000
+# Nominal work units per second of a subgradient step (two sparse products, a sort per step
+# for partial min cover): measured 1e9 on 5,000 x 50,000 and 2e8 on the Osaka partial cover
+# on the shared machine. Step counts are
+# fixed from it and time_limit, so they do not depend on the load; the clock is only a cap.
+_NNZ_PER_S = 3e8
+# CP-SAT's deterministic-time limit for the whole restricted problem, share of time_limit
+# (the deadline caps its wall time too).
+_EXACT_WORK = 0.5
+# LP bound phase (PDLP duals as Lagrangian multipliers, in a child process on the second
+# core), when the package's _LP_MIN_NNZ and _LP_MIN_TIME_S let it run:
+_LP_PDLP_SHARE = 0.6  # PDLP's share of time_limit
+_LP_STEPS_SHARE = 0.15  # nominal time of its warm-started subgradient steps
+_LP_END_SHARE = 0.9  # the child's warm-started subgradient stops here (share of time_limit)
+
+
+def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoundProcess | None:
+    """Start the LP bound phase when the instance is large enough for it to pay."""
+    import placement.optimise as pkg  # the gate is set on the package (see its __init__)
+
+    if R.B.nnz < pkg._LP_MIN_NNZ or time_limit < pkg._LP_MIN_TIME_S:
+        return None
+    try:
+        return LPBoundProcess(
+            R,
+            pdlp_s=_LP_PDLP_SHARE * time_limit,
+            deadline=t0 + _LP_END_SHARE * time_limit,
+            steps=_lagrange_steps(R, _LP_STEPS_SHARE * time_limit),
+            **kwargs,
+        )
+    except OSError as e:  # no fork (resource limits): keep the Lagrangian bound alone
+        log.warning("optimise: LP bound phase not started: %r", e)
+        return None
+
+
+def _lagrange_steps(R: Reduced, seconds: float, *, sort: bool = False) -> int:
+    """Subgradient steps that take about ``seconds`` on a loaded machine (at least 50)."""
+    per_step = 2.0 * float(R.B.nnz) + 10.0 * (R.n + R.m) + (40.0 * R.m if sort else 0.0) + 1.0
+    return int(min(_LAGRANGE_ITERS, max(50, seconds * _NNZ_PER_S / per_step)))
