@@ -595,8 +595,8 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
         ]
 
     plain = solve()
-    monkeypatch.setattr(po, "_LP_MIN_NNZ", 0)
-    monkeypatch.setattr(po, "_LP_MIN_TIME_S", 0.0)
+    monkeypatch.setattr(po._phases, "_LP_MIN_NNZ", 0)
+    monkeypatch.setattr(po._phases, "_LP_MIN_TIME_S", 0.0)
     with_lp = solve()
     for a, b in zip(plain, with_lp, strict=True):
         np.testing.assert_array_equal(a.chosen, b.chosen)

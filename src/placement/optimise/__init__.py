@@ -56,13 +56,4 @@ from placement.optimise._plan import Plan
 __all__ = ["Plan", "max_coverage", "min_cover"]
 
 # The drivers live in ._max and ._min, the result in ._plan, the settings they share in
-# ._phases. The size gate of the LP bound phase stays here: ._phases reads it from the
-# package at call time, so setting it on placement.optimise (as the tests do to force
-# the phase on small instances) takes effect.
-
-# LP bound phase (PDLP duals as Lagrangian multipliers, in a child process on the second
-# core): used from this many nonzeros of the reduced matrix and this time limit, seconds.
-# (5,000 x 50,000, 730k nonzeros: PDLP at 1e-4 takes 9 s and its duals give 24,894 where
-# 3,000 subgradient steps stop at 24,921.)
-_LP_MIN_NNZ = 300_000
-_LP_MIN_TIME_S = 10.0
+# ._phases.

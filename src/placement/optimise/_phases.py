@@ -4,8 +4,7 @@ The size limits of the exact CP-SAT phase and its share of ``time_limit``, the c
 of a share of ``time_limit`` into a fixed number of subgradient steps at a nominal rate (so
 step counts, and the answer, do not depend on the machine load), and the starter of the LP
 bound phase in a child process. Settings used by one driver only live in it
-(:mod:`._max`, :mod:`._min`); the size gate of the LP phase (``_LP_MIN_NNZ``,
-``_LP_MIN_TIME_S``) is defined in the package ``__init__`` and read from there.
+(:mod:`._max`, :mod:`._min`), the size gate of the LP phase included.
 """
 
 # Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
@@ -35,7 +34,11 @@ _NNZ_PER_S = 3e8
 # (the deadline caps its wall time too).
 _EXACT_WORK = 0.5
 # LP bound phase (PDLP duals as Lagrangian multipliers, in a child process on the second
-# core), when the package's _LP_MIN_NNZ and _LP_MIN_TIME_S let it run:
+# core): used from this many nonzeros of the reduced matrix and this time limit, seconds.
+# (5,000 x 50,000, 730k nonzeros: PDLP at 1e-4 takes 9 s and its duals give 24,894 where
+# 3,000 subgradient steps stop at 24,921.)
+_LP_MIN_NNZ = 300_000
+_LP_MIN_TIME_S = 10.0
 _LP_PDLP_SHARE = 0.6  # PDLP's share of time_limit
 _LP_STEPS_SHARE = 0.15  # nominal time of its warm-started subgradient steps
 _LP_END_SHARE = 0.9  # the child's warm-started subgradient stops here (share of time_limit)
@@ -43,9 +46,7 @@ _LP_END_SHARE = 0.9  # the child's warm-started subgradient stops here (share of
 
 def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoundProcess | None:
     """Start the LP bound phase when the instance is large enough for it to pay."""
-    import placement.optimise as pkg  # the gate is set on the package (see its __init__)
-
-    if R.B.nnz < pkg._LP_MIN_NNZ or time_limit < pkg._LP_MIN_TIME_S:
+    if R.B.nnz < _LP_MIN_NNZ or time_limit < _LP_MIN_TIME_S:
         return None
     try:
         return LPBoundProcess(
