@@ -27,8 +27,9 @@ log = logging.getLogger("placement.visibility")
 IntpArray = npt.NDArray[np.intp]
 
 #: Below this many candidate pairs one thread does the work: a second one saves less than
-#: it costs to split (measured: see benchmarks/bench_visibility.py).
-MIN_PARALLEL_PAIRS = 200_000
+#: it costs to split (benchmarks/bench_visibility.py: Osaka 52350301, 0.37 M pairs and 4 ms
+#: of work, ran 0.94x as fast on two threads; 51357353, 3.5 M pairs, 1.34x).
+MIN_PARALLEL_PAIRS = 1_000_000
 
 
 def _check_inputs(mesh: Mesh, options: Options, demand: Demand) -> None:
