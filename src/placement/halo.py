@@ -28,7 +28,6 @@ stays farther than that from it can block nothing, and is dropped.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from placement._hashing import file_sha256
 from placement.camera import Camera
 from placement.citygml import expand_inputs, read_citygml
 from placement.errors import CityGMLError, OptionError
@@ -217,14 +217,6 @@ def resolve_halo(spec: Sequence[str], paths: Sequence[str | Path]) -> list[Path]
     return sorted(files - inputs)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read(files: Sequence[Path], crs: str, workers: int) -> tuple[list[City], list[str]]:
     """The halo files loaded (one City for all when every file reads, else one per good
     file) and a line for every file that could not be read."""
@@ -296,7 +288,7 @@ def load_halo(
         if progress is not None:
             progress(len(meshes), len(cities))
     out = [
-        HaloFile(str(p), p.stat().st_size, _sha256(p), total[str(p)], kept[str(p)])
+        HaloFile(str(p), p.stat().st_size, file_sha256(p), total[str(p)], kept[str(p)])
         for p in paths
         if str(p) in total
     ]

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from placement import __version__
+from placement._hashing import file_sha256
 from placement.camera import PRESETS, Camera, load_camera
 from placement.citygml import read_citygml, summarize
 from placement.demand import read_priority, sample_demand, summarize_demand
@@ -383,7 +384,7 @@ def _file_digest(path: Path) -> dict[str, Any]:
         size = 0
         for f in files:
             h.update(str(f.relative_to(path)).encode())
-            h.update(_sha256(f).encode())
+            h.update(file_sha256(f).encode())
             size += f.stat().st_size
         return {
             "path": str(path.resolve()),
@@ -391,15 +392,7 @@ def _file_digest(path: Path) -> dict[str, Any]:
             "bytes": size,
             "sha256": h.hexdigest(),
         }
-    return {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": _sha256(path)}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def make_summary(
