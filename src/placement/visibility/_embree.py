@@ -52,7 +52,12 @@ def _find_library() -> Path | str:
     if embreex is not None and embreex.__file__ is not None:
         pkg = Path(embreex.__file__).resolve().parent
         for folder in (pkg.parent / "embreex.libs", pkg, pkg.parent / ".dylibs", pkg / ".dylibs"):
-            found = sorted(folder.glob("libembree4*")) if folder.is_dir() else []
+            # libembree4-<hash>.so.4 (Linux), libembree4.4.dylib (macOS), embree4-<hash>.dll
+            found = sorted(
+                f
+                for pattern in ("libembree4*", "embree4*.dll")
+                for f in (folder.glob(pattern) if folder.is_dir() else [])
+            )
             if found:
                 return found[0]
     name = ctypes.util.find_library("embree4")
