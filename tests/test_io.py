@@ -16,6 +16,7 @@ from placement import io
 from placement.camera import Camera
 from placement.errors import OptionError
 from placement.model import Demand, Options, SurfaceKind
+from placement.report import write_report
 
 CRS = "EPSG:6674"  # JGD2011 plane rectangular zone VI: its origin is 136 E, 36 N
 
@@ -346,7 +347,7 @@ def full_summary() -> dict[str, object]:
 
 def test_report(tmp_path: Path) -> None:
     path = tmp_path / "report.md"
-    io.write_report(path, full_summary(), picture="scene.png")
+    write_report(path, full_summary(), picture="scene.png")
     text = path.read_text()
     assert "![3D view" in text and "(scene.png)" in text
     assert "| Cameras chosen | 6 |" in text
@@ -365,7 +366,7 @@ def test_report(tmp_path: Path) -> None:
 
 def test_report_tolerates_missing_keys(tmp_path: Path) -> None:
     path = tmp_path / "report.md"
-    io.write_report(path, {"plan": {"gap": math.nan}}, picture=None)
+    write_report(path, {"plan": {"gap": math.nan}}, picture=None)
     text = path.read_text()
     assert text.startswith("# Camera placement report")
     assert "| Gap | n/a |" in text and "![" not in text

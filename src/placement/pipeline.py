@@ -30,6 +30,7 @@ from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
+from placement.report import write_report
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
 from placement.visibility import Coverage, compute_coverage
 
@@ -536,7 +537,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             if opts.html:
                 render.export_html(scene, stage_dir / "scene.html")
         io.write_summary_json(stage_dir / "summary.json", result.summary)
-        io.write_report(stage_dir / "report.md", result.summary, picture=picture)
+        write_report(stage_dir / "report.md", result.summary, picture=picture)
         written = sorted(p.name for p in stage_dir.iterdir())
     return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
 

@@ -1,0 +1,182 @@
+"""The Markdown report of a run (report.md): what a planner reads first.
+
+Rendered from the run summary (the same dictionary as summary.json); keys that are missing
+are left out, so the report of a partial or older summary still renders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from placement.io import LEVEL_NAMES, jsonable
+
+
+def write_report(path: Path, summary: Mapping[str, Any], *, picture: str | None) -> None:
+    """Write a short Markdown report of a run for a planner.
+
+    Parameters
+    ----------
+    path : the .md file to write.
+    summary : the run summary (keys ``version``, ``inputs``, ``options``, ``crs``, ``counts``,
+        ``problem``, ``plan``, ``coverage``, ``timings_s``, ``ground_source``, ``warnings``);
+        missing keys are left out of the report.
+    picture : path of the 3D picture relative to the report, embedded when given.
+    """
+    Path(path).write_text(render_report(summary, picture=picture), "utf-8")
+
+
+def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
+    """The Markdown text of :func:`write_report`."""
+    s = jsonable(summary)
+    plan = _dict(s.get("plan"))
+    cov = _dict(s.get("coverage"))
+    counts = _dict(s.get("counts"))
+    lines = ["# Camera placement report", ""]
+    if s.get("version"):
+        lines += [f"placement {s['version']}" + (f", CRS {s['crs']}" if s.get("crs") else ""), ""]
+
+    if picture:
+        lines += [f"![3D view of the chosen cameras and the street coverage]({picture})", ""]
+
+    rows: list[tuple[str, str]] = []
+    if "chosen" in plan:
+        rows.append(("Cameras chosen", _num(plan["chosen"])))
+    if "existing" in plan:
+        rows.append(("of which existing (kept)", _num(plan["existing"])))
+    if "cost" in plan:
+        rows.append(("Cost", _num(plan["cost"])))
+    if "covered_fraction_weighted" in cov:
+        rows.append(("Demand covered (weighted)", _pct(cov["covered_fraction_weighted"])))
+    if "covered_fraction" in cov:
+        pts = ""
+        if "covered_points" in cov and "points" in cov:
+            pts = f" ({_num(cov['covered_points'])} of {_num(cov['points'])} points)"
+        rows.append(("Demand covered (points)", _pct(cov["covered_fraction"]) + pts))
+    if "coverable_fraction" in cov:
+        rows.append(("Coverable by any candidate", _pct(cov["coverable_fraction"])))
+    for key, label in (
+        ("objective", "Objective"),
+        ("bound", "Proven bound"),
+        ("gap", "Gap"),
+        ("status", "Solver status"),
+        ("method", "Method"),
+    ):
+        if key in plan:
+            v = plan[key]
+            rows.append((label, _pct(v) if key == "gap" else _num(v)))
+    if rows:
+        lines += ["## Result", "", "| | |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in rows]
+        lines.append("")
+
+    by_level = _dict(cov.get("by_level"))
+    if by_level:
+        lines += [
+            "## Coverage by DORI level (at or above)",
+            "",
+            "| Level | Points | Weight | Fraction |",
+            "|---|---:|---:|---:|",
+        ]
+        ordered = [n for n in LEVEL_NAMES if n in by_level] + [
+            n for n in by_level if n not in LEVEL_NAMES
+        ]
+        for name in ordered:
+            d = _dict(by_level[name])
+            lines.append(
+                f"| {name} | {_num(d.get('points'))} | {_num(d.get('weight'))} "
+                f"| {_pct(d.get('fraction'))} |"
+            )
+        lines.append("")
+
+    if counts:
+        lines += ["## Model", "", "| | |", "|---|---:|"]
+        lines += [f"| {k.replace('_', ' ')} | {_num(v)} |" for k, v in counts.items()]
+        if s.get("ground_source"):
+            lines.append(f"| road heights from | {s['ground_source']} |")
+        lines.append("")
+
+    timings = _dict(s.get("timings_s"))
+    if timings:
+        lines += ["## Time per stage", "", "| Stage | Seconds |", "|---|---:|"]
+        lines += [f"| {k} | {_num(v, 2)} |" for k, v in timings.items()]
+        total = sum(v for v in timings.values() if isinstance(v, (int, float)))
+        lines += [f"| **total** | **{total:.2f}** |", ""]
+
+    inputs = s.get("inputs") or []
+    if inputs:
+        lines += ["## Inputs", ""]
+        for p in inputs:
+            if isinstance(p, Mapping):
+                size = _num(float(p.get("bytes", 0)) / 1e6, 2)
+                sha = str(p.get("sha256", ""))[:16]
+                lines.append(f"- `{p.get('path', '?')}` ({size} MB, sha256 {sha}...)")
+            else:
+                lines.append(f"- `{p}`")
+        lines.append("")
+    halo = _dict(s.get("halo"))
+    halo_files = [f for f in halo.get("files") or [] if isinstance(f, Mapping)]
+    if halo_files or halo.get("skipped"):
+        lines += [
+            "## Neighbouring tiles (halo)",
+            "",
+            f"Buildings within {_num(halo.get('margin_m'), 1)} m of the inputs, used as obstacles"
+            " only (no cameras or streets there):",
+            "",
+        ]
+        for f in halo_files:
+            sha = str(f.get("sha256", ""))[:16]
+            lines.append(
+                f"- `{f.get('path', '?')}`: {_num(f.get('kept_triangles'))} of"
+                f" {_num(f.get('triangles'))} triangles (sha256 {sha}...)"
+            )
+        lines += [f"- skipped: {_inline(x)}" for x in halo.get("skipped") or []]
+        lines.append("")
+    options = _dict(s.get("options"))
+    if options:
+        lines += ["## Options", "", "| Option | Value |", "|---|---|"]
+        lines += [f"| {k} | `{_inline(v)}` |" for k, v in sorted(options.items())]
+        lines.append("")
+    raw = s.get("warnings") or []
+    warnings = list(s.get("warning_messages") or ([] if isinstance(raw, int | float) else raw))
+    count = int(raw) if isinstance(raw, int | float) else len(warnings)
+    if count:
+        lines += [f"## Warnings ({count})", ""]
+        lines += [f"- {w}" for w in warnings[:50]]
+        if count > len(warnings[:50]):
+            lines.append(
+                f"- ... and {count - len(warnings[:50])} more (placement inspect lists them)"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _num(v: Any, decimals: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.{decimals}f}"
+    return str(v)
+
+
+def _pct(v: Any) -> str:
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return "n/a"
+    return f"{100.0 * v:.1f} %"
+
+
+def _inline(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+    return text.replace("|", "\\|").replace("`", "'")
