@@ -74,8 +74,9 @@ from placement.citygml._build import (
     choose_crs,
     merge,
 )
-from placement.citygml._parse import POLE_FUNCTIONS, parse_file, read_header
+from placement.citygml._parse import parse_file, read_header
 from placement.citygml._sources import Source, expand_inputs
+from placement.citygml._tags import POLE_FUNCTIONS
 from placement.crs import check_metric_crs
 from placement.errors import CityGMLError, OptionError
 from placement.model import City, SurfaceKind

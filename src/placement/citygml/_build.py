@@ -11,14 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from placement.citygml._parse import (
-    EXTRUDE,
-    FOOTPRINT,
-    OCCLUDER,
-    POINTS,
-    ROADSURF,
-    RawFile,
-)
+from placement.citygml._parse import RawFile
+from placement.citygml._tags import EXTRUDE, FOOTPRINT, OCCLUDER, POINTS, ROADSURF
 from placement.crs import GEOGRAPHIC_EPSG, projected_to_metric, to_metric, zone_for_lonlat
 from placement.geometry import triangle_normals, triangulate_polygons
 from placement.model import (
