@@ -7,7 +7,8 @@ steps:
 1. reduce: drop points no choice changes, merge points seen by the same option set, drop
    options that cover nothing or are dominated by a no-dearer option (k == 1, no site caps);
 2. lazy greedy, then best-improvement swap local search (max) or redundancy removal and
-   OR-Tools ``set_cover`` guided local search (full min cover);
+   OR-Tools ``set_cover`` guided local search (full min cover; only covers are kept: its
+   rounds can end on sets that miss points);
 3. a Lagrangian bound by subgradient (valid for any multipliers; for partial min cover the
    target row stays in the subproblem as a fractional knapsack, so it tends to the LP
    bound), rounded to integers when weights (max) or costs (min) are integers;
@@ -18,8 +19,10 @@ steps:
    options around a chosen one is perturbed, refilled greedily and polished by swaps, the
    other options held; thousands of regions, threshold accepting), and for min cover large
    neighbourhood search: small regions of the incumbent (options that share demand points
-   with a chosen one, picked by the seed) re-solved exactly by CP-SAT. Full min cover also
-   runs SCIP branch and cut on the second core for its lower bound;
+   with a chosen one, picked by the seed) re-solved exactly by CP-SAT, after, for full
+   cover, a compiled point-weighting local search (:func:`._local.weighted_cover_search`,
+   a fixed number of steps). Full min cover also runs SCIP branch and cut on the second
+   core for its lower bound;
 5. on large instances (max coverage, partial min cover) an LP bound phase runs from step 2 on
    in a forked child process at the lowest priority (the second core): PDLP solves the LP
    relaxation approximately and its duals, used as Lagrangian multipliers (so the bound is

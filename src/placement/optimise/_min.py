@@ -1,7 +1,8 @@
 """The phase driver of :func:`min_cover` (full or partial minimum cover) and its helpers.
 
 Steps 1 to 5 of the package docstring for min cover: reduce, lazy greedy (and OR-Tools
-``set_cover`` guided local search for full cover), the Lagrangian bound and the option sets
+``set_cover`` guided local search, then the point-weighting local search of :mod:`._local`,
+for full cover), the Lagrangian bound and the option sets
 read off it repaired into covers, reduced-cost fixing, then CP-SAT on the options left free
 or, when too many stay free, CP-SAT large neighbourhood search (:mod:`._lns`), with SCIP's
 bound on a thread (full cover) or the LP bound phase in a child process (large partial
@@ -30,6 +31,7 @@ from placement.optimise._exact import (
 )
 from placement.optimise._heuristics import drop_redundant, greedy_min, site_counts, value
 from placement.optimise._lns import lns
+from placement.optimise._local import weighted_cover_search
 from placement.optimise._phases import (
     _EXACT_WORK,
     _MAX_EXACT_NNZ,
@@ -49,9 +51,15 @@ from placement.optimise._problem import (
 
 # Option sets read off the last Lagrangian steps that min cover repairs into covers.
 _LAG_HEUR_SETS = 8
-# Long guided local search for full min cover: rounds x moves (about 10 s at 2,000 x 20,000).
-_GLS_ROUNDS = 60
-_GLS_ROUND_MOVES = 200_000
+# Weighting local search for full min cover: its nominal share of time_limit, and the work
+# units per second its step count is fixed from (a step scans the chosen options and the
+# options sharing points with the two it moves: measured 3e8 / s on 2,000 x 20,000 and on
+# the Osaka tile, idle).
+_WLS_SHARE = 0.4
+_WLS_UNITS_PER_S = 2.5e8
+# Its kernel is compiled with numba on first use (about 4 s, then cached on disk): not used
+# below this time limit, so short calls keep their time limit on a fresh install.
+_WLS_MIN_TIME_S = 5.0
 # Large neighbourhood search: options freed per sub-problem, CP-SAT deterministic time per
 # sub-problem, and its share of time_limit in deterministic-time units (about seconds; fixed
 # from time_limit, not from the time left, so the answer does not depend on the load)
@@ -153,7 +161,7 @@ def min_cover(
         if x_sc is not None:
             x_sc = drop_redundant(R, x_sc, t_res)
             c_sc = float(R.cost[x_sc].sum())
-            if c_sc < ub - 1e-9 * max(1.0, ub):
+            if c_sc < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, x_sc, t_res):
                 x, ub = x_sc, c_sc
                 methods.append("set_cover guided local search")
     lb, bound_by = 0.0, "zero"
@@ -215,19 +223,25 @@ def min_cover(
                 # Let SCIP build its model before the GIL-holding set-cover search starts.
                 while not scip_solver and worker.is_alive() and time.perf_counter() < deadline:
                     time.sleep(0.01)
-            if full and inp.k == 1 and not R.has_site_cap and float(R.cost.min()) > 0:
-                x_sc = set_cover_full(
+            if (
+                full
+                and inp.k == 1
+                and not R.has_site_cap
+                and float(R.cost.min()) > 0
+                and time_limit >= _WLS_MIN_TIME_S
+            ):
+                wl = weighted_cover_search(
                     R,
-                    iterations=min(_GLS_ROUND_MOVES, 100 * R.n),
-                    rounds=_GLS_ROUNDS,
+                    x,
+                    iterations=_wls_steps(R, x, _WLS_SHARE * time_limit),
                     deadline=t0 + 0.5 * time_limit,
+                    seed=seed,
                 )
-                if x_sc is not None:
-                    x_sc = drop_redundant(R, x_sc, t_res)
-                    c_sc = float(R.cost[x_sc].sum())
-                    if c_sc < ub - 1e-9 * max(1.0, ub):
-                        x, ub = x_sc, c_sc
-                        methods.append(f"{_GLS_ROUNDS} rounds of guided local search")
+                x_w = drop_redundant(R, wl.x, t_res)
+                c_w = float(R.cost[x_w].sum())
+                if c_w < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, x_w, t_res):
+                    x, ub = x_w, c_w
+                    methods.append(f"weighting local search ({wl.iterations} steps)")
             if big and math.isfinite(ub):
                 # Too many free options for one CP-SAT search to improve: re-solve small
                 # neighbourhoods exactly instead (its bound is local, so not used).
@@ -334,6 +348,13 @@ def _lagrange_heuristic_min(
         if cost < best_c and _feasible_min(R, y, t_res):
             best, best_c = y, cost
     return best
+
+
+def _wls_steps(R: Reduced, x: BoolArray, seconds: float) -> int:
+    """Weighting local search steps that take about ``seconds`` on a loaded machine."""
+    nnz = float(R.B.nnz)
+    per_step = float(x.sum()) + 2.0 * (nnz / max(1, R.n)) * (nnz / max(1, R.m)) + 10.0
+    return int(max(1000, seconds * _WLS_UNITS_PER_S / per_step))
 
 
 def _feasible_min(R: Reduced, x: BoolArray, t_res: float) -> bool:
