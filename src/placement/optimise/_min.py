@@ -7,6 +7,12 @@ read off it repaired into covers, reduced-cost fixing, then CP-SAT on the option
 or, when too many stay free, CP-SAT large neighbourhood search (:mod:`._lns`), with SCIP's
 bound on a thread (full cover) or the LP bound phase in a child process (large partial
 cover) alongside.
+
+Offline truth for the full cover of 2,000 x 20,000 (benchmark instance, 19,293 merged
+points): LP optimum 762.07 (HiGHS interior point, 0.5 s); SCIP alone, 140 s: bound 793.6,
+best cover 858; HiGHS alone, 330 s: bound 781, best cover 847; best cover known 836 (the
+weighting search, 10 M steps). So at 60 s the gap (837 against 790-792) is mostly the
+bound's: even the best cover known against SCIP's 140 s bound is 5.1 %.
 """
 
 # Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
