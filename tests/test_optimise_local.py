@@ -176,3 +176,11 @@ def test_full_min_cover_answer_covers_every_coverable_point() -> None:
     assert np.all((seen.T @ x)[coverable] >= 1)
     assert plan.objective == len(plan.chosen)
     assert plan.bound <= plan.objective
+
+
+def test_weighting_search_kernels_compile_before_the_clock() -> None:
+    from placement.optimise import _local
+
+    _local.warm_up_weighted_cover()
+    for kernel in (_local._wls_run, _local._wls_add, _local._wls_seed):
+        assert kernel.signatures, kernel  # compiled (or loaded from cache) already

@@ -34,8 +34,11 @@ steps.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Any
 
 import numba
 import numpy as np
@@ -548,3 +551,12 @@ def weighted_cover_search(
         out, improved = x.copy(), 0
     log.debug("optimise: weighting search %d steps, cost %g -> %g", done, start, floats[1])
     return LocalResult(out, done, improved, float(done))
+
+
+def warm_up_weighted_cover() -> None:
+    """Compile (first use after install: about 4 s) or load from numba's cache the kernels
+    of :func:`weighted_cover_search`, so that a caller can do it before its clock starts
+    and the search's share of the time limit never pays for compiling."""
+    one = sp.csr_matrix(np.ones((1, 1)))
+    tiny: Any = SimpleNamespace(B=one, Bt=one, cost=np.ones(1), n=1, m=1)
+    weighted_cover_search(tiny, np.ones(1, np.bool_), iterations=0, deadline=math.inf, seed=0)
