@@ -494,8 +494,7 @@ def weighted_cover_search(
     floats = np.array([start, start if ints[0] == 0 else np.inf], np.float64)
     best = cur.copy()
     _wls_seed(seed % (2**32))
-    # Zero steps: compiles (first use) or loads the cached kernel before the clock counts.
-    _wls_run(
+    state = (
         b_ptr,
         b_idx,
         t_ptr,
@@ -514,34 +513,13 @@ def weighted_cover_search(
         best,
         ints,
         floats,
-        0,
-        0,
     )
+    # Zero steps: compiles (first use) or loads the cached kernel before the clock counts.
+    _wls_run(*state, 0, 0)
     done, chunk = 0, 100_000
     while done < iterations and time.perf_counter() < deadline:
         step = min(chunk, iterations - done)
-        _wls_run(
-            b_ptr,
-            b_idx,
-            t_ptr,
-            t_idx,
-            cost,
-            cur,
-            cnt,
-            wt,
-            score,
-            unc,
-            unc_pos,
-            sel,
-            sel_pos,
-            conf,
-            age,
-            best,
-            ints,
-            floats,
-            done,
-            done + step,
-        )
+        _wls_run(*state, done, done + step)
         done += step
     if floats[1] < start - _EPS * max(1.0, start) and bool(
         np.all(coverage_count(R, best) >= R.req - 0.5)
