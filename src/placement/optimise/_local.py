@@ -224,9 +224,8 @@ def regional_search(
 
 
 @numba.njit(nogil=True, cache=True)
-def _wls_add(  # type: ignore[no-untyped-def]
-    j, b_ptr, b_idx, t_ptr, t_idx, x, cnt, wt, score, unc, unc_pos, sel, sel_pos, conf, ints
-):
+def _wls_add(j, st):  # type: ignore[no-untyped-def]
+    b_ptr, b_idx, t_ptr, t_idx, x, cnt, wt, score, unc, unc_pos, sel, sel_pos, conf, ints = st
     for a in range(b_ptr[j], b_ptr[j + 1]):
         e = b_idx[a]
         if cnt[e] == 0:
@@ -262,9 +261,8 @@ def _wls_add(  # type: ignore[no-untyped-def]
 
 
 @numba.njit(nogil=True, cache=True)
-def _wls_remove(  # type: ignore[no-untyped-def]
-    j, b_ptr, b_idx, t_ptr, t_idx, x, cnt, wt, score, unc, unc_pos, sel, sel_pos, conf, ints
-):
+def _wls_remove(j, st):  # type: ignore[no-untyped-def]
+    b_ptr, b_idx, t_ptr, t_idx, x, cnt, wt, score, unc, unc_pos, sel, sel_pos, conf, ints = st
     x[j] = False
     for a in range(b_ptr[j], b_ptr[j + 1]):
         e = b_idx[a]
@@ -322,28 +320,8 @@ def _wls_best_removal(sel, n_sel, score, cost, age, skip):  # type: ignore[no-un
 
 
 @numba.njit(nogil=True, cache=True)
-def _wls_run(  # type: ignore[no-untyped-def]
-    b_ptr,
-    b_idx,
-    t_ptr,
-    t_idx,
-    cost,
-    x,
-    cnt,
-    wt,
-    score,
-    unc,
-    unc_pos,
-    sel,
-    sel_pos,
-    conf,
-    age,
-    best,
-    ints,
-    floats,
-    it0,
-    it1,
-):
+def _wls_run(st, cost, age, best, floats, it0, it1):  # type: ignore[no-untyped-def]
+    _, _, t_ptr, t_idx, x, _, wt, score, unc, _, sel, _, conf, ints = st
     for it in range(it0, it1):
         # Drop options until the set is cheaper than the best cover and misses something
         # (recording every cover on the way).
@@ -352,23 +330,7 @@ def _wls_run(  # type: ignore[no-untyped-def]
                 floats[1] = floats[0]
                 best[:] = x
             bj = _wls_best_removal(sel, ints[1], score, cost, age, -1)
-            _wls_remove(
-                bj,
-                b_ptr,
-                b_idx,
-                t_ptr,
-                t_idx,
-                x,
-                cnt,
-                wt,
-                score,
-                unc,
-                unc_pos,
-                sel,
-                sel_pos,
-                conf,
-                ints,
-            )
+            _wls_remove(bj, st)
             floats[0] -= cost[bj]
             age[bj] = it
         if ints[0] == 0:
@@ -377,23 +339,7 @@ def _wls_run(  # type: ignore[no-untyped-def]
         # added) covering a random uncovered point.
         bj = _wls_best_removal(sel, ints[1], score, cost, age, ints[2])
         if bj >= 0:
-            _wls_remove(
-                bj,
-                b_ptr,
-                b_idx,
-                t_ptr,
-                t_idx,
-                x,
-                cnt,
-                wt,
-                score,
-                unc,
-                unc_pos,
-                sel,
-                sel_pos,
-                conf,
-                ints,
-            )
+            _wls_remove(bj, st)
             floats[0] -= cost[bj]
             age[bj] = it
         e = unc[np.random.randint(ints[0])]  # noqa: NPY002
@@ -410,23 +356,7 @@ def _wls_run(  # type: ignore[no-untyped-def]
                     bj = s
             if bj >= 0:
                 break
-        _wls_add(
-            bj,
-            b_ptr,
-            b_idx,
-            t_ptr,
-            t_idx,
-            x,
-            cnt,
-            wt,
-            score,
-            unc,
-            unc_pos,
-            sel,
-            sel_pos,
-            conf,
-            ints,
-        )
+        _wls_add(bj, st)
         floats[0] += cost[bj]
         age[bj] = it
         ints[2] = bj
@@ -472,54 +402,20 @@ def weighted_cover_search(
     conf = np.ones(n, np.int8)
     age = np.zeros(n, np.int64)
     ints = np.array([m, 0, -1], np.int64)
+    # The search state the kernels share (see the ints / floats comment above them).
+    st = (b_ptr, b_idx, t_ptr, t_idx, cur, cnt, wt, score, unc, unc_pos, sel, sel_pos, conf, ints)
     for j in np.flatnonzero(x).tolist():
-        _wls_add(
-            j,
-            b_ptr,
-            b_idx,
-            t_ptr,
-            t_idx,
-            cur,
-            cnt,
-            wt,
-            score,
-            unc,
-            unc_pos,
-            sel,
-            sel_pos,
-            conf,
-            ints,
-        )
+        _wls_add(j, st)
     start = float(cost[x].sum())
     floats = np.array([start, start if ints[0] == 0 else np.inf], np.float64)
     best = cur.copy()
     _wls_seed(seed % (2**32))
-    state = (
-        b_ptr,
-        b_idx,
-        t_ptr,
-        t_idx,
-        cost,
-        cur,
-        cnt,
-        wt,
-        score,
-        unc,
-        unc_pos,
-        sel,
-        sel_pos,
-        conf,
-        age,
-        best,
-        ints,
-        floats,
-    )
     # Zero steps: compiles (first use) or loads the cached kernel before the clock counts.
-    _wls_run(*state, 0, 0)
+    _wls_run(st, cost, age, best, floats, 0, 0)
     done, chunk = 0, 100_000
     while done < iterations and time.perf_counter() < deadline:
         step = min(chunk, iterations - done)
-        _wls_run(*state, done, done + step)
+        _wls_run(st, cost, age, best, floats, done, done + step)
         done += step
     if floats[1] < start - _EPS * max(1.0, start) and bool(
         np.all(coverage_count(R, best) >= R.req - 0.5)

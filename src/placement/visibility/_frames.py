@@ -1,4 +1,4 @@
-"""Camera frames and the azimuth octants each option can see."""
+"""The horizontal sector of each option and the azimuth octants it can see."""
 
 from __future__ import annotations
 
@@ -16,18 +16,6 @@ IntpArray = npt.NDArray[np.intp]
 
 #: Margin (radians) on each option's sector when listing the octants it reaches.
 _OCTANT_SLACK_RAD = 1e-3
-
-
-def _camera_frames(heading_deg: FloatArray, tilt_deg: FloatArray) -> FloatArray:
-    """(M, 9): right, up and forward unit vectors of each option (no roll)."""
-    h = np.radians(heading_deg)
-    t = np.radians(tilt_deg)
-    sh, ch, st, ct = np.sin(h), np.cos(h), np.sin(t), np.cos(t)
-    zero = np.zeros_like(h)
-    right = np.stack([ch, -sh, zero], axis=1)
-    up = np.stack([sh * st, ch * st, ct], axis=1)
-    forward = np.stack([sh * ct, ch * ct, -st], axis=1)
-    return np.concatenate([right, up, forward], axis=1)
 
 
 def _sectors(camera: Camera, heading_rad: FloatArray, tilt_rad: FloatArray) -> FloatArray:

@@ -97,7 +97,9 @@ def grid_layout(xyz: Any, center: Any, cell: float, max_cells: int) -> Any:
 @numba.njit(cache=True)
 def frames_in_site_order(heading_deg: Any, tilt_deg: Any, order: Any) -> Any:
     """(9, M) float32: right, up and forward unit vectors (no roll) of option
-    ``order[i]`` in column i; same formulas as ``_frames._camera_frames``."""
+    ``order[i]`` in column i. With heading h (clockwise from +y) and tilt t (below the
+    horizon): right = (cos h, -sin h, 0), up = (sin h sin t, cos h sin t, cos t),
+    forward = (sin h cos t, cos h cos t, -sin t)."""
     m = order.shape[0]
     out = np.empty((9, m), np.float32)
     for i in range(m):
