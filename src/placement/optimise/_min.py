@@ -29,6 +29,13 @@ import numpy as np
 
 from placement.errors import InfeasibleError, OptionError
 from placement.optimise._bounds import fix_min, lagrange_min
+from placement.optimise._decompose import (
+    _GRAPH_MAX_WORK,
+    DecompositionBound,
+    Stopper,
+    decomposition_bound,
+    graph_work,
+)
 from placement.optimise._exact import (
     ExactResult,
     cpsat_min,
@@ -52,6 +59,7 @@ from placement.optimise._problem import (
     Inputs,
     Reduced,
     check_inputs,
+    reduce_full_cover,
     reduce_problem,
 )
 
@@ -137,6 +145,9 @@ def min_cover(
         )
     deadline = t0 + time_limit
     R = reduce_problem(inp, seed=seed)
+    if target >= 1.0:
+        # Only a full cover may drop the points that covering others covers too.
+        R = reduce_full_cover(R)
     if target > 0 and inp.n_points and not np.any(inp.cover.getnnz(axis=0) >= inp.k):
         raise InfeasibleError(
             f"min_cover: no demand point is seen by {inp.k} option(s) at the required level, "
@@ -161,6 +172,20 @@ def min_cover(
         methods.append("greedy")
         x = x_g
     g_cost = ub
+    # SCIP's branch and cut gives the bound (the search below gives the covers): full cover
+    # starts it at once on the second core, so it has almost all of time_limit; partial cover
+    # starts it after reduced-cost fixing, below, on small instances only.
+    scip: _ScipBound | _DecompositionThread | None = None
+    scip_base, scip_fixed = ub, (0, 0)
+    if full and math.isfinite(ub) and time_limit > 1.5:
+        if graph_work(R) <= _GRAPH_MAX_WORK:
+            # Blocks of points solved exactly, merged up while time lasts (._decompose).
+            scip = _DecompositionThread(R, deadline=deadline, seed=seed)
+        elif R.B.nnz <= _MAX_EXACT_NNZ:
+            none = np.zeros(R.n, np.bool_)
+            scip = _ScipBound(
+                R, t_res, full, fixed1=none, fixed0=none, hint=x, deadline=deadline, seed=seed
+            )
     # Full cover runs SCIP on the second core instead.
     lp = (
         _start_lp(R, time_limit, t0, budget=None, target=t_res, full=False, known=ub)
@@ -205,36 +230,16 @@ def min_cover(
     ) and time.perf_counter() < deadline - 0.2:
         free = ~one & ~zero
         if int(R.B[free].nnz) <= _MAX_EXACT_NNZ:
-            base = ub
             left_s = max(0.05, deadline - time.perf_counter() - 0.1)
-            scip: list[float | None] = [None]
-            scip_solver: list[Any] = []
-            worker = None
+            base = ub
             big = int(free.sum()) > _MAX_EXACT_OPTIONS
             # On big partial covers SCIP does not finish its root LP in a minute (Osaka tile,
             # 0.95: bound 0 after 25 s) while it takes a core from the search.
-            if math.isfinite(ub) and left_s > 1.0 and (full or not big):
-                hint_x = x
-
-                def _bound() -> None:
-                    scip[0] = scip_bound_min(
-                        R,
-                        t_res,
-                        full,
-                        fixed1=one,
-                        fixed0=zero,
-                        hint=hint_x,
-                        deadline=deadline - 0.3,
-                        seed=seed,
-                        started=scip_solver.append,
-                    )
-
-                # SCIP (bound) runs on the second core while CP-SAT searches for solutions.
-                worker = threading.Thread(target=_bound, name="placement-scip", daemon=True)
-                worker.start()
-                # Let SCIP build its model before the GIL-holding set-cover search starts.
-                while not scip_solver and worker.is_alive() and time.perf_counter() < deadline:
-                    time.sleep(0.01)
+            if scip is None and math.isfinite(ub) and left_s > 1.0 and (full or not big):
+                scip = _ScipBound(
+                    R, t_res, full, fixed1=one, fixed0=zero, hint=x, deadline=deadline, seed=seed
+                )
+                scip_base, scip_fixed = ub, (int(one.sum()), int(zero.sum()))
             if (
                 full
                 and inp.k == 1
@@ -286,23 +291,6 @@ def min_cover(
                     seed=seed,
                     deadline=deadline - 0.1,
                 )
-            if worker is not None:
-                worker.join(timeout=max(0.0, deadline - time.perf_counter()))
-                if worker.is_alive() and scip_solver:
-                    # SCIP checks its clock rarely during long LP solves: stop it here.
-                    scip_solver[0].stop_search()
-                worker.join(timeout=5.0)
-                sb = scip[0]
-                if sb is not None:
-                    sb = min(base, sb)
-                    if integral_c and math.isfinite(sb):
-                        sb = math.ceil(sb - 1e-6)
-                    if sb > lb:
-                        lb = sb
-                        bound_by = (
-                            f"SCIP branch and cut after fixing {int(one.sum())} in, "
-                            f"{int(zero.sum())} out"
-                        )
             if res.x is not None and _feasible_min(R, res.x, t_res):
                 c = float(R.cost[res.x].sum())
                 if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):
@@ -318,6 +306,21 @@ def min_cover(
                         f"CP-SAT {res.status} after fixing {int(one.sum())} in, "
                         f"{int(zero.sum())} out"
                     )
+    if scip is not None:
+        # Stop SCIP at once when the bound is already proven tight.
+        sb = scip.result(deadline if lb < ub - 1e-9 * max(1.0, ub) else 0.0)
+        if sb is not None:
+            # Bounds after fixing hold only for covers cheaper than the incumbent of then.
+            sb = min(scip_base, sb)
+            if integral_c and math.isfinite(sb):
+                sb = math.ceil(sb - 1e-6)
+            if sb > lb:
+                lb = sb
+                bound_by = scip.describe() + (
+                    f" after fixing {scip_fixed[0]} in, {scip_fixed[1]} out"
+                    if any(scip_fixed)
+                    else ""
+                )
     if lp is not None:
         got = lp.result(deadline - 0.05 if lb < ub else 0.0)
         if got is not None:
@@ -337,6 +340,89 @@ def min_cover(
     lb = min(lb, ub)
     method = " + ".join(methods) + f"; bound: {bound_by}"
     return _plan_min(inp, R, x, lb=lb, greedy=g_cost, method=method, t0=t0)
+
+
+class _ScipBound:
+    """SCIP's proven lower bound, computed on a thread (the solve releases the GIL)."""
+
+    def __init__(
+        self,
+        R: Reduced,
+        t_res: float,
+        full: bool,
+        *,
+        fixed1: BoolArray,
+        fixed0: BoolArray,
+        hint: BoolArray,
+        deadline: float,
+        seed: int,
+    ) -> None:
+        self._value: float | None = None
+        self._solver: list[Any] = []
+
+        def run() -> None:
+            self._value = scip_bound_min(
+                R,
+                t_res,
+                full,
+                fixed1=fixed1,
+                fixed0=fixed0,
+                hint=hint.copy(),
+                deadline=deadline - 0.3,
+                seed=seed,
+                started=self._solver.append,
+            )
+
+        self._thread = threading.Thread(target=run, name="placement-scip", daemon=True)
+        self._thread.start()
+        # Let SCIP build its model before a GIL-holding search starts on this thread.
+        while not self._solver and self._thread.is_alive() and time.perf_counter() < deadline:
+            time.sleep(0.01)
+
+    def result(self, deadline: float) -> float | None:
+        """The bound at ``deadline`` at the latest (None when SCIP gave none)."""
+        self._thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+        if self._thread.is_alive() and self._solver:
+            # SCIP checks its clock rarely during long LP solves: stop it here.
+            self._solver[0].stop_search()
+        self._thread.join(timeout=5.0)
+        return self._value
+
+    def describe(self) -> str:
+        return "SCIP branch and cut"
+
+
+class _DecompositionThread:
+    """The decomposition bound of :mod:`._decompose`, computed on a thread."""
+
+    def __init__(self, R: Reduced, *, deadline: float, seed: int) -> None:
+        self._value: DecompositionBound | None = None
+        self._stopper = Stopper()
+
+        def run() -> None:
+            self._value = decomposition_bound(
+                R, deadline=deadline - 0.3, seed=seed, stopper=self._stopper
+            )
+
+        self._thread = threading.Thread(target=run, name="placement-blocks", daemon=True)
+        self._thread.start()
+
+    def result(self, deadline: float) -> float | None:
+        """The bound at ``deadline`` at the latest (None when there was none)."""
+        self._thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+        if self._thread.is_alive():
+            self._stopper.stop()
+        self._thread.join(timeout=5.0)
+        return None if self._value is None else self._value.bound
+
+    def describe(self) -> str:
+        v = self._value
+        if v is None:
+            return "block decomposition"
+        return (
+            f"{v.leaves} blocks of points solved by SCIP with split costs, "
+            f"merged {v.height} level(s) up"
+        )
 
 
 def _lagrange_heuristic_min(

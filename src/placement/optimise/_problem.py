@@ -12,23 +12,20 @@ points that no choice can affect folded into constants.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from placement.errors import InfeasibleError, OptionError
+from placement.optimise._dominance import dominated_options, dominated_points
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 log = logging.getLogger(__name__)
-
-# Above this many multiply-adds the option-dominance test (B @ B.T) is skipped: it would cost
-# more time than the smaller model saves.
-_DOMINANCE_MAX_WORK = 30_000_000
 
 
 @dataclass(frozen=True)
@@ -264,7 +261,7 @@ def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
     cost = inp.costs[options]
 
     if k == 1 and not has_cap and Bm.shape[0] > 1:
-        keep = _undominated(Bm, cost)
+        keep = ~dominated_options(Bm, cost)
         Bm, cost, options = sp.csr_matrix(Bm[keep]), cost[keep], options[keep]
     site_r = site_of[options]
     # The merged columns may now be uncovered by every kept option only if all their
@@ -301,24 +298,33 @@ def _col_sums(csc: sp.csc_matrix, values: npt.NDArray[np.uint64]) -> npt.NDArray
     return out
 
 
-def _undominated(B: sp.csr_matrix, cost: FloatArray) -> BoolArray:
-    """Options not dominated by another covering a superset at no higher cost.
+def reduce_full_cover(R: Reduced, *, rounds: int = 10) -> Reduced:
+    """``R`` without the points that covering others covers too (full cover only).
 
-    Ties (same set, same cost) keep the lowest index, so exactly one of a group survives.
+    Point dominance (see :mod:`._dominance`) and, when every point needs one more option and
+    no site cap binds, option dominance, alternated until neither drops anything (dropping
+    points can leave options dominated, and the reverse). Options left covering nothing
+    leave too. Any cover of the result covers every point of ``R``.
     """
-    n = B.shape[0]
-    deg = B.getnnz(axis=1).astype(np.int64)
-    col_deg = B.getnnz(axis=0).astype(np.int64)
-    if int((col_deg.astype(np.float64) ** 2).sum()) > _DOMINANCE_MAX_WORK:
-        return np.ones(n, np.bool_)
-    inter = (B @ B.T).tocoo()
-    i, j, v = inter.row, inter.col, np.rint(inter.data).astype(np.int64)
-    # j dominates i when i's set lies inside j's and j costs no more (ties: lower index wins).
-    sub = (i != j) & (v == deg[i])
-    i, j = i[sub], j[sub]
-    same = deg[i] == deg[j]
-    cheaper = cost[j] < cost[i]
-    tie = (cost[j] == cost[i]) & (~same | (j < i))
-    dominated = np.zeros(n, np.bool_)
-    dominated[i[cheaper | tie]] = True
-    return ~dominated
+    B, Bt, w, req, cost = R.B, R.Bt, R.w, R.req, R.cost
+    option, site = R.option, R.site
+    options_too = not R.has_site_cap and (req.size == 0 or int(req.max()) <= 1)
+    for _ in range(rounds):
+        drop_p = dominated_points(Bt, req)
+        if drop_p.any():
+            keep_p = ~drop_p
+            Bt, w, req = sp.csr_matrix(Bt[keep_p]), w[keep_p], req[keep_p]
+            B = sp.csr_matrix(Bt.T)
+        keep_o = B.getnnz(axis=1) > 0
+        if options_too and B.shape[0] > 1:
+            keep_o &= ~dominated_options(B, cost)
+        if keep_o.all():
+            # Dropping points alone makes no new pair of points nested: done.
+            break
+        B, cost = sp.csr_matrix(B[keep_o]), cost[keep_o]
+        option, site = option[keep_o], site[keep_o]
+        Bt = sp.csr_matrix(B.T)
+    B.sort_indices()
+    Bt.sort_indices()
+    log.debug("optimise: full cover reduced %d x %d to %d x %d", R.n, R.m, B.shape[0], B.shape[1])
+    return replace(R, B=B, Bt=Bt, w=w, req=req, cost=cost, option=option, site=site)
