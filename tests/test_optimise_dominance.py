@@ -13,9 +13,28 @@ import pytest
 import scipy.sparse as sp
 
 from placement.optimise._dominance import dominated_options, dominated_points
-from placement.optimise._problem import check_inputs, reduce_full_cover, reduce_problem
+from placement.optimise._problem import Reduced, check_inputs, reduce_full_cover, reduce_problem
 
 Arr = np.ndarray[Any, Any]
+
+
+def _reduced(C: Any, cost: Arr | None = None, k: int = 1) -> Reduced:
+    inp = check_inputs(
+        sp.csr_matrix(C),
+        None,
+        cost,
+        k=k,
+        min_level=1,
+        existing=None,
+        site=None,
+        max_per_site=None,
+        time_limit=1.0,
+    )
+    return reduce_problem(inp, seed=0)
+
+
+def _full_reduced(C: Any, cost: Arr | None = None, k: int = 1) -> Reduced:
+    return reduce_full_cover(_reduced(C, cost, k))
 
 
 def _sets(M: Arr) -> list[frozenset[int]]:
@@ -95,18 +114,7 @@ def test_full_cover_reduction_keeps_every_cover_and_the_optimum(seed: int, k: in
     n, m = int(rng.integers(3, 11)), int(rng.integers(4, 30))
     C = (rng.random((n, m)) < 0.4).astype(np.int64)
     cost = rng.integers(1, 4, n).astype(np.float64)
-    inp = check_inputs(
-        sp.csr_matrix(C),
-        None,
-        cost,
-        k=k,
-        min_level=1,
-        existing=None,
-        site=None,
-        max_per_site=None,
-        time_limit=1.0,
-    )
-    R = reduce_problem(inp, seed=0)
+    R = _reduced(C, cost, k)
     F = reduce_full_cover(R)
     assert F.m <= R.m and F.n <= R.n
     assert set(F.option.tolist()) <= set(R.option.tolist())
@@ -137,10 +145,7 @@ def test_full_cover_reduction_on_spatial_instance() -> None:
     d = cKDTree(opts).sparse_distance_matrix(cKDTree(pts), 40.0, output_type="coo_matrix")
     keep = rng.random(d.nnz) < 0.6
     A = sp.csr_matrix((np.ones(int(keep.sum())), (d.row[keep], d.col[keep])), shape=(300, 3000))
-    inp = check_inputs(
-        A, None, None, k=1, min_level=1, existing=None, site=None, max_per_site=None, time_limit=1
-    )
-    R = reduce_problem(inp, seed=0)
+    R = _reduced(A)
     F = reduce_full_cover(R)
     # Most points are implied by others (about 70 % on the 2,000 x 20,000 benchmark).
     assert F.m < 0.5 * R.m
@@ -158,21 +163,6 @@ def test_full_cover_reduction_on_spatial_instance() -> None:
 
 
 # --- the block decomposition bound (placement.optimise._decompose) ---------------------------
-
-
-def _full_reduced(C: Arr, cost: Arr, k: int = 1) -> Any:
-    inp = check_inputs(
-        sp.csr_matrix(C),
-        None,
-        cost,
-        k=k,
-        min_level=1,
-        existing=None,
-        site=None,
-        max_per_site=None,
-        time_limit=1.0,
-    )
-    return reduce_full_cover(reduce_problem(inp, seed=0))
 
 
 def _brute_full(C: Arr, cost: Arr, k: int) -> float:
