@@ -1,12 +1,13 @@
 """The phase driver of :func:`min_cover` (full or partial minimum cover) and its helpers.
 
-Steps 1 to 5 of the package docstring for min cover: reduce, lazy greedy (and OR-Tools
-``set_cover`` guided local search, then the point-weighting local search of :mod:`._local`,
-for full cover), the Lagrangian bound and the option sets
-read off it repaired into covers, reduced-cost fixing, then CP-SAT on the options left free
-or, when too many stay free, CP-SAT large neighbourhood search (:mod:`._lns`), with SCIP's
-bound on a thread (full cover) or the LP bound phase in a child process (large partial
-cover) alongside.
+Steps 1 to 5 of the package docstring for min cover: reduce (for full cover also by point
+dominance), lazy greedy (and OR-Tools ``set_cover`` guided local search, then the
+point-weighting local search of :mod:`._local`, for full cover), the Lagrangian bound and
+the option sets read off it repaired into covers, reduced-cost fixing, then CP-SAT on the
+options left free or, when too many stay free, CP-SAT large neighbourhood search
+(:mod:`._lns`). Alongside, on the second core: the block bound of :mod:`._decompose` (full
+cover), SCIP on the fixed problem (small partial covers) or the LP bound phase in a child
+process (large partial covers).
 
 Full cover, 2,000 x 20,000 benchmark instance (19,293 merged points, 5,438 after point
 dominance): LP optimum 762.07; SCIP on the whole problem reaches 788.9 at its root and
@@ -175,9 +176,10 @@ def min_cover(
         methods.append("greedy")
         x = x_g
     g_cost = ub
-    # SCIP's branch and cut gives the bound (the search below gives the covers): full cover
-    # starts it at once on the second core, so it has almost all of time_limit; partial cover
-    # starts it after reduced-cost fixing, below, on small instances only.
+    # The bound comes from the second core while the search below finds the covers. Full
+    # cover starts at once, so it has almost all of time_limit: blocks of points solved
+    # exactly (._decompose), or SCIP on the whole problem when the point graph is too big;
+    # partial cover starts SCIP after reduced-cost fixing, below, on small instances only.
     scip: _ScipBound | _DecompositionThread | None = None
     scip_base, scip_fixed = ub, (0, 0)
     if full and math.isfinite(ub) and time_limit > 1.5:
@@ -233,8 +235,8 @@ def min_cover(
     ) and time.perf_counter() < deadline - 0.2:
         free = ~one & ~zero
         if int(R.B[free].nnz) <= _MAX_EXACT_NNZ:
-            left_s = max(0.05, deadline - time.perf_counter() - 0.1)
             base = ub
+            left_s = max(0.05, deadline - time.perf_counter() - 0.1)
             big = int(free.sum()) > _MAX_EXACT_OPTIONS
             # On big partial covers SCIP does not finish its root LP in a minute (Osaka tile,
             # 0.95: bound 0 after 25 s) while it takes a core from the search.
@@ -425,10 +427,8 @@ class _DecompositionThread:
         v = self._value
         if v is None:
             return "block decomposition"
-        return (
-            f"{v.leaves} blocks of points solved by SCIP with split costs, "
-            f"merged {v.height} level(s) up"
-        )
+        merged = f", merged {v.height} level(s) up" if v.height else ""
+        return f"{v.leaves} blocks of points solved by SCIP with split costs{merged}"
 
 
 def _lagrange_heuristic_min(
