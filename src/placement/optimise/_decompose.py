@@ -77,10 +77,10 @@ class DecompositionBound:
     height: int  # how far up the tree the bound comes from (0 = leaves)
 
 
-def graph_work(R: Reduced) -> int:
-    """Multiply-adds needed to build the point graph."""
+def fits(R: Reduced) -> bool:
+    """Whether the point graph is small enough to build (multiply-adds under the cap)."""
     deg = np.diff(R.B.indptr).astype(np.int64)
-    return int((deg * deg).sum())
+    return int((deg * deg).sum()) <= _GRAPH_MAX_WORK
 
 
 def partition(R: Reduced, leaf_points: int = _LEAF_POINTS) -> list[_Node]:
@@ -169,11 +169,8 @@ def cost_shares(R: Reduced, leaves: list[IntArray], duals: FloatArray) -> sp.csr
         leaf_of[rows] = b
     coo = R.B.tocoo()
     u = np.maximum(np.asarray(duals, np.float64), 0.0)
-    mass = sp.csr_matrix(
-        (u[coo.col], (coo.row, leaf_of[coo.col])), shape=(R.n, len(leaves))
-    ).tolil()
+    mass = sp.csr_matrix((u[coo.col], (coo.row, leaf_of[coo.col])), shape=(R.n, len(leaves)))
     total = np.asarray(mass.sum(axis=1)).ravel()
-    mass = sp.csr_matrix(mass)
     scale = np.divide(R.cost, total, out=np.zeros(R.n), where=total > 0)
     shares = sp.csr_matrix(sp.diags(scale) @ mass)
     empty = np.flatnonzero(total <= 0)

@@ -32,7 +32,13 @@ from placement.optimise._phases import (
     _start_lp,
 )
 from placement.optimise._plan import Plan, _plan
-from placement.optimise._problem import BoolArray, Reduced, check_inputs, reduce_problem
+from placement.optimise._problem import (
+    BoolArray,
+    Reduced,
+    check_inputs,
+    finite_scalar,
+    reduce_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +101,7 @@ def max_coverage(
         max_per_site=max_per_site,
         time_limit=time_limit,
     )
-    if not (isinstance(budget, int | float | np.integer | np.floating) and math.isfinite(budget)):
-        raise OptionError(f"max_coverage: budget must be a finite number, got {budget!r}")
+    finite_scalar(budget, "max_coverage: budget must be a finite number")
     if budget < 0:
         raise OptionError(f"max_coverage: budget must be >= 0, got {budget}")
     budget = float(budget)

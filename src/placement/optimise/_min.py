@@ -32,11 +32,10 @@ import numpy as np
 from placement.errors import InfeasibleError, OptionError
 from placement.optimise._bounds import fix_min, lagrange_min
 from placement.optimise._decompose import (
-    _GRAPH_MAX_WORK,
     DecompositionBound,
     Stopper,
     decomposition_bound,
-    graph_work,
+    fits,
 )
 from placement.optimise._exact import (
     ExactResult,
@@ -61,6 +60,7 @@ from placement.optimise._problem import (
     Inputs,
     Reduced,
     check_inputs,
+    finite_scalar,
     reduce_full_cover,
     reduce_problem,
 )
@@ -139,8 +139,7 @@ def min_cover(
         max_per_site=max_per_site,
         time_limit=time_limit,
     )
-    if not (isinstance(target, int | float | np.integer | np.floating) and math.isfinite(target)):
-        raise OptionError(f"min_cover: target must be a finite fraction, got {target!r}")
+    finite_scalar(target, "min_cover: target must be a finite fraction")
     if target < 0:
         raise OptionError(f"min_cover: target must be >= 0, got {target}")
     if target > 1:
@@ -180,15 +179,15 @@ def min_cover(
     # cover starts at once, so it has almost all of time_limit: blocks of points solved
     # exactly (._decompose), or SCIP on the whole problem when the point graph is too big;
     # partial cover starts SCIP after reduced-cost fixing, below, on small instances only.
-    scip: _ScipBound | _DecompositionThread | None = None
-    scip_base, scip_fixed = ub, (0, 0)
+    bound_worker: _ScipBound | _DecompositionThread | None = None
+    worker_base, worker_fixed = ub, (0, 0)
     if full and math.isfinite(ub) and time_limit > 1.5:
-        if graph_work(R) <= _GRAPH_MAX_WORK:
+        if fits(R):
             # Blocks of points solved exactly, merged up while time lasts (._decompose).
-            scip = _DecompositionThread(R, deadline=deadline, seed=seed)
+            bound_worker = _DecompositionThread(R, deadline=deadline, seed=seed)
         elif R.B.nnz <= _MAX_EXACT_NNZ:
             none = np.zeros(R.n, np.bool_)
-            scip = _ScipBound(
+            bound_worker = _ScipBound(
                 R, t_res, full, fixed1=none, fixed0=none, hint=x, deadline=deadline, seed=seed
             )
     # Full cover runs SCIP on the second core instead.
@@ -240,11 +239,11 @@ def min_cover(
             big = int(free.sum()) > _MAX_EXACT_OPTIONS
             # On big partial covers SCIP does not finish its root LP in a minute (Osaka tile,
             # 0.95: bound 0 after 25 s) while it takes a core from the search.
-            if scip is None and math.isfinite(ub) and left_s > 1.0 and (full or not big):
-                scip = _ScipBound(
+            if bound_worker is None and math.isfinite(ub) and left_s > 1.0 and (full or not big):
+                bound_worker = _ScipBound(
                     R, t_res, full, fixed1=one, fixed0=zero, hint=x, deadline=deadline, seed=seed
                 )
-                scip_base, scip_fixed = ub, (int(one.sum()), int(zero.sum()))
+                worker_base, worker_fixed = ub, (int(one.sum()), int(zero.sum()))
             if (
                 full
                 and inp.k == 1
@@ -311,19 +310,19 @@ def min_cover(
                         f"CP-SAT {res.status} after fixing {int(one.sum())} in, "
                         f"{int(zero.sum())} out"
                     )
-    if scip is not None:
+    if bound_worker is not None:
         # Stop SCIP at once when the bound is already proven tight.
-        sb = scip.result(deadline if lb < ub - 1e-9 * max(1.0, ub) else 0.0)
+        sb = bound_worker.result(deadline if lb < ub - 1e-9 * max(1.0, ub) else 0.0)
         if sb is not None:
             # Bounds after fixing hold only for covers cheaper than the incumbent of then.
-            sb = min(scip_base, sb)
+            sb = min(worker_base, sb)
             if integral_c and math.isfinite(sb):
                 sb = math.ceil(sb - 1e-6)
             if sb > lb:
                 lb = sb
-                bound_by = scip.describe() + (
-                    f" after fixing {scip_fixed[0]} in, {scip_fixed[1]} out"
-                    if any(scip_fixed)
+                bound_by = bound_worker.describe() + (
+                    f" after fixing {worker_fixed[0]} in, {worker_fixed[1]} out"
+                    if any(worker_fixed)
                     else ""
                 )
     if lp is not None:

@@ -193,6 +193,14 @@ def check_inputs(
     return Inputs(cover, w, c, costs is None, int(k), ex, site_arr, max_per_site)
 
 
+def finite_scalar(value: object, message: str) -> float:
+    """``value`` as a float; :class:`OptionError` ``"<message>, got <value>"`` unless it is
+    a finite real number."""
+    if not (isinstance(value, int | float | np.integer | np.floating) and np.isfinite(value)):
+        raise OptionError(f"{message}, got {value!r}")
+    return float(value)
+
+
 def _vector(values: object, size: int, name: str, *, default: float) -> FloatArray:
     if values is None:
         return np.full(size, default, np.float64)
