@@ -5,18 +5,21 @@ PLATEAU files are in EPSG:6697 (JGD2011 geographic lat, lon + TP orthometric hei
 JGD2011 plane rectangular coordinate systems (EPSG:6669 zone I .. EPSG:6687 zone XIX),
 x = easting, y = northing, metres; heights pass through unchanged.
 
-Zone choice (:func:`zone_for_lonlat`) is an approximation. The official rule assigns
-zones by prefecture (and for Tokyo, Kagoshima, Okinawa and Hokkaido by island or
-sub-prefecture), which needs boundary data we do not ship. We pick the zone whose
-official origin is nearest (distances on the sphere, longitude scaled by cos(latitude)),
-considering only the zones of the region the point lies in: the main islands (zones
-I-XIII, north of 27.05 N or west of 141.5 E... see below), Ogasawara (XIV), Okinawa
-(XV-XVII), Okinotorishima (XVIII) and Minamitorishima (XIX). This reproduces the
-official zone for the prefectural capitals and the PLATEAU cities we have data for
-(Osaka VI, Kakogawa V, Tokyo/Kawasaki/Yokosuka IX, Numazu and Nagaoka VIII, Sapporo
-XII); near a prefecture border it can choose the neighbouring zone, which only costs a
-slightly larger scale distortion (< 0.1 % within 150 km of an origin) and is harmless
-for camera placement. Pass an explicit ``crs`` to the loader to override it.
+Zone choice (:func:`zone_for_lonlat`). The official rule (MLIT notice No. 9 of 2002)
+assigns zones by prefecture, and inside Hokkaido by municipality, inside Tokyo, Kagoshima
+and Okinawa by island group. Given the municipality or prefecture code of the data
+(PLATEAU writes it in ``uro:city`` / ``uro:prefecture`` and in its dataset names), the
+official rule is applied: a table for the 43 one-zone prefectures, Hokkaido's
+municipalities of zones XI and XIII, and the longitude / latitude lines that divide
+Tokyo, Kagoshima and Okinawa. Without a code we pick the zone whose official origin is
+nearest (distances on the sphere, longitude scaled by cos(latitude)) among the zones of
+the region the point lies in: Hokkaido (XI-XIII), the other main islands (I-X), Ogasawara
+(XIV), Okinawa (XV-XVII, by the official longitudes), Okinotorishima (XVIII) and
+Minamitorishima (XIX). That guess
+is right for the prefectural capitals and most cities, but near a prefecture border it
+can pick the neighbouring zone (Hamamatsu, Maebashi, Shimonoseki, Fukuyama ... would get
+the zone next door); that only costs a slightly larger scale distortion (< 0.1 % within
+150 km of an origin). Pass an explicit ``crs`` to the loader to override either choice.
 """
 
 from __future__ import annotations
@@ -63,15 +66,96 @@ GEOGRAPHIC_EPSG = frozenset({6697, 6668, 4612, 4326, 4019})
 #: Projected (plane rectangular) CRSs we accept as input or output.
 PROJECTED_EPSG = frozenset(range(6669, 6688)) | frozenset(range(2443, 2462))
 
-_EPSG_PATTERN = re.compile(r"EPSG(?:/\d+(?:\.\d+)*/|::?|:\s*|/)(\d+)", re.IGNORECASE)
+# "EPSG/0/6697" (URL), "EPSG::6697" and "EPSG:6.6:6697" (URN, with or without a version),
+# "EPSG:6697".
+_EPSG_PATTERN = re.compile(
+    r"EPSG(?:/\d+(?:\.\d+)*/|:(?:\d+(?:\.\d+)*)?:|:\s*|/)(\d+)", re.IGNORECASE
+)
+
+#: Zone (1-19) of each prefecture (JIS X 0401 code) that lies in one zone only; the
+#: others are Hokkaido (01), Tokyo (13), Kagoshima (46) and Okinawa (47).
+_PREFECTURE_ZONE: dict[int, int] = {
+    **dict.fromkeys((2, 3, 4, 5, 6), 10),  # Aomori, Iwate, Miyagi, Akita, Yamagata
+    **dict.fromkeys((7, 8, 9, 10, 11, 12, 14), 9),  # Fukushima .. Chiba, Kanagawa
+    **dict.fromkeys((15, 19, 20, 22), 8),  # Niigata, Yamanashi, Nagano, Shizuoka
+    **dict.fromkeys((16, 17, 21, 23), 7),  # Toyama, Ishikawa, Gifu, Aichi
+    **dict.fromkeys((18, 24, 25, 26, 27, 29, 30), 6),  # Fukui, Mie, Shiga .. Wakayama
+    **dict.fromkeys((28, 31, 33), 5),  # Hyogo, Tottori, Okayama
+    **dict.fromkeys((32, 34, 35), 3),  # Shimane, Hiroshima, Yamaguchi
+    **dict.fromkeys((36, 37, 38, 39), 4),  # Shikoku
+    **dict.fromkeys((40, 41, 43, 44, 45), 2),  # Fukuoka, Saga, Kumamoto, Oita, Miyazaki
+    42: 1,  # Nagasaki
+}
+#: Hokkaido municipalities (JIS X 0402, without check digit) of zone XI: Hakodate, Otaru,
+#: Date, Hokuto, the towns of Oshima, Hiyama and Shiribeshi, and Toyoura, Sobetsu, Toyako.
+_HOKKAIDO_XI = frozenset({1202, 1203, 1233, 1236, 1571, 1575, 1584}) | frozenset(
+    [*range(1330, 1350), *range(1360, 1380), *range(1390, 1410)]
+)
+#: ... of zone XIII: Kushiro, Obihiro, Kitami, Abashiri, Nemuro, nine Okhotsk towns and
+#: the towns of Tokachi, Kushiro and Nemuro. The rest of Hokkaido is zone XII.
+_HOKKAIDO_XIII = frozenset(
+    {1206, 1207, 1208, 1211, 1223, 1543, 1544, 1545, 1546, 1547, 1549, 1550, 1552, 1564}
+) | frozenset([*range(1630, 1650), *range(1660, 1670), *range(1690, 1700)])
+#: A zone whose origin is farther than this from the data (degrees of latitude, about
+#: 900 km) was named by a wrong code: the code is ignored.
+_MAX_ORIGIN_DISTANCE_DEG = 8.0
 
 
-def zone_for_lonlat(lon: float, lat: float) -> str:
+def _origin_distance(zone: int, lon: float, lat: float) -> float:
+    olat, olon = ZONE_ORIGINS[zone - 1]
+    return float(np.hypot(olat - lat, (olon - lon) * np.cos(np.radians(lat))))
+
+
+def _nearest_zone(zones: range | tuple[int, ...], lon: float, lat: float) -> int:
+    return min(zones, key=lambda z: _origin_distance(z, lon, lat))
+
+
+def _okinawa_zone(lon: float) -> int:
+    # Official: Okinawa west of 126 E is XVI, east of 130 E XVII, the rest XV.
+    return 16 if lon < 126.0 else 17 if lon > 130.0 else 15
+
+
+def _official_zone(code: str, lon: float, lat: float) -> int | None:
+    """The zone (1-19) the official rule gives a municipality (5 or 6 digits) or
+    prefecture (1 or 2 digits) code at (lon, lat); None for a code it cannot use."""
+    text = code.strip()
+    if not (text.isascii() and text.isdigit() and len(text) in (1, 2, 5, 6)):
+        return None
+    pref = int(text[:2]) if len(text) >= 5 else int(text)
+    muni = int(text[:5]) if len(text) >= 5 and int(text[2:5]) else None
+    zone: int | None
+    if pref == 1:
+        if muni is None:
+            zone = _nearest_zone((11, 12, 13), lon, lat)
+        else:
+            zone = 11 if muni in _HOKKAIDO_XI else 13 if muni in _HOKKAIDO_XIII else 12
+    elif pref == 13:
+        # Tokyo: Ogasawara south of 28 N is XIV, with Okinotorishima (XVIII) west of
+        # 140.5 E and Minamitorishima (XIX) east of 143 E; the rest is IX.
+        zone = 9 if lat >= 28.0 else 18 if lon < 140.5 else 19 if lon > 143.0 else 14
+    elif pref == 46:
+        # Kagoshima: the islands between 27 and 32 N west of 130 E (the Amami islands to
+        # 130 deg 13 min E) are I, the rest II.
+        east = 130.0 + 13 / 60 if lat < 28.6 else 130.0
+        zone = 1 if 27.0 <= lat <= 32.0 and 128.3 <= lon <= east else 2
+    elif pref == 47:
+        zone = _okinawa_zone(lon)
+    else:
+        zone = _PREFECTURE_ZONE.get(pref)
+    if zone is None or _origin_distance(zone, lon, lat) > _MAX_ORIGIN_DISTANCE_DEG:
+        return None
+    return zone
+
+
+def zone_for_lonlat(lon: float, lat: float, *, city_code: str | None = None) -> str:
     """The JGD2011 plane rectangular zone covering a point, e.g. ``"EPSG:6674"``.
 
     Parameters
     ----------
     lon, lat : degrees (JGD2011 / WGS 84, the difference does not matter here).
+    city_code : the municipality (e.g. "22130") or prefecture ("22") code of the data,
+        when known: the official zone of that code is returned (unless its origin is
+        implausibly far from the point, i.e. the code is wrong).
 
     Returns
     -------
@@ -79,47 +163,50 @@ def zone_for_lonlat(lon: float, lat: float) -> str:
     """
     if not (np.isfinite(lon) and np.isfinite(lat)):
         raise CRSError(f"cannot choose a plane rectangular zone for lon={lon}, lat={lat}")
-    if (lat >= 27.05 and lon < 141.5) or lat >= 30.0:
-        candidates = range(13)  # main islands, Hokkaido, Kyushu, Amami
-    elif lon >= 150.0:
-        candidates = range(18, 19)
-    elif lat < 22.0:
-        candidates = range(17, 18)
-    elif lon >= 141.0:
-        candidates = range(13, 14)
-    else:
-        candidates = range(14, 17)
-    coslat = np.cos(np.radians(lat))
-    best = min(
-        candidates,
-        key=lambda i: (ZONE_ORIGINS[i][0] - lat) ** 2 + ((ZONE_ORIGINS[i][1] - lon) * coslat) ** 2,
-    )
-    return f"EPSG:{FIRST_ZONE_EPSG + best}"
+    zone = _official_zone(city_code, lon, lat) if city_code else None
+    if zone is None:
+        if lat >= 30.0 or (lat >= 27.0 and 128.3 <= lon < 141.5) or (lat >= 27.2 and lon < 128.3):
+            # Main islands, Kyushu and Amami. Hokkaido (north of the Tsugaru Strait) is
+            # kept apart: southern Hokkaido lies nearer to the origin of zone X.
+            hokkaido = lat > 41.6 or (lat > 41.35 and lon < 140.6)
+            zone = _nearest_zone((11, 12, 13) if hokkaido else range(1, 11), lon, lat)
+        elif lon >= 150.0:
+            zone = 19
+        elif lat < 22.0:
+            zone = 18
+        elif lon >= 141.0:
+            zone = 14
+        else:
+            zone = _okinawa_zone(lon)
+    return f"EPSG:{FIRST_ZONE_EPSG + zone - 1}"
 
 
 def parse_srs_name(srs_name: str) -> int:
     """The EPSG code of a GML ``srsName``.
 
     Accepts ``http://www.opengis.net/def/crs/EPSG/0/6697``, ``EPSG:6697``,
-    ``urn:ogc:def:crs:EPSG::6697`` and the compound form PLATEAU sometimes writes,
-    ``EPSG:6668 ; http://www.opengis.net/def/crs/EPSG/0/6697`` (the last code wins: it is
-    the 3D one, and both share the JGD2011 horizontal datum).
+    ``urn:ogc:def:crs:EPSG::6697`` (also with a version, ``EPSG:6.6:6697``) and the
+    compound forms PLATEAU and other producers write,
+    ``EPSG:6668 ; http://www.opengis.net/def/crs/EPSG/0/6697`` or
+    ``urn:ogc:def:crs,crs:EPSG::6668,crs:EPSG::6695``: the last code this tool handles
+    wins (the 3D one, or the horizontal part of a horizontal + vertical pair; they all
+    share the JGD2011 horizontal datum, and heights are read as they are).
 
     Raises
     ------
-    CRSError : no EPSG code in the string, or a code this tool does not handle (only
+    CRSError : no EPSG code in the string, or no code this tool handles (only
         JGD2011/JGD2000/WGS 84 geographic and the Japanese plane rectangular CRSs are).
     """
-    codes = _EPSG_PATTERN.findall(srs_name or "")
+    codes = [int(c) for c in _EPSG_PATTERN.findall(srs_name or "")]
     if not codes:
         raise CRSError(f"unknown srsName {srs_name!r}: expected an EPSG code such as EPSG:6697")
-    code = int(codes[-1])
-    if code not in GEOGRAPHIC_EPSG and code not in PROJECTED_EPSG:
+    usable = [c for c in codes if c in GEOGRAPHIC_EPSG or c in PROJECTED_EPSG]
+    if not usable:
         raise CRSError(
-            f"unsupported CRS EPSG:{code} in srsName {srs_name!r}: expected JGD2011 "
+            f"unsupported CRS EPSG:{codes[-1]} in srsName {srs_name!r}: expected JGD2011 "
             "geographic (EPSG:6697/6668) or a plane rectangular zone (EPSG:6669-6687)"
         )
-    return code
+    return usable[-1]
 
 
 def check_metric_crs(crs: str) -> str:

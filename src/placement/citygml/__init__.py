@@ -9,22 +9,37 @@ JGD2011 plane rectangular zone, and all its polygons are triangulated in one bat
 What is read
 ------------
 - ``bldg:Building`` / ``bldg:BuildingPart``: LOD2 (``boundedBy`` Wall/Roof/Ground/...
-  ``lod2MultiSurface``; ``lod2Solid`` xlinks point at those) > LOD1 (inline solid) > LOD3 >
-  LOD0 (``lod0FootPrint``/``lod0RoofEdge`` extruded by ``measuredHeight``, or
-  ``default_height_m`` when missing / -9999). Footprints come from LOD0 where present.
-- ``tran:Road``: its ``TrafficArea`` / ``AuxiliaryTrafficArea`` (ROAD or SIDEWALK by
-  ``tran:function``) when it has any, else its own ``lodNMultiSurface`` (ROAD). Flat
-  roads (every z = 0, as in Osaka's LOD1) are lifted onto the DEM when one is loaded,
-  else onto an inverse-distance estimate from the bases of the nearest buildings.
+  ``lod2MultiSurface``; ``lod2Solid`` xlinks point at those; or ``lod2MultiSurface`` /
+  inline ``lod2Solid``) > LOD1 (inline solid) > LOD3 > LOD0 (``lod0FootPrint``, else
+  ``lod0RoofEdge``, extruded by ``measuredHeight``, or ``default_height_m`` when missing /
+  -9999: up from a footprint, down from a roof edge, which lies at roof height; an
+  outline without heights (z = 0) stands on the DEM when one is loaded). A building whose
+  geometry is all in its parts takes their LOD. Footprints come from LOD0 where present.
+- ``tran:Road``, ``tran:Track``, ``tran:Square``: their ``TrafficArea`` /
+  ``AuxiliaryTrafficArea`` (ROAD or SIDEWALK by ``tran:function``) when they have any,
+  else their own ``lodNMultiSurface`` (ROAD for a road, SIDEWALK for a track or square).
+  Flat roads (every z = 0, as in Osaka's LOD1) are lifted onto the DEM when one is
+  loaded, else onto an inverse-distance estimate from the bases of the nearest buildings.
 - ``frn:CityFurniture``: occluders (FURNITURE); pole-like functions (see
-  ``POLE_FUNCTIONS``) also become :class:`~placement.model.Poles`.
-- ``veg:SolitaryVegetationObject`` / ``veg:PlantCover``: occluders (VEGETATION).
-- ``dem:TINRelief``: occluders (TERRAIN), and the ground under flat roads.
+  ``POLE_FUNCTIONS``) also become :class:`~placement.model.Poles`. Furniture without
+  surfaces is placed by its points (``uro:lod0Geometry``) or by the reference point of
+  its implicit geometry (the template itself is not read).
+- ``veg:SolitaryVegetationObject`` / ``veg:PlantCover``: occluders (VEGETATION). A tree
+  given only as a point (implicit geometry, lod0) with ``veg:height`` becomes an
+  octagonal prism of its ``veg:crownDiameter``.
+- ``dem:TINRelief`` (triangles of a ``gml:TriangulatedSurface`` or ``gml:Tin``):
+  occluders (TERRAIN), and the ground under flat roads.
+
+Any i-UR ``uro`` release (1.4 to 3.x) or none; ``srsName`` on the envelope or on each
+geometry, in any EPSG spelling (URL, URN, compound); 2D files (EPSG:6668 with
+``srsDimension`` 2) get z = 0. The zone is the official one of the municipality code in
+``uro:city`` / ``uro:prefecture`` or in the PLATEAU dataset name, else a guess from the
+coordinates (:func:`placement.crs.zone_for_lonlat`).
 
 Errors: a file that cannot be read at all raises :class:`~placement.errors.CityGMLError`
 naming it; a feature with broken geometry is skipped, counted in ``City.skipped`` and
-described in ``City.warnings``; a broken polygon of an otherwise good feature is dropped
-with a warning.
+described in ``City.warnings``; a broken polygon of an otherwise good feature (bad
+numbers, fewer than 3 distinct points, no area) is dropped with a warning.
 
 ``placement inspect --json`` schema (:func:`summarize`)
 --------------------------------------------------------
@@ -74,7 +89,8 @@ from placement.citygml._build import (
     choose_crs,
     merge,
 )
-from placement.citygml._parse import parse_file, read_header
+from placement.citygml._header import read_header
+from placement.citygml._parse import parse_file
 from placement.citygml._sources import Source, expand_inputs
 from placement.citygml._tags import POLE_FUNCTIONS
 from placement.crs import check_metric_crs
@@ -118,7 +134,9 @@ def read_citygml(
     ----------
     paths : a .gml file, a folder (searched recursively), a .zip, or a list of them.
     crs : the metric CRS of the result, e.g. "EPSG:6674"; by default the JGD2011 plane
-        rectangular zone covering the first file (:func:`placement.crs.zone_for_lonlat`).
+        rectangular zone of the first file with geometry: the official zone of its
+        municipality when the file or its dataset name gives the code, else the zone
+        :func:`placement.crs.zone_for_lonlat` guesses from its coordinates.
     default_height_m : height of a LOD0-only building without a usable
         ``measuredHeight``, metres.
     progress : called as ``progress(files_done, files_total)`` after each file.
@@ -168,7 +186,7 @@ def read_citygml(
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
-                "(Building, Road, CityFurniture, vegetation, TINRelief)"
+                "(Building, Road, Track, Square, CityFurniture, vegetation, TINRelief)"
             )
             empty_warnings.append(msg)
             log.warning("%s", msg)

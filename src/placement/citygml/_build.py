@@ -14,7 +14,7 @@ import shapely
 from placement.citygml._parse import RawFile
 from placement.citygml._tags import EXTRUDE, FOOTPRINT, OCCLUDER, POINTS, ROADSURF
 from placement.crs import GEOGRAPHIC_EPSG, projected_to_metric, to_metric, zone_for_lonlat
-from placement.geometry import triangle_normals, triangulate_polygons
+from placement.geometry import newell_normals, triangle_normals, triangulate_polygons
 from placement.model import (
     City,
     FeatureTable,
@@ -33,6 +33,10 @@ IntArray = npt.NDArray[np.int64]
 DEFAULT_POLE_HEIGHT_M = 8.0
 #: A road feature whose every z is within this of 0 is "flat" (PLATEAU LOD1 roads), metres.
 FLAT_Z_TOL_M = 1e-6
+#: A polygon whose exterior encloses less than this times its perimeter squared is a
+#: sliver with no area: its points lie on one line up to the rounding of the file's
+#: coordinates (a rectangle L long and 4e-7 L wide; real polygons seen are above 1e-5).
+SLIVER_RATIO = 1e-7
 #: Building bases used for inverse-distance ground estimation.
 GROUND_K_NEAREST = 8
 
@@ -47,6 +51,8 @@ class FilePart:
     occ: Mesh
     roads: Mesh
     road_flat: npt.NDArray[np.bool_]  # (V_roads,) vertex needs a ground height
+    #: (V_occ,) vertex of an outline extruded from z = 0: its feature needs a ground height.
+    occ_lift: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     road_polys: list[shapely.Polygon] = field(default_factory=list)
     road_kind: list[int] = field(default_factory=list)
     road_feature: list[int] = field(default_factory=list)
@@ -80,7 +86,7 @@ def choose_crs(raw: RawFile) -> str | None:
         return f"EPSG:{raw.srs_epsg}"
     first = raw.coords[: int(raw.ring_counts[:1000].sum())]
     lat, lon = np.median(first[:, 0]), np.median(first[:, 1])
-    return zone_for_lonlat(float(lon), float(lat))
+    return zone_for_lonlat(float(lon), float(lat), city_code=raw.city_code or None)
 
 
 def _compact(
@@ -161,6 +167,56 @@ def _explode(geom: shapely.Geometry) -> list[shapely.Polygon]:
     return out
 
 
+def _slivers(
+    verts: FloatArray, ring_start: IntArray, poly_ring_start: IntArray
+) -> npt.NDArray[np.bool_]:
+    """(P,) bool: the polygon's exterior ring encloses (next to) no area for its size
+    (see :data:`SLIVER_RATIO`)."""
+    ext = poly_ring_start[:-1]
+    area2 = np.linalg.norm(newell_normals(verts, ring_start)[ext], axis=1)
+    nxt = np.arange(1, verts.shape[0] + 1)
+    nxt[ring_start[1:] - 1] = ring_start[:-1]  # rings are never empty
+    perimeter = np.add.reduceat(np.linalg.norm(verts[nxt] - verts, axis=1), ring_start[:-1])
+    return np.asarray(0.5 * area2 < SLIVER_RATIO * perimeter[ext] ** 2)
+
+
+def _drop_degenerate(
+    raw: RawFile,
+    role: npt.NDArray[np.int8],
+    pfeat: IntArray,
+    pkind: npt.NDArray[np.int8],
+    has_faces: npt.NDArray[np.bool_],
+) -> None:
+    """Warn (once per feature) about polygons that gave no triangle, i.e. enclose no
+    area: fewer than 3 distinct points, or all on one line. A feature left without any
+    such polygon of its own geometry is skipped: counted in ``raw.skipped``, lod -1.
+
+    Terrain is the exception: a TIN's edge often has such triangles, and leaving them
+    out loses nothing, so they go without a word."""
+    surface = role != POINTS
+    bad = surface & ~has_faces
+    if not bad.any():
+        return
+    n = len(raw.ids)
+    n_bad = np.bincount(pfeat[bad & (pkind != SurfaceKind.TERRAIN)], minlength=n)
+    own = surface & (role != FOOTPRINT)  # a 2D footprint beside a solid is not its geometry
+    n_own = np.bincount(pfeat[own], minlength=n)
+    n_own_good = np.bincount(pfeat[own & has_faces], minlength=n)
+    for row in np.flatnonzero(np.bincount(pfeat[bad], minlength=n)).tolist():
+        fid = raw.ids[row]
+        if n_bad[row]:
+            raw.warn(
+                f"{n_bad[row]} polygon(s) skipped: no area (fewer than 3 distinct points, "
+                "or all on one line)",
+                feature=fid,
+            )
+        if n_own[row] and not n_own_good[row] and raw.lod[row] >= 0:
+            raw.lod[row] = -1
+            raw.skipped += 1
+            raw.warn("skipped: no usable geometry left", feature=fid)
+    raw.poles = [(r, fn) for r, fn in raw.poles if raw.lod[r] >= 0]
+
+
 def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
     """Transform, triangulate and extrude one file's geometry into metres."""
     if not raw.ring_counts.size:
@@ -186,26 +242,47 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
     vrole = role[poly_of_vertex]
 
     faces, fpoly = triangulate_polygons(verts, ring_start, poly_ring_start)
+    sliver = _slivers(verts, ring_start, poly_ring_start)
+    if sliver.any():
+        keep = ~sliver[fpoly]
+        faces, fpoly = faces[keep], fpoly[keep]
     frole = role[fpoly]
+    has_faces = np.zeros(nrings.size, bool)
+    has_faces[fpoly] = True
+    _drop_degenerate(raw, role, pfeat, pkind, has_faces)
+    lod = np.asarray(raw.lod, np.int64)
+    is_bldg = np.array([c in _BUILDING_CLASSES for c in raw.cls], bool)
 
     def rings_of(p: int) -> list[FloatArray]:
         r0, r1 = poly_ring_start[p], poly_ring_start[p + 1]
         return [verts[ring_start[r] : ring_start[r + 1]] for r in range(r0, r1)]
 
-    # Occluders: surfaces as they are, plus LOD0 footprints extruded to prisms.
+    # Occluders: surfaces as they are, plus LOD0 outlines (and trees given as a point)
+    # extruded to prisms: up from a footprint, down from a roof edge, up from z = 0 (then
+    # lifted onto the ground in merge) when the outline has no heights.
     occ_mask = frole == OCCLUDER
     extra_v: list[FloatArray] = []
     extra_f: list[IntArray] = []
     extra_feat: list[IntArray] = []
     extra_kind: list[npt.NDArray[np.int8]] = []
+    extra_lift: list[npt.NDArray[np.bool_]] = []
     n_v = verts.shape[0]
-    for p in np.flatnonzero(role == EXTRUDE).tolist():
+    is_ext = vrole == EXTRUDE
+    ext_absz = np.zeros(n_feat)
+    np.maximum.at(ext_absz, vfeat[is_ext], np.abs(verts[is_ext, 2]))
+    for p in np.flatnonzero((role == EXTRUDE) & has_faces).tolist():
         row = int(pfeat[p])
         height = raw.extrude_height.get(row, np.nan)
         if not np.isfinite(height) or height <= 0:
             height = default_height_m
         ring_list = rings_of(p)
-        base = float(min(r[:, 2].min() for r in ring_list))
+        lift = bool(ext_absz[row] <= FLAT_Z_TOL_M)
+        if lift:
+            base = 0.0
+        elif row in raw.extrude_down:
+            base = float(max(r[:, 2].max() for r in ring_list)) - height
+        else:
+            base = float(min(r[:, 2].min() for r in ring_list))
         roof = faces[fpoly == p]
         if roof.size:
             nz = triangle_normals(verts, roof)[:, 2]
@@ -239,22 +316,26 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
         first = ring_start[poly_ring_start[p]]
         local_roof = roof - first
         fs = [walls, local_roof + nk, local_roof[:, ::-1]]
+        side = pkind[p]  # BUILDING_OTHER, or VEGETATION for a tree
+        floor = SurfaceKind.GROUND if side == SurfaceKind.BUILDING_OTHER else side
         ks = [
-            np.full(walls.shape[0], SurfaceKind.BUILDING_OTHER, np.int8),
-            np.full(local_roof.shape[0], SurfaceKind.BUILDING_OTHER, np.int8),
-            np.full(local_roof.shape[0], SurfaceKind.GROUND, np.int8),
+            np.full(walls.shape[0], side, np.int8),
+            np.full(local_roof.shape[0], side, np.int8),
+            np.full(local_roof.shape[0], floor, np.int8),
         ]
         f = np.concatenate(fs) + n_v
         extra_v.append(np.concatenate([bottom, top]))
         extra_f.append(f)
         extra_feat.append(np.full(f.shape[0], row, np.int64))
         extra_kind.append(np.concatenate(ks))
+        extra_lift.append(np.full(2 * nk, lift))
         n_v += 2 * nk
     all_v = np.concatenate([verts, *extra_v]) if extra_v else verts
     occ_faces = np.concatenate([faces[occ_mask], *extra_f]) if extra_f else faces[occ_mask]
     occ_feat = np.concatenate([pfeat[fpoly[occ_mask]], *extra_feat])
     occ_kind = np.concatenate([pkind[fpoly[occ_mask]], *extra_kind])
-    occ, _ = _compact(all_v, occ_faces, occ_feat, occ_kind)
+    occ, occ_used = _compact(all_v, occ_faces, occ_feat, occ_kind)
+    occ_lift = np.concatenate([np.zeros(verts.shape[0], bool), *extra_lift])[occ_used]
 
     # Roads, and which road features are flat (need a ground height).
     road_mask = frole == ROADSURF
@@ -266,7 +347,7 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
     flat_feature = absz <= FLAT_Z_TOL_M
     road_flat = flat_feature[vfeat[road_used]]
 
-    part = FilePart(raw, occ, roads, road_flat)
+    part = FilePart(raw, occ, roads, road_flat, occ_lift=occ_lift)
 
     # Road plan polygons: one union per (feature, kind); hole-free polygons first.
     road_polys = np.flatnonzero(role == ROADSURF)
@@ -295,7 +376,9 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
 
     # Footprints: LOD0 polygons where given, else the downward faces of the solid.
     has_fp = np.zeros(n_feat, bool)
-    fp_polys = np.flatnonzero((role == FOOTPRINT) | (role == EXTRUDE))
+    fp_polys = np.flatnonzero(
+        ((role == FOOTPRINT) | (role == EXTRUDE)) & is_bldg[pfeat] & (lod[pfeat] >= 0)
+    )
     geoms, repaired = _plan_polygons(verts, ring_start, poly_ring_start, fp_polys)
     for p, g, rep in zip(fp_polys.tolist(), geoms.tolist(), repaired.tolist(), strict=True):
         if g is not None:
@@ -304,8 +387,7 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
                 part.footprints.append(poly)
                 part.footprint_feature.append(row)
             has_fp[row] = True
-    is_bldg = np.array([c in _BUILDING_CLASSES for c in raw.cls], bool)
-    need = is_bldg & ~has_fp & (np.asarray(raw.lod) >= 0)
+    need = is_bldg & ~has_fp & (lod >= 0)
     if need.any() and occ.n_triangles:
         fm = need[occ.feature]
         tri_v = occ.vertices[occ.faces[fm]]
@@ -400,6 +482,32 @@ def _ground_from_buildings(occ: Mesh, features: FeatureTable, xy: FloatArray) ->
     return np.asarray((w * bases[idx]).sum(axis=1) / w.sum(axis=1), np.float64)
 
 
+def _lift_outlines(occ: Mesh, features: FeatureTable, lift: npt.NDArray[np.bool_]) -> Mesh:
+    """Raise the prisms extruded from outlines without heights (z = 0, as Osaka's LOD0
+    footprints) onto the DEM under each one's centre; kept at z = 0 without a DEM.
+
+    (Flat roads also take the bases of nearby LOD1+ buildings when there is no DEM; a
+    LOD0-only building does not, so that a tile without any heights stays at z = 0.)"""
+    vfeat = np.full(occ.vertices.shape[0], -1, np.int64)
+    vfeat[occ.faces] = occ.feature[:, None]
+    sel = np.flatnonzero(lift)
+    rows = vfeat[sel]
+    n = len(features)
+    cnt = np.bincount(rows, minlength=n).astype(np.float64)
+    sx = np.bincount(rows, occ.vertices[sel, 0], minlength=n)
+    sy = np.bincount(rows, occ.vertices[sel, 1], minlength=n)
+    present = np.flatnonzero(cnt)
+    centres = np.column_stack([sx[present] / cnt[present], sy[present] / cnt[present]])
+    z = _ground_from_dem(occ, centres)
+    if z is None:
+        return occ
+    ground = np.zeros(n)
+    ground[present] = z
+    v = occ.vertices.copy()
+    v[sel, 2] += ground[rows]
+    return Mesh(v, occ.faces, occ.feature, occ.kind)
+
+
 def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, ...]) -> City:
     """Concatenate file parts (renumbering feature rows) and fill flat road heights."""
     ids: list[str] = []
@@ -410,6 +518,7 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
     usage: list[str] = []
     src: list[int] = []
     occs: list[Mesh] = []
+    lifts: list[npt.NDArray[np.bool_]] = []
     roads: list[Mesh] = []
     flats: list[npt.NDArray[np.bool_]] = []
     road_polys: list[shapely.Polygon] = []
@@ -435,6 +544,8 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
             return Mesh(m.vertices, m.faces, (m.feature + off).astype(np.int32), m.kind)
 
         occs.append(shift(part.occ))
+        if part.occ.n_triangles:
+            lifts.append(part.occ_lift)
         roads.append(shift(part.roads))
         if part.roads.n_triangles:
             flats.append(part.road_flat)
@@ -461,6 +572,9 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
         np.asarray(src, np.int32),
     )
     occ = Mesh.concatenate(occs)
+    lift = np.concatenate(lifts) if lifts else np.zeros(0, bool)
+    if lift.any():
+        occ = _lift_outlines(occ, features, lift)
     road = Mesh.concatenate(roads)
     flat = np.concatenate(flats) if flats else np.zeros(0, bool)
     pxyz = np.concatenate(pole_xyz) if pole_xyz else np.zeros((0, 3))

@@ -13,14 +13,23 @@ Rings are read by a fast path with an exact fallback: see :mod:`placement.citygm
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from lxml import etree
 
+from placement.citygml._header import (
+    READ_ERRORS,
+    envelope_dim,
+    local_name,
+    one_line,
+    read_header,
+    srs_of_feature,
+    xml_problem,
+)
 from placement.citygml._rings import (
     POS,
     POSLIST,
@@ -29,6 +38,8 @@ from placement.citygml._rings import (
     GeometryError,
     IntArray,
     RingBatch,
+    declared_dim,
+    dimension,
     ring_coords,
     ring_text,
 )
@@ -36,11 +47,12 @@ from placement.citygml._sources import Source
 from placement.citygml._tags import (
     _AUX_ROAD,
     _BOUNDARY_KIND,
+    _COMPLEX_KIND,
     _MISSING,
     _TA_SIDEWALK,
     BUILDING,
     BUILDING_PART,
-    CORE,
+    ENVELOPE,
     EXTRUDE,
     FEATURE_TAGS,
     FOOTPRINT,
@@ -48,19 +60,22 @@ from placement.citygml._tags import (
     GML_ID,
     LINEAR_RING,
     OCCLUDER,
-    OTHER_CORES,
     PLANT_COVER,
     POINTS,
     POLE_FUNCTIONS,
     POLYGON_TAGS,
     ROAD,
     ROADSURF,
+    SQUARE,
     TIN,
+    TRACK,
     TREE,
 )
-from placement.crs import parse_srs_name
-from placement.errors import CityGMLError, CRSError
+from placement.crs import GEOGRAPHIC_EPSG
+from placement.errors import CityGMLError
 from placement.model import SurfaceKind
+
+__all__ = ["FileParser", "RawFile", "parse_file", "read_header"]
 
 log = logging.getLogger("placement.citygml")
 
@@ -71,6 +86,11 @@ class RawFile:
 
     source: Source
     srs_epsg: int
+    #: Coordinates per point where a posList does not say (srsDimension), from the
+    #: top envelope or the first geometry with a srsName; 2 means no heights.
+    dim: int = 3
+    #: Municipality (5 digits) or prefecture (2) code of the data, "" when unknown.
+    city_code: str = ""
     ids: list[str] = field(default_factory=list)
     cls: list[str] = field(default_factory=list)
     lod: list[int] = field(default_factory=list)
@@ -84,6 +104,8 @@ class RawFile:
     poly_kind: list[int] = field(default_factory=list)
     poly_role: list[int] = field(default_factory=list)
     extrude_height: dict[int, float] = field(default_factory=dict)
+    #: Rows whose extruded outline is a roof edge: the prism hangs below it.
+    extrude_down: set[int] = field(default_factory=set)
     poles: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0
@@ -100,87 +122,22 @@ class RawFile:
         log.debug("%s: %s", where, message)
 
 
-# --------------------------------------------------------------------------- header
+def _number(el: Any) -> float:
+    """A non-negative measure (height, diameter) in metres; NaN when missing or -9999."""
+    try:
+        v = float(el.text or "nan")
+    except ValueError:
+        return math.nan
+    return math.nan if (v == _MISSING or not math.isfinite(v) or v < 0) else v
 
 
-_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-def read_header(source: Source) -> int | None:
-    """Check the root element and find the CRS in the first elements of a document.
-
-    Returns
-    -------
-    The EPSG code of the first ``srsName`` before the first feature, or None.
-
-    Raises
-    ------
-    CityGMLError : empty, not XML, not a CityGML 2.0 CityModel, a DTD (entity
-        declarations are refused: CityGML never needs them and they are the vehicle of
-        entity-expansion and external-entity attacks), or an unsupported srsName.
-    """
-    if source.size == 0:
-        raise CityGMLError(source.label, "empty file")
-    with source.open() as f:
-        head = f.read(4096)
-        if _DTD.search(head):
-            raise CityGMLError(
-                source.label, "has a DOCTYPE/ENTITY declaration, which CityGML never needs: refused"
-            )
-    with source.open() as f:
-        try:
-            events = etree.iterparse(
-                f,
-                events=("start",),
-                resolve_entities=False,
-                no_network=True,
-                load_dtd=False,
-                huge_tree=True,
-            )
-            root_seen = False
-            for n, (_, el) in enumerate(events):
-                tag = el.tag if isinstance(el.tag, str) else ""
-                if not root_seen:
-                    root_seen = True
-                    ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
-                    if ns in OTHER_CORES:
-                        raise CityGMLError(
-                            source.label,
-                            f"{OTHER_CORES[ns]} is not supported "
-                            "(only CityGML 2.0, as PLATEAU uses)",
-                        )
-                    if local != "CityModel" or ns != CORE:
-                        raise CityGMLError(
-                            source.label,
-                            f"not CityGML 2.0: root element is {local or tag!r}"
-                            + (f" in namespace {ns}" if ns else " without a namespace")
-                            + ", expected core:CityModel",
-                        )
-                    continue
-                srs = el.get("srsName")
-                if srs:
-                    try:
-                        return parse_srs_name(srs)
-                    except CRSError as exc:
-                        raise CityGMLError(source.label, str(exc)) from None
-                if tag.endswith("cityObjectMember") or n > 200:
-                    return None
-        except etree.XMLSyntaxError as exc:
-            raise CityGMLError(source.label, _xml_problem(exc)) from None
-    if not root_seen:
-        raise CityGMLError(source.label, "no XML element found")
-    return None
-
-
-def _xml_problem(exc: etree.XMLSyntaxError) -> str:
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "Document is empty" in msg or "Start tag expected" in msg:
-        return f"not XML ({msg})"
-    return f"malformed or truncated XML ({msg})"
-
-
-def _local(tag: Any) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+#: Buildings looked at for a municipality code before giving up on a file.
+_CODE_TRIES = 20
+#: Metres per degree of latitude, for the outline of a tree given as a point (the few
+#: tenths of a percent it varies over Japan do not matter for a crown).
+_M_PER_DEG_LAT = 111_000.0
+#: Corners of the outline of a tree given as a point and attributes.
+_TREE_CORNERS = 8
 
 
 class FileParser:
@@ -189,6 +146,7 @@ class FileParser:
     def __init__(self, raw: RawFile, *, fast: bool) -> None:
         self.raw = raw
         self._anon = 0
+        self._code_tries = _CODE_TRIES
         self.fast = fast
         self.batch = RingBatch()
         self.rings: list[FloatArray] = []  # the exact path's rings
@@ -235,7 +193,7 @@ class FileParser:
             try:
                 for i, ring in enumerate(poly.iter(LINEAR_RING)):
                     try:
-                        rings.append(ring_coords(ring))
+                        rings.append(ring_coords(ring, default_dim=r.dim))
                     except GeometryError as exc:
                         if i == 0:
                             raise
@@ -258,6 +216,10 @@ class FileParser:
     def _emit_fast(self, geom: Any, row: int, kind: int, role: int) -> int:
         """:meth:`_emit` collecting texts only; raises :class:`FastPathError` on any doubt."""
         r = self.raw
+        for g in geom:  # the geometry may say it is not 3D for all its rings
+            attr = g.get("srsDimension")
+            if attr is not None and dimension(attr) != 3:
+                raise FastPathError
         add = self.batch.add
         append = self.batch.texts.append
         nrings = r.poly_nrings
@@ -349,52 +311,60 @@ class FileParser:
         parts: list[Any] = []
         other = int(SurfaceKind.BUILDING_OTHER)
         for child in el:
-            local = _local(child.tag)
+            local = local_name(child.tag)
             if local == "measuredHeight":
-                try:
-                    v = float(child.text or "nan")
-                except ValueError:
-                    v = np.nan
-                mh = np.nan if (v == _MISSING or not np.isfinite(v) or v < 0) else v
+                mh = _number(child)
             elif local == "function" and not function:
                 function = (child.text or "").strip()
             elif local == "usage" and not usage:
                 usage = (child.text or "").strip()
             elif local in ("lod0FootPrint", "lod0RoofEdge"):
-                lod0.append(child)
+                lod0.append((child, local == "lod0RoofEdge"))
             elif local.startswith("lod") and (local.endswith(("Solid", "MultiSurface"))):
                 n = int(local[3])
                 # lod2Solid is normally all xlinks into boundedBy; inline polygons count.
                 by_lod.setdefault(n, []).append((child, other))
             elif local == "boundedBy":
                 for surf in child:
-                    kind = int(_BOUNDARY_KIND.get(_local(surf.tag), SurfaceKind.BUILDING_OTHER))
+                    kind = int(_BOUNDARY_KIND.get(local_name(surf.tag), SurfaceKind.BUILDING_OTHER))
                     for g in surf:
-                        gl = _local(g.tag)
+                        gl = local_name(g.tag)
                         if gl.startswith("lod") and gl.endswith("MultiSurface"):
                             by_lod.setdefault(int(gl[3]), []).append((g, kind))
             elif local == "outerBuildingInstallation":
                 for inst in child:
                     for g in inst:
-                        gl = _local(g.tag)
+                        gl = local_name(g.tag)
                         if gl.startswith("lod") and gl.endswith("Geometry"):
                             by_lod.setdefault(int(gl[3]), []).append((g, other))
             elif local == "consistsOfBuildingPart":
                 parts.extend(p for p in child if p.tag == BUILDING_PART)
+            elif local in ("buildingIDAttribute", "buildingDetailAttribute") and (
+                self._code_tries > 0 and not r.city_code
+            ):
+                self._city_code(child)
+        if not r.city_code:
+            self._code_tries -= 1
         row, fid = self._add_feature(el, cls, function=function, usage=usage, height=mh)
         lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
+        # One outline: the footprint where given (a roof edge, older, includes the eaves
+        # and lies at roof height), else the roof edge; both would double the building.
+        footprints = [g for g, is_edge in lod0 if not is_edge]
+        outline, is_edge = (footprints, False) if footprints else ([g for g, _ in lod0], True)
         if lod >= 0:
-            for g in lod0:
+            for g in outline:
                 self._emit(g, row, int(SurfaceKind.GROUND), FOOTPRINT, fid)
-        elif lod0:
+        elif outline:
             good = 0
-            for g in lod0:
+            for g in outline:
                 ok, b = self._emit(g, row, int(SurfaceKind.BUILDING_OTHER), EXTRUDE, fid)
                 good += ok
                 bad += b
             if good:
                 lod = 0
                 r.extrude_height[row] = mh
+                if is_edge:
+                    r.extrude_down.add(row)
         added = 1
         part_lods = []
         for p in parts:
@@ -409,40 +379,56 @@ class FileParser:
         self._finish(row, fid, lod, bad)
         return added
 
-    # ---- roads
-    def road(self, el: Any) -> None:
+    def _city_code(self, attribute: Any) -> None:
+        """Take the municipality (else prefecture) code from a uro building attribute
+        (``uro:city`` / ``uro:prefecture``, any uro release)."""
+        prefecture = ""
+        for d in attribute.iter():
+            local = local_name(d.tag)
+            text = (d.text or "").strip()
+            if local == "city" and text.isdigit() and len(text) in (5, 6):
+                self.raw.city_code = text
+                return
+            if local == "prefecture" and text.isdigit() and len(text) <= 2:
+                prefecture = text.zfill(2)
+        self.raw.city_code = prefecture
+
+    # ---- roads and the other transportation complexes
+    def road(self, el: Any, cls: str = "Road") -> None:
+        """Read a tran:Road, tran:Track or tran:Square and its (auxiliary) traffic areas."""
         r = self.raw
         function = usage = ""
         by_lod: dict[int, list[tuple[Any, int]]] = {}
         areas: list[tuple[Any, str]] = []
+        own_kind = int(_COMPLEX_KIND[cls])
         for child in el:
-            local = _local(child.tag)
+            local = local_name(child.tag)
             if local == "function" and not function:
                 function = (child.text or "").strip()
             elif local == "usage" and not usage:
                 usage = (child.text or "").strip()
             elif local.startswith("lod") and local.endswith("MultiSurface"):
-                by_lod.setdefault(int(local[3]), []).append((child, int(SurfaceKind.ROAD)))
+                by_lod.setdefault(int(local[3]), []).append((child, own_kind))
             elif local in ("trafficArea", "auxiliaryTrafficArea"):
-                areas.extend((a, _local(a.tag)) for a in child)
-        row, fid = self._add_feature(el, "Road", function=function, usage=usage)
+                areas.extend((a, local_name(a.tag)) for a in child)
+        row, fid = self._add_feature(el, cls, function=function, usage=usage)
         area_lods: list[int] = []
-        for a, cls in areas:
+        for a, acls in areas:
             afunc = ""
             a_by_lod: dict[int, list[tuple[Any, int]]] = {}
             for child in a:
-                local = _local(child.tag)
+                local = local_name(child.tag)
                 if local == "function" and not afunc:
                     afunc = (child.text or "").strip()
                 elif local.startswith("lod") and local.endswith("MultiSurface"):
                     a_by_lod.setdefault(int(local[3]), []).append((child, 0))
-            if cls == "TrafficArea":
+            if acls == "TrafficArea":
                 kind = SurfaceKind.SIDEWALK if afunc in _TA_SIDEWALK else SurfaceKind.ROAD
             else:
                 kind = SurfaceKind.ROAD if afunc in _AUX_ROAD else SurfaceKind.SIDEWALK
             for lst in a_by_lod.values():
                 lst[:] = [(g, int(kind)) for g, _ in lst]
-            arow, aid = self._add_feature(a, cls, function=afunc)
+            arow, aid = self._add_feature(a, acls, function=afunc)
             alod, abad = self._emit_lod(a_by_lod, (3, 2, 4, 1), arow, ROADSURF, aid)
             if self._finish(arow, aid, alod, abad):
                 area_lods.append(alod)
@@ -459,7 +445,7 @@ class FileParser:
     ) -> dict[int, list[tuple[Any, int]]]:
         by_lod: dict[int, list[tuple[Any, int]]] = {}
         for child in el:
-            local = _local(child.tag)
+            local = local_name(child.tag)
             if local.startswith("lod") and local[3:4].isdigit() and local.endswith(suffixes):
                 by_lod.setdefault(int(local[3]), []).append((child, kind))
         return by_lod
@@ -468,7 +454,7 @@ class FileParser:
         r = self.raw
         function = ""
         for child in el:
-            if _local(child.tag) == "function":
+            if local_name(child.tag) == "function":
                 function = (child.text or "").strip()
                 break
         by_lod = self._lod_geometries(el, int(SurfaceKind.FURNITURE), ("Geometry",))
@@ -480,25 +466,30 @@ class FileParser:
             r.poles.append((row, function))
 
     def _points(self, el: Any, row: int, fid: str) -> int:
-        """Fallback for furniture with only uro:lod0Geometry points or curves: LOD 0."""
+        """Fallback for furniture without surfaces: the points or curves of the first of
+        its uro:lod0Geometry, lodNGeometry holding no surface, or implicit geometry's
+        reference point. Returns the LOD they came from (-1: none)."""
         r = self.raw
-        for g in el.iter():
-            if _local(g.tag) != "lod0Geometry":
-                continue
+        for g, lod in _point_geometries(el):
             found = False
             for pl in g.iter(POSLIST, POS):
                 if self.fast:
+                    parent = pl.getparent()
                     try:
-                        text, dim_attr = ring_text(pl.getparent())
+                        text, dim_attr = ring_text(parent)
                     except GeometryError:
                         raise FastPathError from None
+                    if dim_attr is None and declared_dim(parent) not in (None, 3):
+                        raise FastPathError
                     self.batch.points.append(len(self.batch.texts))
                     self.batch.add(text, dim_attr)
                 else:
                     try:
-                        pts = ring_coords(pl.getparent(), min_points=1, close=False)
+                        pts = ring_coords(
+                            pl.getparent(), min_points=1, close=False, default_dim=r.dim
+                        )
                     except GeometryError as exc:
-                        r.warn(f"lod0 geometry skipped: {exc}", feature=fid)
+                        r.warn(f"{local_name(g.tag)} skipped: {exc}", feature=fid)
                         continue
                     self.rings.append(pts)
                 r.poly_nrings.append(1)
@@ -509,26 +500,92 @@ class FileParser:
                 if pl.tag == POS:
                     break  # ring_coords read every gml:pos of this parent
             if found:
-                return 0
+                return lod
         return -1
 
     def vegetation(self, el: Any, cls: str) -> None:
-        suffixes = (
-            ("Geometry",) if cls == "SolitaryVegetationObject" else ("MultiSurface", "MultiSolid")
-        )
+        tree = cls == "SolitaryVegetationObject"
+        suffixes = ("Geometry",) if tree else ("MultiSurface", "MultiSolid")
         by_lod = self._lod_geometries(el, int(SurfaceKind.VEGETATION), suffixes)
         row, fid = self._add_feature(el, cls)
         lod, bad = self._emit_lod(by_lod, (3, 2, 1, 4), row, OCCLUDER, fid)
+        if lod < 0 and tree:
+            lod = self._tree_outline(el, row, fid)
         self._finish(row, fid, lod, bad)
+
+    def _tree_outline(self, el: Any, row: int, fid: str) -> int:
+        """A tree given only as a point (implicit geometry's reference point, a lod0 or
+        lodN point) with ``veg:height``: an octagon of ``veg:crownDiameter`` (else a
+        third of the height) around it, extruded like a LOD0 building. Returns the LOD
+        of the point (-1: no point or no height)."""
+        r = self.raw
+        height = crown = math.nan
+        for child in el:
+            local = local_name(child.tag)
+            if local == "height":
+                height = _number(child)
+            elif local == "crownDiameter":
+                crown = _number(child)
+        if not height > 0:
+            return -1
+        if not crown > 0:
+            crown = height / 3
+        for g, lod in _point_geometries(el):
+            pl = next(g.iter(POSLIST, POS), None)
+            if pl is None:
+                continue
+            try:
+                pts = ring_coords(pl.getparent(), min_points=1, close=False, default_dim=r.dim)
+            except GeometryError as exc:
+                r.warn(f"{local_name(g.tag)} skipped: {exc}", feature=fid)
+                continue
+            a, b, h = (float(v) for v in pts[0])
+            angle = np.arange(_TREE_CORNERS) * (2 * np.pi / _TREE_CORNERS)
+            d1 = d2 = 0.5 * crown
+            if r.srs_epsg in GEOGRAPHIC_EPSG:  # (lat, lon) degrees, else (northing, easting) m
+                d1 /= _M_PER_DEG_LAT
+                d2 /= _M_PER_DEG_LAT * math.cos(math.radians(a))
+            # Counter-clockwise in (east, north), as an exterior ring should run.
+            ring = np.column_stack(
+                [a + d1 * np.sin(angle), b + d2 * np.cos(angle), np.full(_TREE_CORNERS, h)]
+            )
+            if self.fast:
+                self.batch.add(" ".join(repr(v) for v in ring.ravel().tolist()), None)
+            else:
+                self.rings.append(ring)
+            r.poly_nrings.append(1)
+            r.poly_feature.append(row)
+            r.poly_kind.append(int(SurfaceKind.VEGETATION))
+            r.poly_role.append(EXTRUDE)
+            r.extrude_height[row] = height
+            return lod
+        return -1
 
     def relief(self, el: Any) -> None:
         row, fid = self._add_feature(el, "TINRelief")
         good, bad = self._emit(el, row, int(SurfaceKind.TERRAIN), OCCLUDER, fid)
         lod = 1 if good else -1
         for child in el:
-            if _local(child.tag) == "lod" and child.text and child.text.strip().isdigit():
+            if local_name(child.tag) == "lod" and child.text and child.text.strip().isdigit():
                 lod = int(child.text) if good else -1
         self._finish(row, fid, lod, bad)
+
+
+def _point_geometries(el: Any) -> Iterator[tuple[Any, int]]:
+    """The geometry properties of a feature that hold no surface, with the LOD each
+    stands for: ``lodNGeometry`` (``uro:lod0Geometry`` included) with points or curves
+    only, and the reference point of each ``lodNImplicitRepresentation``."""
+    for g in el.iter():
+        local = local_name(g.tag)
+        if not (local.startswith("lod") and local[3:4].isdigit()):
+            continue
+        if local.endswith("Geometry"):
+            if next(g.iter(POLYGON_TAGS), None) is None:
+                yield g, int(local[3])
+        elif local.endswith("ImplicitRepresentation"):
+            ref = next((d for d in g.iter() if local_name(d.tag) == "referencePoint"), None)
+            if ref is not None:
+                yield ref, int(local[3])
 
 
 def parse_file(source: Source, srs_epsg: int | None) -> RawFile:
@@ -558,17 +615,20 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
     handlers: dict[str, Callable[[Any], object]] = {
         BUILDING: parser.building,
         ROAD: parser.road,
+        TRACK: lambda e: parser.road(e, "Track"),
+        SQUARE: lambda e: parser.road(e, "Square"),
         FURNITURE: parser.furniture,
         TREE: lambda e: parser.vegetation(e, "SolitaryVegetationObject"),
         PLANT_COVER: lambda e: parser.vegetation(e, "PlantCover"),
         TIN: parser.relief,
     }
-    with source.open() as f:
-        try:
+    dim_known = False
+    try:
+        with source.open() as f:
             for _, el in etree.iterparse(
                 f,
                 events=("end",),
-                tag=FEATURE_TAGS,
+                tag=(*FEATURE_TAGS, ENVELOPE),
                 resolve_entities=False,
                 no_network=True,
                 load_dtd=False,
@@ -578,8 +638,18 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
                 # or split), and not building those nodes saves a fifth of lxml's time.
                 remove_blank_text=True,
             ):
-                if raw.srs_epsg < 0:
-                    raw.srs_epsg = _srs_of_feature(el, source)
+                if el.tag == ENVELOPE:
+                    if not dim_known:  # the CityModel's, before any feature
+                        raw.dim, dim_known = envelope_dim(el), True
+                    continue
+                if raw.srs_epsg < 0 or not dim_known:
+                    code, dim = srs_of_feature(el, source, need_crs=raw.srs_epsg < 0)
+                    if raw.srs_epsg < 0:
+                        raw.srs_epsg = code
+                    if not dim_known:
+                        raw.dim, dim_known = dim or 3, True
+                if fast and raw.dim != 3:
+                    raise FastPathError  # 2D coordinates: the exact path reads them
                 handlers[el.tag](el)
                 # Free the feature and the (now empty) members before it.
                 el.clear()
@@ -589,20 +659,11 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
                     while member.getprevious() is not None:
                         del parent[0]
                 batch.maybe_flush()
-        except etree.XMLSyntaxError as exc:
-            raise CityGMLError(source.label, _xml_problem(exc)) from None
+    except etree.XMLSyntaxError as exc:
+        raise CityGMLError(source.label, xml_problem(exc)) from None
+    except READ_ERRORS as exc:
+        raise CityGMLError(source.label, f"cannot be read ({one_line(exc)})") from None
     parser.finish_rings()
+    if not raw.city_code:
+        raw.city_code = source.city_code
     return raw
-
-
-def _srs_of_feature(el: Any, source: Source) -> int:
-    for g in el.iter():
-        srs = g.get("srsName") if isinstance(g.tag, str) else None
-        if srs:
-            try:
-                return parse_srs_name(srs)
-            except CRSError as exc:
-                raise CityGMLError(source.label, str(exc)) from None
-    raise CityGMLError(
-        source.label, "no CRS: no srsName on the envelope or the first feature's geometry"
-    )

@@ -9,7 +9,7 @@ short, not 3D, not numeric, not finite, a polygon without a ring, ...) raises
 :class:`FastPathError`, and the document is read again by the exact path
 (:func:`ring_coords` per ring), which drops the bad parts with warnings. Both give the
 same result on a document without such problems, so the exact path only costs time on
-broken files.
+broken files (and 2D files, whose rings it reads with z = 0).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ IntArray = npt.NDArray[np.int64]
 GML = "http://www.opengis.net/gml"
 POSLIST = f"{{{GML}}}posList"
 POS = f"{{{GML}}}pos"
+_GML_PREFIX = f"{{{GML}}}"
 
 
 class GeometryError(ValueError):
@@ -94,20 +95,48 @@ class RingBatch:
             raise FastPathError
         npts = n // 3
         end = np.cumsum(npts)
+        start = end - npts
         is_point = np.zeros(len(texts), bool)
         is_point[self.points] = True
-        closed = ~is_point & (npts >= 2) & (pts[end - npts] == pts[end - 1]).all(axis=1)
-        left = npts - closed
+        # As ring_coords does: a run of equal consecutive points of a ring counts once,
+        # then a closing point equal to the first goes (not for furniture points).
+        keep = np.ones(pts.shape[0], bool)
+        left = npts.copy()
+        last = end - 1
+        same = (pts[1:] == pts[:-1]).all(axis=1)
+        same[start[1:] - 1] = False  # the first point of a ring repeats nothing
+        dup = np.flatnonzero(same) + 1
+        if dup.size:
+            ring_of = np.searchsorted(end, dup, side="right")
+            dup, ring_of = dup[~is_point[ring_of]], ring_of[~is_point[ring_of]]
+            keep[dup] = False
+            left -= np.bincount(ring_of, minlength=len(texts))
+            last = np.flatnonzero(keep)[np.cumsum(left) - 1]
+        closed = ~is_point & (left >= 2) & (pts[last] == pts[start]).all(axis=1)
+        keep[last[closed]] = False
+        left -= closed
         if (left < np.where(is_point, 1, 3)).any():
             raise FastPathError
-        if closed.any():
-            keep = np.ones(pts.shape[0], bool)
-            keep[end[closed] - 1] = False
+        if not keep.all():
             pts = pts[keep]
         self.coords.append(pts)
-        self.counts.append(left)
+        self.counts.append(left.astype(np.int64))
         self.texts.clear()  # in place: callers may hold its bound append
         self.points.clear()
+
+
+def declared_dim(el: Any) -> int | None:
+    """The ``srsDimension`` an element carries or inherits from its GML ancestors (the
+    geometry it is part of), or None when none of them says."""
+    while el is not None:
+        tag = el.tag
+        if not (isinstance(tag, str) and tag.startswith(_GML_PREFIX)):
+            return None
+        attr = el.get("srsDimension")
+        if attr is not None:
+            return dimension(attr)
+        el = el.getparent()
+    return None
 
 
 def ring_text(ring: Any) -> tuple[str, str | None]:
@@ -121,10 +150,17 @@ def ring_text(ring: Any) -> tuple[str, str | None]:
     return " ".join(p.text or "" for p in poss), poss[0].get("srsDimension")
 
 
-def ring_coords(ring: Any, *, min_points: int = 3, close: bool = True) -> FloatArray:
-    """(n, 3) coordinates of a LinearRing / LineString element in file axis order."""
+def ring_coords(
+    ring: Any, *, min_points: int = 3, close: bool = True, default_dim: int = 3
+) -> FloatArray:
+    """(n, 3) coordinates of a LinearRing / LineString element in file axis order.
+
+    The dimension is the posList's ``srsDimension``, else the one its geometry declares,
+    else ``default_dim`` (the file's); 2D points get z = 0. With ``close``, repeated
+    consecutive points count once and the closing point (equal to the first) is dropped.
+    """
     text, dim_attr = ring_text(ring)
-    dim = dimension(dim_attr)
+    dim = dimension(dim_attr) if dim_attr is not None else declared_dim(ring) or default_dim
     try:
         a = np.array(text.split(), dtype=np.float64)
     except ValueError:
@@ -138,10 +174,13 @@ def ring_coords(ring: Any, *, min_points: int = 3, close: bool = True) -> FloatA
         a = np.ascontiguousarray(a[:, :3])
     if not math.isfinite(float(a.sum())):
         raise GeometryError("posList has a NaN or infinite coordinate")
+    if close and a.shape[0] >= 2:
+        same = (a[1:] == a[:-1]).all(axis=1)
+        if same.any():
+            a = a[np.concatenate([[True], ~same])]
+        if a.shape[0] >= 2 and a[0].tolist() == a[-1].tolist():
+            a = a[:-1]
     n = a.shape[0]
-    if close and n >= 2 and a[0].tolist() == a[-1].tolist():
-        a = a[:-1]
-        n -= 1
     if n < min_points:
         raise GeometryError(f"ring has {n} distinct points, {min_points} needed")
     return a

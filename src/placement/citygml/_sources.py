@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,6 +11,11 @@ from pathlib import Path
 from typing import IO
 
 from placement.errors import CityGMLError
+
+#: A PLATEAU dataset folder or zip: "<municipality code>_<name>_..._citygml_..."
+#: (e.g. ``22130_hamamatsu-shi_city_2023_citygml_1_op.zip``). Tile names start with 4, 6
+#: or 8+ digits, never 5.
+_DATASET_NAME = re.compile(r"^(\d{5})_[a-z]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,17 @@ class Source:
     def label(self) -> str:
         """How messages and ``City.sources`` name this document (``a.zip!udx/bldg/x.gml``)."""
         return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    @property
+    def city_code(self) -> str:
+        """The municipality code in the name of the PLATEAU dataset (folder or zip) the
+        document is in, "" when there is none."""
+        parts = [*self.path.parts, *(Path(self.member).parts if self.member else ())]
+        for part in reversed(parts):
+            m = _DATASET_NAME.match(part)
+            if m:
+                return m.group(1)
+        return ""
 
     @property
     def name(self) -> str:

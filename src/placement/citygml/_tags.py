@@ -25,6 +25,7 @@ def _q(ns: str, local: str) -> str:
 
 GML_ID = _q(GML, "id")
 LINEAR_RING = _q(GML, "LinearRing")
+ENVELOPE = _q(GML, "Envelope")
 POLYGON_TAGS = (
     _q(GML, "Polygon"),
     _q(GML, "Triangle"),
@@ -35,11 +36,13 @@ POLYGON_TAGS = (
 BUILDING = _q(BLDG, "Building")
 BUILDING_PART = _q(BLDG, "BuildingPart")
 ROAD = _q(TRAN, "Road")
+TRACK = _q(TRAN, "Track")
+SQUARE = _q(TRAN, "Square")
 FURNITURE = _q(FRN, "CityFurniture")
 TREE = _q(VEG, "SolitaryVegetationObject")
 PLANT_COVER = _q(VEG, "PlantCover")
 TIN = _q(DEM, "TINRelief")
-FEATURE_TAGS = (BUILDING, ROAD, FURNITURE, TREE, PLANT_COVER, TIN)
+FEATURE_TAGS = (BUILDING, ROAD, TRACK, SQUARE, FURNITURE, TREE, PLANT_COVER, TIN)
 
 #: Roles of a raw polygon.
 OCCLUDER, ROADSURF, FOOTPRINT, EXTRUDE, POINTS = 0, 1, 2, 3, 4
@@ -62,5 +65,14 @@ _TA_SIDEWALK = frozenset({"2000", "2010", "2020", "2030"})
 #: parking, 1090 side strip, 1100 shoulder, 1110 stopping lane, 1120 bus bay); all other
 #: auxiliary areas (sidewalk steps, islands, planting, ...) default to SIDEWALK.
 _AUX_ROAD = frozenset({"1000", "1060", "1090", "1100", "1110", "1120"})
+
+#: Surface kind of a transportation complex's own surfaces (its traffic areas are classed
+#: by their function): tran:Track (footpaths, farm tracks) and tran:Square (plazas,
+#: station forecourts) are for pedestrians.
+_COMPLEX_KIND = {
+    "Road": SurfaceKind.ROAD,
+    "Track": SurfaceKind.SIDEWALK,
+    "Square": SurfaceKind.SIDEWALK,
+}
 
 _MISSING = -9999.0
