@@ -38,12 +38,17 @@ def read_header(source: Source) -> int | None:
     try:
         return _read_header(source)
     except READ_ERRORS as exc:
-        raise CityGMLError(source.label, f"cannot be read ({one_line(exc)})") from None
+        raise unreadable(source, exc) from None
 
 
 #: What reading a file or a zip member raises besides XML errors: I/O errors, a corrupt
 #: or truncated zip member.
 READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def unreadable(source: Source, exc: BaseException) -> CityGMLError:
+    """The error for a document that reading failed on (one of :data:`READ_ERRORS`)."""
+    return CityGMLError(source.label, f"cannot be read ({one_line(exc)})")
 
 
 def one_line(exc: BaseException) -> str:

@@ -25,9 +25,9 @@ from placement.citygml._header import (
     READ_ERRORS,
     envelope_dim,
     local_name,
-    one_line,
     read_header,
     srs_of_feature,
+    unreadable,
     xml_problem,
 )
 from placement.citygml._rings import (
@@ -662,7 +662,7 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
     except etree.XMLSyntaxError as exc:
         raise CityGMLError(source.label, xml_problem(exc)) from None
     except READ_ERRORS as exc:
-        raise CityGMLError(source.label, f"cannot be read ({one_line(exc)})") from None
+        raise unreadable(source, exc) from None
     parser.finish_rings()
     if not raw.city_code:
         raw.city_code = source.city_code
