@@ -35,6 +35,7 @@ NS = (
     'xmlns:frn="http://www.opengis.net/citygml/cityfurniture/2.0" '
     'xmlns:veg="http://www.opengis.net/citygml/vegetation/2.0" '
     'xmlns:dem="http://www.opengis.net/citygml/relief/2.0" '
+    'xmlns:brid="http://www.opengis.net/citygml/bridge/2.0" '
     'xmlns:gml="http://www.opengis.net/gml" xmlns:xlink="http://www.w3.org/1999/xlink"'
 )
 SRS = "http://www.opengis.net/def/crs/EPSG/0/6697"

@@ -650,6 +650,128 @@ def test_track_and_square(tmp_path: Path) -> None:
     assert city.features.function[city.features.ids.index("t")] == "1"
 
 
+# --------------------------------------------------------------------------- bridges
+
+
+def bridge_member(fid: str, body: str) -> str:
+    return member("brid:Bridge", fid, body)
+
+
+def element(tag: str, fid: str, geometry: str, lod: int = 2) -> str:
+    """A construction element or installation of a bridge with one lodNGeometry."""
+    outer = (
+        "outerBridgeConstruction"
+        if tag == "BridgeConstructionElement"
+        else "outerBridgeInstallation"
+    )
+    return (
+        f'<brid:{outer}><brid:{tag} gml:id="{fid}"><brid:lod{lod}Geometry>{geometry}'
+        f"</brid:lod{lod}Geometry></brid:{tag}></brid:{outer}>"
+    )
+
+
+def test_bridge_deck_piers_and_parts_are_occluders(tmp_path: Path) -> None:
+    # An overpass: a 30 x 8 m deck from 6 to 7 m on two piers, a railing, a LOD1 box
+    # that LOD2 replaces, and a part with its own deck.
+    deck = solid(box_faces(0, 0, 30, 8, 6.0, 7.0))
+    piers = element("BridgeConstructionElement", "pier-w", solid(box_faces(2, 3, 1, 2, 0.0, 6.0)))
+    piers += element("BridgeConstructionElement", "pier-e", solid(box_faces(27, 3, 1, 2, 0.0, 6.0)))
+    railing = element(
+        "BridgeInstallation",
+        "rail",
+        ms(poly([(0, 0, 7.0), (30, 0, 7.0), (30, 0, 8.0), (0, 0, 8.0)])),
+    )
+    wall = f"<brid:boundedBy><brid:WallSurface><brid:lod2MultiSurface>{ms(poly([(0, 8, 7.0), (30, 8, 7.0), (30, 8, 8.0), (0, 8, 8.0)]))}</brid:lod2MultiSurface></brid:WallSurface></brid:boundedBy>"
+    part = (
+        '<brid:consistsOfBridgePart><brid:BridgePart gml:id="ramp">'
+        f"<brid:lod1Solid>{solid(box_faces(30, 0, 10, 8, 3.0, 4.0))}</brid:lod1Solid>"
+        "</brid:BridgePart></brid:consistsOfBridgePart>"
+    )
+    body = (
+        "<brid:function>01</brid:function>"
+        f"<brid:lod1Solid>{solid(box_faces(0, 0, 30, 8, 0.0, 7.0))}</brid:lod1Solid>"
+        + element("BridgeConstructionElement", "deck", deck)
+        + piers
+        + railing
+        + wall
+        + part
+    )
+    road = member(
+        "tran:Road",
+        "under",
+        f"<tran:lod1MultiSurface>{ms(poly(rect(10, -20, 8, 48, 0.0)))}</tran:lod1MultiSurface>",
+    )
+    path = write(
+        tmp_path, "bridge.gml", model(bridge_member("br", body) + road, envelope=envelope())
+    )
+    city = read_citygml(path)
+    s = summarize(city)
+    assert s["counts"] == {"Bridge": 1, "BridgePart": 1, "Road": 1}
+    assert lods(city) == {"br": 2, "ramp": 1, "under": 1}
+    # deck 12 + piers 2 x 12 + railing 2 + wall 2 (no LOD1 box) + ramp 12
+    assert s["triangles_by_kind"] == {"bridge": 52, "road": 2}
+    assert tri_mesh(city, "ramp").volume == pytest.approx(10 * 8 * 1, rel=1e-6)
+    br = city.occluders.select(city.occluders.feature == city.features.ids.index("br"))
+    assert br.vertices[:, 2].min() == pytest.approx(0.0) and br.vertices[
+        :, 2
+    ].max() == pytest.approx(8.0)
+    # The road under the deck keeps its ground: bridges give no ground height.
+    assert city.roads.vertices[:, 2].max() == pytest.approx(0.0)
+    # A sight line under the deck is clear; one through it is blocked.
+    m = trimesh.Trimesh(city.occluders.vertices, city.occluders.faces)
+    x0, y0 = (
+        city.roads.vertices[:, 0].min(),
+        city.roads.vertices[:, 1].min(),
+    )  # road corner (10, -20)
+    ray = trimesh.ray.ray_triangle.RayMeshIntersector(m)
+    origins = np.array([[x0 + 4, y0 + 10, 3.0], [x0 + 4, y0 + 10, 6.5]])
+    hit = ray.intersects_any(origins, np.array([[0.0, 1.0, 0.0]] * 2))
+    assert hit.tolist() == [False, True]
+    fast, exact = _both_paths(path)
+    assert fast == exact
+
+
+def test_bridge_lod1_only_and_a_bridge_without_geometry(tmp_path: Path) -> None:
+    box = bridge_member(
+        "b1", f"<brid:lod1Solid>{solid(box_faces(0, 0, 20, 6, 5.0, 6.5))}</brid:lod1Solid>"
+    )
+    empty = bridge_member("b0", "<brid:function>01</brid:function>")
+    city = read_citygml(write(tmp_path, "b.gml", model(box + empty, envelope=envelope())))
+    assert lods(city) == {"b1": 1, "b0": -1}
+    assert city.skipped == 1
+    assert any("b0" in w and "no supported geometry" in w for w in city.warnings)
+    assert tri_mesh(city, "b1").volume == pytest.approx(20 * 6 * 1.5, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def test_folders_and_zips_leave_out_kinds_that_are_never_read(tmp_path: Path) -> None:
+    udx = tmp_path / "27100_osaka-shi_city_2022_citygml_1_op" / "udx"
+    for kind in ("bldg", "fld", "luse"):
+        (udx / kind).mkdir(parents=True)
+    text = model(lod2_building(), envelope=envelope())
+    write(udx / "bldg", "53390000_bldg_6697_op.gml", text)
+    # Not XML at all: reading either would fail the run.
+    write(udx / "fld", "53390000_fld_6697_l1_op.gml", "flood depth raster, gigabytes")
+    write(udx / "luse", "533900_luse_6668_op.gml", "\x00\x01")
+    city = read_citygml(udx)
+    assert [Path(s).name for s in city.sources] == ["53390000_bldg_6697_op.gml"]
+    zpath = tmp_path / "27100_osaka-shi_city_2022_citygml_1_op.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for f in sorted(udx.rglob("*.gml")):
+            z.write(f, f.relative_to(udx.parent).as_posix())
+    assert [s.rsplit("/", 1)[1] for s in read_citygml(zpath).sources] == [
+        "53390000_bldg_6697_op.gml"
+    ]
+    # A folder of nothing readable says so; a file named on its own is always read.
+    with pytest.raises(CityGMLError) as info:
+        read_citygml(udx / "fld")
+    assert "does not read (fld)" in str(info.value) and str(udx / "fld") in str(info.value)
+    with pytest.raises(CityGMLError, match=r"53390000_fld_6697_l1_op\.gml"):
+        read_citygml(udx / "fld" / "53390000_fld_6697_l1_op.gml")
+
+
 # --------------------------------------------------------------------------- furniture
 
 

@@ -30,7 +30,7 @@ from placement.model import (
     SurfaceKind,
 )
 from placement.render import Scene
-from placement.render._draw import LEVEL_COLORS, hex_rgb
+from placement.render._draw import BRIDGE_COLOR, LEVEL_COLORS, hex_rgb
 from placement.render._html import page_data
 from placement.render._shapes import crease_edges, unit_box, unit_sphere, weld
 
@@ -447,6 +447,15 @@ def test_html_arrays_match_the_scene() -> None:
     assert layers["cameras"]["count"] == sphere + 12 + 2 * 12  # + cube + two posts
     assert layers["new camera volumes"]["count"] == 32
     assert layers["existing camera volumes"]["alpha"] < 0.5
+
+
+def test_bridges_are_a_layer_of_their_own() -> None:
+    s = small_scene()
+    kind = s.occ_kind.copy()
+    kind[8:] = SurfaceKind.BRIDGE  # the "roof" becomes a deck
+    layers = _layers(_parse(render._html.page(replace(s, occ_kind=kind))))
+    assert layers["buildings"]["count"] == 8 and layers["bridges"]["count"] == 2
+    assert (_decode(layers["bridges"], "colors") == hex_rgb((BRIDGE_COLOR,))[0]).all()
 
 
 def test_html_legend_shares_equal_level_fractions() -> None:

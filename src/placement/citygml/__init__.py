@@ -2,9 +2,11 @@
 
 ``read_citygml(paths)`` takes .gml files, folders (a PLATEAU ``udx/`` tree is searched
 recursively for ``*.gml``) and PLATEAU .zip files (members are streamed, never unpacked
-to disk). Each file is stream-parsed (lxml ``iterparse`` over the feature tags, each
-feature cleared after use), all its coordinates go through ONE pyproj transform into a
-JGD2011 plane rectangular zone, and all its polygons are triangulated in one batch.
+to disk). In folders and zips, files whose PLATEAU name says they hold nothing read here
+(flood, land use, urban planning, ...: ``NOT_READ_KINDS``) are left out. Each file is
+stream-parsed (lxml ``iterparse`` over the feature tags, each feature cleared after use),
+all its coordinates go through ONE pyproj transform into a JGD2011 plane rectangular
+zone, and all its polygons are triangulated in one batch.
 
 What is read
 ------------
@@ -15,6 +17,10 @@ What is read
   -9999: up from a footprint, down from a roof edge, which lies at roof height; an
   outline without heights (z = 0) stands on the DEM when one is loaded). A building whose
   geometry is all in its parts takes their LOD. Footprints come from LOD0 where present.
+- ``brid:Bridge`` / ``brid:BridgePart``: occluders (BRIDGE), from the bridge's own
+  solids and surfaces, its ``boundedBy`` surfaces and its construction elements (deck,
+  piers) and installations; LOD2 > LOD1 > LOD3 > LOD4. A bridge is not a building: it
+  gives no ground height and no footprint.
 - ``tran:Road``, ``tran:Track``, ``tran:Square``: their ``TrafficArea`` /
   ``AuxiliaryTrafficArea`` (ROAD or SIDEWALK by ``tran:function``) when they have any,
   else their own ``lodNMultiSurface`` (ROAD for a road, SIDEWALK for a track or square).
@@ -186,7 +192,7 @@ def read_citygml(
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
-                "(Building, Road, Track, Square, CityFurniture, vegetation, TINRelief)"
+                "(Building, Bridge, Road, Track, Square, CityFurniture, vegetation, TINRelief)"
             )
             empty_warnings.append(msg)
             log.warning("%s", msg)

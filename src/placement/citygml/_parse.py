@@ -50,6 +50,8 @@ from placement.citygml._tags import (
     _COMPLEX_KIND,
     _MISSING,
     _TA_SIDEWALK,
+    BRIDGE,
+    BRIDGE_PART,
     BUILDING,
     BUILDING_PART,
     ENVELOPE,
@@ -393,6 +395,56 @@ class FileParser:
                 prefecture = text.zfill(2)
         self.raw.city_code = prefecture
 
+    # ---- bridges
+    def bridge(self, el: Any, cls: str = "Bridge") -> int:
+        """Read a Bridge or BridgePart (and its parts) as occluders; returns the rows added.
+
+        Every surface is BRIDGE: the feature's own ``lodNSolid`` / ``lodNMultiSurface``
+        (inline polygons; xlinks into its boundary surfaces add nothing), its
+        ``boundedBy`` surfaces, and the ``lodNGeometry`` and boundary surfaces of its
+        construction elements (deck, piers, girders) and installations (railings,
+        lamps). LOD2 > LOD1 > LOD3 > LOD4, as for buildings."""
+        r = self.raw
+        function = usage = ""
+        by_lod: dict[int, list[tuple[Any, int]]] = {}
+        parts: list[Any] = []
+        kind = int(SurfaceKind.BRIDGE)
+
+        def take(node: Any, suffixes: tuple[str, ...]) -> None:
+            for g in node:
+                gl = local_name(g.tag)
+                if gl.startswith("lod") and gl[3:4].isdigit() and gl.endswith(suffixes):
+                    by_lod.setdefault(int(gl[3]), []).append((g, kind))
+                elif gl == "boundedBy":
+                    for surf in g:
+                        take(surf, ("MultiSurface",))
+
+        for child in el:
+            local = local_name(child.tag)
+            if local == "function" and not function:
+                function = (child.text or "").strip()
+            elif local == "usage" and not usage:
+                usage = (child.text or "").strip()
+            elif local in ("outerBridgeConstruction", "outerBridgeInstallation"):
+                for element in child:
+                    take(element, ("Geometry", "MultiSurface", "Solid"))
+            elif local == "consistsOfBridgePart":
+                parts.extend(p for p in child if p.tag == BRIDGE_PART)
+        take(el, ("Solid", "MultiSurface"))
+        row, fid = self._add_feature(el, cls, function=function, usage=usage)
+        lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
+        added = 1
+        part_lods = []
+        for p in parts:
+            n_before = len(r.ids)
+            added += self.bridge(p, "BridgePart")
+            part_lods.extend(r.lod[n_before:])
+        if lod < 0 and part_lods and max(part_lods) >= 0:
+            r.lod[row] = max(part_lods)  # all its geometry is in its parts
+            return added
+        self._finish(row, fid, lod, bad)
+        return added
+
     # ---- roads and the other transportation complexes
     def road(self, el: Any, cls: str = "Road") -> None:
         """Read a tran:Road, tran:Track or tran:Square and its (auxiliary) traffic areas."""
@@ -621,6 +673,7 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
         TREE: lambda e: parser.vegetation(e, "SolitaryVegetationObject"),
         PLANT_COVER: lambda e: parser.vegetation(e, "PlantCover"),
         TIN: parser.relief,
+        BRIDGE: parser.bridge,
     }
     dim_known = False
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,11 +13,27 @@ from pathlib import Path
 from typing import IO
 
 from placement.errors import CityGMLError
+from placement.meshcode import split_tile_name
+
+log = logging.getLogger("placement.citygml")
 
 #: A PLATEAU dataset folder or zip: "<municipality code>_<name>_..._citygml_..."
 #: (e.g. ``22130_hamamatsu-shi_city_2023_citygml_1_op.zip``). Tile names start with 4, 6
 #: or 8+ digits, never 5.
 _DATASET_NAME = re.compile(r"^(\d{5})_[a-z]", re.IGNORECASE)
+
+#: PLATEAU dataset kinds (the word after the mesh code in a file name) that hold nothing
+#: this tool reads: land use, urban planning, flood / tsunami / storm-surge / inland-flood
+#: / reservoir-flood areas, landslide zones, water bodies, areas, generic objects,
+#: underground buildings and facilities, tunnels, railways, waterways, other
+#: constructions. A folder or zip (a whole dataset, say) skips them by name: the flood
+#: layers alone can be gigabytes. A file named on its own is always read.
+NOT_READ_KINDS = frozenset(
+    {
+        "luse", "urf", "fld", "tnm", "htd", "ifld", "rfld", "lsld", "wtr", "area",
+        "gen", "ubld", "unf", "tun", "rwy", "wwy", "cons",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,17 +99,20 @@ def _zip_sources(path: Path) -> list[Source]:
 
 
 def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
-    """Every CityGML document named by ``paths``, in a stable order, each once.
+    """Every CityGML document named by ``paths``, in a stable order, each once. Folders
+    and zips leave out the PLATEAU files of :data:`NOT_READ_KINDS` (by file name).
 
     Raises
     ------
-    CityGMLError : a path does not exist, or a folder / zip holds no ``.gml`` file.
+    CityGMLError : a path does not exist, or a folder / zip holds no ``.gml`` file, or
+        only files of kinds this tool does not read.
     """
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
         raise CityGMLError(None, "no input given")
     out: list[Source] = []
     seen: set[tuple[Path, str | None]] = set()
+    not_read: Counter[str] = Counter()
     for item in items:
         p = Path(item)
         if not p.exists():
@@ -105,10 +126,12 @@ def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
                     found.extend(_zip_sources(f))
             if not found:
                 raise CityGMLError(p, "folder holds no .gml file")
+            found = _drop_not_read(p, found, not_read)
         elif p.suffix.lower() == ".zip":
             found = _zip_sources(p)
             if not found:
                 raise CityGMLError(p, "zip holds no .gml file")
+            found = _drop_not_read(p, found, not_read)
         else:
             found = [Source(p, None, p.stat().st_size)]
         for s in found:
@@ -116,4 +139,27 @@ def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
             if key not in seen:
                 seen.add(key)
                 out.append(s)
+    if not_read:
+        log.info(
+            "not reading %d files of kinds that hold nothing this tool uses (%s)",
+            sum(not_read.values()),
+            ", ".join(f"{k}: {n}" for k, n in sorted(not_read.items())),
+        )
     return out
+
+
+def _kind(source: Source) -> str | None:
+    split = split_tile_name(source.name)
+    return split[1] if split is not None else None
+
+
+def _drop_not_read(where: Path, found: list[Source], tally: Counter[str]) -> list[Source]:
+    """``found`` without the documents of the :data:`NOT_READ_KINDS` (counted in
+    ``tally``); an error when nothing is left."""
+    kept = [s for s in found if _kind(s) not in NOT_READ_KINDS]
+    dropped = Counter(k for s in found if (k := _kind(s)) in NOT_READ_KINDS)
+    if not kept:
+        kinds = ", ".join(sorted(dropped))
+        raise CityGMLError(where, f"holds only PLATEAU data this tool does not read ({kinds})")
+    tally.update(dropped)
+    return kept

@@ -13,6 +13,7 @@ TRAN = "http://www.opengis.net/citygml/transportation/2.0"
 FRN = "http://www.opengis.net/citygml/cityfurniture/2.0"
 VEG = "http://www.opengis.net/citygml/vegetation/2.0"
 DEM = "http://www.opengis.net/citygml/relief/2.0"
+BRID = "http://www.opengis.net/citygml/bridge/2.0"
 OTHER_CORES = {
     "http://www.opengis.net/citygml/1.0": "CityGML 1.0",
     "http://www.opengis.net/citygml/3.0": "CityGML 3.0",
@@ -42,7 +43,9 @@ FURNITURE = _q(FRN, "CityFurniture")
 TREE = _q(VEG, "SolitaryVegetationObject")
 PLANT_COVER = _q(VEG, "PlantCover")
 TIN = _q(DEM, "TINRelief")
-FEATURE_TAGS = (BUILDING, ROAD, TRACK, SQUARE, FURNITURE, TREE, PLANT_COVER, TIN)
+BRIDGE = _q(BRID, "Bridge")
+BRIDGE_PART = _q(BRID, "BridgePart")
+FEATURE_TAGS = (BUILDING, ROAD, TRACK, SQUARE, FURNITURE, TREE, PLANT_COVER, TIN, BRIDGE)
 
 #: Roles of a raw polygon.
 OCCLUDER, ROADSURF, FOOTPRINT, EXTRUDE, POINTS = 0, 1, 2, 3, 4

@@ -46,6 +46,7 @@ EDGE_COLOR = "#55595e"
 VEGETATION_COLOR = "#8aa874"
 FURNITURE_COLOR = "#707070"
 TERRAIN_COLOR = "#ebe7dc"
+BRIDGE_COLOR = "#b7b0a2"
 ROAD_COLOR = "#6b6b6b"
 BACKGROUND_TOP = "#f7f9fc"
 BACKGROUND_BOTTOM = "#d9e2ec"
@@ -66,6 +67,7 @@ OCCLUDER_GROUPS: tuple[tuple[str, tuple[SurfaceKind, ...], str], ...] = (
     ("vegetation", (SurfaceKind.VEGETATION,), VEGETATION_COLOR),
     ("street furniture", (SurfaceKind.FURNITURE,), FURNITURE_COLOR),
     ("terrain", (SurfaceKind.TERRAIN,), TERRAIN_COLOR),
+    ("bridges", (SurfaceKind.BRIDGE,), BRIDGE_COLOR),
 )
 _LEGEND_GROUPS = ("buildings", "vegetation")
 
