@@ -367,19 +367,24 @@ class FileParser:
                 r.extrude_height[row] = mh
                 if is_edge:
                     r.extrude_down.add(row)
-        added = 1
-        part_lods = []
-        for p in parts:
-            n_before = len(r.ids)
-            added += self.building(p, "BuildingPart")
-            part_lods.extend(r.lod[n_before:])
-        if lod < 0 and part_lods and max(part_lods) >= 0:
+        added, part_lod = self._parts(parts, lambda p: self.building(p, "BuildingPart"))
+        if lod < 0 and part_lod >= 0:
             # A building whose geometry lives in its parts only.
-            r.lod[row] = max(part_lods)
+            r.lod[row] = part_lod
             return added
         # A skipped feature keeps its row with lod -1 (rows of its parts follow it).
         self._finish(row, fid, lod, bad)
         return added
+
+    def _parts(self, parts: list[Any], read: Callable[[Any], int]) -> tuple[int, int]:
+        """Read a feature's parts with ``read`` (returns rows added); returns (rows added,
+        this feature's own row included; the finest LOD among the parts, -1 if none)."""
+        added, best = 1, -1
+        for p in parts:
+            n_before = len(self.raw.ids)
+            added += read(p)
+            best = max([best, *self.raw.lod[n_before:]])
+        return added, best
 
     def _city_code(self, attribute: Any) -> None:
         """Take the municipality (else prefecture) code from a uro building attribute
@@ -433,14 +438,9 @@ class FileParser:
         take(el, ("Solid", "MultiSurface"))
         row, fid = self._add_feature(el, cls, function=function, usage=usage)
         lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
-        added = 1
-        part_lods = []
-        for p in parts:
-            n_before = len(r.ids)
-            added += self.bridge(p, "BridgePart")
-            part_lods.extend(r.lod[n_before:])
-        if lod < 0 and part_lods and max(part_lods) >= 0:
-            r.lod[row] = max(part_lods)  # all its geometry is in its parts
+        added, part_lod = self._parts(parts, lambda p: self.bridge(p, "BridgePart"))
+        if lod < 0 and part_lod >= 0:
+            r.lod[row] = part_lod  # all its geometry is in its parts
             return added
         self._finish(row, fid, lod, bad)
         return added
