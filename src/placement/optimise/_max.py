@@ -23,7 +23,7 @@ from placement.errors import OptionError
 from placement.optimise._bounds import fix_max, lagrange_max
 from placement.optimise._exact import cpsat_max
 from placement.optimise._heuristics import greedy_max, site_counts, swap_search, value
-from placement.optimise._local import regional_search
+from placement.optimise._local import NNZ_PER_S, regional_search
 from placement.optimise._phases import (
     _EXACT_WORK,
     _MAX_EXACT_NNZ,
@@ -42,12 +42,10 @@ from placement.optimise._problem import (
 
 log = logging.getLogger(__name__)
 
-# Regional local search (max coverage, instances too big to prove): its work in nonzeros
-# touched is fixed from time_limit at a nominal rate (measured 1.1e8 per second on 5,000 x
-# 50,000 and 1.6e8 on 10,000 x 100,000 on an idle core), and its threshold-accepting
+# Regional local search (max coverage, instances too big to prove): its share of time_limit
+# (work in nonzeros touched at the nominal rate NNZ_PER_S), and its threshold-accepting
 # tolerance at the start in mean point weights.
 _LOCAL_WORK = 0.5
-_LOCAL_NNZ_PER_S = 8e7
 _LOCAL_WORSE = 2.0
 # Lagrangian candidate sets are polished by whole-problem swaps only up to this many
 # (options x chosen) cells per move.
@@ -162,7 +160,7 @@ def max_coverage(
                 R,
                 x,
                 budget,
-                work=_LOCAL_WORK * time_limit * _LOCAL_NNZ_PER_S,
+                work=_LOCAL_WORK * time_limit * NNZ_PER_S,
                 deadline=deadline - 0.3,
                 seed=seed,
                 worse=_LOCAL_WORSE * float(R.w.mean()) if R.m else 0.0,
