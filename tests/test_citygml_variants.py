@@ -743,26 +743,112 @@ def test_bridge_lod1_only_and_a_bridge_without_geometry(tmp_path: Path) -> None:
     assert tri_mesh(city, "b1").volume == pytest.approx(20 * 6 * 1.5, rel=1e-6)
 
 
+# --------------------------------------------------------------------------- other constructions
+
+
+def construction(fid: str, body: str, prefix: str = "uro") -> str:
+    return member(f"{prefix}:OtherConstruction", fid, body)
+
+
+@pytest.mark.parametrize("release", ["1.4", "2.0", "3.1"])
+def test_walls_and_sound_barriers_are_occluders(tmp_path: Path, release: str) -> None:
+    # A 20 m sound barrier 3 m high (LOD1, and a LOD2 of two faces with a post
+    # installation that wins); a retaining wall given at LOD3 as boundary surfaces that its
+    # solid points at; a wall given only as a LOD0 line; an OtherConstruction in a
+    # namespace that is not i-UR's.
+    barrier = (
+        "<uro:function>0902</uro:function>"
+        f"<uro:lod1Geometry>{solid(box_faces(0, 10, 20, 0.3, 0.0, 3.0))}</uro:lod1Geometry>"
+        f"<uro:lod2Geometry>{ms(poly([(0, 10, 0.0), (20, 10, 0.0), (20, 10, 3.0), (0, 10, 3.0)]), poly([(0, 10.3, 0.0), (0, 10.3, 3.0), (20, 10.3, 3.0), (20, 10.3, 0.0)]))}</uro:lod2Geometry>"
+        '<uro:consInstallation><uro:ConstructionInstallation gml:id="post">'
+        f"<uro:lod2Geometry>{solid(box_faces(20, 10, 0.3, 0.3, 0.0, 3.5))}</uro:lod2Geometry>"
+        "</uro:ConstructionInstallation></uro:consInstallation>"
+    )
+    walls = box_faces(30, 0, 0.5, 8, 0.0, 2.0)
+    retaining = (
+        "<uro:lod3Geometry><gml:Solid><gml:exterior><gml:CompositeSurface>"
+        '<gml:surfaceMember xlink:href="#w1"/></gml:CompositeSurface></gml:exterior>'
+        "</gml:Solid></uro:lod3Geometry>"
+        + "".join(
+            f"<uro:boundedBy><uro:{name}><uro:lod3MultiSurface>{ms(*faces)}"
+            f"</uro:lod3MultiSurface></uro:{name}></uro:boundedBy>"
+            for name, faces in (
+                ("WallSurface", walls["wall"]),
+                ("RoofSurface", walls["roof"]),
+                ("GroundSurface", walls["ground"]),
+            )
+        )
+    )
+    line = (
+        "<uro:lod0Geometry><gml:MultiCurve><gml:curveMember><gml:LineString>"
+        f"<gml:posList>{pos([(0, 30, 0.0), (10, 30, 0.0)])}</gml:posList></gml:LineString>"
+        "</gml:curveMember></gml:MultiCurve></uro:lod0Geometry>"
+    )
+    other = construction(
+        "x", f"<o:lod1Geometry>{solid(box_faces(50, 50, 1, 1, 0.0, 9.0))}</o:lod1Geometry>", "o"
+    ).replace("<o:OtherConstruction ", '<o:OtherConstruction xmlns:o="urn:example:not-uro" ')
+    road = member(
+        "tran:Road",
+        "street",
+        f"<tran:lod1MultiSurface>{ms(poly(rect(0, 0, 20, 8, 0.0)))}</tran:lod1MultiSurface>",
+    )
+    members = (
+        construction("barrier", barrier)
+        + construction("retaining", retaining)
+        + construction("line", line)
+        + other
+        + road
+    )
+    path = write(
+        tmp_path, "53390000_cons_6697_op.gml", model(members, envelope=envelope(), uro=URO[release])
+    )
+    city = read_citygml(path)
+    s = summarize(city)
+    assert s["counts"] == {"OtherConstruction": 2, "Road": 1}  # loaded ones
+    assert lods(city) == {"barrier": 2, "retaining": 3, "line": -1, "street": 1}
+    assert city.skipped == 1 and any("line" in w for w in city.warnings)
+    # barrier 2 faces x 2 + post 12 + retaining wall 12 (the xlink solid adds nothing)
+    assert s["triangles_by_kind"] == {"construction": 28, "road": 2}
+    assert city.features.function[city.features.ids.index("barrier")] == "0902"
+    assert tri_mesh(city, "retaining").volume == pytest.approx(0.5 * 8 * 2, rel=1e-6)
+    # Seen from the street at eye height the barrier blocks; over its top it does not.
+    m = trimesh.Trimesh(city.occluders.vertices, city.occluders.faces)
+    x0, y0 = city.roads.vertices[:, 0].min(), city.roads.vertices[:, 1].min()
+    origins = np.array([[x0 + 5, y0 + 5, 1.5], [x0 + 5, y0 + 5, 4.0]])
+    ray = trimesh.ray.ray_triangle.RayMeshIntersector(m)
+    assert ray.intersects_any(origins, np.array([[0.0, 1.0, 0.0]] * 2)).tolist() == [True, False]
+    fast, exact = _both_paths(path)
+    assert fast == exact
+
+
 # --------------------------------------------------------------------------- folders
 
 
 def test_folders_and_zips_leave_out_kinds_that_are_never_read(tmp_path: Path) -> None:
     udx = tmp_path / "27100_osaka-shi_city_2022_citygml_1_op" / "udx"
-    for kind in ("bldg", "fld", "luse"):
+    for kind in ("bldg", "fld", "luse", "cons"):
         (udx / kind).mkdir(parents=True)
     text = model(lod2_building(), envelope=envelope())
     write(udx / "bldg", "53390000_bldg_6697_op.gml", text)
+    wall = construction(
+        "w", f"<uro:lod1Geometry>{solid(box_faces(0, 0, 9, 0.2, 0.0, 2.0))}</uro:lod1Geometry>"
+    )
+    write(udx / "cons", "53390000_cons_6697_op.gml", model(wall, envelope=envelope()))
     # Not XML at all: reading either would fail the run.
     write(udx / "fld", "53390000_fld_6697_l1_op.gml", "flood depth raster, gigabytes")
     write(udx / "luse", "533900_luse_6668_op.gml", "\x00\x01")
     city = read_citygml(udx)
-    assert [Path(s).name for s in city.sources] == ["53390000_bldg_6697_op.gml"]
+    assert [Path(s).name for s in city.sources] == [
+        "53390000_bldg_6697_op.gml",
+        "53390000_cons_6697_op.gml",
+    ]
     zpath = tmp_path / "27100_osaka-shi_city_2022_citygml_1_op.zip"
     with zipfile.ZipFile(zpath, "w") as z:
         for f in sorted(udx.rglob("*.gml")):
             z.write(f, f.relative_to(udx.parent).as_posix())
     assert [s.rsplit("/", 1)[1] for s in read_citygml(zpath).sources] == [
-        "53390000_bldg_6697_op.gml"
+        "53390000_bldg_6697_op.gml",
+        "53390000_cons_6697_op.gml",
     ]
     # A folder of nothing readable says so; a file named on its own is always read.
     with pytest.raises(CityGMLError) as info:

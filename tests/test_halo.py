@@ -150,14 +150,14 @@ def test_find_halo_files_picks_the_neighbours_bldg_only(tiles: dict[str, Path]) 
 
 
 def test_udx_layout_and_vegetation(tmp_path: Path) -> None:
-    """In a udx/<kind>/ tree the neighbours' bldg (and, with a veg or brid input, veg or
-    brid) are found."""
+    """In a udx/<kind>/ tree the neighbours' bldg (and, with a veg, brid or cons input,
+    those) are found."""
     udx = tmp_path / "city" / "udx"
-    for kind in ("bldg", "tran", "veg", "brid"):
+    for kind in ("bldg", "tran", "veg", "brid", "cons"):
         (udx / kind).mkdir(parents=True)
     text = _doc(_box("b", HALO_BOX, 5.0))
     for code in (MAIN, EAST, "51357352", "51357364"):
-        for kind in ("bldg", "tran", "veg", "brid"):
+        for kind in ("bldg", "tran", "veg", "brid", "cons"):
             (udx / kind / f"{code}_{kind}_6697_op.gml").write_text(text, encoding="utf-8")
     tran = udx / "tran" / f"{MAIN}_tran_6697_op.gml"
     found = {p.name for p in find_halo_files([tran])}
@@ -169,6 +169,9 @@ def test_udx_layout_and_vegetation(tmp_path: Path) -> None:
     brid = udx / "brid" / f"{MAIN}_brid_6697_op.gml"
     found = {p.name for p in find_halo_files([tran, brid])}
     assert found == {f"{c}_{k}_6697_op.gml" for c in (EAST, "51357352") for k in ("bldg", "brid")}
+    cons = udx / "cons" / f"{MAIN}_cons_6697_op.gml"
+    found = {p.name for p in find_halo_files([tran, cons])}
+    assert found == {f"{c}_{k}_6697_op.gml" for c in (EAST, "51357352") for k in ("bldg", "cons")}
     # A half-mesh bldg file of the east neighbour touches the main tile; its far half does not.
     (udx / "bldg" / f"{EAST}3_bldg_6697_op.gml").write_text(text, encoding="utf-8")
     (udx / "bldg" / f"{EAST}4_bldg_6697_op.gml").write_text(text, encoding="utf-8")

@@ -449,13 +449,16 @@ def test_html_arrays_match_the_scene() -> None:
     assert layers["existing camera volumes"]["alpha"] < 0.5
 
 
-def test_bridges_are_a_layer_of_their_own() -> None:
+def test_bridges_and_walls_are_layers_of_their_own() -> None:
     s = small_scene()
     kind = s.occ_kind.copy()
     kind[8:] = SurfaceKind.BRIDGE  # the "roof" becomes a deck
     layers = _layers(_parse(render._html.page(replace(s, occ_kind=kind))))
     assert layers["buildings"]["count"] == 8 and layers["bridges"]["count"] == 2
     assert (_decode(layers["bridges"], "colors") == hex_rgb((BRIDGE_COLOR,))[0]).all()
+    kind[8:] = SurfaceKind.CONSTRUCTION  # ... or a wall
+    layers = _layers(_parse(render._html.page(replace(s, occ_kind=kind))))
+    assert "bridges" not in layers and layers["walls and barriers"]["count"] == 2
 
 
 def test_html_legend_shares_equal_level_fractions() -> None:

@@ -304,7 +304,7 @@ _RUN_HELP = {
     "--halo",
     multiple=True,
     metavar="auto|off|PATH",
-    help="Neighbouring tiles whose buildings occlude too (never sites, streets or drawn): 'auto' finds the bldg (and veg, brid) files of the adjacent mesh codes beside the inputs; 'off'; or a .gml file or folder (repeat for more) [default: auto].",
+    help="Neighbouring tiles whose buildings occlude too (never sites, streets or drawn): 'auto' finds the bldg (and veg, brid, cons) files of the adjacent mesh codes beside the inputs; 'off'; or a .gml file or folder (repeat for more) [default: auto].",
 )
 @click.pass_context
 def run(

@@ -12,12 +12,12 @@ Which files
 -----------
 For every input file whose name starts with a mesh code (``51357362_tran_6697_op.gml``),
 the folder it is in is searched (and, in a PLATEAU ``udx/<kind>/`` layout, ``udx/bldg``,
-``udx/veg`` and ``udx/brid`` too) for ``bldg`` files, and ``veg`` / ``brid`` files when a
-file of that kind is an input, whose mesh square touches an input's square (shares an edge
-or a corner: the 8 neighbours at the same level, or finer / coarser squares along the
-border) and does not overlap an input square of the same kind (that data is already
-loaded). Input files are never halo. Zip inputs are skipped: a zip is loaded whole, so its
-neighbours are already inputs.
+``udx/veg``, ``udx/brid`` and ``udx/cons`` too) for ``bldg`` files, and ``veg`` / ``brid`` /
+``cons`` files when a file of that kind is an input, whose mesh square touches an input's
+square (shares an edge or a corner: the 8 neighbours at the same level, or finer / coarser
+squares along the border) and does not overlap an input square of the same kind (that data
+is already loaded). Input files are never halo. Zip inputs are skipped: a zip is loaded
+whole, so its neighbours are already inputs.
 
 Why the margin is safe
 ----------------------
@@ -130,7 +130,8 @@ def _search_folders(folder: Path, kinds: Sequence[str]) -> list[Path]:
 
 
 def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The neighbouring tiles' ``bldg`` (and ``veg``, ``brid``) files beside the inputs, sorted.
+    """The neighbouring tiles' ``bldg`` (and ``veg``, ``brid``, ``cons``) files beside the
+    inputs, sorted.
 
     See the module docstring for the rule. A neighbour square with no file is logged at
     info level; finding nothing at all is fine.
@@ -146,8 +147,8 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             tiles.append((parsed[0], parsed[1], s.path.resolve().parent))
     if not tiles:
         return []
-    # Vegetation and bridges only when the inputs have them: the user left them out.
-    kinds = ["bldg"] + [k for k in ("veg", "brid") if any(k == kt for _, kt, _ in tiles)]
+    # Vegetation, bridges and walls only when the inputs have them: the user left them out.
+    kinds = ["bldg"] + [k for k in ("veg", "brid", "cons") if any(k == kt for _, kt, _ in tiles)]
     folders: list[Path] = []
     for _, _, folder in tiles:
         for f in _search_folders(folder, kinds):

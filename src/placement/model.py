@@ -33,6 +33,7 @@ class SurfaceKind(IntEnum):
     ROAD = 7  # carriageway, LOD1 road surface, or a traffic area of unknown function
     SIDEWALK = 8  # auxiliary traffic area, sidewalk, pedestrian way
     BRIDGE = 9  # any surface of a bridge: deck, piers, railings (brid:Bridge, BridgePart)
+    CONSTRUCTION = 10  # walls, sound barriers, retaining walls, ... (uro:OtherConstruction)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class FeatureTable:
     ids : gml:id of each feature (a generated id when the file has none).
     cls : CityGML class name: "Building", "BuildingPart", "Road", "TrafficArea",
         "AuxiliaryTrafficArea", "CityFurniture", "SolitaryVegetationObject", "PlantCover",
-        "TINRelief", "Bridge", "BridgePart".
+        "TINRelief", "Bridge", "BridgePart", "OtherConstruction".
     lod : (N,) int8, the level of detail whose geometry was used (0 = extruded footprint).
     measured_height : (N,) float64, ``bldg:measuredHeight`` in metres, NaN when missing.
     function : code of ``*:function`` (roads, furniture, traffic areas) or "" when missing.

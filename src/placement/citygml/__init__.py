@@ -21,6 +21,10 @@ What is read
   solids and surfaces, its ``boundedBy`` surfaces and its construction elements (deck,
   piers) and installations; LOD2 > LOD1 > LOD3 > LOD4. A bridge is not a building: it
   gives no ground height and no footprint.
+- ``uro:OtherConstruction`` (any uro release; PLATEAU ``cons`` files: walls, sound
+  barriers, retaining walls, embankments): occluders (CONSTRUCTION), from its own
+  ``lodNGeometry``, its ``boundedBy`` surfaces and its installations; LOD2 > LOD1 >
+  LOD3 (LOD0 lines have no height and are not read).
 - ``tran:Road``, ``tran:Track``, ``tran:Square``: their ``TrafficArea`` /
   ``AuxiliaryTrafficArea`` (ROAD or SIDEWALK by ``tran:function``) when they have any,
   else their own ``lodNMultiSurface`` (ROAD for a road, SIDEWALK for a track or square).
@@ -192,7 +196,8 @@ def read_citygml(
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
-                "(Building, Bridge, Road, Track, Square, CityFurniture, vegetation, TINRelief)"
+                "(Building, Bridge, OtherConstruction, Road, Track, Square, CityFurniture, "
+                "vegetation, TINRelief)"
             )
             empty_warnings.append(msg)
             log.warning("%s", msg)

@@ -72,6 +72,7 @@ from placement.citygml._tags import (
     TIN,
     TRACK,
     TREE,
+    is_uro,
 )
 from placement.crs import GEOGRAPHIC_EPSG
 from placement.errors import CityGMLError
@@ -140,6 +141,20 @@ _CODE_TRIES = 20
 _M_PER_DEG_LAT = 111_000.0
 #: Corners of the outline of a tree given as a point and attributes.
 _TREE_CORNERS = 8
+
+
+def _collect(
+    node: Any, kind: int, by_lod: dict[int, list[tuple[Any, int]]], suffixes: tuple[str, ...]
+) -> None:
+    """Add ``node``'s ``lodN<suffix>`` geometry properties, and the ``lodNMultiSurface``
+    of its ``boundedBy`` surfaces, to ``by_lod`` as ``kind``."""
+    for g in node:
+        gl = local_name(g.tag)
+        if gl.startswith("lod") and gl[3:4].isdigit() and gl.endswith(suffixes):
+            by_lod.setdefault(int(gl[3]), []).append((g, kind))
+        elif gl == "boundedBy":
+            for surf in g:
+                _collect(surf, kind, by_lod, ("MultiSurface",))
 
 
 class FileParser:
@@ -414,16 +429,6 @@ class FileParser:
         by_lod: dict[int, list[tuple[Any, int]]] = {}
         parts: list[Any] = []
         kind = int(SurfaceKind.BRIDGE)
-
-        def take(node: Any, suffixes: tuple[str, ...]) -> None:
-            for g in node:
-                gl = local_name(g.tag)
-                if gl.startswith("lod") and gl[3:4].isdigit() and gl.endswith(suffixes):
-                    by_lod.setdefault(int(gl[3]), []).append((g, kind))
-                elif gl == "boundedBy":
-                    for surf in g:
-                        take(surf, ("MultiSurface",))
-
         for child in el:
             local = local_name(child.tag)
             if local == "function" and not function:
@@ -432,10 +437,10 @@ class FileParser:
                 usage = (child.text or "").strip()
             elif local in ("outerBridgeConstruction", "outerBridgeInstallation"):
                 for element in child:
-                    take(element, ("Geometry", "MultiSurface", "Solid"))
+                    _collect(element, kind, by_lod, ("Geometry", "MultiSurface", "Solid"))
             elif local == "consistsOfBridgePart":
                 parts.extend(p for p in child if p.tag == BRIDGE_PART)
-        take(el, ("Solid", "MultiSurface"))
+        _collect(el, kind, by_lod, ("Solid", "MultiSurface"))
         row, fid = self._add_feature(el, cls, function=function, usage=usage)
         lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
         added, part_lod = self._parts(parts, lambda p: self.bridge(p, "BridgePart"))
@@ -444,6 +449,32 @@ class FileParser:
             return added
         self._finish(row, fid, lod, bad)
         return added
+
+    # ---- other constructions (i-UR)
+    def construction(self, el: Any) -> None:
+        """Read a ``uro:OtherConstruction`` (walls, sound barriers, retaining walls,
+        embankments, ...) as occluders (CONSTRUCTION).
+
+        Its own ``lodNGeometry`` (inline polygons; a solid of xlinks into its boundary
+        surfaces adds nothing), its ``boundedBy`` surfaces and its installations;
+        LOD2 > LOD1 > LOD3. LOD0 (lines or footprints without height) is not read."""
+        if not is_uro(el.tag):
+            return
+        function = ""
+        by_lod: dict[int, list[tuple[Any, int]]] = {}
+        kind = int(SurfaceKind.CONSTRUCTION)
+        for child in el:
+            local = local_name(child.tag)
+            if local == "function" and not function:
+                function = (child.text or "").strip()
+            elif "Installation" in local:
+                for element in child:
+                    _collect(element, kind, by_lod, ("Geometry", "MultiSurface", "Solid"))
+        _collect(el, kind, by_lod, ("Geometry", "MultiSurface", "Solid"))
+        by_lod.pop(0, None)
+        row, fid = self._add_feature(el, "OtherConstruction", function=function)
+        lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
+        self._finish(row, fid, lod, bad)
 
     # ---- roads and the other transportation complexes
     def road(self, el: Any, cls: str = "Road") -> None:
@@ -703,7 +734,7 @@ def _parse(source: Source, srs_epsg: int | None, *, fast: bool) -> RawFile:
                         raw.dim, dim_known = dim or 3, True
                 if fast and raw.dim != 3:
                     raise FastPathError  # 2D coordinates: the exact path reads them
-                handlers[el.tag](el)
+                handlers.get(el.tag, parser.construction)(el)
                 # Free the feature and the (now empty) members before it.
                 el.clear()
                 member = el.getparent()

@@ -25,13 +25,13 @@ _DATASET_NAME = re.compile(r"^(\d{5})_[a-z]", re.IGNORECASE)
 #: PLATEAU dataset kinds (the word after the mesh code in a file name) that hold nothing
 #: this tool reads: land use, urban planning, flood / tsunami / storm-surge / inland-flood
 #: / reservoir-flood areas, landslide zones, water bodies, areas, generic objects,
-#: underground buildings and facilities, tunnels, railways, waterways, other
-#: constructions. A folder or zip (a whole dataset, say) skips them by name: the flood
-#: layers alone can be gigabytes. A file named on its own is always read.
+#: underground buildings and facilities, tunnels, railways, waterways. A folder or zip
+#: (a whole dataset, say) skips them by name: the flood layers alone can be gigabytes.
+#: A file named on its own is always read.
 NOT_READ_KINDS = frozenset(
     {
         "luse", "urf", "fld", "tnm", "htd", "ifld", "rfld", "lsld", "wtr", "area",
-        "gen", "ubld", "unf", "tun", "rwy", "wwy", "cons",
+        "gen", "ubld", "unf", "tun", "rwy", "wwy",
     }
 )  # fmt: skip
 

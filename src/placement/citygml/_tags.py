@@ -45,7 +45,27 @@ PLANT_COVER = _q(VEG, "PlantCover")
 TIN = _q(DEM, "TINRelief")
 BRIDGE = _q(BRID, "Bridge")
 BRIDGE_PART = _q(BRID, "BridgePart")
-FEATURE_TAGS = (BUILDING, ROAD, TRACK, SQUARE, FURNITURE, TREE, PLANT_COVER, TIN, BRIDGE)
+#: i-UR's other constructions (walls, sound barriers, embankments), in whichever uro
+#: release (its namespace changes with each): matched by local name, namespace checked.
+OTHER_CONSTRUCTION = "{*}OtherConstruction"
+FEATURE_TAGS = (
+    BUILDING,
+    ROAD,
+    TRACK,
+    SQUARE,
+    FURNITURE,
+    TREE,
+    PLANT_COVER,
+    TIN,
+    BRIDGE,
+    OTHER_CONSTRUCTION,
+)
+
+
+def is_uro(tag: str) -> bool:
+    """Whether a qualified tag is in an i-UR ``uro`` namespace (any release)."""
+    return "/iur/uro/" in tag.partition("}")[0]
+
 
 #: Roles of a raw polygon.
 OCCLUDER, ROADSURF, FOOTPRINT, EXTRUDE, POINTS = 0, 1, 2, 3, 4

@@ -47,6 +47,7 @@ VEGETATION_COLOR = "#8aa874"
 FURNITURE_COLOR = "#707070"
 TERRAIN_COLOR = "#ebe7dc"
 BRIDGE_COLOR = "#b7b0a2"
+CONSTRUCTION_COLOR = "#a89f91"
 ROAD_COLOR = "#6b6b6b"
 BACKGROUND_TOP = "#f7f9fc"
 BACKGROUND_BOTTOM = "#d9e2ec"
@@ -68,6 +69,7 @@ OCCLUDER_GROUPS: tuple[tuple[str, tuple[SurfaceKind, ...], str], ...] = (
     ("street furniture", (SurfaceKind.FURNITURE,), FURNITURE_COLOR),
     ("terrain", (SurfaceKind.TERRAIN,), TERRAIN_COLOR),
     ("bridges", (SurfaceKind.BRIDGE,), BRIDGE_COLOR),
+    ("walls and barriers", (SurfaceKind.CONSTRUCTION,), CONSTRUCTION_COLOR),
 )
 _LEGEND_GROUPS = ("buildings", "vegetation")
 
