@@ -796,3 +796,51 @@ def test_workers_give_the_same_city_in_input_order(plateau: Path, tmp_path: Path
         read_citygml([*files, broken], workers=2)
     with pytest.raises(OptionError):
         read_citygml(files, workers=0)
+
+
+def test_a_worker_that_dies_hands_its_file_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import placement._workers as pw
+
+    files = [write(tmp_path, f"{i}.gml", document(lod2_building(f"b{i}"))) for i in range(4)]
+    one = read_citygml(files)
+
+    def die(self: pw.Worker, *args: object) -> object:
+        self.kill()
+        raise pw.WorkerError("worker process failed: killed")
+
+    monkeypatch.setattr(pw.Worker, "call", die)
+    two = read_citygml(files, workers=2)
+    assert two.features.ids == one.features.ids and two.sources == one.sources
+    assert np.array_equal(two.occluders.vertices, one.occluders.vertices)
+
+
+_UNGUARDED = """
+import sys
+from placement.citygml import read_citygml
+
+with open(sys.argv[1], "a") as f:  # a side effect at the top level, no __main__ guard
+    f.write("ran\\n")
+city = read_citygml(sys.argv[2:], workers=2)
+print(len(city.features.ids))
+"""
+
+
+def test_workers_do_not_rerun_an_unguarded_script(tmp_path: Path) -> None:
+    # A planner's script without `if __name__ == "__main__":` runs once and loads.
+    import subprocess
+    import sys
+
+    files = [write(tmp_path, f"{i}.gml", document(lod2_building(f"b{i}"))) for i in range(3)]
+    script = write(tmp_path, "plan.py", _UNGUARDED)
+    marker = tmp_path / "marker.txt"
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert marker.read_text() == "ran\n"
+    assert int(done.stdout.strip()) == 3 and "Traceback" not in done.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -570,6 +571,96 @@ def test_lp_duals_reach_the_lp_optimum(seed: int) -> None:
         steps=1,
     )
     assert -lp.fun - 1e-6 <= got.bound <= -lp.fun * 1.002
+
+
+_UNGUARDED_SCRIPT = """
+import sys, time
+import numpy as np
+import scipy.sparse as sp
+from placement.optimise._lp import LPBoundProcess
+from placement.optimise._problem import check_inputs, reduce_problem
+
+with open(sys.argv[1], "a") as f:  # a side effect at the top level, no __main__ guard
+    f.write("ran\\n")
+rng = np.random.default_rng(0)
+A = sp.csr_matrix((rng.random((300, 3000)) < 0.01).astype(np.int8))
+inp = check_inputs(A, None, None, k=1, min_level=1, existing=None, site=None,
+                   max_per_site=None, time_limit=1.0)
+R = reduce_problem(inp, seed=0)
+kw = dict(budget=10.0, target=None, full=False, known=0.0, pdlp_s=5.0, steps=20)
+got = LPBoundProcess(R, deadline=time.perf_counter() + 30, **kw).result(time.perf_counter() + 60)
+print(repr(None if got is None else got.bound))
+"""
+
+
+def test_lp_bound_child_does_not_rerun_an_unguarded_script(tmp_path: Path) -> None:
+    # A planner's script without `if __name__ == "__main__":` must run once, and the child
+    # must still return the bound: the same one as computed here.
+    import subprocess
+    import sys
+
+    from placement.optimise._lp import lp_bound
+    from placement.optimise._problem import check_inputs, reduce_problem
+
+    script = tmp_path / "plan.py"
+    script.write_text(_UNGUARDED_SCRIPT, encoding="utf-8")
+    marker = tmp_path / "marker.txt"
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert marker.read_text() == "ran\n"
+    assert "Traceback" not in done.stderr
+    rng = np.random.default_rng(0)
+    A = sp.csr_matrix((rng.random((300, 3000)) < 0.01).astype(np.int8))
+    inp = check_inputs(
+        A,
+        None,
+        None,
+        k=1,
+        min_level=1,
+        existing=None,
+        site=None,
+        max_per_site=None,
+        time_limit=1.0,
+    )
+    R = reduce_problem(inp, seed=0)
+    here = lp_bound(
+        R,
+        budget=10.0,
+        target=None,
+        full=False,
+        known=0.0,
+        pdlp_s=5.0,
+        steps=20,
+        deadline=1e300,
+    )
+    assert float(done.stdout.strip()) == here.bound
+
+
+def test_lp_bound_child_is_stopped_at_the_deadline() -> None:
+    import time
+
+    from placement.optimise._lp import LPBoundProcess
+
+    R = _reduced(_spatial(200, 2000, seed=3).toarray(), np.ones(2000), np.ones(200), 1)
+    p = LPBoundProcess(
+        R,
+        budget=5.0,
+        target=None,
+        full=False,
+        known=0.0,
+        pdlp_s=60.0,
+        steps=10**6,
+        deadline=time.perf_counter() + 60,
+    )
+    t = time.perf_counter()
+    assert p.result(time.perf_counter() + 0.2) is None  # gave up: no bound, no wait
+    assert time.perf_counter() - t < 2.0
+    assert not p._worker.alive  # and the child is gone
 
 
 def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,9 +152,9 @@ def read_citygml(
     progress : called as ``progress(files_done, files_total)`` after each file.
     workers : processes that parse files at once (this one included). Files are the
         unit of work, so this helps folders and zips of several tiles; the result is the
-        same as with 1 (files are merged in input order). Above 1, worker processes come
-        from a forkserver, whose first start costs a few tenths of a second once per
-        Python process.
+        same as with 1 (files are merged in input order). Above 1, the workers are child
+        interpreters (:mod:`placement._workers`, never a re-run of the caller's script),
+        started once per Python process in about half a second and kept.
 
     Returns
     -------
@@ -257,74 +257,71 @@ def _load_parallel(
     workers: int,
     progress: Callable[[int, int], None] | None,
 ) -> list[_Loaded]:
-    """:func:`_load_one` over all sources on ``workers - 1`` processes and this one.
+    """:func:`_load_one` over all sources on ``workers - 1`` child interpreters
+    (:mod:`placement._workers`) and this process.
 
     Files are taken largest first, by this process and by each worker the moment it is
-    free (a finished job's callback hands the worker the next file), so what is left at
-    the end is small files and nobody waits long. Results come back in input order. The
-    first file (in input order) that fails raises its error, as a one-by-one read would.
+    free, so what is left at the end is small files and nobody waits long. Results come
+    back in input order. The first file (in input order) that fails raises its error, as a
+    one-by-one read would. A worker that dies hands its file back to this process.
     """
-    import multiprocessing as mp
     import threading
     from collections import deque
-    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
-    # Never fork: the caller may hold threads (BLAS, VTK, OR-Tools) whose locks a forked
-    # child would inherit mid-use. A forkserver forks clean single-threaded workers.
-    ctx: Any
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        # Takes effect only if the server is not running yet.
-        ctx.set_forkserver_preload([__name__])
-    else:
-        ctx = mp.get_context("spawn")
+    from placement._workers import WorkerError
+    from placement._workers import workers as worker_pool
+
     results: list[_Loaded | _Failed | None] = [None] * len(sources)
     queue = deque(sorted(range(len(sources)), key=lambda i: -sources[i].size))
-    # Callbacks run on the pool's manager thread (or at once, in this one, for a future
-    # already done): the queue and the futures are shared under a re-entrant lock.
-    lock = threading.RLock()
-    futures: dict[Future[_Loaded | _Failed], int] = {}
+    lock = threading.Lock()
     done = 0
+
+    def take() -> int:
+        with lock:
+            return queue.popleft() if queue else -1
 
     def collect(i: int, result: _Loaded | _Failed) -> None:
         nonlocal done
-        results[i] = result
-        done += 1
-        if progress is not None:
-            progress(done, len(sources))
+        with lock:
+            results[i] = result
+            done += 1
+            if progress is not None:
+                progress(done, len(sources))
 
-    with ProcessPoolExecutor(workers - 1, mp_context=ctx) as pool:
+    def local(i: int) -> None:
+        # This process's share costs no pickling.
+        collect(i, _load_job(sources[i], target, default_height_m))
 
-        def feed(_: object = None) -> None:
-            with lock:
-                if queue:
-                    i = queue.popleft()
-                    fut = pool.submit(_load_job, sources[i], target, default_height_m)
-                    futures[fut] = i
-                    fut.add_done_callback(feed)
-
-        try:
-            for _ in range(workers - 1):
-                feed()
-            seen: set[Future[_Loaded | _Failed]] = set()
-            while True:
+    def serve(w: Any) -> None:
+        while (i := take()) >= 0:
+            try:
+                got = w.call(__name__, "_load_job", sources[i], target, default_height_m)
+            except WorkerError as e:
+                log.warning("%s: read here instead (%s)", sources[i].label, e)
                 with lock:
-                    i = queue.popleft() if queue else -1
-                    finished = [f for f in futures if f.done() and f not in seen]
-                for fut in finished:  # report the pool's files as they come
-                    seen.add(fut)
-                    collect(futures[fut], fut.result())
-                if i < 0:
-                    break
-                # This process's share costs no pickling.
-                collect(i, _load_job(sources[i], target, default_height_m))
-            with lock:  # the queue is empty: nothing more is submitted
-                rest = [f for f in futures if f not in seen]
-            for fut in as_completed(rest):
-                collect(futures[fut], fut.result())
+                    queue.appendleft(i)
+                return
+            collect(i, got)
+
+    with worker_pool(workers - 1) as pool:
+        threads = [
+            threading.Thread(target=serve, args=(w,), name="placement-load", daemon=True)
+            for w in pool
+        ]
+        try:
+            for t in threads:
+                t.start()
+            while (i := take()) >= 0:
+                local(i)
+            for t in threads:
+                t.join()
+            while (i := take()) >= 0:  # files of workers that died
+                local(i)
         except BaseException:
-            with lock:  # a bug or Ctrl-C: feed the pool nothing more, let it wind down
+            with lock:  # a bug or Ctrl-C: hand out nothing more
                 queue.clear()
+            for w in pool:  # mid-call workers are not handed to anyone else
+                w.kill()
             raise
     out: list[_Loaded] = []
     for r in results:

@@ -29,7 +29,7 @@ steps:
    merged up the bisection tree while time lasts (:mod:`._decompose`; valid for any split,
    2,000 x 20,000: 809 where a minute of SCIP on the whole gives 793-797);
 5. on large instances (max coverage, partial min cover) an LP bound phase runs from step 2 on
-   in a forked child process at the lowest priority (the second core): PDLP solves the LP
+   in a child interpreter at the lowest priority (the second core): PDLP solves the LP
    relaxation approximately and its duals, used as Lagrangian multipliers (so the bound is
    valid however loose the solve), seed a few more subgradient steps. It only ever replaces
    the bound (5,000 x 50,000: 24,921 -> 24,893; Osaka tile at 0.95: 462 -> 473), never the

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import os
+import threading
 import time
+import weakref
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from placement._workers import Worker, WorkerError
 from placement.optimise._bounds import lagrange_max, lagrange_min
 from placement.optimise._problem import FloatArray, Reduced
 
@@ -139,55 +140,52 @@ def lp_bound(
     return LPBound(res.bound, its, res.iterations)
 
 
-def _child(conn: Connection, kwargs: dict[str, Any]) -> None:
-    # Lowest priority: on a busy machine the primal search (whose answer must not depend
-    # on the load) keeps its core and only the bound suffers.
+def _niced_lp_bound(kwargs: dict[str, Any]) -> LPBound | str:
+    """:func:`lp_bound` in the child, at the lowest priority; an error comes back as text."""
+    # On a busy machine the primal search (whose answer must not depend on the load) keeps
+    # its core and only the bound suffers.
     with contextlib.suppress(OSError):
         os.nice(19)
     try:
-        out: LPBound | str = lp_bound(**kwargs)
+        return lp_bound(**kwargs)
     except Exception as e:  # reported to the parent, which then keeps its own bound
-        out = repr(e)
-    # The parent may have stopped listening (it raised, or gave up at its deadline).
-    with contextlib.suppress(OSError):
-        conn.send(out)
-    conn.close()
+        return repr(e)
 
 
 class LPBoundProcess:
-    """:func:`lp_bound` in a child process, on the second core."""
+    """:func:`lp_bound` in a child interpreter of its own (:class:`placement._workers.Worker`,
+    never a re-run of the caller's script), on the second core. The reduced instance
+    travels by pickle (a few MB at most); the child is killed at the deadline."""
 
     def __init__(self, R: Reduced, **kwargs: Any) -> None:
-        # Not plain fork: the caller may hold threads (VTK, Embree's TBB pool, an earlier
-        # CP-SAT) whose locks a forked child would inherit mid-use. A forkserver child starts
-        # clean; the reduced instance travels by pickle (a few MB at most).
-        ctx = (
-            mp.get_context("forkserver")
-            if "forkserver" in mp.get_all_start_methods()
-            else mp.get_context("spawn")
-        )
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(
-            target=_child, args=(send, {"R": R, **kwargs}), name="placement-lp", daemon=True
-        )
-        self._proc.start()
-        send.close()
+        self._worker = Worker()
+        # Killed with this object at the latest (the caller raised before asking).
+        weakref.finalize(self, self._worker.kill)
+        self._out: list[LPBound | str] = []
+        self._error = ""
+
+        def talk() -> None:
+            try:
+                self._out.append(self._worker.call(__name__, "_niced_lp_bound", {"R": R, **kwargs}))
+            except WorkerError as e:
+                self._error = str(e)
+
+        self._thread = threading.Thread(target=talk, name="placement-lp", daemon=True)
+        self._thread.start()
 
     def result(self, deadline: float) -> LPBound | None:
         """The bound if it arrives before ``deadline`` (perf_counter time), else None."""
-        out: LPBound | None = None
-        try:
-            if self._recv.poll(max(0.0, deadline - time.perf_counter())):
-                got = self._recv.recv()
-                if isinstance(got, LPBound):
-                    out = got
-                else:
-                    log.warning("optimise: LP bound phase failed: %s", got)
-        except (EOFError, OSError) as e:
-            log.warning("optimise: LP bound phase gave nothing: %r", e)
-        finally:
-            self._recv.close()
-            if self._proc.is_alive():
-                self._proc.terminate()
-            self._proc.join(timeout=1.0)
-        return out
+        self._thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+        if self._thread.is_alive():
+            self._worker.kill()
+            self._thread.join(timeout=1.0)
+            return None
+        self._worker.close()
+        if not self._out:
+            log.warning("optimise: LP bound phase gave nothing: %s", self._error)
+            return None
+        got = self._out[0]
+        if isinstance(got, LPBound):
+            return got
+        log.warning("optimise: LP bound phase failed: %s", got)
+        return None
