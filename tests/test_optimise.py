@@ -600,7 +600,6 @@ def test_lp_bound_child_does_not_rerun_an_unguarded_script(tmp_path: Path) -> No
     import sys
 
     from placement.optimise._lp import lp_bound
-    from placement.optimise._problem import check_inputs, reduce_problem
 
     script = tmp_path / "plan.py"
     script.write_text(_UNGUARDED_SCRIPT, encoding="utf-8")
@@ -615,19 +614,8 @@ def test_lp_bound_child_does_not_rerun_an_unguarded_script(tmp_path: Path) -> No
     assert marker.read_text() == "ran\n"
     assert "Traceback" not in done.stderr
     rng = np.random.default_rng(0)
-    A = sp.csr_matrix((rng.random((300, 3000)) < 0.01).astype(np.int8))
-    inp = check_inputs(
-        A,
-        None,
-        None,
-        k=1,
-        min_level=1,
-        existing=None,
-        site=None,
-        max_per_site=None,
-        time_limit=1.0,
-    )
-    R = reduce_problem(inp, seed=0)
+    A = (rng.random((300, 3000)) < 0.01).astype(np.int8)
+    R = _reduced(A, np.ones(3000), np.ones(300), 1)  # what the script's None weights mean
     here = lp_bound(
         R,
         budget=10.0,
