@@ -674,8 +674,8 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     with_lp = solve()
     np.testing.assert_array_equal(plain[0].chosen, with_lp[0].chosen)
     # The partial cover runs SCIP on a thread too at this size; with the LP child's start
-    # (a forkserver, at normal priority until it forks the niced child) three processes
-    # share two cores in 2 s, and the Lagrangian phase's clock cap (not its step count) may
+    # (a new interpreter, at normal priority until it nices itself) three processes share
+    # two cores in 2 s, and the Lagrangian phase's clock cap (not its step count) may
     # end it, so the cover may differ (155 or 153 seen); it must stay a valid cover.
     b = with_lp[1]
     assert b.covered_fraction_coverable >= 0.9 - 1e-12
