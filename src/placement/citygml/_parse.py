@@ -471,8 +471,8 @@ class FileParser:
                 for element in child:
                     _collect(element, kind, by_lod, ("Geometry", "MultiSurface", "Solid"))
         _collect(el, kind, by_lod, ("Geometry", "MultiSurface", "Solid"))
-        by_lod.pop(0, None)
         row, fid = self._add_feature(el, "OtherConstruction", function=function)
+        # LOD0 (lines, footprints without height) is left out of the order.
         lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
         self._finish(row, fid, lod, bad)
 

@@ -33,6 +33,12 @@ def value(R: Reduced, x: BoolArray) -> float:
     return float(R.w[coverage_count(R, x) >= R.req - 0.5].sum())
 
 
+def alone_weight(R: Reduced, options: IntArray, count: FloatArray) -> FloatArray:
+    """Weight each of ``options`` (chosen, with ``count`` from :func:`coverage_count`)
+    would lose on its own: the points it counts for that are exactly at their ``req``."""
+    return np.asarray(R.B[options] @ (R.w * (np.abs(count - R.req) < 0.5)), np.float64)
+
+
 def site_counts(R: Reduced, x: BoolArray) -> IntArray:
     return np.bincount(R.site[x], minlength=R.site_cap.size).astype(np.int64)
 

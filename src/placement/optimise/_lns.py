@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from placement.optimise._exact import cpsat_max, cpsat_min
-from placement.optimise._heuristics import coverage_count, site_counts, value
+from placement.optimise._heuristics import alone_weight, coverage_count, site_counts, value
 from placement.optimise._problem import BoolArray, Reduced
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,7 @@ def lns(
         else:
             # Global: chosen options that cover least on their own (random among the
             # cheapest-looking few), traded against the best unchosen anywhere.
-            alone = R.B[chosen] @ (R.w * (np.abs(count - R.req) < 0.5))
-            per = alone / np.maximum(R.cost[chosen], 1e-12)
+            per = alone_weight(R, chosen, count) / np.maximum(R.cost[chosen], 1e-12)
             pool = chosen[np.lexsort((chosen, per))][: 3 * n_rc]
             rc = np.sort(rng.choice(pool, size=min(n_rc, pool.size), replace=False))
             ru = np.flatnonzero(~x)

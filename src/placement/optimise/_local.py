@@ -45,6 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from placement.optimise._heuristics import (
+    alone_weight,
     coverage_count,
     drop_redundant,
     site_counts,
@@ -237,8 +238,7 @@ def _drop_cheapest_losses(R: Reduced, x: BoolArray, count: FloatArray) -> BoolAr
     """``x`` without the chosen option that loses the least weight per cost (points it
     alone still counts for); ``count`` is updated in place."""
     chosen = np.flatnonzero(x)
-    critical = np.abs(count - R.req) < 0.5
-    loss = (R.B[chosen] @ (R.w * critical)) / np.maximum(R.cost[chosen], _EPS)
+    loss = alone_weight(R, chosen, count) / np.maximum(R.cost[chosen], _EPS)
     j = int(chosen[np.argmin(loss)])
     y = x.copy()
     y[j] = False
@@ -277,9 +277,9 @@ def cover_descent(
     y = _drop_cheapest_losses(R, best, count)
     used, it, improved, stalled = 0.0, 0, 0, 0
     step = work / max(1, chunks)
-    last = value(R, y)
+    # covered: y's weight now; last: the most y covered since the last drop.
+    covered = last = value(R, y)
     while used < work and time.perf_counter() < deadline and y.any():
-        covered = value(R, y)
         if covered >= target - tol:
             stalled = 0
             best = drop_redundant(R, y, target)
@@ -288,15 +288,14 @@ def cover_descent(
             if not best.any():
                 break
             y = _drop_cheapest_losses(R, best, count)
-            last = value(R, y)
+            covered = last = value(R, y)
         else:
             if stalled >= patience * np.count_nonzero(y):
                 break
             count = coverage_count(R, y)
         it += 1
-        critical = np.abs(count - R.req) < 0.5
         chosen = np.flatnonzero(y)
-        next_loss = float((R.B[chosen] @ (R.w * critical)).min()) if chosen.size else 0.0
+        next_loss = float(alone_weight(R, chosen, count).min()) if chosen.size else 0.0
         chunk = min(step, work - used)
         patience_left = int(patience * chosen.size) - stalled
         loc = regional_search(
@@ -314,7 +313,7 @@ def cover_descent(
         covered = value(R, y)
         stalled = 0 if covered > last + tol else stalled + max(1, loc.iterations)
         last = max(last, covered)
-    if value(R, y) >= target - tol and float(R.cost[y].sum()) < float(R.cost[best].sum()):
+    if covered >= target - tol and float(R.cost[y].sum()) < float(R.cost[best].sum()):
         best = drop_redundant(R, y, target)
         improved += 1
     log.debug(
