@@ -651,6 +651,23 @@ def test_lp_bound_child_is_stopped_at_the_deadline() -> None:
     assert not p._worker.alive  # and the child is gone
 
 
+def test_workers_run_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker is one core's work beside its caller. A BLAS pool of its own oversubscribed
+    # the two cores: the LP phase's subgradient steps took 110 ms each instead of 8 ms
+    # beside a busy caller, and the 3 x 3 Osaka block's bound missed its deadline.
+    from placement._workers import _THREAD_VARS, Worker
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    w = Worker()
+    try:
+        got = [w.call("os", "getenv", var) for var in _THREAD_VARS]
+    finally:
+        w.close()
+    assert got == ["1"] * len(_THREAD_VARS)
+    assert "OPENBLAS_NUM_THREADS" in _THREAD_VARS and "OMP_NUM_THREADS" in _THREAD_VARS
+
+
 def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     # The LP phase (forced on a small instance) may only change the bound, never the options.
     import placement.optimise as po

@@ -26,6 +26,15 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 _HEADER = struct.Struct("<Q")
+# Thread pools of BLAS and OpenMP runtimes, set to one thread in a worker.
+_THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 class WorkerError(RuntimeError):
@@ -59,6 +68,12 @@ class Worker:
         env = dict(os.environ)
         # The child finds placement (and anything else) where this process found it.
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if isinstance(p, str) and p)
+        # A worker is one core's worth of work beside this process. A BLAS pool of its own
+        # would oversubscribe the cores, and its threads wait on each other at every call
+        # (numpy's dot of the LP phase's subgradient: 8 ms a step alone, 110 ms beside a
+        # busy caller, so the 3 x 3 Osaka block's bound missed its deadline).
+        for var in _THREAD_VARS:
+            env[var] = "1"
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "placement._workers"],
             stdin=subprocess.PIPE,
