@@ -651,6 +651,32 @@ def test_lp_bound_child_is_stopped_at_the_deadline() -> None:
     assert not p._worker.alive  # and the child is gone
 
 
+def test_lp_bound_gives_pdlp_half_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PDLP overruns its limit by its setup and the warm-started steps after it make much of
+    # the bound: by default it gets half the time left before the deadline, not more.
+    import time
+
+    import placement.optimise._lp as lpm
+    from placement.optimise._heuristics import greedy_max, value
+
+    seen: list[float] = []
+    real = lpm.lp_duals
+
+    def spy(R: Any, **kw: Any) -> Any:
+        seen.append(kw["time_s"])
+        return real(R, **kw)
+
+    monkeypatch.setattr(lpm, "lp_duals", spy)
+    R = _reduced(_spatial(60, 600, seed=5).toarray(), np.ones(600), np.ones(60), 1)
+    kw: dict[str, Any] = {"budget": 5.0, "target": None, "full": False, "known": 0.0, "steps": 5}
+    t = time.perf_counter()
+    got = lpm.lp_bound(R, deadline=t + 8.0, **kw)
+    assert 3.9 <= seen[0] <= 4.0
+    lpm.lp_bound(R, deadline=t + 100.0, pdlp_s=1.5, **kw)  # an explicit limit is kept
+    assert seen[1] == 1.5
+    assert got.bound >= value(R, greedy_max(R, 5.0)) - 1e-6
+
+
 def test_workers_run_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker is one core's work beside its caller. A BLAS pool of its own oversubscribed
     # the two cores: the LP phase's subgradient steps took 110 ms each instead of 8 ms

@@ -36,12 +36,12 @@ _EXACT_WORK = 0.5
 # LP bound phase (PDLP duals as Lagrangian multipliers, in a child process on the second
 # core): used from this many nonzeros of the reduced matrix and this time limit, seconds.
 # (5,000 x 50,000, 730k nonzeros: PDLP at 1e-4 takes 9 s and its duals give 24,894 where
-# 3,000 subgradient steps stop at 24,921.)
+# 3,000 subgradient steps stop at 24,921.) PDLP gets half the time the child has left
+# (:func:`._lp.lp_bound`), its warm-started subgradient steps the rest up to this share of
+# time_limit.
 _LP_MIN_NNZ = 300_000
 _LP_MIN_TIME_S = 10.0
-_LP_PDLP_SHARE = 0.6  # PDLP's share of time_limit
-_LP_STEPS_SHARE = 0.15  # nominal time of its warm-started subgradient steps
-_LP_END_SHARE = 0.9  # the child's warm-started subgradient stops here (share of time_limit)
+_LP_END_SHARE = 0.9
 
 
 def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoundProcess | None:
@@ -51,9 +51,8 @@ def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoun
     try:
         return LPBoundProcess(
             R,
-            pdlp_s=_LP_PDLP_SHARE * time_limit,
             deadline=t0 + _LP_END_SHARE * time_limit,
-            steps=_lagrange_steps(R, _LP_STEPS_SHARE * time_limit),
+            steps=_LAGRANGE_ITERS,
             **kwargs,
         )
     except OSError as e:  # no fork (resource limits): keep the Lagrangian bound alone
