@@ -677,6 +677,20 @@ def test_lp_bound_gives_pdlp_half_the_time_left(monkeypatch: pytest.MonkeyPatch)
     assert got.bound >= value(R, greedy_max(R, 5.0)) - 1e-6
 
 
+def test_bound_dot_is_the_dot_product() -> None:
+    # The subgradient's dot products avoid BLAS (whose threads spin on both cores and
+    # starved the LP child); the value must still be the plain sum of products.
+    from placement.optimise._bounds import dot
+
+    rng = np.random.default_rng(7)
+    a = rng.random(50_000)
+    b = rng.integers(0, 5, 50_000)
+    assert dot(a, b) == pytest.approx(float(np.sum(a * b)), rel=1e-12)
+    assert dot(a, a) == pytest.approx(float(np.sum(a * a)), rel=1e-12)
+    assert dot(b, b) == float(np.sum(b * b))
+    assert dot(a[:0], a[:0]) == 0.0
+
+
 def test_workers_run_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker is one core's work beside its caller. A BLAS pool of its own oversubscribed
     # the two cores: the LP phase's subgradient steps took 110 ms each instead of 8 ms

@@ -24,10 +24,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from placement.optimise._problem import BoolArray, FloatArray, Reduced
+
+
+def dot(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+    """a . b without BLAS: numpy's ``@`` on long vectors wakes OpenBLAS's threads, which
+    spin on both cores and starved the LP child of its core (its PDLP did not finish in 15 s
+    beside a caller doing dots, where alone it takes 8 s); einsum's own loop, one thread,
+    also sums in the same order on every machine."""
+    return float(np.einsum("i,i->", a, b))
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ def lagrange_max(
             cands.append(ks.x >= 0.999)
         gap = L - lower
         s = R.Bt @ ks.x - R.req * y
-        nrm = float(s @ s)
+        nrm = dot(s, s)
         if gap <= 1e-9 * max(1.0, abs(L)) or nrm == 0 or theta < 1e-5:
             break
         if time.perf_counter() > deadline:
@@ -195,13 +205,13 @@ def lagrange_min(
         red = c - U
         x = red < 0
         if full:
-            L = float(R.req @ u) + float(red[x].sum())
+            L = dot(R.req, u) + float(red[x].sum())
             s = R.req - R.Bt @ x.astype(np.float64)
         else:
             # The target row stays in the subproblem: min sum req u y over y in [0, 1] with
             # w y >= T is a fractional knapsack (cheapest price per weight first).
             y = _cheapest_cover(R.req * u / w_pos, R.w, target)
-            L = float(red[x].sum()) + float((R.req * u) @ y)
+            L = float(red[x].sum()) + dot(R.req * u, y)
             s = R.req * y - R.Bt @ x.astype(np.float64)
         if best + 1e-12 * max(1.0, abs(L)) < L:
             best, best_u, stall = L, u.copy(), 0
@@ -212,7 +222,7 @@ def lagrange_min(
         if it % 25 == 0:
             cands.append(x.copy())
         gap = upper - L
-        nrm = float(s @ s)
+        nrm = dot(s, s)
         if gap <= 1e-9 * max(1.0, abs(upper)) or nrm == 0 or theta < 1e-5:
             break
         if time.perf_counter() > deadline:
