@@ -204,8 +204,8 @@ def min_cover(
             )
     # Full cover runs SCIP on the second core instead.
     lp = (
-        _start_lp(R, time_limit, t0, budget=None, target=t_res, full=False, known=ub)
-        if not full and math.isfinite(ub)
+        _start_lp(R, time_limit, t0, budget=None, target=t_res, full=full, known=ub)
+        if bound_worker is None and math.isfinite(ub)
         else None
     )
     # set_cover needs positive costs; free options are taken by greedy first anyway.
@@ -245,97 +245,105 @@ def min_cover(
         not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)
     ) and time.perf_counter() < deadline - 0.2:
         free = ~one & ~zero
-        if int(R.B[free].nnz) <= _MAX_EXACT_NNZ:
-            base = ub
-            left_s = max(0.05, deadline - time.perf_counter() - 0.1)
-            big = int(free.sum()) > _MAX_EXACT_OPTIONS
-            # On big partial covers SCIP does not finish its root LP in a minute (Osaka tile,
-            # 0.95: bound 0 after 25 s) while it takes a core from the search.
-            if bound_worker is None and math.isfinite(ub) and left_s > 1.0 and (full or not big):
-                bound_worker = _ScipBound(
-                    R, t_res, full, fixed1=one, fixed0=zero, hint=x, deadline=deadline, seed=seed
+        # Exact models (CP-SAT, SCIP) are built only up to this many nonzeros; the searches
+        # below run at any size (the 3 x 3 Osaka block's 0.95 cover, 1.8M nonzeros, was
+        # left at greedy's answer when this gate held them too).
+        modelled = int(R.B[free].nnz) <= _MAX_EXACT_NNZ
+        base = ub
+        left_s = max(0.05, deadline - time.perf_counter() - 0.1)
+        big = not modelled or int(free.sum()) > _MAX_EXACT_OPTIONS
+        # On big partial covers SCIP does not finish its root LP in a minute (Osaka tile,
+        # 0.95: bound 0 after 25 s) while it takes a core from the search.
+        if (
+            bound_worker is None
+            and modelled
+            and math.isfinite(ub)
+            and left_s > 1.0
+            and (full or not big)
+        ):
+            bound_worker = _ScipBound(
+                R, t_res, full, fixed1=one, fixed0=zero, hint=x, deadline=deadline, seed=seed
+            )
+            worker_base, worker_fixed = ub, (int(one.sum()), int(zero.sum()))
+        if (
+            full
+            and inp.k == 1
+            and not R.has_site_cap
+            and float(R.cost.min()) > 0
+            and time_limit >= _WLS_MIN_TIME_S
+        ):
+            wl = weighted_cover_search(
+                R,
+                x,
+                iterations=_wls_steps(R, x, _WLS_SHARE * time_limit),
+                deadline=t0 + 0.5 * time_limit,
+                seed=seed,
+            )
+            x_w = drop_redundant(R, wl.x, t_res)
+            c_w = float(R.cost[x_w].sum())
+            if c_w < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, x_w, t_res):
+                x, ub = x_w, c_w
+                methods.append(f"weighting local search ({wl.iterations} steps)")
+        if math.isfinite(ub) and not full:
+            de = cover_descent(
+                R,
+                x,
+                t_res,
+                work=(_DESCENT_WORK if big else _DESCENT_WORK_HINT) * time_limit * NNZ_PER_S,
+                deadline=deadline - 0.3,
+                seed=seed,
+            )
+            c_de = float(R.cost[de.x].sum())
+            if c_de < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, de.x, t_res):
+                x, ub = de.x, c_de
+                methods.append(f"cover descent ({de.improvements} cheaper covers)")
+        if big and math.isfinite(ub) and full:
+            # Too many free options for one CP-SAT search to improve: re-solve small
+            # neighbourhoods exactly instead (its bound is local, so not used).
+            ln = lns(
+                R,
+                x,
+                budget=None,
+                target=t_res,
+                full=full,
+                work=_LNS_WORK_FULL * time_limit,
+                deadline=deadline - 0.3,
+                seed=seed,
+                free_size=_LNS_FREE,
+                sub_time=_LNS_SUB_S,
+            )
+            c_ln = float(R.cost[ln.x].sum())
+            if c_ln < ub - 1e-9 * max(1.0, ub):
+                x, ub = ln.x, c_ln
+                methods.append(f"LNS ({ln.iterations} CP-SAT neighbourhoods)")
+        if big:
+            res = ExactResult(None, None, False, "skipped")
+        else:
+            res = cpsat_min(
+                R,
+                t_res,
+                full,
+                fixed1=one,
+                fixed0=zero,
+                hint=x if math.isfinite(ub) else None,
+                time_s=_EXACT_WORK * time_limit,
+                seed=seed,
+                deadline=deadline - 0.1,
+            )
+        if res.x is not None and _feasible_min(R, res.x, t_res):
+            c = float(R.cost[res.x].sum())
+            if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):
+                x, ub = res.x, c
+                methods.append("CP-SAT")
+        if res.bound is not None:
+            cand = min(base, res.bound)
+            if integral_c and math.isfinite(cand):
+                cand = math.ceil(cand - 1e-6)
+            if cand > lb:
+                lb = cand
+                bound_by = (
+                    f"CP-SAT {res.status} after fixing {int(one.sum())} in, {int(zero.sum())} out"
                 )
-                worker_base, worker_fixed = ub, (int(one.sum()), int(zero.sum()))
-            if (
-                full
-                and inp.k == 1
-                and not R.has_site_cap
-                and float(R.cost.min()) > 0
-                and time_limit >= _WLS_MIN_TIME_S
-            ):
-                wl = weighted_cover_search(
-                    R,
-                    x,
-                    iterations=_wls_steps(R, x, _WLS_SHARE * time_limit),
-                    deadline=t0 + 0.5 * time_limit,
-                    seed=seed,
-                )
-                x_w = drop_redundant(R, wl.x, t_res)
-                c_w = float(R.cost[x_w].sum())
-                if c_w < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, x_w, t_res):
-                    x, ub = x_w, c_w
-                    methods.append(f"weighting local search ({wl.iterations} steps)")
-            if math.isfinite(ub) and not full:
-                de = cover_descent(
-                    R,
-                    x,
-                    t_res,
-                    work=(_DESCENT_WORK if big else _DESCENT_WORK_HINT) * time_limit * NNZ_PER_S,
-                    deadline=deadline - 0.3,
-                    seed=seed,
-                )
-                c_de = float(R.cost[de.x].sum())
-                if c_de < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, de.x, t_res):
-                    x, ub = de.x, c_de
-                    methods.append(f"cover descent ({de.improvements} cheaper covers)")
-            if big and math.isfinite(ub) and full:
-                # Too many free options for one CP-SAT search to improve: re-solve small
-                # neighbourhoods exactly instead (its bound is local, so not used).
-                ln = lns(
-                    R,
-                    x,
-                    budget=None,
-                    target=t_res,
-                    full=full,
-                    work=_LNS_WORK_FULL * time_limit,
-                    deadline=deadline - 0.3,
-                    seed=seed,
-                    free_size=_LNS_FREE,
-                    sub_time=_LNS_SUB_S,
-                )
-                c_ln = float(R.cost[ln.x].sum())
-                if c_ln < ub - 1e-9 * max(1.0, ub):
-                    x, ub = ln.x, c_ln
-                    methods.append(f"LNS ({ln.iterations} CP-SAT neighbourhoods)")
-            if big:
-                res = ExactResult(None, None, False, "skipped")
-            else:
-                res = cpsat_min(
-                    R,
-                    t_res,
-                    full,
-                    fixed1=one,
-                    fixed0=zero,
-                    hint=x if math.isfinite(ub) else None,
-                    time_s=_EXACT_WORK * time_limit,
-                    seed=seed,
-                    deadline=deadline - 0.1,
-                )
-            if res.x is not None and _feasible_min(R, res.x, t_res):
-                c = float(R.cost[res.x].sum())
-                if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):
-                    x, ub = res.x, c
-                    methods.append("CP-SAT")
-            if res.bound is not None:
-                cand = min(base, res.bound)
-                if integral_c and math.isfinite(cand):
-                    cand = math.ceil(cand - 1e-6)
-                if cand > lb:
-                    lb = cand
-                    bound_by = (
-                        f"CP-SAT {res.status} after fixing {int(one.sum())} in, "
-                        f"{int(zero.sum())} out"
-                    )
     if bound_worker is not None:
         # Stop SCIP at once when the bound is already proven tight.
         sb = bound_worker.result(deadline if lb < ub - 1e-9 * max(1.0, ub) else 0.0)
