@@ -17,21 +17,26 @@ steps:
 4. reduced-cost fixing against the incumbent; when at most ``_MAX_EXACT_OPTIONS`` options
    stay free, CP-SAT on what is left, hinted with the incumbent, whose bound on the
    restricted problem combines with the incumbent into a proven bound on the whole problem;
-   otherwise, for max coverage, regional iterated local search (:mod:`._local`: a region of
-   options around a chosen one is perturbed, refilled greedily and polished by swaps, the
-   other options held; thousands of regions, threshold accepting), and for min cover large
+   otherwise (and at any size, where no exact model is built), for max coverage, regional
+   iterated local search (:mod:`._local`: a region of options around a chosen one is
+   perturbed, refilled greedily and polished by swaps, the other options held; thousands
+   of regions, threshold accepting); for partial min cover, that search at falling budgets
+   (:func:`._local.cover_descent`); for full min cover, a compiled point-weighting local
+   search (:func:`._local.weighted_cover_search`, a fixed number of steps), then large
    neighbourhood search: small regions of the incumbent (options that share demand points
-   with a chosen one, picked by the seed) re-solved exactly by CP-SAT, after, for full
-   cover, a compiled point-weighting local search (:func:`._local.weighted_cover_search`,
-   a fixed number of steps). Full min cover computes its lower bound on the second core
-   from the first second on: blocks of points found by spectral bisection, each option's
-   cost split among the blocks it sees by LP dual mass, each block solved exactly by SCIP,
-   merged up the bisection tree while time lasts (:mod:`._decompose`; valid for any split,
-   2,000 x 20,000: 809 where a minute of SCIP on the whole gives 793-797);
-5. on large instances (max coverage, partial min cover) an LP bound phase runs from step 2 on
+   with a chosen one, picked by the seed) re-solved exactly by CP-SAT. Full min cover
+   computes its lower bound on the second core from the first second on: blocks of points
+   found by spectral bisection, each option's cost split among the blocks it sees by LP
+   dual mass, each block solved exactly by SCIP, merged up the bisection tree while time
+   lasts (:mod:`._decompose`; valid for any split, 2,000 x 20,000: 809 where a minute of
+   SCIP on the whole gives 793-797);
+5. on large instances (max coverage, partial min cover, full min cover too big for the
+   block bound and SCIP) an LP bound phase runs from step 2 on
    in a child interpreter at the lowest priority (the second core): PDLP solves the LP
    relaxation approximately and its duals, used as Lagrangian multipliers (so the bound is
-   valid however loose the solve), seed a few more subgradient steps. It only ever replaces
+   valid however loose the solve), seed subgradient steps for the other half of its time
+   (workers run BLAS on one thread, and the subgradient's dots avoid BLAS, so neither
+   process's thread pool starves the other). It only ever replaces
    the bound (5,000 x 50,000: 24,921 -> 24,893; Osaka tile at 0.95: 462 -> 473), never the
    options. On 10,000 x 100,000 the LP optimum itself is about 88,600 against 75,489 found:
    that gap is the LP's, no multiplier can close it. On 5,000 x 50,000 (budget 150) the LP

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from placement.optimise._exact import cpsat_max, cpsat_min
+from placement.optimise._exact import cpsat_min
 from placement.optimise._heuristics import alone_weight, coverage_count, site_counts, value
 from placement.optimise._problem import BoolArray, Reduced
 
@@ -65,8 +65,7 @@ def lns(
     R: Reduced,
     x: BoolArray,
     *,
-    budget: float | None,
-    target: float | None,
+    target: float,
     full: bool,
     work: float,
     deadline: float,
@@ -74,8 +73,8 @@ def lns(
     free_size: int = 200,
     sub_time: float = 0.5,
 ) -> LnsResult:
-    """Improve ``x`` by exact re-solves of neighbourhoods (max coverage when ``budget`` is given,
-    else min cover of ``target`` reduced weight).
+    """Cheapen the cover ``x`` of ``target`` reduced weight (every point when ``full``) by
+    exact re-solves of neighbourhoods.
 
     Parameters
     ----------
@@ -86,8 +85,7 @@ def lns(
     """
     rng = np.random.default_rng(seed + 104729)
     x = x.copy()
-    is_max = budget is not None
-    cur = value(R, x) if is_max else float(R.cost[x].sum())
+    cur = float(R.cost[x].sum())
     used, it, improved = 0.0, 0, 0
     while used < work and time.perf_counter() < deadline - 0.1:
         chosen = np.flatnonzero(x)
@@ -119,33 +117,18 @@ def lns(
         fixed1 = x & ~free
         fixed0 = ~x & ~free
         wall = max(0.05, min(deadline - time.perf_counter() - 0.05, 4 * sub_time))
-        if is_max:
-            assert budget is not None
-            res = cpsat_max(
-                R,
-                budget,
-                fixed1,
-                fixed0,
-                x,
-                time_s=sub_time,
-                seed=seed + it,
-                wall_s=wall,
-                deadline=deadline,
-            )
-        else:
-            assert target is not None
-            res = cpsat_min(
-                R,
-                target,
-                full,
-                fixed1=fixed1,
-                fixed0=fixed0,
-                hint=x,
-                time_s=sub_time,
-                seed=seed + it,
-                wall_s=wall,
-                deadline=deadline,
-            )
+        res = cpsat_min(
+            R,
+            target,
+            full,
+            fixed1=fixed1,
+            fixed0=fixed0,
+            hint=x,
+            time_s=sub_time,
+            seed=seed + it,
+            wall_s=wall,
+            deadline=deadline,
+        )
         used += res.det_time + _BUILD_CHARGE
         # Adapt the neighbourhood size to what CP-SAT solves within its limit: larger when it
         # proves optimality in half the time, smaller when it cannot (deterministic time only).
@@ -155,20 +138,10 @@ def lns(
             free_size = max(_MIN_FREE, int(free_size * 0.85))
         if res.x is None or not np.all(site_counts(R, res.x) <= R.site_cap):
             continue
-        if is_max:
-            assert budget is not None
-            if float(R.cost[res.x].sum()) > budget + 1e-9 * max(1.0, budget):
-                continue
-            v = value(R, res.x)
-            if v >= cur:
-                improved += v > cur
-                x, cur = res.x, v
-        else:
-            assert target is not None
-            c = float(R.cost[res.x].sum())
-            if c <= cur and value(R, res.x) >= target * (1 - 1e-12):
-                improved += c < cur
-                x, cur = res.x, c
+        c = float(R.cost[res.x].sum())
+        if c <= cur and value(R, res.x) >= target * (1 - 1e-12):
+            improved += c < cur
+            x, cur = res.x, c
     log.debug(
         "optimise: LNS %d sub-problems, %d improvements, objective %g, last size %d",
         it,

@@ -303,7 +303,6 @@ def min_cover(
             ln = lns(
                 R,
                 x,
-                budget=None,
                 target=t_res,
                 full=full,
                 work=_LNS_WORK_FULL * time_limit,
