@@ -74,6 +74,11 @@ log = logging.getLogger(__name__)
 
 # Option sets read off the last Lagrangian steps that min cover repairs into covers.
 _LAG_HEUR_SETS = 8
+# OR-Tools set_cover (full cover): its model is built one nonzero at a time from Python and
+# its guided local search has no clock, about 0.4 us per nonzero in all (10,000 x 100,000,
+# 2.9M nonzeros: 1.1 s, which took a 3 s call to 3.8 s); used when that fits in this share.
+_SET_COVER_S_PER_NNZ = 4e-7
+_SET_COVER_SHARE = 0.25
 # Weighting local search for full min cover: its nominal share of time_limit, and the work
 # units per second its step count is fixed from (a step scans the chosen options and the
 # options sharing points with the two it moves: measured 3e8 / s on 2,000 x 20,000 and on
@@ -208,8 +213,16 @@ def min_cover(
         if bound_worker is None and math.isfinite(ub)
         else None
     )
-    # set_cover needs positive costs; free options are taken by greedy first anyway.
-    if full and inp.k == 1 and not R.has_site_cap and R.n and float(R.cost.min()) > 0:
+    # set_cover needs positive costs; free options are taken by greedy first anyway. It runs
+    # only when its estimated time fits (a size test, so the answer does not depend on load).
+    if (
+        full
+        and inp.k == 1
+        and not R.has_site_cap
+        and R.n
+        and float(R.cost.min()) > 0
+        and R.B.nnz * _SET_COVER_S_PER_NNZ <= _SET_COVER_SHARE * time_limit
+    ):
         x_sc = set_cover_full(R, iterations=max(100, 20 * R.n))
         if x_sc is not None:
             x_sc = drop_redundant(R, x_sc, t_res)
