@@ -211,6 +211,35 @@ def test_decomposition_bound_never_above_the_optimum(seed: int) -> None:
     assert d.bound == pytest.approx(opt, abs=1e-6)
 
 
+def test_decomposition_bound_gives_up_at_its_deadline() -> None:
+    # Its LP and its bisection tree used to run to the end whatever the deadline (3 x 3 Osaka
+    # block: 3.4 s + 4 s), so a 3 s full cover took 8 s.
+    import time
+
+    from placement.optimise._decompose import (
+        Stopper,
+        _OutOfTimeError,
+        decomposition_bound,
+        lp_cover_duals,
+        partition,
+    )
+
+    C, cost = _ring_instance(3)
+    R = _full_reduced(C, cost)
+    past = time.perf_counter() - 1.0
+    with pytest.raises(_OutOfTimeError):
+        partition(R, leaf_points=3, deadline=past)
+    stopped = Stopper()
+    stopped.stop()
+    with pytest.raises(_OutOfTimeError):
+        partition(R, leaf_points=3, stopper=stopped)
+    assert decomposition_bound(R, deadline=past, seed=0, leaf_points=3) is None
+    # With time the same calls work (the LP's limit is only a cap).
+    assert len(partition(R, leaf_points=3, deadline=time.perf_counter() + 60)) >= 3
+    duals = lp_cover_duals(R, time_s=60.0)
+    assert duals is not None and duals.shape == (R.m,)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_cost_shares_give_valid_bounds_for_any_duals(seed: int) -> None:
     from placement.optimise._decompose import Stopper, _block_bound, cost_shares, partition
