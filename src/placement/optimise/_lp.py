@@ -128,7 +128,7 @@ def lp_bound(
         # Not a fixed share of time_limit: the steps after PDLP make much of the bound, and
         # PDLP overruns its limit by its setup. 3 x 3 Osaka block (1.8M nonzeros), 20 s:
         # PDLP given 12 s took 14.5 s, which left 20-170 steps before the deadline and a
-        # gap of 0.12-0.72 %; with half the child's 16 s, about 800 steps follow and 0.04 %.
+        # gap of 0.12-0.72 %; with half the child's 16 s, 700-1,000 steps follow and 0-0.02 %.
         # 10,000 x 100,000 at 60 s: 88,591 against 88,586 with PDLP's 36 s.
         pdlp_s = _PDLP_OF_LEFT * (deadline - t)
     u, its = lp_duals(R, budget=budget, target=target, full=full, time_s=pdlp_s)

@@ -207,7 +207,8 @@ def min_cover(
             bound_worker = _ScipBound(
                 R, t_res, full, fixed1=none, fixed0=none, hint=x, deadline=deadline, seed=seed
             )
-    # Full cover runs SCIP on the second core instead.
+    # The LP phase takes the second core when nothing above has it: partial covers, and full
+    # covers too big for the block bound and for SCIP.
     lp = (
         _start_lp(R, time_limit, t0, budget=None, target=t_res, full=full, known=ub)
         if bound_worker is None and math.isfinite(ub)
