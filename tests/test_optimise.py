@@ -174,6 +174,87 @@ def test_min_cover_matches_brute_force(seed: int) -> None:
     assert set(existing.tolist()) <= set(p.chosen.tolist())
 
 
+@pytest.mark.parametrize("seed", range(120))
+def test_min_cover_without_exact_models_is_valid(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Instances too big for CP-SAT and SCIP run the searches only (cover descent, weighting
+    # search, LNS): forced here on brute-force sizes, with k, existing options and site caps.
+    import placement.optimise._min as pm
+
+    monkeypatch.setattr(pm, "_MAX_EXACT_NNZ", -1)
+    A, w, c = _instance(seed + 700)
+    rng = np.random.default_rng(seed)
+    n = A.shape[0]
+    k = 1 if seed % 3 else 2
+    target = [1.0, 0.6, 0.85][seed % 3]
+    site, cap = (np.arange(n) // 2, 1) if seed % 4 == 1 else (None, None)
+    existing = np.flatnonzero(rng.random(n) < 0.15) if site is None else np.zeros(0, np.int64)
+    C = (A >= 1).astype(np.int64)
+    opt = brute_min(C, w, c, target, k, existing.tolist(), site, cap)
+    kw: dict[str, Any] = {"target": target, "k": k, "existing": existing, "time_limit": 1.0}
+    if site is not None:
+        kw.update(site=site, max_per_site=cap)
+    if opt is None or not np.any(C.sum(axis=0) >= k):
+        with pytest.raises(InfeasibleError):
+            min_cover(sp.csr_matrix(A), w, c, **kw)
+        return
+    p = min_cover(sp.csr_matrix(A), w, c, **kw)
+    assert "CP-SAT" not in p.method and "SCIP branch" not in p.method
+    assert p.bound <= opt + 1e-9 <= p.objective + 2e-9
+    assert p.objective <= p.greedy_objective + 1e-9
+    cnt = _count(C, tuple(p.chosen.tolist()))
+    coverable = w[C.sum(axis=0) >= k].sum()
+    assert w[cnt >= k].sum() >= target * coverable - 1e-9
+    assert set(existing.tolist()) <= set(p.chosen.tolist())
+    if site is not None:
+        assert int(np.bincount(site[p.chosen]).max(initial=0)) <= 1
+
+
+def test_full_cover_options_forced_by_site_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One camera per pole. Point 0 is seen by option 0 (pole 0) only, so every cover takes
+    # it. Option 1, free and also on pole 0, sees points 1 and 2, so greedy took it first and
+    # then found no cover: with no exact model that was "none found".
+    import placement.optimise._min as pm
+    from placement.optimise._heuristics import forced_full, greedy_min
+
+    A = np.array([[1, 0, 0], [0, 1, 1], [0, 1, 0], [0, 0, 1]], np.int8)
+    w = np.array([3.0, 2.0, 1.0])
+    c = np.array([2.0, 0.0, 1.0, 1.0])
+    site = np.array([0, 0, 1, 2])
+    R = _reduced_site(A, w, c, site, k=1)
+    assert greedy_min(R, float(R.w.sum())) is None
+    forced, short = forced_full(R)
+    assert R.option[forced].tolist() == [0] and short.size == 0
+    opt = brute_min(A.astype(np.int64), w, c, 1.0, 1, (), site, 1)
+    for gate in (pm._MAX_EXACT_NNZ, -1):  # with and without the exact models
+        monkeypatch.setattr(pm, "_MAX_EXACT_NNZ", gate)
+        p = min_cover(sp.csr_matrix(A), w, c, site=site, max_per_site=1, time_limit=1.0)
+        assert p.chosen.tolist() == [0, 2, 3] and p.objective == opt == 4.0
+        assert p.method.startswith("greedy from the options every cover needs")
+    # A point that needs two cameras but is seen from one pole only: proven infeasible.
+    A2 = np.array([[1, 0], [1, 1], [0, 1]], np.int8)
+    with pytest.raises(InfeasibleError, match=r"proven: 1 demand point\(s\) cannot be seen"):
+        min_cover(sp.csr_matrix(A2), k=2, site=np.array([0, 0, 1]), max_per_site=1)
+
+
+def _reduced_site(A: Arr, w: Arr, c: Arr, site: Arr, k: int) -> Any:
+    from placement.optimise._problem import check_inputs, reduce_problem
+
+    inp = check_inputs(
+        sp.csr_matrix(A),
+        w,
+        c,
+        k=k,
+        min_level=1,
+        existing=None,
+        site=site,
+        max_per_site=1,
+        time_limit=1,
+    )
+    return reduce_problem(inp, seed=0)
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_min_cover_with_site_caps(seed: int) -> None:
     A, w, c = _instance(seed + 300)

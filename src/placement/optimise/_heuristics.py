@@ -193,6 +193,35 @@ def greedy_min(R: Reduced, target: float, start: BoolArray | None = None) -> Boo
     return drop_redundant(R, x, target)
 
 
+def forced_full(R: Reduced) -> tuple[BoolArray, IntArray]:
+    """Options every full cover must take, and the weighted points none can cover.
+
+    Within the site caps a point can get at most the sum, over sites, of min(its options at
+    that site, the site's cap). Where that sum is below its requirement no cover exists (the
+    second result lists those points); where it equals it, every site whose options seeing
+    the point all fit in its cap must give all of them (the first result).
+    """
+    forced = np.zeros(R.n, np.bool_)
+    need = np.flatnonzero(R.w > 0)
+    if R.n == 0 or need.size == 0:
+        return forced, need[:0]
+    Bt = sp.csr_matrix(R.Bt[need])
+    rows = np.repeat(np.arange(need.size), np.diff(Bt.indptr))
+    cols = Bt.indices.astype(np.int64)
+    sites = R.site[cols].astype(np.int64)
+    n_sites = int(R.site.max()) + 1
+    keys, inv, per = np.unique(rows * n_sites + sites, return_inverse=True, return_counts=True)
+    usable = np.minimum(per, R.site_cap[keys % n_sites])
+    avail = np.bincount(keys // n_sites, weights=usable, minlength=need.size)
+    req = R.req[need]
+    short = need[avail < req - 0.5]
+    tight = np.abs(avail - req) < 0.5
+    whole = per <= R.site_cap[keys % n_sites]  # the site can give all its options
+    take = tight[rows] & whole[inv.ravel()]
+    forced[cols[take]] = True
+    return forced, short
+
+
 def drop_redundant(R: Reduced, x: BoolArray, target: float) -> BoolArray:
     """Remove chosen options, dearest first, while the covered weight stays >= target."""
     x = x.copy()

@@ -43,7 +43,14 @@ from placement.optimise._exact import (
     scip_bound_min,
     set_cover_full,
 )
-from placement.optimise._heuristics import drop_redundant, greedy_min, site_counts, value
+from placement.optimise._heuristics import (
+    drop_redundant,
+    forced_full,
+    greedy_min,
+    site_counts,
+    swap_search,
+    value,
+)
 from placement.optimise._lns import lns
 from placement.optimise._local import (
     NNZ_PER_S,
@@ -186,10 +193,41 @@ def min_cover(
         )
 
     x_g = greedy_min(R, t_res)
+    first = "greedy"
+    if x_g is None and full and R.has_site_cap:
+        # Greedy can spend a site's cap on an option that another point cannot do without:
+        # start again from the options every full cover needs.
+        forced, short = forced_full(R)
+        over = site_counts(R, forced) > R.site_cap
+        if short.size or np.any(over):
+            why = (
+                f"{short.size} demand point(s) cannot be seen by {inp.k} camera(s)"
+                if short.size
+                else f"{int(over.sum())} site(s) would need more cameras than that"
+            )
+            raise InfeasibleError(
+                f"min_cover: no option set within the site caps (max_per_site="
+                f"{inp.max_per_site}) covers {target:.4g} of the coverable demand (proven: "
+                f"{why} within the caps)"
+            )
+        x_g = greedy_min(R, t_res, start=forced)
+        first = "greedy from the options every cover needs"
+    if x_g is None and R.has_site_cap and R.n:
+        # Or its free or early picks fill sites that later points need: add and swap options
+        # (a swap may trade within a full site) with no budget, then trim the cover.
+        y = swap_search(
+            R,
+            forced_full(R)[0] if full else np.zeros(R.n, np.bool_),
+            float(R.cost.sum()) + 1.0,
+            deadline=t0 + 0.2 * time_limit,
+        )
+        if value(R, y) >= t_res * (1 - 1e-12) and _feasible_min(R, y, t_res):
+            x_g = drop_redundant(R, y, t_res)
+            first = "add/swap search within the site caps"
     ub = math.inf
     if x_g is not None:
         ub = float(R.cost[x_g].sum())
-        methods.append("greedy")
+        methods.append(first)
         x = x_g
     g_cost = ub
     # The bound comes from the second core while the search below finds the covers. Full
