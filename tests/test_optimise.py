@@ -174,6 +174,39 @@ def test_min_cover_matches_brute_force(seed: int) -> None:
     assert set(existing.tolist()) <= set(p.chosen.tolist())
 
 
+@pytest.mark.parametrize("seed", range(60))
+def test_max_coverage_without_exact_models_is_valid(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Instances too big for CP-SAT run the regional search instead: forced here on
+    # brute-force sizes, with k, existing options and site caps.
+    import placement.optimise._max as pmx
+
+    monkeypatch.setattr(pmx, "_MAX_EXACT_NNZ", -1)
+    A, w, c = _instance(seed + 900)
+    rng = np.random.default_rng(seed)
+    n = A.shape[0]
+    k = 1 if seed % 3 else 2
+    budget = float(seed % 5)
+    site, cap = (np.arange(n) // 2, 1) if seed % 4 == 1 else (None, None)
+    existing = np.flatnonzero(rng.random(n) < 0.15) if site is None else np.zeros(0, np.int64)
+    C = (A >= 1).astype(np.int64)
+    opt = brute_max(C, w, c, budget, k, existing.tolist(), site, cap)
+    kw: dict[str, Any] = {"budget": budget, "k": k, "existing": existing, "time_limit": 1.0}
+    if site is not None:
+        kw.update(site=site, max_per_site=cap)
+    p = max_coverage(sp.csr_matrix(A), w, c, **kw)
+    assert "CP-SAT" not in p.method
+    assert p.objective <= opt + 1e-9 <= p.bound + 2e-9
+    assert p.objective >= p.greedy_objective - 1e-9
+    cnt = _count(C, tuple(p.chosen.tolist()))
+    assert p.objective == pytest.approx(float(w[cnt >= k].sum()))
+    assert float(c[np.setdiff1d(p.chosen, existing)].sum()) <= budget + 1e-9
+    assert set(existing.tolist()) <= set(p.chosen.tolist())
+    if site is not None:
+        assert int(np.bincount(site[p.chosen]).max(initial=0)) <= 1
+
+
 @pytest.mark.parametrize("seed", range(120))
 def test_min_cover_without_exact_models_is_valid(
     seed: int, monkeypatch: pytest.MonkeyPatch
