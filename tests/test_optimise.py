@@ -174,6 +174,28 @@ def test_min_cover_matches_brute_force(seed: int) -> None:
     assert set(existing.tolist()) <= set(p.chosen.tolist())
 
 
+def _options_case(
+    seed: int, offset: int
+) -> tuple[Arr, Arr, Arr, Arr, int, Arr | None, Arr, dict[str, Any]]:
+    """A brute-force instance with k, and either existing options or one per site (pairs)."""
+    A, w, c = _instance(seed + offset)
+    rng = np.random.default_rng(seed)
+    n = A.shape[0]
+    k = 1 if seed % 3 else 2
+    site = np.arange(n) // 2 if seed % 4 == 1 else None
+    existing = np.flatnonzero(rng.random(n) < 0.15) if site is None else np.zeros(0, np.int64)
+    kw: dict[str, Any] = {"k": k, "existing": existing, "time_limit": 1.0}
+    if site is not None:
+        kw.update(site=site, max_per_site=1)
+    return A, w, c, (A >= 1).astype(np.int64), k, site, existing, kw
+
+
+def _check_kept(p: Plan, existing: Arr, site: Arr | None) -> None:
+    assert set(existing.tolist()) <= set(p.chosen.tolist())
+    if site is not None:
+        assert int(np.bincount(site[p.chosen]).max(initial=0)) <= 1
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_max_coverage_without_exact_models_is_valid(
     seed: int, monkeypatch: pytest.MonkeyPatch
@@ -183,28 +205,17 @@ def test_max_coverage_without_exact_models_is_valid(
     import placement.optimise._max as pmx
 
     monkeypatch.setattr(pmx, "_MAX_EXACT_NNZ", -1)
-    A, w, c = _instance(seed + 900)
-    rng = np.random.default_rng(seed)
-    n = A.shape[0]
-    k = 1 if seed % 3 else 2
+    A, w, c, C, k, site, existing, kw = _options_case(seed, 900)
     budget = float(seed % 5)
-    site, cap = (np.arange(n) // 2, 1) if seed % 4 == 1 else (None, None)
-    existing = np.flatnonzero(rng.random(n) < 0.15) if site is None else np.zeros(0, np.int64)
-    C = (A >= 1).astype(np.int64)
-    opt = brute_max(C, w, c, budget, k, existing.tolist(), site, cap)
-    kw: dict[str, Any] = {"budget": budget, "k": k, "existing": existing, "time_limit": 1.0}
-    if site is not None:
-        kw.update(site=site, max_per_site=cap)
-    p = max_coverage(sp.csr_matrix(A), w, c, **kw)
+    opt = brute_max(C, w, c, budget, k, existing.tolist(), site, kw.get("max_per_site"))
+    p = max_coverage(sp.csr_matrix(A), w, c, budget=budget, **kw)
     assert "CP-SAT" not in p.method
     assert p.objective <= opt + 1e-9 <= p.bound + 2e-9
     assert p.objective >= p.greedy_objective - 1e-9
     cnt = _count(C, tuple(p.chosen.tolist()))
     assert p.objective == pytest.approx(float(w[cnt >= k].sum()))
     assert float(c[np.setdiff1d(p.chosen, existing)].sum()) <= budget + 1e-9
-    assert set(existing.tolist()) <= set(p.chosen.tolist())
-    if site is not None:
-        assert int(np.bincount(site[p.chosen]).max(initial=0)) <= 1
+    _check_kept(p, existing, site)
 
 
 @pytest.mark.parametrize("seed", range(120))
@@ -216,18 +227,10 @@ def test_min_cover_without_exact_models_is_valid(
     import placement.optimise._min as pm
 
     monkeypatch.setattr(pm, "_MAX_EXACT_NNZ", -1)
-    A, w, c = _instance(seed + 700)
-    rng = np.random.default_rng(seed)
-    n = A.shape[0]
-    k = 1 if seed % 3 else 2
+    A, w, c, C, k, site, existing, kw = _options_case(seed, 700)
     target = [1.0, 0.6, 0.85][seed % 3]
-    site, cap = (np.arange(n) // 2, 1) if seed % 4 == 1 else (None, None)
-    existing = np.flatnonzero(rng.random(n) < 0.15) if site is None else np.zeros(0, np.int64)
-    C = (A >= 1).astype(np.int64)
-    opt = brute_min(C, w, c, target, k, existing.tolist(), site, cap)
-    kw: dict[str, Any] = {"target": target, "k": k, "existing": existing, "time_limit": 1.0}
-    if site is not None:
-        kw.update(site=site, max_per_site=cap)
+    kw["target"] = target
+    opt = brute_min(C, w, c, target, k, existing.tolist(), site, kw.get("max_per_site"))
     if opt is None or not np.any(C.sum(axis=0) >= k):
         with pytest.raises(InfeasibleError):
             min_cover(sp.csr_matrix(A), w, c, **kw)
@@ -239,9 +242,7 @@ def test_min_cover_without_exact_models_is_valid(
     cnt = _count(C, tuple(p.chosen.tolist()))
     coverable = w[C.sum(axis=0) >= k].sum()
     assert w[cnt >= k].sum() >= target * coverable - 1e-9
-    assert set(existing.tolist()) <= set(p.chosen.tolist())
-    if site is not None:
-        assert int(np.bincount(site[p.chosen]).max(initial=0)) <= 1
+    _check_kept(p, existing, site)
 
 
 def test_full_cover_options_forced_by_site_caps(monkeypatch: pytest.MonkeyPatch) -> None:
