@@ -211,12 +211,12 @@ def forced_full(R: Reduced) -> tuple[BoolArray, IntArray]:
     sites = R.site[cols].astype(np.int64)
     n_sites = int(R.site.max()) + 1
     keys, inv, per = np.unique(rows * n_sites + sites, return_inverse=True, return_counts=True)
-    usable = np.minimum(per, R.site_cap[keys % n_sites])
-    avail = np.bincount(keys // n_sites, weights=usable, minlength=need.size)
+    cap = R.site_cap[keys % n_sites]
+    avail = np.bincount(keys // n_sites, weights=np.minimum(per, cap), minlength=need.size)
     req = R.req[need]
     short = need[avail < req - 0.5]
     tight = np.abs(avail - req) < 0.5
-    whole = per <= R.site_cap[keys % n_sites]  # the site can give all its options
+    whole = per <= cap  # the site can give all its options
     take = tight[rows] & whole[inv.ravel()]
     forced[cols[take]] = True
     return forced, short

@@ -194,11 +194,12 @@ def min_cover(
 
     x_g = greedy_min(R, t_res)
     first = "greedy"
+    start = np.zeros(R.n, np.bool_)
     if x_g is None and full and R.has_site_cap:
         # Greedy can spend a site's cap on an option that another point cannot do without:
         # start again from the options every full cover needs.
-        forced, short = forced_full(R)
-        over = site_counts(R, forced) > R.site_cap
+        start, short = forced_full(R)
+        over = site_counts(R, start) > R.site_cap
         if short.size or np.any(over):
             why = (
                 f"{short.size} demand point(s) cannot be seen by {inp.k} camera(s)"
@@ -210,17 +211,12 @@ def min_cover(
                 f"{inp.max_per_site}) covers {target:.4g} of the coverable demand (proven: "
                 f"{why} within the caps)"
             )
-        x_g = greedy_min(R, t_res, start=forced)
+        x_g = greedy_min(R, t_res, start=start)
         first = "greedy from the options every cover needs"
     if x_g is None and R.has_site_cap and R.n:
         # Or its free or early picks fill sites that later points need: add and swap options
         # (a swap may trade within a full site) with no budget, then trim the cover.
-        y = swap_search(
-            R,
-            forced_full(R)[0] if full else np.zeros(R.n, np.bool_),
-            float(R.cost.sum()) + 1.0,
-            deadline=t0 + 0.2 * time_limit,
-        )
+        y = swap_search(R, start, float(R.cost.sum()) + 1.0, deadline=t0 + 0.2 * time_limit)
         if value(R, y) >= t_res * (1 - 1e-12) and _feasible_min(R, y, t_res):
             x_g = drop_redundant(R, y, t_res)
             first = "add/swap search within the site caps"
