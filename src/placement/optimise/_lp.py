@@ -47,6 +47,7 @@ class LPBound:
     bound: float  # upper (max) or lower (min) bound, valid whatever PDLP reached
     pdlp_iterations: int
     steps: int  # warm-started subgradient steps
+    mult: FloatArray  # the multipliers of the bound (one per reduced point)
 
 
 def lp_duals(
@@ -149,7 +150,7 @@ def lp_bound(
         res.iterations,
         time.perf_counter() - t,
     )
-    return LPBound(res.bound, its, res.iterations)
+    return LPBound(res.bound, its, res.iterations, res.mult)
 
 
 def _niced_lp_bound(kwargs: dict[str, Any]) -> LPBound | str:

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from placement.errors import OptionError
+from placement.optimise._blocks_max import BackgroundBlocks, BlockBound, block_bound
 from placement.optimise._bounds import fix_max, lagrange_max
 from placement.optimise._exact import cpsat_max
 from placement.optimise._heuristics import greedy_max, site_counts, swap_search, value
 from placement.optimise._local import NNZ_PER_S, regional_search
+from placement.optimise._lp import LPBound
 from placement.optimise._phases import (
     _EXACT_WORK,
     _MAX_EXACT_NNZ,
@@ -50,6 +52,8 @@ _LOCAL_WORSE = 2.0
 # Lagrangian candidate sets are polished by whole-problem swaps only up to this many
 # (options x chosen) cells per move.
 _CAND_MAX_CELLS = 500_000
+# The block bound (:mod:`._blocks_max`) runs when at least this many seconds are left.
+_BLOCKS_MIN_S = 2.0
 
 
 def max_coverage(
@@ -121,6 +125,7 @@ def max_coverage(
     ub = float(R.w.sum())
     bound_by = "total coverable weight"
     lag = None
+    bg: BackgroundBlocks | None = None
     if best < ub and R.n:
         lag = lagrange_max(
             R,
@@ -152,6 +157,19 @@ def max_coverage(
         free = ~one & ~zero
         proof = int(free.sum()) <= _MAX_EXACT_OPTIONS and int(R.B[free].nnz) <= _MAX_EXACT_NNZ
         if not proof:
+            if lp is not None:
+                # The LP result and then the block bound come in on a thread meanwhile.
+                bg = BackgroundBlocks(
+                    R,
+                    lp,
+                    budget,
+                    x.copy(),
+                    deadline=deadline - 0.1,
+                    seed=seed,
+                    integral=integral_w,
+                    known=best,
+                )
+                lp = None
             # Too big to prove: regional perturb-and-repair local search (its regions are
             # local, so the Lagrangian / LP bound stands). It replaced CP-SAT neighbourhood
             # search here (5,000 x 50,000, budget 150: 24,383 after 40 s of LNS, 24,420
@@ -204,17 +222,42 @@ def max_coverage(
                         f"CP-SAT {res.status} on {int(free.sum())} free options after "
                         f"fixing {int(one.sum())} in, {int(zero.sum())} out"
                     )
-    if lp is not None:
+    mult = lag.mult if lag is not None else None
+    mult_by = f"Lagrangian ({lag.iterations} subgradient steps)" if lag is not None else ""
+    got: LPBound | None = None
+    bb: BlockBound | None = None
+    if bg is not None:
+        got, bb = bg.finish(best, deadline - 0.05)
+    elif lp is not None:
         # Proven optimal already: do not wait for the LP bound.
         got = lp.result(deadline - 0.05 if best < ub else 0.0)
-        if got is not None:
-            cand = math.floor(got.bound + 1e-6) if integral_w else got.bound
-            if cand < ub:
-                ub = cand
-                bound_by = (
-                    f"LP duals ({got.pdlp_iterations} PDLP iterations) as Lagrangian "
-                    f"multipliers, {got.steps} subgradient steps"
-                )
+    if got is not None:
+        lp_by = (
+            f"LP duals ({got.pdlp_iterations} PDLP iterations) as Lagrangian "
+            f"multipliers, {got.steps} subgradient steps"
+        )
+        if bb is not None:  # the background blocks used the LP phase's multipliers
+            mult_by = lp_by
+        cand = math.floor(got.bound + 1e-6) if integral_w else got.bound
+        if cand < ub:
+            ub, mult, bound_by, mult_by = cand, got.mult, lp_by, lp_by
+    if (
+        bb is None
+        and mult is not None
+        and best < ub - 1e-9 * max(1.0, ub)
+        and deadline - time.perf_counter() >= _BLOCKS_MIN_S
+    ):
+        # Time left and a gap open: solve blocks of options exactly at those multipliers.
+        bb = block_bound(R, mult, budget, x, deadline=deadline - 0.1, seed=seed)
+    if bb is not None:
+        cand = math.floor(bb.bound + 1e-6) if integral_w else bb.bound
+        log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
+        if cand < ub:
+            ub = cand
+            bound_by = (
+                f"{mult_by}, then blocks of options solved exactly at those multipliers "
+                f"({bb.solved} of {bb.blocks} to optimality)"
+            )
     ub = max(ub, best)
     obj_red = best
     chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
