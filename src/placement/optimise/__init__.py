@@ -42,16 +42,24 @@ steps:
    that gap is the LP's, no multiplier can close it. On 5,000 x 50,000 (budget 150) the LP
    optimum is 24,892.6 (HiGHS interior point, offline), HiGHS's root cuts lowered it only to
    24,877 in 15 minutes, and the best solution known is 24,457 (3 minutes of regional
-   search): the remaining 1.7 % would need branching, not a better multiplier.
+   search): the remaining 1.7 % would need branching, not a better multiplier;
+6. max coverage with a gap still open then tightens the bound by cost splitting
+   (:mod:`._blocks_max`): the budget priced by the multipliers' critical ratio and each
+   option's price split among blocks of options (spectral bisection, at most 100 each) by
+   multiplier mass, each block solved exactly by SCIP, the blocks with the largest part of
+   the gap first. It starts on a thread once the LP child is back (the search still runs on
+   the other core) and takes both cores when the search ends (Osaka tile at budget 400:
+   50,627 -> 50,461; 5,000 x 50,000: 24,893 -> 24,794). Bound only, never the options.
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
 phases stop on iteration counts, move counts, CP-SAT's deterministic time (LNS) and
 nonzeros touched (regional search). What may vary with machine load is the proven
-``bound`` (and so ``gap`` and ``status``) where it comes from SCIP or the LP phase, which
-stop on the wall clock, and ``time_s``. On a heavily loaded machine the wall-clock safety
-caps (which keep the total within ``time_limit`` plus about 2 %) can also end a phase early,
-and then the answer may differ too. The answer is never worse than the greedy one.
+``bound`` (and so ``gap`` and ``status``) where it comes from SCIP, the LP phase or the
+block bound, which stop on the wall clock, and ``time_s``. On a heavily loaded machine
+the wall-clock safety caps (which keep the total within ``time_limit`` plus about 2 %) can
+also end a phase early, and then the answer may differ too. The answer is never worse
+than the greedy one.
 
 Infeasible requests raise :class:`~placement.errors.InfeasibleError` (target above 1, no
 point coverable k times, existing cameras over a site cap, a target the site caps forbid);
