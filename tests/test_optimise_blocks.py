@@ -207,3 +207,20 @@ def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     assert "blocks of options solved exactly" in with_blocks.method
     assert "blocks" not in without.method
     assert with_blocks.objective <= with_blocks.bound < without.bound
+
+
+def test_a_failing_block_bound_is_logged_and_no_bound(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import placement.optimise._blocks_max as pbm
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("SCIP fell over")
+
+    monkeypatch.setattr(pbm, "block_bound", boom)
+    C, w, c, k, budget = _line_case(3)
+    R = _reduced(C, w, c, k)
+    with caplog.at_level("WARNING", logger="placement.optimise._blocks_max"):
+        got = pbm.safe_block_bound(R, np.ones(R.m), budget, np.zeros(R.n, bool), deadline=0.0)
+    assert got is None
+    assert "block bound failed: RuntimeError('SCIP fell over')" in caplog.text

@@ -266,6 +266,16 @@ def block_bound(
     return BlockBound(total(), start, nb, solved)
 
 
+def safe_block_bound(*args: Any, **kwargs: Any) -> BlockBound | None:
+    """:func:`block_bound`, with a failure (of SCIP, say) logged and taken as no bound: the
+    bound it would tighten is already proven."""
+    try:
+        return block_bound(*args, **kwargs)
+    except Exception as e:
+        log.warning("optimise: block bound failed: %r", e)
+        return None
+
+
 class BackgroundBlocks:
     """The LP phase's result, then :func:`block_bound` at its multipliers, on a thread of
     the caller while the caller's search runs.
@@ -298,7 +308,7 @@ class BackgroundBlocks:
         def run() -> None:
             self.got = lp.result(deadline)
             if self.got is not None and not self._enough(self.got.bound):
-                self.blocks = block_bound(
+                self.blocks = safe_block_bound(
                     R,
                     self.got.mult,
                     budget,

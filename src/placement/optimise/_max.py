@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from placement.errors import OptionError
-from placement.optimise._blocks_max import BackgroundBlocks, BlockBound, block_bound
+from placement.optimise._blocks_max import BackgroundBlocks, BlockBound, safe_block_bound
 from placement.optimise._bounds import fix_max, lagrange_max
 from placement.optimise._exact import cpsat_max
 from placement.optimise._heuristics import greedy_max, site_counts, swap_search, value
@@ -248,7 +248,7 @@ def max_coverage(
         and deadline - time.perf_counter() >= _BLOCKS_MIN_S
     ):
         # Time left and a gap open: solve blocks of options exactly at those multipliers.
-        bb = block_bound(R, mult, budget, x, deadline=deadline - 0.1, seed=seed)
+        bb = safe_block_bound(R, mult, budget, x, deadline=deadline - 0.1, seed=seed)
     if bb is not None:
         cand = math.floor(bb.bound + 1e-6) if integral_w else bb.bound
         log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
