@@ -18,7 +18,7 @@ from placement.optimise._blocks_max import BackgroundBlocks, block_bound, price
 from placement.optimise._bounds import lagrange_max
 from placement.optimise._heuristics import greedy_max
 from placement.optimise._lp import LPBound
-from placement.optimise._problem import check_inputs, reduce_problem
+from test_optimise import _reduced
 
 Arr = np.ndarray[Any, Any]
 
@@ -45,21 +45,6 @@ def _brute(C: Arr, w: Arr, c: Arr, k: int, budget: float) -> float:
                 cnt = C[list(S)].sum(axis=0) if S else np.zeros(C.shape[1])
                 best = max(best, float(w[cnt >= k].sum()))
     return best
-
-
-def _reduced(C: Arr, w: Arr, c: Arr, k: int) -> Any:
-    inp = check_inputs(
-        sp.csr_matrix(C),
-        w,
-        c,
-        k=k,
-        min_level=1,
-        existing=None,
-        site=None,
-        max_per_site=None,
-        time_limit=1,
-    )
-    return reduce_problem(inp, seed=0)
 
 
 def _caps_free_lagrangian(R: Any, lam: Arr, budget: float) -> float:
@@ -127,6 +112,13 @@ class _FakeLP:
         return self.got
 
 
+def _background(R: Any, got: LPBound | None, budget: float, x: Arr, known: float) -> Any:
+    return BackgroundBlocks(
+        R, _FakeLP(got), budget, x, deadline=time.perf_counter() + 20, seed=0, integral=True,
+        known=known,
+    )  # fmt: skip
+
+
 def test_background_blocks_use_the_lp_multipliers_and_stop_when_proven() -> None:
     C, w, c, k, budget = _line_case(3)
     R = _reduced(C, w, c, k)
@@ -134,16 +126,7 @@ def test_background_blocks_use_the_lp_multipliers_and_stop_when_proven() -> None
     lag = lagrange_max(R, budget, opt, iterations=300, deadline=time.perf_counter() + 10)
     x = greedy_max(R, budget)
     got = LPBound(lag.bound, 0, lag.iterations, lag.mult)
-    bg = BackgroundBlocks(
-        R,
-        _FakeLP(got),
-        budget,
-        x,
-        deadline=time.perf_counter() + 20,
-        seed=0,
-        integral=True,
-        known=0.0,
-    )
+    bg = _background(R, got, budget, x, known=0.0)
     lp, blocks = bg.finish(opt - R.const_weight - 1, time.perf_counter() + 30)
     assert lp is got
     assert blocks is not None
@@ -152,29 +135,11 @@ def test_background_blocks_use_the_lp_multipliers_and_stop_when_proven() -> None
     assert blocks.start == pytest.approx(direct.start)
     assert R.const_weight + blocks.bound >= opt - 1e-6
     # A known objective the LP bound already proves optimal: no block is solved.
-    bg = BackgroundBlocks(
-        R,
-        _FakeLP(got),
-        budget,
-        x,
-        deadline=time.perf_counter() + 20,
-        seed=0,
-        integral=True,
-        known=lag.bound,
-    )
+    bg = _background(R, got, budget, x, known=lag.bound)
     lp, blocks = bg.finish(lag.bound, time.perf_counter() + 30)
     assert lp is got and blocks is None
     # No LP result: nothing.
-    bg = BackgroundBlocks(
-        R,
-        _FakeLP(None),
-        budget,
-        x,
-        deadline=time.perf_counter() + 20,
-        seed=0,
-        integral=True,
-        known=0.0,
-    )
+    bg = _background(R, None, budget, x, known=0.0)
     assert bg.finish(0.0, time.perf_counter() + 30) == (None, None)
 
 
