@@ -104,6 +104,64 @@ def test_block_bound_gains_on_the_lagrangian() -> None:
     assert gained >= 5
 
 
+def test_merging_blocks_stays_valid_and_gains_on_the_blocks_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Over the brute-force cases: solving pairs of groups together after the blocks never
+    # goes below the optimum, never above the blocks alone, and gains somewhere.
+    import placement.optimise._blocks_max as pbm
+
+    gained = merged = 0
+    for seed in range(40):
+        C, w, c, k, budget = _line_case(seed)
+        R = _reduced(C, w, c, k)
+        if R.m == 0 or R.n == 0:
+            continue
+        opt = _brute(C, w, c, k, budget)
+        lag = lagrange_max(R, budget, opt, iterations=300, deadline=time.perf_counter() + 10)
+        x = greedy_max(R, budget)
+        got = {}
+        for factor in (0, 6):
+            monkeypatch.setattr(pbm, "_MERGE_FACTOR", factor)
+            got[factor] = block_bound(
+                R, lag.mult, budget, x, deadline=time.perf_counter() + 20, leaf_options=2
+            )
+        alone, both = got[0], got[6]
+        assert alone is not None and both is not None
+        assert alone.merged == 0
+        assert R.const_weight + both.bound >= opt - 1e-6
+        assert both.bound <= alone.bound + 1e-6
+        merged += int(both.merged > 0)
+        gained += int(both.bound < alone.bound - 1e-3)
+    assert merged >= 10
+    assert gained >= 3
+
+
+def _group(blocks: list[int], chosen: list[int]) -> Any:
+    from placement.optimise._blocks_max import _Group
+
+    return _Group(np.array(blocks), 10.0, np.array(chosen, np.int64), False)
+
+
+def test_merge_round_pairs_groups_whose_solutions_disagree_on_a_shared_option() -> None:
+    from placement.optimise._blocks_max import _merge_round
+
+    # Option 0 is priced in blocks 0 and 1 (shares 1 and 2), option 3 in blocks 2 and 3.
+    Sc = sp.csc_matrix(
+        np.array([[1.0, 2.0, 0, 0], [3.0, 0, 0, 0], [0, 0, 1.0, 0], [0, 0, 1.0, 1.0]])
+    )
+    cols = [np.array([0, 1]), np.array([0]), np.array([2, 3]), np.array([3])]
+    # Groups 0 and 1 disagree on option 0; groups 2 and 3 agree on option 3.
+    groups = {0: _group([0], [0]), 1: _group([1], []), 2: _group([2], [3]), 3: _group([3], [3])}
+    assert _merge_round(4, Sc, groups, cols, tried=set(), cap=10) == [(0, 1)]
+    # Already tried, or over the cap: no pair.
+    assert _merge_round(4, Sc, groups, cols, tried={(0, 1)}, cap=10) == []
+    assert _merge_round(4, Sc, groups, cols, tried=set(), cap=2) == []
+    # Both choose option 0: nothing to gain.
+    groups[1] = _group([1], [0])
+    assert _merge_round(4, Sc, groups, cols, tried=set(), cap=10) == []
+
+
 class _FakeLP:
     def __init__(self, got: LPBound | None) -> None:
         self.got = got

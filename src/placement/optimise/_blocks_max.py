@@ -43,6 +43,7 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ _LEAF_OPTIONS = 100
 _BLOCK_S = 5.0
 # Above this many multiply-adds the option graph (B @ Bt) is not built.
 _GRAPH_MAX_WORK = 40_000_000
+# Groups of blocks are merged while the pair holds at most this many times leaf_options.
+_MERGE_FACTOR = 6
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class BlockBound:
     start: float  # the caps-free Lagrangian bound at the multipliers (blocks unsolved)
     blocks: int
     solved: int  # blocks SCIP solved to optimality
+    merged: int = 0  # pairs of groups of blocks solved together after that
 
 
 def fits(R: Reduced) -> bool:
@@ -190,16 +194,43 @@ def block_bound(
     covered = (R.Bt @ xf) >= R.req - 0.5
     earns = np.bincount(pb, weights=R.w * covered, minlength=nb) - np.asarray(S.T @ xf).ravel()
     start = mu * budget + float(part.sum())
-    best = part.copy()
+    # Points of each block, and the options its problem holds.
+    order_p = np.argsort(pb, kind="stable")
+    cut = np.searchsorted(pb[order_p], np.arange(nb + 1))
+    rows_of = [order_p[cut[b] : cut[b + 1]] for b in range(nb)]
+    cols_of = [np.unique(R.Bt[r].indices) for r in rows_of]
+    mine = np.flatnonzero(incumbent)
+    groups = {
+        b: _Group(np.array([b]), float(part[b]), np.intersect1d(mine, cols_of[b]), False)
+        for b in range(nb)
+    }
     todo = [int(b) for b in np.argsort(-(part - earns), kind="stable") if part[b] - earns[b] > 1e-9]
+    tasks: deque[tuple[int, ...]] = deque((b,) for b in todo)
     Sc = sp.csc_matrix(S)
-    lock = threading.Lock()
-    solved = 0
-
-    queue = iter(todo)
+    cond = threading.Condition()
+    tried: set[tuple[int, int]] = set()
+    count = {"solved": 0, "merged": 0, "running": 0}
+    merge_cap = _MERGE_FACTOR * leaf_options
 
     def total() -> float:
-        return mu * budget + float(best.sum())
+        return mu * budget + sum(g.bound for g in groups.values())
+
+    def next_task() -> tuple[int, ...] | None:
+        # Called with cond held: the next block or merge, or None when there is nothing
+        # left worth doing (or no time).
+        while True:
+            if deadline - time.perf_counter() <= 0.05 or (enough is not None and enough(total())):
+                return None
+            if tasks:
+                count["running"] += 1
+                return tasks.popleft()
+            if count["running"]:
+                cond.wait(max(0.01, deadline - time.perf_counter()))
+                continue
+            pairs = _merge_round(R.n, Sc, groups, cols_of, tried=tried, cap=merge_cap)
+            if not pairs:
+                return None
+            tasks.extend(pairs)
 
     def work(i: int) -> None:
         if later is not None and hasattr(os, "setpriority"):
@@ -208,24 +239,31 @@ def block_bound(
         if i and later is not None:
             later.wait(max(0.0, deadline - time.perf_counter()))
         while True:
-            with lock:
-                b = next(queue, None)
-                if b is None or (enough is not None and enough(total())):
+            with cond:
+                task = next_task()
+                if task is None:
                     return
-            if deadline - time.perf_counter() <= 0.05:
-                return
-            solve(b)
+                blocks = np.concatenate([groups[g].blocks for g in task])
+            got = None
+            try:
+                got = solve(blocks)
+            finally:
+                with cond:
+                    count["running"] -= 1
+                    if got is not None:
+                        settle(task, *got)
+                    cond.notify_all()
 
-    def solve(b: int) -> None:
-        nonlocal solved
+    def solve(blocks: IntArray) -> tuple[float, bool, IntArray] | None:
         left = deadline - time.perf_counter()
-        rows = np.flatnonzero(pb == b)
+        rows = np.concatenate([rows_of[b] for b in blocks])
         sub = R.Bt[rows]
         cols = np.unique(sub.indices)
         q, k = rows.size, cols.size
         req = R.req[rows].astype(np.float64)
         mat = sp.hstack([-sp.csr_matrix(sub[:, cols]), sp.diags(req)]).tocsr()
-        obj = np.concatenate([-Sc[:, [b]].toarray().ravel()[cols], R.w[rows]])
+        share = np.asarray(Sc[:, blocks].sum(axis=1)).ravel()
+        obj = np.concatenate([-share[cols], R.w[rows]])
         model = mb.Model()  # type: ignore[no-untyped-call]
         h: Any = model.helper
         h.fill_model_from_sparse_data(
@@ -241,14 +279,31 @@ def block_bound(
         solver.set_solver_specific_parameters(f"randomization/randomseedshift = {seed % 1000}\n")
         status = str(solver.solve(model)).rsplit(".", 1)[-1]
         if status not in ("OPTIMAL", "FEASIBLE"):
-            return
+            return None
         # SCIP's bound is exact up to its tolerances: pad it by them.
         got = float(solver.best_objective_bound)
+        if not math.isfinite(got):
+            return None
         got += 1e-6 * max(1.0, abs(got))
-        if math.isfinite(got):
-            with lock:
-                best[b] = min(best[b], got)
-                solved += int(status == "OPTIMAL")
+        x = np.array([solver.value(model.var_from_index(j)) for j in range(k)], np.float64)
+        return got, status == "OPTIMAL", cols[x > 0.5]
+
+    def settle(task: tuple[int, ...], got: float, optimal: bool, chosen: IntArray) -> None:
+        # Called with cond held: take a solve's result into the partition.
+        if len(task) == 1:
+            g = groups[task[0]]
+            groups[task[0]] = _Group(g.blocks, min(g.bound, got), chosen, not optimal)
+            count["solved"] += int(optimal)
+            return
+        a, b = task
+        was = groups[a].bound + groups[b].bound
+        if optimal or got < was - 1e-9 * max(1.0, abs(was)):
+            blocks = np.concatenate([groups[a].blocks, groups[b].blocks])
+            del groups[b]
+            groups[a] = _Group(blocks, min(was, got), chosen, not optimal)
+            count["merged"] += 1
+        else:
+            tried.add((a, b))
 
     affinity = getattr(os, "sched_getaffinity", None)
     cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
@@ -256,14 +311,82 @@ def block_bound(
     with ThreadPoolExecutor(n_threads, thread_name_prefix="placement-block") as ex:
         list(ex.map(work, range(n_threads)))
     log.debug(
-        "optimise: block bound %.2f from %.2f (%d blocks, %d of %d gap blocks solved)",
+        "optimise: block bound %.2f from %.2f (%d blocks, %d of %d gap blocks solved, %d merges)",
         total(),
         start,
         nb,
-        solved,
+        count["solved"],
         len(todo),
+        count["merged"],
     )
-    return BlockBound(total(), start, nb, solved)
+    return BlockBound(total(), start, nb, count["solved"], count["merged"])
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Blocks solved together: their bound, the options their best solution chooses, and
+    whether it is final (not solved to optimality: not merged further)."""
+
+    blocks: IntArray
+    bound: float
+    chosen: IntArray
+    final: bool
+
+
+def _merge_round(
+    n: int,
+    Sc: sp.csc_matrix,
+    groups: dict[int, _Group],
+    cols_of: list[IntArray],
+    *,
+    tried: set[tuple[int, int]],
+    cap: int,
+) -> list[tuple[int, int]]:
+    """Disjoint pairs of groups to solve together next, the most promising first.
+
+    Two groups' solutions that agree on every option both hold add up to a solution of the
+    pair: merging them gains nothing. So a pair scores by how much price its solutions
+    dodge: each option one chooses and the other does not, at the other's share of its
+    price. Greedy matching by score; pairs over ``cap`` options are skipped.
+    """
+    live = sorted(g for g, grp in groups.items() if not grp.final)
+    G = len(live)
+    if G < 2:
+        return []
+    member = sp.csr_matrix(
+        (
+            np.ones(sum(groups[g].blocks.size for g in live)),
+            (
+                np.concatenate([groups[g].blocks for g in live]),
+                np.repeat(np.arange(G), [groups[g].blocks.size for g in live]),
+            ),
+        ),
+        shape=(Sc.shape[1], G),
+    )
+    Sg = sp.csr_matrix(Sc @ member)
+    nnz = [groups[g].chosen.size for g in live]
+    X = sp.csr_matrix(
+        (
+            np.ones(sum(nnz)),
+            (np.concatenate([groups[g].chosen for g in live]), np.repeat(np.arange(G), nnz)),
+        ),
+        shape=(n, G),
+    )
+    dodged = (X.T @ Sg - X.T @ sp.csr_matrix(X.multiply(Sg))).toarray()
+    score = dodged + dodged.T
+    np.fill_diagonal(score, 0.0)
+    size = np.array([sum(cols_of[b].size for b in groups[g].blocks) for g in live])
+    ii, jj = np.nonzero(np.triu(score > 1e-9, 1) & (size[:, None] + size[None, :] <= cap))
+    order = np.lexsort((jj, ii, -score[ii, jj]))
+    used: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    for o in order:
+        a, b = live[int(ii[o])], live[int(jj[o])]
+        if a in used or b in used or (a, b) in tried:
+            continue
+        used.update((a, b))
+        pairs.append((a, b))
+    return pairs
 
 
 def safe_block_bound(*args: Any, **kwargs: Any) -> BlockBound | None:

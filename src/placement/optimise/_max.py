@@ -254,9 +254,10 @@ def max_coverage(
         log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
         if cand < ub:
             ub = cand
+            pairs = f", then {bb.merged} pairs of groups of them together" if bb.merged else ""
             bound_by = (
                 f"{mult_by}, then blocks of options solved exactly at those multipliers "
-                f"({bb.solved} of {bb.blocks} to optimality)"
+                f"({bb.solved} of {bb.blocks} to optimality{pairs})"
             )
     ub = max(ub, best)
     obj_red = best
