@@ -48,8 +48,10 @@ steps:
    option's price split among blocks of options (spectral bisection, at most 100 each) by
    multiplier mass, each block solved exactly by SCIP, the blocks with the largest part of
    the gap first. It starts on a thread once the LP child is back (the search still runs on
-   the other core) and takes both cores when the search ends (Osaka tile at budget 400:
-   50,627 -> 50,461; 5,000 x 50,000: 24,893 -> 24,794). Bound only, never the options.
+   the other core) and takes both cores when the search ends; with every block solved and
+   time left, pairs of groups whose solutions disagree are solved together (Osaka tile at
+   budget 400: 50,627 -> 50,440; 5,000 x 50,000: 24,893 -> 24,781). Bound only, never the
+   options.
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
