@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -79,10 +80,9 @@ def test_block_bound_is_valid_and_starts_at_the_lagrangian(seed: int) -> None:
         assert got.bound <= got.start + 1e-6
 
 
-def test_block_bound_gains_on_the_lagrangian() -> None:
-    # Over the brute-force cases the blocks' integrality must close part of the gap left by
-    # the Lagrangian bound somewhere; with one block of everything, at least as much.
-    gained = 0
+def _lagrange_cases() -> Iterator[tuple[Any, float, float, Any, Arr]]:
+    """The brute-force cases with something coverable: the reduced problem, budget, optimum,
+    a Lagrangian bound at it and the greedy answer."""
     for seed in range(40):
         C, w, c, k, budget = _line_case(seed)
         R = _reduced(C, w, c, k)
@@ -90,7 +90,14 @@ def test_block_bound_gains_on_the_lagrangian() -> None:
             continue
         opt = _brute(C, w, c, k, budget)
         lag = lagrange_max(R, budget, opt, iterations=300, deadline=time.perf_counter() + 10)
-        x = greedy_max(R, budget)
+        yield R, budget, opt, lag, greedy_max(R, budget)
+
+
+def test_block_bound_gains_on_the_lagrangian() -> None:
+    # Over the brute-force cases the blocks' integrality must close part of the gap left by
+    # the Lagrangian bound somewhere; with one block of everything, at least as much.
+    gained = 0
+    for R, budget, opt, lag, x in _lagrange_cases():
         small = block_bound(
             R, lag.mult, budget, x, deadline=time.perf_counter() + 20, leaf_options=3, threads=1
         )
@@ -112,14 +119,7 @@ def test_merging_blocks_stays_valid_and_gains_on_the_blocks_alone(
     import placement.optimise._blocks_max as pbm
 
     gained = merged = 0
-    for seed in range(40):
-        C, w, c, k, budget = _line_case(seed)
-        R = _reduced(C, w, c, k)
-        if R.m == 0 or R.n == 0:
-            continue
-        opt = _brute(C, w, c, k, budget)
-        lag = lagrange_max(R, budget, opt, iterations=300, deadline=time.perf_counter() + 10)
-        x = greedy_max(R, budget)
+    for R, budget, opt, lag, x in _lagrange_cases():
         got = {}
         for factor in (0, 6):
             monkeypatch.setattr(pbm, "_MERGE_FACTOR", factor)
