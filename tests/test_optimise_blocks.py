@@ -19,7 +19,7 @@ from placement.optimise._blocks_max import BackgroundBlocks, block_bound, price
 from placement.optimise._bounds import lagrange_max
 from placement.optimise._heuristics import greedy_max
 from placement.optimise._lp import LPBound
-from test_optimise import _reduced
+from test_optimise import _reduced, _reduced_site
 
 Arr = np.ndarray[Any, Any]
 
@@ -201,12 +201,12 @@ def test_background_blocks_use_the_lp_multipliers_and_stop_when_proven() -> None
     assert bg.finish(0.0, time.perf_counter() + 30) == (None, None)
 
 
-def _spatial(n: int, m: int, seed: int) -> sp.csr_matrix:
+def _spatial(n: int, m: int, seed: int, side: float = 300.0) -> sp.csr_matrix:
     from scipy.spatial import cKDTree
 
     rng = np.random.default_rng(seed)
-    opts = rng.random((n, 2)) * 300.0
-    pts = rng.random((m, 2)) * 300.0
+    opts = rng.random((n, 2)) * side
+    pts = rng.random((m, 2)) * side
     d = cKDTree(opts).sparse_distance_matrix(cKDTree(pts), 40.0, output_type="coo_matrix")
     keep = rng.random(d.nnz) < 0.6
     return sp.csr_matrix(
@@ -218,7 +218,8 @@ def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Exact models off, as on instances too big for them: the Lagrangian leaves a gap there,
-    # and the block bound must tighten it without changing the options chosen.
+    # and the block bound must tighten it; the regional search already finds the best the
+    # blocks' choices give here, so the options are the same.
     import placement.optimise._max as pmx
 
     monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)
@@ -230,6 +231,55 @@ def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     assert "blocks of options solved exactly" in with_blocks.method
     assert "blocks" not in without.method
     assert with_blocks.objective <= with_blocks.bound < without.bound
+
+
+def test_max_coverage_repairs_the_blocks_choices_into_a_better_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With the regional search switched off, greedy and swaps leave room; every block's own
+    # best choice, cut back to the budget, must do better, within the budget, and the same
+    # in two runs.
+    import placement.optimise._max as pmx
+    from placement.optimise._local import LocalResult
+
+    def idle(R: Any, x: Arr, *args: Any, **kwargs: Any) -> LocalResult:
+        return LocalResult(x.copy(), 0, 0, 0.0)
+
+    monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)
+    monkeypatch.setattr(pmx, "regional_search", idle)
+    A = _spatial(800, 8000, 1, side=800.0)  # sparser: the blocks solve in a second
+    runs = [max_coverage(A, budget=50, time_limit=6, seed=1) for _ in range(2)]
+    monkeypatch.setattr(pmx, "_BLOCKS_MIN_S", np.inf)
+    without = max_coverage(A, budget=50, time_limit=6, seed=1)
+    assert "blocks' choices repaired" in runs[0].method
+    assert runs[0].objective > without.objective
+    assert runs[0].chosen.size <= 50
+    assert np.array_equal(runs[0].chosen, runs[1].chosen)
+    seen = np.asarray(sp.csr_matrix(A)[runs[0].chosen].sum(axis=0)).ravel()
+    assert runs[0].objective == float((seen > 0).sum())
+    assert runs[0].objective <= runs[0].bound
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_repair_max_is_feasible_and_keeps_what_is_feasible(seed: int) -> None:
+    from placement.optimise._heuristics import repair_max
+
+    rng = np.random.default_rng(seed)
+    C, w, c, k, budget = _line_case(seed)
+    site = rng.integers(0, 4, C.shape[0])
+    R = _reduced_site(C, w, c, site, k)
+    x = rng.random(R.n) < 0.7
+    y = repair_max(R, x, budget)
+    assert not np.any(y & ~x)  # only drops
+    assert float(R.cost[y].sum()) <= budget + 1e-9
+    assert np.all(np.bincount(R.site[y], minlength=R.site_cap.size) <= R.site_cap)
+    # Unit costs and no site caps: exactly the options over the budget go.
+    if seed % 2:
+        R1 = _reduced(C, w, c, k)
+        x1 = rng.random(R1.n) < 0.7
+        assert int(repair_max(R1, x1, budget).sum()) == min(int(x1.sum()), int(budget))
+    # Already feasible: unchanged.
+    assert np.array_equal(repair_max(R, y, budget), y)
 
 
 def test_a_failing_block_bound_is_logged_and_no_bound(

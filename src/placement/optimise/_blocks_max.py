@@ -83,6 +83,9 @@ class BlockBound:
     blocks: int
     solved: int  # blocks SCIP solved to optimality
     merged: int = 0  # pairs of groups of blocks solved together after that
+    # Every option some block's solution chooses, once every block with a gap was solved to
+    # optimality (before any merge): a deterministic start for a primal repair. None else.
+    leaf_union: BoolArray | None = None
 
 
 def fits(R: Reduced) -> bool:
@@ -217,6 +220,8 @@ def block_bound(
     tried: set[tuple[int, int]] = set()
     count = {"solved": 0, "merged": 0, "running": 0}
     merge_cap = _MERGE_FACTOR * leaf_options
+    merging: list[bool] = []
+    leaf_union: list[BoolArray] = []
 
     def total() -> float:
         return mu * budget + sum(g.bound for g in groups.values())
@@ -233,6 +238,12 @@ def block_bound(
             if count["running"]:
                 cond.wait(max(0.01, deadline - time.perf_counter()))
                 continue
+            if not merging and count["solved"] == len(todo):
+                union = np.zeros(R.n, np.bool_)
+                for g in groups.values():
+                    union[g.chosen] = True
+                leaf_union.append(union)
+            merging.append(True)
             pairs = _merge_round(R.n, Sc, groups, cols_of, tried=tried, cap=merge_cap)
             if not pairs:
                 return None
@@ -325,7 +336,14 @@ def block_bound(
         len(todo),
         count["merged"],
     )
-    return BlockBound(total(), start, nb, count["solved"], count["merged"])
+    return BlockBound(
+        total(),
+        start,
+        nb,
+        count["solved"],
+        count["merged"],
+        leaf_union[0] if leaf_union else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -412,7 +430,9 @@ class BackgroundBlocks:
     The LP child (:class:`._lp.LPBoundProcess`) frees the second core long before the
     search ends (Osaka tile 51357353, budget 400, 60 s: back at about 10 s, search done at
     38-50 s), so the first SCIP thread starts then; the second waits for :meth:`finish`.
-    Only the bound depends on how far it gets, never the chosen options.
+    The blocks' own choices (:attr:`BlockBound.leaf_union`) come only once every block is
+    solved; the LP phase stops on a tolerance, so they repeat from run to run unless a
+    clock cuts the LP phase or a block solve short.
     """
 
     def __init__(

@@ -95,6 +95,26 @@ def greedy_max(R: Reduced, budget: float) -> BoolArray:
     return x
 
 
+def repair_max(R: Reduced, x: BoolArray, budget: float) -> BoolArray:
+    """``x`` made feasible: while a site holds more than its cap, drop its option that loses
+    the least weight; while over the budget, drop the option that loses the least weight
+    per cost (the lowest index on a tie)."""
+    x = x.copy()
+    while True:
+        chosen = np.flatnonzero(x)
+        over = site_counts(R, x) > R.site_cap
+        if over.any():
+            cand = chosen[over[R.site[chosen]]]
+            per = np.ones(cand.size)
+        elif float(R.cost[chosen].sum()) > budget + _EPS * max(1.0, abs(budget)):
+            cand = chosen[R.cost[chosen] > 0]
+            per = R.cost[cand]
+        else:
+            return x
+        loss = alone_weight(R, cand, coverage_count(R, x)) / per
+        x[cand[int(np.argmin(loss))]] = False
+
+
 def swap_search(
     R: Reduced, x: BoolArray, budget: float, *, deadline: float, max_moves: int = 100_000
 ) -> BoolArray:

@@ -23,7 +23,13 @@ from placement.errors import OptionError
 from placement.optimise._blocks_max import BackgroundBlocks, BlockBound, safe_block_bound
 from placement.optimise._bounds import fix_max, lagrange_max
 from placement.optimise._exact import cpsat_max
-from placement.optimise._heuristics import greedy_max, site_counts, swap_search, value
+from placement.optimise._heuristics import (
+    greedy_max,
+    repair_max,
+    site_counts,
+    swap_search,
+    value,
+)
 from placement.optimise._local import NNZ_PER_S, regional_search
 from placement.optimise._lp import LPBound
 from placement.optimise._phases import (
@@ -164,7 +170,7 @@ def max_coverage(
                     lp,
                     budget,
                     x.copy(),
-                    deadline=deadline - 0.1,
+                    deadline=deadline - _reserve(time_limit),
                     seed=seed,
                     integral=integral_w,
                     known=best,
@@ -227,7 +233,8 @@ def max_coverage(
     got: LPBound | None = None
     bb: BlockBound | None = None
     if bg is not None:
-        got, bb = bg.finish(best, deadline - 0.05)
+        # Its solves end by its deadline; the join allows for the last one to return.
+        got, bb = bg.finish(best, deadline - _reserve(time_limit) + 0.2)
     elif lp is not None:
         # Proven optimal already: do not wait for the LP bound.
         got = lp.result(deadline - 0.05 if best < ub else 0.0)
@@ -248,8 +255,18 @@ def max_coverage(
         and deadline - time.perf_counter() >= _BLOCKS_MIN_S
     ):
         # Time left and a gap open: solve blocks of options exactly at those multipliers.
-        bb = safe_block_bound(R, mult, budget, x, deadline=deadline - 0.1, seed=seed)
+        bb = safe_block_bound(
+            R, mult, budget, x, deadline=deadline - _reserve(time_limit), seed=seed
+        )
     if bb is not None:
+        if bb.leaf_union is not None and best < ub:
+            # Every block's own best choice, cut back to the budget and polished by swaps.
+            y = swap_search(R, repair_max(R, bb.leaf_union, budget), budget, deadline=deadline)
+            v = value(R, y)
+            if v > best and _feasible_max(R, y, budget):
+                x, best = y, v
+                methods.append("blocks' choices repaired")
+            log.debug("max_coverage: blocks' choices %g at %.2f s", v, time.perf_counter() - t0)
         cand = math.floor(bb.bound + 1e-6) if integral_w else bb.bound
         log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
         if cand < ub:
@@ -274,6 +291,11 @@ def max_coverage(
         t0=t0,
         R=R,
     )
+
+
+def _reserve(time_limit: float) -> float:
+    """Seconds kept at the end for repairing the blocks' choices."""
+    return max(0.3, 0.04 * time_limit)
 
 
 def _feasible_max(R: Reduced, x: BoolArray, budget: float) -> bool:
