@@ -36,13 +36,14 @@ steps:
    relaxation approximately and its duals, used as Lagrangian multipliers (so the bound is
    valid however loose the solve), seed subgradient steps for the other half of its time
    (workers run BLAS on one thread, and the subgradient's dots avoid BLAS, so neither
-   process's thread pool starves the other). It only ever replaces
-   the bound (5,000 x 50,000: 24,921 -> 24,893; Osaka tile at 0.95: 462 -> 473), never the
-   options. On 10,000 x 100,000 the LP optimum itself is about 88,600 against 75,489 found:
-   that gap is the LP's, no multiplier can close it. On 5,000 x 50,000 (budget 150) the LP
-   optimum is 24,892.6 (HiGHS interior point, offline), HiGHS's root cuts lowered it only to
-   24,877 in 15 minutes, and the best solution known is 24,457 (3 minutes of regional
-   search): the remaining 1.7 % would need branching, not a better multiplier;
+   process's thread pool starves the other). It tightens the bound (5,000 x 50,000: 24,921
+   -> 24,893; Osaka tile at 0.95: 462 -> 473); it reaches the options only through the
+   blocks' choices of step 6. On 10,000 x 100,000 the LP optimum itself is about 88,600
+   against 75,489 found: that gap is the LP's, no multiplier can close it. On 5,000 x
+   50,000 (budget 150) the LP optimum is 24,892.6 (HiGHS interior point, offline), HiGHS's
+   root cuts lowered it only to 24,877 in 15 minutes, and the best solution known is 24,457
+   (3 minutes of regional search): the remaining 1.7 % would need branching, not a better
+   multiplier;
 6. max coverage with a gap still open then tightens the bound by cost splitting
    (:mod:`._blocks_max`): the budget priced by the multipliers' critical ratio and each
    option's price split among blocks of options (spectral bisection, at most 100 each) by
@@ -50,15 +51,21 @@ steps:
    the gap first. It starts on a thread once the LP child is back (the search still runs on
    the other core) and takes both cores when the search ends; with every block solved and
    time left, pairs of groups whose solutions disagree are solved together (Osaka tile at
-   budget 400: 50,627 -> 50,440; 5,000 x 50,000: 24,893 -> 24,781). Bound only, never the
-   options.
+   budget 400: 50,627 -> 50,440; 5,000 x 50,000: 24,893 -> 24,781). Once every block with
+   a gap is solved to optimality (before any merge), the options the blocks chose are cut
+   back to the budget (least weight lost per cost first) and polished by swaps, and that
+   answer is kept when it beats the search's (Osaka tile at budget 100: 19,502 -> 19,617,
+   bound 19,656; the regional search from the same start is no better).
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
 phases stop on iteration counts, move counts, CP-SAT's deterministic time (LNS) and
 nonzeros touched (regional search). What may vary with machine load is the proven
 ``bound`` (and so ``gap`` and ``status``) where it comes from SCIP, the LP phase or the
-block bound, which stop on the wall clock, and ``time_s``. On a heavily loaded machine
+block bound, which stop on the wall clock, and ``time_s``. The blocks' choices (step 6)
+count only once every block with a gap is solved to optimality at multipliers the LP phase
+reached at its tolerance, and SCIP solves a block the same way each time, so they repeat
+too. On a heavily loaded machine
 the wall-clock safety caps (which keep the total within ``time_limit`` plus about 2 %) can
 also end a phase early, and then the answer may differ too. The answer is never worse
 than the greedy one.

@@ -32,6 +32,10 @@ Two solutions that agree on every option both hold add up to a solution of the p
 merge gains nothing there: pairs are matched by the price their solutions dodge (an option
 one chooses and the other does not, at the other's share), largest first.
 
+The blocks' own choices, taken together once every block with a gap is solved to
+optimality (``BlockBound.leaf_union``), are a start the caller repairs into an answer: on
+the Osaka tile at budget 100 they beat the regional search by 0.6 %.
+
 Measured on this 2-core machine, Osaka tile 51357353 at budget 400 (6,490 options x
 38,782 points reduced, 55 blocks of at most 200 options, 5 s each): from the LP bound
 50,627 to 50,449 in 33 s on two threads (one thread: 65 s); the best answer known is
