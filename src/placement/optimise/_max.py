@@ -185,7 +185,8 @@ def max_coverage(
                 x,
                 budget,
                 work=_LOCAL_WORK * time_limit * NNZ_PER_S,
-                deadline=deadline - 0.3,
+                # The end is kept for the blocks' choices, then a swap move's length.
+                deadline=deadline - _reserve(time_limit),
                 seed=seed,
                 worse=_LOCAL_WORSE * float(R.w.mean()) if R.m else 0.0,
             )
@@ -261,7 +262,8 @@ def max_coverage(
     if bb is not None:
         if bb.leaf_union is not None and best < ub:
             # Every block's own best choice, cut back to the budget and polished by swaps.
-            y = swap_search(R, repair_max(R, bb.leaf_union, budget), budget, deadline=deadline)
+            y = repair_max(R, bb.leaf_union, budget)
+            y = swap_search(R, y, budget, deadline=deadline - 0.3)
             v = value(R, y)
             if v > best and _feasible_max(R, y, budget):
                 x, best = y, v
