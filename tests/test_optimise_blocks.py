@@ -260,6 +260,34 @@ def test_max_coverage_repairs_the_blocks_choices_into_a_better_answer(
     assert runs[0].objective <= runs[0].bound
 
 
+def test_repaired_blocks_choices_respect_costs_site_caps_and_existing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import placement.optimise._max as pmx
+    from placement.optimise._local import LocalResult
+
+    def idle(R: Any, x: Arr, *args: Any, **kwargs: Any) -> LocalResult:
+        return LocalResult(x.copy(), 0, 0, 0.0)
+
+    monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)
+    monkeypatch.setattr(pmx, "regional_search", idle)
+    A = _spatial(800, 8000, 2, side=800.0)
+    site = np.arange(800) // 2  # two headings per pole, one of them at most
+    costs = np.random.default_rng(0).integers(1, 4, 800).astype(float)
+    existing = np.array([3, 100, 401])
+    plan = max_coverage(
+        A, None, costs, budget=90, existing=existing, site=site, max_per_site=1,
+        time_limit=6, seed=1,
+    )  # fmt: skip
+    assert "blocks' choices repaired" in plan.method
+    ch = plan.chosen
+    assert set(existing.tolist()) <= set(ch.tolist())
+    assert costs[np.setdiff1d(ch, existing)].sum() <= 90
+    assert np.bincount(site[ch]).max() == 1
+    seen = np.asarray(sp.csr_matrix(A)[ch].sum(axis=0)).ravel()
+    assert plan.objective == float((seen > 0).sum()) <= plan.bound
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_repair_max_is_feasible_and_keeps_what_is_feasible(seed: int) -> None:
     from placement.optimise._heuristics import repair_max
