@@ -233,12 +233,10 @@ def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     assert with_blocks.objective <= with_blocks.bound < without.bound
 
 
-def test_max_coverage_repairs_the_blocks_choices_into_a_better_answer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # With the regional search switched off, greedy and swaps leave room; every block's own
-    # best choice, cut back to the budget, must do better, within the budget, and the same
-    # in two runs.
+@pytest.fixture
+def no_regional(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """max_coverage with exact models and the regional search off (the search keeps its
+    start): the module, to patch further."""
     import placement.optimise._max as pmx
     from placement.optimise._local import LocalResult
 
@@ -247,9 +245,18 @@ def test_max_coverage_repairs_the_blocks_choices_into_a_better_answer(
 
     monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)
     monkeypatch.setattr(pmx, "regional_search", idle)
+    return pmx
+
+
+def test_max_coverage_repairs_the_blocks_choices_into_a_better_answer(
+    monkeypatch: pytest.MonkeyPatch, no_regional: Any
+) -> None:
+    # With the regional search switched off, greedy and swaps leave room; every block's own
+    # best choice, cut back to the budget, must do better, within the budget, and the same
+    # in two runs.
     A = _spatial(800, 8000, 1, side=800.0)  # sparser: the blocks solve in a second
     runs = [max_coverage(A, budget=50, time_limit=6, seed=1) for _ in range(2)]
-    monkeypatch.setattr(pmx, "_BLOCKS_MIN_S", np.inf)
+    monkeypatch.setattr(no_regional, "_BLOCKS_MIN_S", np.inf)
     without = max_coverage(A, budget=50, time_limit=6, seed=1)
     assert "blocks' choices repaired" in runs[0].method
     assert runs[0].objective > without.objective
@@ -260,17 +267,8 @@ def test_max_coverage_repairs_the_blocks_choices_into_a_better_answer(
     assert runs[0].objective <= runs[0].bound
 
 
-def test_repaired_blocks_choices_respect_costs_site_caps_and_existing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import placement.optimise._max as pmx
-    from placement.optimise._local import LocalResult
-
-    def idle(R: Any, x: Arr, *args: Any, **kwargs: Any) -> LocalResult:
-        return LocalResult(x.copy(), 0, 0, 0.0)
-
-    monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)
-    monkeypatch.setattr(pmx, "regional_search", idle)
+@pytest.mark.usefixtures("no_regional")
+def test_repaired_blocks_choices_respect_costs_site_caps_and_existing() -> None:
     A = _spatial(800, 8000, 2, side=800.0)
     site = np.arange(800) // 2  # two headings per pole, one of them at most
     costs = np.random.default_rng(0).integers(1, 4, 800).astype(float)
