@@ -595,7 +595,7 @@ def test_lp_dual_bounds_valid_for_any_duals(seed: int) -> None:
         return
     rng = np.random.default_rng(seed)
     opt = brute_max(C, w, c, budget, k)
-    u, _ = lp_duals(R, budget=budget, target=None, full=False, time_s=5.0)
+    u, _, _ = lp_duals(R, budget=budget, target=None, full=False, time_s=5.0)
     fakes = [u, u * rng.uniform(0.5, 1.5, u.size), rng.normal(0, 3, R.m), np.full(R.m, 50.0)]
     for lam in fakes:
         lag = lagrange_max(R, budget, 0.0, iterations=1, deadline=1e300, init=lam)
@@ -618,7 +618,7 @@ def test_lp_dual_bounds_valid_for_any_duals(seed: int) -> None:
     if t_res <= 0:
         return
     for full in (False, True) if target == 1.0 else (False,):
-        u, _ = lp_duals(R, budget=None, target=t_res, full=full, time_s=5.0)
+        u, _, _ = lp_duals(R, budget=None, target=t_res, full=full, time_s=5.0)
         fakes = [u, u * rng.uniform(0.5, 1.5, u.size), rng.normal(0, 3, R.m), np.full(R.m, 50.0)]
         for mult in fakes:
             lag = lagrange_min(R, t_res, full, 0.0, iterations=1, deadline=1e300, init=mult)
@@ -772,6 +772,29 @@ def test_lp_bound_gives_pdlp_half_the_time_left(monkeypatch: pytest.MonkeyPatch)
     lpm.lp_bound(R, deadline=t + 100.0, pdlp_s=1.5, **kw)  # an explicit limit is kept
     assert seen[1] == 1.5
     assert got.bound >= value(R, greedy_max(R, 5.0)) - 1e-6
+
+
+def test_lp_bound_says_whether_the_clock_cut_it() -> None:
+    import time
+
+    # The blocks' choices become an answer only at multipliers the clock did not shape: PDLP
+    # at its tolerance and the subgradient steps done before the deadline.
+    from placement.optimise._lp import lp_bound
+
+    R = _reduced(_spatial(60, 600, seed=5).toarray(), np.ones(600), np.ones(60), 1)
+    kw: dict[str, Any] = {"budget": 5.0, "target": None, "full": False, "known": 0.0}
+    calm = lp_bound(R, deadline=time.perf_counter() + 30.0, steps=20, **kw)
+    assert calm.settled and calm.steps <= 20
+    late = lp_bound(R, deadline=time.perf_counter() - 1.0, steps=20, pdlp_s=5.0, **kw)
+    assert not late.settled
+    assert late.steps == 1  # the first step ran, then the clock stopped them
+    # Bigger, with PDLP stopped at its 0.05 s floor: cut before its tolerance.
+    big = _reduced(_spatial(800, 8000, seed=5).toarray(), np.ones(8000), np.ones(800), 1)
+    kw["budget"] = 40.0
+    hurried = lp_bound(big, deadline=time.perf_counter() + 30.0, steps=20, pdlp_s=0.0, **kw)
+    full = lp_bound(big, deadline=time.perf_counter() + 60.0, steps=20, **kw)
+    assert hurried.pdlp_iterations < full.pdlp_iterations
+    assert full.settled and not hurried.settled
 
 
 def test_bound_dot_is_the_dot_product() -> None:

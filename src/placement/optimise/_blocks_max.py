@@ -435,8 +435,8 @@ class BackgroundBlocks:
     search ends (Osaka tile 51357353, budget 400, 60 s: back at about 10 s, search done at
     38-50 s), so the first SCIP thread starts then; the second waits for :meth:`finish`.
     The blocks' own choices (:attr:`BlockBound.leaf_union`) come only once every block is
-    solved; the LP phase stops on a tolerance, so they repeat from run to run unless a
-    clock cuts the LP phase or a block solve short.
+    solved; they repeat from run to run when the LP phase's multipliers did not depend on
+    the clock (:attr:`._lp.LPBound.settled`), which the caller checks.
     """
 
     def __init__(

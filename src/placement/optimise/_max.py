@@ -233,6 +233,7 @@ def max_coverage(
     mult_by = f"Lagrangian ({lag.iterations} subgradient steps)" if lag is not None else ""
     got: LPBound | None = None
     bb: BlockBound | None = None
+    settled = True  # whether mult depends on the input alone (the LP phase's may not)
     if bg is not None:
         # Its solves end by its deadline; the join allows for the last one to return.
         got, bb = bg.finish(best, deadline - _reserve(time_limit) + 0.2)
@@ -245,10 +246,10 @@ def max_coverage(
             f"multipliers, {got.steps} subgradient steps"
         )
         if bb is not None:  # the background blocks used the LP phase's multipliers
-            mult_by = lp_by
+            mult_by, settled = lp_by, got.settled
         cand = math.floor(got.bound + 1e-6) if integral_w else got.bound
         if cand < ub:
-            ub, mult, bound_by, mult_by = cand, got.mult, lp_by, lp_by
+            ub, mult, bound_by, mult_by, settled = cand, got.mult, lp_by, lp_by, got.settled
     if (
         bb is None
         and mult is not None
@@ -260,8 +261,9 @@ def max_coverage(
             R, mult, budget, x, deadline=deadline - _reserve(time_limit), seed=seed
         )
     if bb is not None:
-        if bb.leaf_union is not None and best < ub:
-            # Every block's own best choice, cut back to the budget and polished by swaps.
+        if bb.leaf_union is not None and settled and best < ub:
+            # Every block's own best choice, cut back to the budget and polished by swaps
+            # (only at multipliers the clock did not cut short: the answer must repeat).
             y = repair_max(R, bb.leaf_union, budget)
             y = swap_search(R, y, budget, deadline=deadline - 0.3)
             v = value(R, y)
