@@ -299,7 +299,7 @@ def max_coverage(
 
 def _reserve(time_limit: float) -> float:
     """Seconds kept at the end for repairing the blocks' choices."""
-    return max(0.3, 0.04 * time_limit)
+    return max(0.3, 0.02 * time_limit)
 
 
 def _feasible_max(R: Reduced, x: BoolArray, budget: float) -> bool:
