@@ -279,7 +279,7 @@ def block_bound(
         left = deadline - time.perf_counter()
         rows = np.concatenate([rows_of[b] for b in blocks])
         sub = R.Bt[rows]
-        cols = np.unique(sub.indices)
+        cols = np.unique(np.concatenate([cols_of[b] for b in blocks]))
         q, k = rows.size, cols.size
         req = R.req[rows].astype(np.float64)
         mat = sp.hstack([-sp.csr_matrix(sub[:, cols]), sp.diags(req)]).tocsr()

@@ -100,19 +100,25 @@ def repair_max(R: Reduced, x: BoolArray, budget: float) -> BoolArray:
     the least weight; while over the budget, drop the option that loses the least weight
     per cost (the lowest index on a tie)."""
     x = x.copy()
+    count = coverage_count(R, x)  # kept up to date as options go
+    sc = site_counts(R, x)
+    spent = float(R.cost[x].sum())
     while True:
         chosen = np.flatnonzero(x)
-        over = site_counts(R, x) > R.site_cap
+        over = sc > R.site_cap
         if over.any():
             cand = chosen[over[R.site[chosen]]]
             per = np.ones(cand.size)
-        elif float(R.cost[chosen].sum()) > budget + _EPS * max(1.0, abs(budget)):
+        elif spent > budget + _EPS * max(1.0, abs(budget)):
             cand = chosen[R.cost[chosen] > 0]
             per = R.cost[cand]
         else:
             return x
-        loss = alone_weight(R, cand, coverage_count(R, x)) / per
-        x[cand[int(np.argmin(loss))]] = False
+        j = int(cand[int(np.argmin(alone_weight(R, cand, count) / per))])
+        x[j] = False
+        count[R.B.indices[R.B.indptr[j] : R.B.indptr[j + 1]]] -= 1
+        sc[R.site[j]] -= 1
+        spent -= float(R.cost[j])
 
 
 def swap_search(
