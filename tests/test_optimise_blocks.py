@@ -223,6 +223,9 @@ def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     import placement.optimise._max as pmx
 
     monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)
+    # A short search (its work, not the clock, ends it) leaves the blocks their seconds
+    # on a slow machine too: at half the limit it once ended too late for them.
+    monkeypatch.setattr(pmx, "_LOCAL_WORK", 0.15)
     A = _spatial(400, 4000, 1)  # 300 m square: dense, the Lagrangian leaves 1.5 %
     with_blocks = max_coverage(A, budget=14, time_limit=6, seed=1)
     monkeypatch.setattr(pmx, "_BLOCKS_MIN_S", np.inf)
