@@ -797,6 +797,36 @@ def test_lp_bound_says_whether_the_clock_cut_it() -> None:
     assert full.settled and not hurried.settled
 
 
+def test_pdlp_stopped_by_its_iteration_budget_repeats_itself() -> None:
+    import time
+
+    # The 3 x 3 Osaka block's PDLP was cut by the clock (1,700-2,050 iterations from run to
+    # run), which kept its multipliers, and the blocks' choices made at them, from repeating.
+    # A fixed iteration count gives the same duals every run and counts as settled.
+    from placement.optimise._lp import lp_bound, lp_duals
+    from placement.optimise._phases import _LP_END_SHARE, _pdlp_iterations
+
+    big = _reduced(_spatial(800, 8000, seed=5).toarray(), np.ones(8000), np.ones(800), 1)
+    kw: dict[str, Any] = {"budget": 40.0, "target": None, "full": False}
+    u1, its1, ok1 = lp_duals(big, time_s=30.0, iterations=64, **kw)
+    u2, its2, ok2 = lp_duals(big, time_s=30.0, iterations=64, **kw)
+    assert its1 == its2 == 64
+    assert ok1 and ok2
+    assert np.array_equal(u1, u2)
+    _, its_free, _ = lp_duals(big, time_s=30.0, **kw)
+    assert its_free > 64  # the budget, not the tolerance, stopped it
+    got = lp_bound(
+        big, deadline=time.perf_counter() + 30.0, steps=20, known=0.0, pdlp_iterations=64, **kw
+    )
+    assert got.pdlp_iterations == 64 and got.settled
+    # The budget is fixed from the instance and the time limit alone, and grows with time.
+    n = _pdlp_iterations(big, 60.0)
+    nnz = big.B.nnz + big.n + big.m
+    assert n == max(100, int(0.5 * _LP_END_SHARE * 60.0 * 1e8 / nnz))
+    assert _pdlp_iterations(big, 120.0) >= 2 * n - 1
+    assert _pdlp_iterations(big, 0.01) == 100
+
+
 def test_bound_dot_is_the_dot_product() -> None:
     # The subgradient's dot products avoid BLAS (whose threads spin on both cores and
     # starved the LP child); the value must still be the plain sum of products.

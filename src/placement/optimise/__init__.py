@@ -64,11 +64,13 @@ nonzeros touched (regional search). What may vary with machine load is the prove
 (and so ``gap`` and ``status``) where it comes from SCIP, the LP phase or the block bound,
 which stop on the wall clock, and ``time_s``. The blocks' choices (step 6) count only once
 every block with a gap is solved to optimality, and only at multipliers the clock did not
-shape (PDLP stopped at its tolerance, the subgradient steps done before the deadline:
-``LPBound.settled``); SCIP solves a block the same way each time, so they repeat too. Where
-PDLP is cut by the clock (the 3 x 3 Osaka block) they are not used. On a heavily loaded
-machine the wall-clock safety caps (which keep the total within ``time_limit`` plus about
-2 %) can also end a phase early, and then the answer may differ too. The answer is never
+shape (PDLP stopped at its tolerance or at an iteration budget fixed from the instance's
+size and ``time_limit``, the subgradient steps done before the deadline:
+``LPBound.settled``); SCIP solves a block the same way each time, so they repeat too.
+Where the clock cuts PDLP first (a machine much slower than this one) they are not used.
+On a heavily loaded machine the wall-clock safety caps (which keep the total within
+``time_limit`` plus about 2 %) can also end a phase early, and then the answer may differ
+too. The answer is never
 worse than the greedy one.
 
 Infeasible requests raise :class:`~placement.errors.InfeasibleError` (target above 1, no

@@ -9,8 +9,9 @@ solve only gives a weaker bound, never a wrong one. A few warm-started subgradie
 tighten it further.
 
 PDLP's Python binding holds the GIL, so the whole phase runs in a child process (the
-primal search uses one core); it only returns a bound, never options, so the chosen options
-do not depend on how far it got.
+primal search uses one core). It returns a bound and multipliers, never options; the
+multipliers reach the options only through the block bound's choices (:mod:`._max`), and
+only when the phase stopped on counts, not on the clock (``LPBound.settled``).
 """
 
 # Matrix names follow the maths (A, B, R for the reduced problem, L for the Lagrangian).
@@ -60,10 +61,12 @@ def lp_duals(
     target: float | None,
     full: bool,
     time_s: float,
+    iterations: int | None = None,
     tolerance: float = 1e-4,
 ) -> tuple[FloatArray, int, bool]:
     """Row duals of the LP relaxation (one per reduced point, >= 0), PDLP's iterations, and
-    whether it stopped at its tolerance (not on the clock).
+    whether it stopped at its tolerance or after ``iterations`` (not on the clock). With
+    one thread PDLP repeats itself exactly for the same iteration count.
 
     Max coverage (``budget``): max w y s.t. req_p y_p <= (B^T x)_p, c x <= budget,
     x, y in [0, 1]. Min cover (``target``): min c x s.t. (B^T x)_p >= req_p y_p,
@@ -100,6 +103,8 @@ def lp_duals(
     crit.eps_optimal_relative = tolerance
     crit.eps_optimal_absolute = tolerance
     p.termination_criteria.time_sec_limit = max(0.05, time_s)
+    if iterations is not None:
+        p.termination_criteria.iteration_limit = max(1, int(iterations))
     p.num_threads = 1
     res = pdlp.primal_dual_hybrid_gradient(qp, p)
     its = int(res.solve_log.iteration_count)
@@ -108,7 +113,10 @@ def lp_duals(
         return np.zeros(m, np.float64), its, False
     # PDLP's sign convention: >= 0 for an active lower row bound, <= 0 for an upper one.
     u = -d[:m] if budget is not None else d[:m]
-    settled = res.solve_log.termination_reason == solve_log_pb2.TERMINATION_REASON_OPTIMAL
+    settled = res.solve_log.termination_reason in (
+        solve_log_pb2.TERMINATION_REASON_OPTIMAL,
+        solve_log_pb2.TERMINATION_REASON_ITERATION_LIMIT,
+    )
     return np.maximum(u, 0.0), its, bool(settled)
 
 
@@ -122,13 +130,15 @@ def lp_bound(
     deadline: float,
     steps: int,
     pdlp_s: float | None = None,
+    pdlp_iterations: int | None = None,
 ) -> LPBound:
     """LP duals as multipliers, then ``steps`` warm-started subgradient steps (both capped).
 
     ``known`` is the incumbent objective (the subgradient's Polyak target). Valid for any
     duals: the Lagrangian function is evaluated at them, not the LP objective. PDLP stops
     after ``pdlp_s`` seconds, or by default after half the time left before ``deadline``;
-    the subgradient steps stop at ``deadline``.
+    the subgradient steps stop at ``deadline``. ``pdlp_iterations`` (optional) stops PDLP
+    sooner, at a count fixed by the caller: then its duals do not depend on the clock.
     """
     t = time.perf_counter()
     if pdlp_s is None:
@@ -138,7 +148,9 @@ def lp_bound(
         # gap of 0.12-0.72 %; with half the child's 16 s, 700-1,000 steps follow and 0-0.02 %.
         # 10,000 x 100,000 at 60 s: 88,591 against 88,586 with PDLP's 36 s.
         pdlp_s = _PDLP_OF_LEFT * (deadline - t)
-    u, its, settled = lp_duals(R, budget=budget, target=target, full=full, time_s=pdlp_s)
+    u, its, settled = lp_duals(
+        R, budget=budget, target=target, full=full, time_s=pdlp_s, iterations=pdlp_iterations
+    )
     log.debug("LP bound: PDLP %d iterations in %.2f s", its, time.perf_counter() - t)
     if budget is not None:
         lam = np.minimum(u, R.w / R.req)
