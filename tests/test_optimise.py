@@ -894,3 +894,29 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     # Partial cover: SCIP's bound stays 0 in 2 s here, so the LP duals beat the subgradient.
     assert "LP duals" in with_lp[1].method
     assert plain[1].bound <= with_lp[1].bound <= with_lp[1].objective
+
+
+def test_min_cover_past_its_deadline_skips_the_lagrangian_heuristic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each of its greedy completions is a whole greedy run (1.1 s on 10,000 x 100,000): a
+    # 1 s limit there took 3.3 s. Past the deadline it is skipped; the answer stays a cover.
+    import placement.optimise._min as min_mod
+
+    calls: list[int] = []
+    real = min_mod._lagrange_heuristic_min
+
+    def spy(*a: Any, **k: Any) -> Any:
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(min_mod, "_lagrange_heuristic_min", spy)
+    A = _spatial(300, 3000, seed=4)
+    hurried = min_cover(A, target=0.9, time_limit=1e-4)
+    assert calls == []
+    covered = np.asarray(A[hurried.chosen].sum(axis=0)).ravel() >= 1
+    coverable = np.asarray(A.sum(axis=0)).ravel() >= 1
+    assert covered.sum() >= 0.9 * coverable.sum()
+    calm = min_cover(A, target=0.9, time_limit=5.0)
+    assert calls == [1]
+    assert calm.objective <= hurried.objective
