@@ -4,9 +4,12 @@ Instances: options and demand points uniform in 1 km x 1 km, an option sees the 
 within 40 m with probability 0.6 (level 4..1 by distance), unit weights and costs. For each
 size the table shows greedy, our answer, its proven bound, the gap and the time; min cover
 runs at 2,000 x 20,000; pysal spopt's MCLP (when installed) is timed at the two smallest
-sizes for a speed comparison.
+sizes for a speed comparison. When the real PLATEAU tiles are there (../shared/data/plateau
+or $PLACEMENT_DATA) the same table follows for the coverage matrices the whole job builds on
+Osaka tile 51357353 and on the 3 x 3 block around it, with their weights, costs and sites.
 
     .venv/bin/python benchmarks/bench_optimise.py [--quick] [--time-limit S] [--repeats N]
+    .venv/bin/python benchmarks/bench_optimise.py --tiles only     # just the real tiles
     .venv/bin/python benchmarks/bench_optimise.py --matrix cov.npz --budget 20 50 --target 0.95 1
 """
 
@@ -85,7 +88,16 @@ def main() -> None:
         "--target", type=float, nargs="+", default=[0.95, 1.0], help="min cover targets"
     )
     ap.add_argument("--no-spopt", action="store_true", help="skip the spopt comparison")
+    ap.add_argument(
+        "--tiles",
+        choices=("with", "only", "no"),
+        default="with",
+        help="real PLATEAU tiles' matrices (when ../shared/data/plateau exists): also, only, none",
+    )
     args = ap.parse_args()
+    if args.tiles == "only":
+        real_tiles(args.time_limit)
+        return
 
     if args.matrix is not None:
         A = sp.csr_matrix(sp.load_npz(args.matrix))
@@ -124,6 +136,8 @@ def main() -> None:
     _min_header()
     _min_row(min_cover(A, target=1.0, time_limit=tl), 1.0)
 
+    if args.tiles == "with" and not args.quick:
+        real_tiles(tl)
     if args.no_spopt:
         return
     print(f"\n## spopt MCLP (CBC via PuLP, time cap {tl:g} s) vs ours, same instances\n")
@@ -143,6 +157,58 @@ def main() -> None:
                 f"| {n:,} x {m:,} | {b} | {res[0]:g} | {res[1]:.2f} | {plan.objective:g} | "
                 f"{t:.2f} | {res[1] / t:.1f}x |"
             )
+
+
+# Budgets and min cover targets solved on each real tile's coverage matrix.
+TILE_RUNS = {
+    "Osaka 51357353 (dense LOD1)": (
+        "51357353_*_6697_op.gml",
+        (100, 200, 300, 400, 600),
+        (0.95, 1.0),
+    ),
+    "Osaka 3 x 3 block 513573xx": (
+        "513573[5-7][1-3]_*_6697_op.gml",
+        (50, 100, 200, 300, 400),
+        (0.9,),
+    ),
+}
+
+
+def real_tiles(time_limit: float) -> None:
+    """max_coverage and min_cover on the coverage matrices the whole job builds on real tiles.
+
+    The matrices come from :func:`placement.pipeline.run` with its default options (its own
+    optimisation is cut to 1 s and not timed); weights, costs and sites are the job's.
+    """
+    from bench_pipeline import data_dir  # a sibling script: same data folder rule
+    from placement.pipeline import RunOptions, run
+
+    data = data_dir()
+    if data is None:
+        print("\nreal tiles skipped: not found (../shared/data/plateau or $PLACEMENT_DATA)")
+        return
+    for name, (pattern, budgets, targets) in TILE_RUNS.items():
+        paths = sorted((data / "osaka").glob(pattern))
+        if not paths:
+            print(f"\n{name} skipped: no {pattern} in {data / 'osaka'}")
+            continue
+        job = run(paths, RunOptions(time_limit_s=1.0, use_cache=False, render=False, html=False))
+        A = sp.csr_matrix(job.coverage.matrix)
+        kw = {"site": job.options.site, "existing": job.options.existing}
+        w, c = job.demand.weight, job.options.cost
+        print(
+            f"\n## {name}: {A.shape[0]:,} options x {A.shape[1]:,} street points, "
+            f"nnz {A.nnz:,} (time limit {time_limit:g} s)\n"
+        )
+        _header()
+        for b in budgets:
+            t = time.perf_counter()
+            plan = max_coverage(A, w, c, budget=b, time_limit=time_limit, **kw)
+            _row(f"{A.shape[0]:,} x {A.shape[1]:,}", b, plan, time.perf_counter() - t)
+        print()
+        _min_header()
+        for target in targets:
+            _min_row(min_cover(A, w, c, target=target, time_limit=time_limit, **kw), target)
 
 
 def _header() -> None:
