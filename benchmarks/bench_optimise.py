@@ -194,8 +194,8 @@ def real_tiles(time_limit: float) -> None:
             continue
         job = run(paths, RunOptions(time_limit_s=1.0, use_cache=False, render=False, html=False))
         A = sp.csr_matrix(job.coverage.matrix)
-        kw = {"site": job.options.site, "existing": job.options.existing}
         w, c = job.demand.weight, job.options.cost
+        site, existing = job.options.site, job.options.existing
         print(
             f"\n## {name}: {A.shape[0]:,} options x {A.shape[1]:,} street points, "
             f"nnz {A.nnz:,} (time limit {time_limit:g} s)\n"
@@ -203,12 +203,17 @@ def real_tiles(time_limit: float) -> None:
         _header()
         for b in budgets:
             t = time.perf_counter()
-            plan = max_coverage(A, w, c, budget=b, time_limit=time_limit, **kw)
+            plan = max_coverage(
+                A, w, c, budget=b, time_limit=time_limit, site=site, existing=existing
+            )
             _row(f"{A.shape[0]:,} x {A.shape[1]:,}", b, plan, time.perf_counter() - t)
         print()
         _min_header()
         for target in targets:
-            _min_row(min_cover(A, w, c, target=target, time_limit=time_limit, **kw), target)
+            mc = min_cover(
+                A, w, c, target=target, time_limit=time_limit, site=site, existing=existing
+            )
+            _min_row(mc, target)
 
 
 def _header() -> None:
