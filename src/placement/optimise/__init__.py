@@ -70,8 +70,7 @@ size and ``time_limit``, the subgradient steps done before the deadline:
 Where the clock cuts PDLP first (a machine much slower than this one) they are not used.
 On a heavily loaded machine the wall-clock safety caps (which keep the total within
 ``time_limit`` plus about 2 %) can also end a phase early, and then the answer may differ
-too. The answer is never
-worse than the greedy one.
+too. The answer is never worse than the greedy one.
 
 Infeasible requests raise :class:`~placement.errors.InfeasibleError` (target above 1, no
 point coverable k times, existing cameras over a site cap, a target the site caps forbid);
