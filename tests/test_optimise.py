@@ -438,10 +438,11 @@ def test_scip_bound_and_set_cover_rounds_match_brute_force(seed: int) -> None:
     assert full_opt is not None and float(R.cost[x].sum()) >= full_opt - 1e-9
 
 
-def _spatial(n: int, m: int, seed: int) -> sp.csr_matrix:
+def _spatial(n: int, m: int, seed: int, side: float = 1000.0) -> sp.csr_matrix:
+    """Options and points uniform in a ``side`` metre square, 40 m radius, 60 % visible."""
     rng = np.random.default_rng(seed)
-    opts = rng.random((n, 2)) * 1000.0
-    pts = rng.random((m, 2)) * 1000.0
+    opts = rng.random((n, 2)) * side
+    pts = rng.random((m, 2)) * side
     from scipy.spatial import cKDTree
 
     d = cKDTree(opts).sparse_distance_matrix(cKDTree(pts), 40.0, output_type="coo_matrix")

@@ -19,7 +19,7 @@ from placement.optimise._blocks_max import BackgroundBlocks, block_bound, price
 from placement.optimise._bounds import lagrange_max
 from placement.optimise._heuristics import greedy_max
 from placement.optimise._lp import LPBound
-from test_optimise import _reduced, _reduced_site
+from test_optimise import _reduced, _reduced_site, _spatial
 
 Arr = np.ndarray[Any, Any]
 
@@ -201,19 +201,6 @@ def test_background_blocks_use_the_lp_multipliers_and_stop_when_proven() -> None
     assert bg.finish(0.0, time.perf_counter() + 30) == (None, None)
 
 
-def _spatial(n: int, m: int, seed: int, side: float = 300.0) -> sp.csr_matrix:
-    from scipy.spatial import cKDTree
-
-    rng = np.random.default_rng(seed)
-    opts = rng.random((n, 2)) * side
-    pts = rng.random((m, 2)) * side
-    d = cKDTree(opts).sparse_distance_matrix(cKDTree(pts), 40.0, output_type="coo_matrix")
-    keep = rng.random(d.nnz) < 0.6
-    return sp.csr_matrix(
-        (np.ones(int(keep.sum()), np.int8), (d.row[keep], d.col[keep])), shape=(n, m)
-    )
-
-
 def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -226,7 +213,7 @@ def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     # A short search (its work, not the clock, ends it) leaves the blocks their seconds
     # on a slow machine too: at half the limit it once ended too late for them.
     monkeypatch.setattr(pmx, "_LOCAL_WORK", 0.15)
-    A = _spatial(400, 4000, 1)  # 300 m square: dense, the Lagrangian leaves 1.5 %
+    A = _spatial(400, 4000, 1, side=300.0)  # 300 m square: dense, the Lagrangian leaves 1.5 %
     with_blocks = max_coverage(A, budget=14, time_limit=6, seed=1)
     monkeypatch.setattr(pmx, "_BLOCKS_MIN_S", np.inf)
     without = max_coverage(A, budget=14, time_limit=6, seed=1)

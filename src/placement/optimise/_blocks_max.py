@@ -224,8 +224,8 @@ def block_bound(
     tried: set[tuple[int, int]] = set()
     count = {"solved": 0, "merged": 0, "running": 0}
     merge_cap = _MERGE_FACTOR * leaf_options
-    merging: list[bool] = []
-    leaf_union: list[BoolArray] = []
+    merge_rounds = 0
+    leaf_union: BoolArray | None = None
 
     def total() -> float:
         return mu * budget + sum(g.bound for g in groups.values())
@@ -233,6 +233,7 @@ def block_bound(
     def next_task() -> tuple[int, ...] | None:
         # Called with cond held: the next block or merge, or None when there is nothing
         # left worth doing (or no time).
+        nonlocal merge_rounds, leaf_union
         while True:
             if deadline - time.perf_counter() <= 0.05 or (enough is not None and enough(total())):
                 return None
@@ -242,12 +243,11 @@ def block_bound(
             if count["running"]:
                 cond.wait(max(0.01, deadline - time.perf_counter()))
                 continue
-            if not merging and count["solved"] == len(todo):
-                union = np.zeros(R.n, np.bool_)
+            if merge_rounds == 0 and count["solved"] == len(todo):
+                leaf_union = np.zeros(R.n, np.bool_)
                 for g in groups.values():
-                    union[g.chosen] = True
-                leaf_union.append(union)
-            merging.append(True)
+                    leaf_union[g.chosen] = True
+            merge_rounds += 1
             pairs = _merge_round(R.n, Sc, groups, cols_of, tried=tried, cap=merge_cap)
             if not pairs:
                 return None
@@ -346,7 +346,7 @@ def block_bound(
         nb,
         count["solved"],
         count["merged"],
-        leaf_union[0] if leaf_union else None,
+        leaf_union,
     )
 
 
@@ -381,25 +381,8 @@ def _merge_round(
     G = len(live)
     if G < 2:
         return []
-    member = sp.csr_matrix(
-        (
-            np.ones(sum(groups[g].blocks.size for g in live)),
-            (
-                np.concatenate([groups[g].blocks for g in live]),
-                np.repeat(np.arange(G), [groups[g].blocks.size for g in live]),
-            ),
-        ),
-        shape=(Sc.shape[1], G),
-    )
-    Sg = sp.csr_matrix(Sc @ member)
-    nnz = [groups[g].chosen.size for g in live]
-    X = sp.csr_matrix(
-        (
-            np.ones(sum(nnz)),
-            (np.concatenate([groups[g].chosen for g in live]), np.repeat(np.arange(G), nnz)),
-        ),
-        shape=(n, G),
-    )
+    Sg = sp.csr_matrix(Sc @ _indicator([groups[g].blocks for g in live], Sc.shape[1]))
+    X = _indicator([groups[g].chosen for g in live], n)
     dodged = (X.T @ Sg - X.T @ sp.csr_matrix(X.multiply(Sg))).toarray()
     score = dodged + dodged.T
     np.fill_diagonal(score, 0.0)
@@ -415,6 +398,15 @@ def _merge_round(
         used.update((a, b))
         pairs.append((a, b))
     return pairs
+
+
+def _indicator(members: list[IntArray], rows: int) -> sp.csr_matrix:
+    """(rows, len(members)) 0/1 matrix: column g marks the rows listed in ``members[g]``."""
+    sizes = [a.size for a in members]
+    return sp.csr_matrix(
+        (np.ones(sum(sizes)), (np.concatenate(members), np.repeat(np.arange(len(members)), sizes))),
+        shape=(rows, len(members)),
+    )
 
 
 def safe_block_bound(*args: Any, **kwargs: Any) -> BlockBound | None:
