@@ -159,17 +159,20 @@ def main() -> None:
             )
 
 
-# Budgets and min cover targets solved on each real tile's coverage matrix.
+# Budgets, min cover targets and budgets with redundancy (k = 2: two cameras on every point
+# that counts) solved on each real tile's coverage matrix.
 TILE_RUNS = {
     "Osaka 51357353 (dense LOD1)": (
         "51357353_*_6697_op.gml",
         (100, 200, 300, 400, 600),
         (0.95, 1.0),
+        (10, 100, 400),
     ),
     "Osaka 3 x 3 block 513573xx": (
         "513573[5-7][1-3]_*_6697_op.gml",
         (50, 100, 200, 300, 400),
         (0.9,),
+        (200,),
     ),
 }
 
@@ -187,7 +190,7 @@ def real_tiles(time_limit: float) -> None:
     if data is None:
         print("\nreal tiles skipped: not found (../shared/data/plateau or $PLACEMENT_DATA)")
         return
-    for name, (pattern, budgets, targets) in TILE_RUNS.items():
+    for name, (pattern, budgets, targets, k2_budgets) in TILE_RUNS.items():
         paths = sorted((data / "osaka").glob(pattern))
         if not paths:
             print(f"\n{name} skipped: no {pattern} in {data / 'osaka'}")
@@ -207,6 +210,12 @@ def real_tiles(time_limit: float) -> None:
                 A, w, c, budget=b, time_limit=time_limit, site=site, existing=existing
             )
             _row(f"{A.shape[0]:,} x {A.shape[1]:,}", b, plan, time.perf_counter() - t)
+        for b in k2_budgets:
+            t = time.perf_counter()
+            plan = max_coverage(
+                A, w, c, budget=b, k=2, time_limit=time_limit, site=site, existing=existing
+            )
+            _row(f"{A.shape[0]:,} x {A.shape[1]:,}, k = 2", b, plan, time.perf_counter() - t)
         print()
         _min_header()
         for target in targets:

@@ -273,20 +273,7 @@ def test_full_cover_options_forced_by_site_caps(monkeypatch: pytest.MonkeyPatch)
 
 
 def _reduced_site(A: Arr, w: Arr, c: Arr, site: Arr, k: int) -> Any:
-    from placement.optimise._problem import check_inputs, reduce_problem
-
-    inp = check_inputs(
-        sp.csr_matrix(A),
-        w,
-        c,
-        k=k,
-        min_level=1,
-        existing=None,
-        site=site,
-        max_per_site=1,
-        time_limit=1,
-    )
-    return reduce_problem(inp, seed=0)
+    return _reduced(A, w, c, k, site=site, cap=1)
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -564,7 +551,16 @@ def test_cpsat_short_wall_cap_does_not_abort() -> None:
         assert b.status in ("FEASIBLE", "OPTIMAL", "UNKNOWN")
 
 
-def _reduced(C: Arr, w: Arr, c: Arr, k: int) -> Any:
+def _reduced(
+    C: Arr,
+    w: Arr | None,
+    c: Arr | None,
+    k: int,
+    *,
+    site: Arr | None = None,
+    cap: int | None = None,
+    existing: Arr | None = None,
+) -> Any:
     from placement.optimise._problem import check_inputs, reduce_problem
 
     inp = check_inputs(
@@ -573,9 +569,9 @@ def _reduced(C: Arr, w: Arr, c: Arr, k: int) -> Any:
         c,
         k=k,
         min_level=1,
-        existing=None,
-        site=None,
-        max_per_site=None,
+        existing=existing,
+        site=site,
+        max_per_site=cap,
         time_limit=1,
     )
     return reduce_problem(inp, seed=0)

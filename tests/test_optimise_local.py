@@ -60,7 +60,14 @@ def _reduced(A: Any, *, costs: Any = None, k: int = 1, cap: int | None = None) -
 
 @pytest.mark.parametrize(
     ("costs", "k", "cap", "budget"),
-    [(None, 1, None, 8), ("money", 1, None, 20.0), (None, 2, None, 12), (None, 1, 1, 10)],
+    [
+        (None, 1, None, 8),
+        ("money", 1, None, 20.0),
+        (None, 2, None, 12),
+        (None, 1, 1, 10),
+        (None, 2, 1, 12),
+        ("money", 3, None, 30.0),
+    ],
 )
 def test_regional_search_never_worse_and_feasible(
     costs: str | None, k: int, cap: int | None, budget: float

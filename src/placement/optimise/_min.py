@@ -47,6 +47,7 @@ from placement.optimise._heuristics import (
     drop_redundant,
     forced_full,
     greedy_min,
+    pair_greedy,
     site_counts,
     swap_search,
     value,
@@ -63,6 +64,7 @@ from placement.optimise._phases import (
     _MAX_EXACT_NNZ,
     _MAX_EXACT_OPTIONS,
     _lagrange_steps,
+    _pair_work,
     _start_lp,
 )
 from placement.optimise._plan import Plan, _plan
@@ -220,6 +222,11 @@ def min_cover(
         if value(R, y) >= t_res * (1 - 1e-12) and _feasible_min(R, y, t_res):
             x_g = drop_redundant(R, y, t_res)
             first = "add/swap search within the site caps"
+    x_p = pair_greedy(R, target=t_res, max_work=_pair_work(time_limit))
+    if x_p is not None:
+        x_p = drop_redundant(R, x_p, t_res)
+        if x_g is None or float(R.cost[x_p].sum()) < float(R.cost[x_g].sum()):
+            x_g, first = x_p, "pair greedy"
     ub = math.inf
     if x_g is not None:
         ub = float(R.cost[x_g].sum())

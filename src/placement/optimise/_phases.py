@@ -51,6 +51,13 @@ _LP_END_SHARE = 0.9
 # budget 300), and the blocks start sooner.
 _PDLP_NNZ_ITS_PER_S = 1e8
 
+# The pair greedy for k >= 2 scores option-graph entries for at most this share of
+# time_limit at a nominal rate of this many entries a second, its other work per step
+# included (3 x 3 Osaka block, k = 2: 102 steps over 703k entries in 2.6 s); a fixed count,
+# so the answer repeats.
+_PAIR_SHARE = 0.1
+_PAIR_WORK_PER_S = 3e7
+
 
 def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoundProcess | None:
     """Start the LP bound phase when the instance is large enough for it to pay."""
@@ -79,3 +86,8 @@ def _lagrange_steps(R: Reduced, seconds: float, *, sort: bool = False) -> int:
     """Subgradient steps that take about ``seconds`` on a loaded machine (at least 50)."""
     per_step = 2.0 * float(R.B.nnz) + 10.0 * (R.n + R.m) + (40.0 * R.m if sort else 0.0) + 1.0
     return int(min(_LAGRANGE_ITERS, max(50, seconds * _NNZ_PER_S / per_step)))
+
+
+def _pair_work(time_limit: float) -> float:
+    """How many option-graph entries the pair greedy may score (a fixed count)."""
+    return _PAIR_WORK_PER_S * _PAIR_SHARE * time_limit
