@@ -103,16 +103,19 @@ def test_pair_greedy_reaches_a_target_or_says_it_cannot() -> None:
     assert pair_greedy(_reduced(_trap(), None, None, 1), 2) is None
 
 
-def test_pair_greedy_goes_on_with_single_moves_past_its_work_budget() -> None:
+def test_pair_greedy_gives_up_past_its_work_budget() -> None:
     R = _reduced(_trap(), None, None, 2)
-    # No pair is scored: a partial-credit step takes option 2, then option 4 completes
-    # the most points one short.
-    x = pair_greedy(R, 2, max_work=0.0)
-    assert x is not None
-    assert _original(R, x) == {2, 4}
-    # At budget 3 the single moves reach point 12 through option 3; pairs are not needed.
-    x = pair_greedy(R, 3, max_work=0.0)
-    assert x is not None and value(R, x) == 8.0
+    # Work: the graph's multiply-adds (sum of options per point squared: 2 x 2 x 2 merged
+    # points seen twice), then per step the options plus the graph entries scored.
+    deg = np.diff(R.Bt.indptr)
+    build = float((deg * deg).sum())
+    G = sp.triu(R.B @ R.Bt, 1)
+    step = R.n + G.nnz
+    assert pair_greedy(R, 2, max_work=build - 1) is None
+    # Two steps: the pair (2, 4), then one that finds nothing left within the budget.
+    assert pair_greedy(R, 2, max_work=build + 2 * step - 1) is None
+    x = pair_greedy(R, 2, max_work=build + 2 * step)
+    assert x is not None and _original(R, x) == {2, 4}
 
 
 @pytest.mark.parametrize("seed", range(40))

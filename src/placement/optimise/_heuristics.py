@@ -22,9 +22,9 @@ from placement.optimise._problem import BoolArray, FloatArray, IntArray, Reduced
 _MAX_SWAP_CELLS = 30_000_000
 _EPS = 1e-9
 # The pair greedy builds the option graph up to this many multiply-adds (sum over points of
-# their options squared) and scores its entries at most this many times in all.
+# their options squared), and gives up past this much work by default.
 _PAIR_GRAPH_MAX_WORK = 40_000_000
-_PAIR_MAX_WORK = 4e8
+_PAIR_MAX_WORK = 1e9
 
 
 def coverage_count(R: Reduced, x: BoolArray) -> FloatArray:
@@ -120,14 +120,16 @@ def pair_greedy(
     points, kept up to date as points' counts change.
 
     With ``target`` (min cover) it stops once that weight is covered, and gives None if it
-    cannot get there. None too when no point needs two covers or the option graph is too
-    big to build; past ``max_work`` scored entries it goes on with single moves only.
+    cannot get there. None too when no point needs two covers, or when its work (graph
+    entries and options scored, multiply-adds to build the graph) would pass ``max_work``:
+    a fixed count, so whether it gives up does not depend on the machine's load.
     """
     n = R.n
     if n == 0 or not np.any(R.req >= 2):
         return None
     deg = np.diff(R.Bt.indptr).astype(np.int64)
-    if int((deg * deg).sum()) > _PAIR_GRAPH_MAX_WORK:
+    work = float((deg * deg).sum())
+    if work > min(max_work, _PAIR_GRAPH_MAX_WORK):
         return None
     G = sp.triu(R.B @ R.Bt, 1).tocoo()
     r, c = G.row.astype(np.int64), G.col.astype(np.int64)
@@ -140,26 +142,23 @@ def pair_greedy(
     w = R.w
     short = R.req.astype(np.float64)
 
-    def pair_weights(points: IntArray, weight: FloatArray) -> FloatArray:
-        """Per graph entry, the summed ``weight`` of ``points`` both its options see."""
-        out = np.zeros(keys.size)
-        if points.size == 0:
-            return out
+    def add_pair_weights(into: FloatArray, points: IntArray, weight: FloatArray) -> None:
+        """Add to each graph entry the summed ``weight`` of ``points`` both its options see."""
         rows = R.Bt[points]
         D = sp.triu(rows.T @ sp.diags(weight) @ rows, 1).tocoo()
         if D.nnz:
-            pos = np.searchsorted(keys, D.row.astype(np.int64) * n + D.col)
-            np.add.at(out, pos, D.data)
-        return out
+            np.add.at(into, np.searchsorted(keys, D.row.astype(np.int64) * n + D.col), D.data)
 
     everyone = np.arange(R.m)
-    w2 = pair_weights(everyone, w * (short == 2))  # points two short both options see
-    w1 = pair_weights(everyone, w * (short == 1))  # points one short both options see
+    w2 = np.zeros(keys.size)  # per graph entry, the weight two short both options see
+    w1 = np.zeros(keys.size)  # and one short
+    add_pair_weights(w2, everyone, w * (short == 2))
+    add_pair_weights(w1, everyone, w * (short == 1))
     x = np.zeros(n, np.bool_)
     sc = np.zeros(R.site_cap.size, np.int64)
     left = float(budget)
-    work = 0.0
     covered = 0.0
+    s1 = R.B @ (w * (short == 1))  # per option, the weight one short it sees
     goal = math.inf if target is None else target * (1 - 1e-12)
 
     unit = bool(np.all(R.cost == 1.0))
@@ -170,22 +169,22 @@ def pair_greedy(
         return np.where(cost > 0, g / np.where(cost > 0, cost, 1.0), g * 1e30)
 
     while covered < goal:
+        work += n + keys.size
+        if work > max_work:
+            return None
         room = R.site_cap[R.site] - sc[R.site]
-        s1 = R.B @ (w * (short == 1))
         ok1 = ~x & (room >= 1) & (R.cost <= left + _EPS)
         single = np.where(ok1 & (s1 > _EPS), per_cost(s1, R.cost), -np.inf)
         best_j = int(np.argmax(single))
         best = float(single[best_j])
         move: tuple[int, ...] = (best_j,)
-        pairs = work + keys.size <= max_work  # else single moves only from here on
-        if pairs:
-            work += keys.size
+        if keys.size:
             g = w2 + s1[r] + s1[c] - w1
             ok = (w2 > _EPS) & ~x[r] & ~x[c] & (pair_cost <= left + _EPS)
             ok &= np.where(same_site, room[r] >= 2, (room[r] >= 1) & (room[c] >= 1))
             pair = np.where(ok, per_cost(g, pair_cost), -np.inf)
-            e = int(np.argmax(pair)) if pair.size else 0
-            if pair.size and pair[e] > best:
+            e = int(np.argmax(pair))
+            if pair[e] > best:
                 best, move = float(pair[e]), (int(r[e]), int(c[e]))
         if not best > -np.inf:
             # Nothing completes a point: one step of the partial credit, as plain greedy.
@@ -208,10 +207,11 @@ def pair_greedy(
         d2 = w[touched] * ((after == 2).astype(np.float64) - (before == 2))
         d1 = w[touched] * ((after == 1).astype(np.float64) - (before == 1))
         moved = (d2 != 0) | (d1 != 0)
-        if pairs and moved.any():
+        if moved.any():
             pts = touched[moved]
-            w2 += pair_weights(pts, d2[moved])
-            w1 += pair_weights(pts, d1[moved])
+            s1 += R.Bt[pts].T @ d1[moved]
+            add_pair_weights(w2, pts, d2[moved])
+            add_pair_weights(w1, pts, d1[moved])
     return x if target is None or covered >= goal else None
 
 

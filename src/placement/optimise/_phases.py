@@ -51,12 +51,12 @@ _LP_END_SHARE = 0.9
 # budget 300), and the blocks start sooner.
 _PDLP_NNZ_ITS_PER_S = 1e8
 
-# The pair greedy for k >= 2 scores option-graph entries for at most this share of
-# time_limit at a nominal rate of this many entries a second, its other work per step
-# included (3 x 3 Osaka block, k = 2: 102 steps over 703k entries in 2.6 s); a fixed count,
-# so the answer repeats.
+# The pair greedy for k >= 2 (:func:`._heuristics.pair_greedy`) gives up past this share of
+# time_limit at a nominal rate of this many work units (graph entries and options scored) a
+# second: a fixed count, so the answer repeats. Measured 6e7 on this machine (3 x 3 Osaka
+# block, k = 2, budget 200: 1.07e8 units in 1.65 s; Osaka tile at budget 400: 0.93 s).
 _PAIR_SHARE = 0.1
-_PAIR_WORK_PER_S = 3e7
+_PAIR_WORK_PER_S = 6e7
 
 
 def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoundProcess | None:
