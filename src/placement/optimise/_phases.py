@@ -89,5 +89,5 @@ def _lagrange_steps(R: Reduced, seconds: float, *, sort: bool = False) -> int:
 
 
 def _pair_work(time_limit: float) -> float:
-    """How many option-graph entries the pair greedy may score (a fixed count)."""
+    """The work the pair greedy may do before it gives up (a fixed count, see above)."""
     return _PAIR_WORK_PER_S * _PAIR_SHARE * time_limit
