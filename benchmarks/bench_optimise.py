@@ -204,18 +204,13 @@ def real_tiles(time_limit: float) -> None:
             f"nnz {A.nnz:,} (time limit {time_limit:g} s)\n"
         )
         _header()
-        for b in budgets:
+        for b, k in [(b, 1) for b in budgets] + [(b, 2) for b in k2_budgets]:
             t = time.perf_counter()
             plan = max_coverage(
-                A, w, c, budget=b, time_limit=time_limit, site=site, existing=existing
+                A, w, c, budget=b, k=k, time_limit=time_limit, site=site, existing=existing
             )
-            _row(f"{A.shape[0]:,} x {A.shape[1]:,}", b, plan, time.perf_counter() - t)
-        for b in k2_budgets:
-            t = time.perf_counter()
-            plan = max_coverage(
-                A, w, c, budget=b, k=2, time_limit=time_limit, site=site, existing=existing
-            )
-            _row(f"{A.shape[0]:,} x {A.shape[1]:,}, k = 2", b, plan, time.perf_counter() - t)
+            label = f"{A.shape[0]:,} x {A.shape[1]:,}" + (f", k = {k}" if k > 1 else "")
+            _row(label, b, plan, time.perf_counter() - t)
         print()
         _min_header()
         for target in targets:

@@ -65,7 +65,14 @@ from scipy.sparse.csgraph import connected_components
 
 from placement.optimise._decompose import _bin_components, _bisect
 from placement.optimise._lp import LPBound, LPBoundProcess
-from placement.optimise._problem import BoolArray, FloatArray, IntArray, Reduced
+from placement.optimise._problem import (
+    GRAPH_MAX_WORK,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Reduced,
+    graph_work,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +81,6 @@ log = logging.getLogger(__name__)
 _LEAF_OPTIONS = 100
 # Wall-time limit of one block solve, seconds.
 _BLOCK_S = 5.0
-# Above this many multiply-adds the option graph (B @ Bt) is not built.
-_GRAPH_MAX_WORK = 40_000_000
 # Groups of blocks are merged while the pair holds at most this many times leaf_options.
 _MERGE_FACTOR = 6
 
@@ -94,8 +99,7 @@ class BlockBound:
 
 def fits(R: Reduced) -> bool:
     """Whether the option graph is small enough to build (multiply-adds under the cap)."""
-    deg = np.diff(R.Bt.indptr).astype(np.int64)
-    return int((deg * deg).sum()) <= _GRAPH_MAX_WORK
+    return graph_work(R.Bt) <= GRAPH_MAX_WORK
 
 
 def option_blocks(

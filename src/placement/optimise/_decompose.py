@@ -48,16 +48,19 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from placement.optimise._problem import FloatArray, IntArray, Reduced
+from placement.optimise._problem import (
+    GRAPH_MAX_WORK,
+    FloatArray,
+    IntArray,
+    Reduced,
+    graph_work,
+)
 
 log = logging.getLogger(__name__)
 
 # Leaves have at most this many points (SCIP solves a block of 300 to 600 reduced points
 # of the benchmark in well under a second).
 _LEAF_POINTS = 400
-# Above this many multiply-adds the point graph (Bt @ B) is not built and the caller falls
-# back to branch and cut on the whole problem.
-_GRAPH_MAX_WORK = 40_000_000
 
 
 @dataclass
@@ -78,9 +81,9 @@ class DecompositionBound:
 
 
 def fits(R: Reduced) -> bool:
-    """Whether the point graph is small enough to build (multiply-adds under the cap)."""
-    deg = np.diff(R.B.indptr).astype(np.int64)
-    return int((deg * deg).sum()) <= _GRAPH_MAX_WORK
+    """Whether the point graph is small enough to build (multiply-adds under the cap; if
+    not, the caller falls back to branch and cut on the whole problem)."""
+    return graph_work(R.B) <= GRAPH_MAX_WORK
 
 
 class _OutOfTimeError(Exception):

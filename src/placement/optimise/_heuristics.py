@@ -16,14 +16,19 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from placement.optimise._problem import BoolArray, FloatArray, IntArray, Reduced
+from placement.optimise._problem import (
+    GRAPH_MAX_WORK,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Reduced,
+    graph_work,
+)
 
 # Dense swap-gain matrices larger than this (options x chosen) are not built.
 _MAX_SWAP_CELLS = 30_000_000
 _EPS = 1e-9
-# The pair greedy builds the option graph up to this many multiply-adds (sum over points of
-# their options squared), and gives up past this much work by default.
-_PAIR_GRAPH_MAX_WORK = 40_000_000
+# The pair greedy gives up past this much work by default.
 _PAIR_MAX_WORK = 1e9
 
 
@@ -127,9 +132,8 @@ def pair_greedy(
     n = R.n
     if n == 0 or not np.any(R.req >= 2):
         return None
-    deg = np.diff(R.Bt.indptr).astype(np.int64)
-    work = float((deg * deg).sum())
-    if work > min(max_work, _PAIR_GRAPH_MAX_WORK):
+    work = float(graph_work(R.Bt))
+    if work > min(max_work, GRAPH_MAX_WORK):
         return None
     G = sp.triu(R.B @ R.Bt, 1).tocoo()
     r, c = G.row.astype(np.int64), G.col.astype(np.int64)
@@ -138,6 +142,9 @@ def pair_greedy(
         order = np.argsort(keys, kind="stable")
         r, c, keys = r[order], c[order], keys[order]
     pair_cost = R.cost[r] + R.cost[c]
+    # Gains are divided by these: a free option or pair ranks before any that costs.
+    per1 = np.where(R.cost > 0, R.cost, 1e-30)
+    per2 = np.where(pair_cost > 0, pair_cost, 1e-30)
     same_site = R.site[r] == R.site[c]
     w = R.w
     short = R.req.astype(np.float64)
@@ -161,20 +168,13 @@ def pair_greedy(
     s1 = R.B @ (w * (short == 1))  # per option, the weight one short it sees
     goal = math.inf if target is None else target * (1 - 1e-12)
 
-    unit = bool(np.all(R.cost == 1.0))
-
-    def per_cost(g: FloatArray, cost: FloatArray) -> FloatArray:
-        if unit:
-            return g / cost
-        return np.where(cost > 0, g / np.where(cost > 0, cost, 1.0), g * 1e30)
-
     while covered < goal:
         work += n + keys.size
         if work > max_work:
             return None
         room = R.site_cap[R.site] - sc[R.site]
         ok1 = ~x & (room >= 1) & (R.cost <= left + _EPS)
-        single = np.where(ok1 & (s1 > _EPS), per_cost(s1, R.cost), -np.inf)
+        single = np.where(ok1 & (s1 > _EPS), s1 / per1, -np.inf)
         best_j = int(np.argmax(single))
         best = float(single[best_j])
         move: tuple[int, ...] = (best_j,)
@@ -182,14 +182,14 @@ def pair_greedy(
             g = w2 + s1[r] + s1[c] - w1
             ok = (w2 > _EPS) & ~x[r] & ~x[c] & (pair_cost <= left + _EPS)
             ok &= np.where(same_site, room[r] >= 2, (room[r] >= 1) & (room[c] >= 1))
-            pair = np.where(ok, per_cost(g, pair_cost), -np.inf)
+            pair = np.where(ok, g / per2, -np.inf)
             e = int(np.argmax(pair))
             if pair[e] > best:
                 best, move = float(pair[e]), (int(r[e]), int(c[e]))
         if not best > -np.inf:
             # Nothing completes a point: one step of the partial credit, as plain greedy.
             part = R.B @ (w / R.req * (short > 0))
-            cand = np.where(ok1 & (part > _EPS), per_cost(part, R.cost), -np.inf)
+            cand = np.where(ok1 & (part > _EPS), part / per1, -np.inf)
             j = int(np.argmax(cand))
             if not cand[j] > -np.inf:
                 break

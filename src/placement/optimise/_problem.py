@@ -103,6 +103,17 @@ class Reduced:
         return int(self.B.shape[1])
 
 
+# Graphs of options (B @ Bt) or of points (Bt @ B) are built up to this many multiply-adds.
+GRAPH_MAX_WORK = 40_000_000
+
+
+def graph_work(M: sp.csr_matrix) -> int:
+    """Multiply-adds to build ``M.T @ M`` from a csr ``M``: its rows' entry counts squared,
+    summed (``graph_work(R.Bt)`` for the option graph, ``graph_work(R.B)`` for points')."""
+    deg = np.diff(M.indptr).astype(np.int64)
+    return int((deg * deg).sum())
+
+
 def check_inputs(
     A: object,
     weights: object,
