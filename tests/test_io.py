@@ -370,3 +370,17 @@ def test_report_tolerates_missing_keys(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.startswith("# Camera placement report")
     assert "| Gap | n/a |" in text and "![" not in text
+
+
+def test_report_says_when_the_clock_stopped_the_search(tmp_path: Path) -> None:
+    path = tmp_path / "report.md"
+    summary = full_summary()
+    write_report(path, summary, picture=None)
+    assert "Repeatable" not in path.read_text()
+    summary["plan"]["clock_cut"] = ["regional search", "blocks' choices"]
+    write_report(path, summary, picture=None)
+    text = path.read_text()
+    assert (
+        "| Repeatable | no: the time limit stopped regional search, blocks' choices; "
+        "a rerun may choose other cameras |" in text
+    )

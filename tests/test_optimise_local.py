@@ -77,13 +77,13 @@ def test_regional_search_never_worse_and_feasible(
     R = _reduced(A, costs=c, k=k, cap=cap)
     x0 = greedy_max(R, budget)
     v0 = value(R, x0)
-    res = regional_search(R, x0, budget, work=3e6, deadline=1e300, seed=3, worse=2.0)
+    res = regional_search(R, x0, budget, work=1e7, deadline=1e300, seed=3, worse=2.0)
     assert res.iterations > 10
     assert value(R, res.x) >= v0
     assert float(R.cost[res.x].sum()) <= budget + 1e-9
     assert np.all(site_counts(R, res.x) <= R.site_cap)
     # Deterministic for a seed: the same work gives the same set.
-    again = regional_search(R, x0, budget, work=3e6, deadline=1e300, seed=3, worse=2.0)
+    again = regional_search(R, x0, budget, work=1e7, deadline=1e300, seed=3, worse=2.0)
     assert np.array_equal(again.x, res.x)
 
 
@@ -93,7 +93,7 @@ def test_regional_search_improves_a_poor_start() -> None:
     # A deliberately poor start: the 8 options that cover least.
     x0 = np.zeros(R.n, np.bool_)
     x0[np.argsort(R.B.getnnz(axis=1), kind="stable")[:8]] = True
-    res = regional_search(R, x0, 8, work=5e6, deadline=1e300, seed=0)
+    res = regional_search(R, x0, 8, work=1.5e7, deadline=1e300, seed=0)
     assert value(R, res.x) > value(R, x0)
     assert value(R, res.x) >= 0.97 * value(R, greedy_max(R, 8))
     assert int(res.x.sum()) <= 8

@@ -433,6 +433,12 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         "gap to optimal",
         f"{100 * gap:.2f}% ({plan.get('status', '?')})" if gap is not None else "-",
     )
+    cut = plan.get("clock_cut") or []
+    if cut:
+        t.add_row(
+            "repeatable",
+            f"no: the time limit stopped {', '.join(cut)} (a longer --time-limit repeats)",
+        )
     for stage_name, secs in summary.get("timings_s", {}).items():
         t.add_row(f"time: {stage_name}", f"{secs:.2f} s")
     console.print(t)

@@ -231,13 +231,22 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
         "seed": opts.seed,
     }
     if opts.cover is not None:
-        return optimise.min_cover(
+        plan = optimise.min_cover(
             coverage.matrix, demand.weight, options.cost, target=opts.cover, **common
         )
-    budget = 10.0 if opts.budget is None else opts.budget
-    return optimise.max_coverage(
-        coverage.matrix, demand.weight, options.cost, budget=budget, **common
-    )
+    else:
+        budget = 10.0 if opts.budget is None else opts.budget
+        plan = optimise.max_coverage(
+            coverage.matrix, demand.weight, options.cost, budget=budget, **common
+        )
+    if plan.clock_cut:
+        log.warning(
+            "optimise: the time limit (%g s) stopped %s before its fixed work: a rerun may "
+            "choose other cameras; raise --time-limit for a repeatable answer",
+            opts.time_limit_s,
+            ", ".join(plan.clock_cut),
+        )
+    return plan
 
 
 def chosen_levels(

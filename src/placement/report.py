@@ -67,6 +67,16 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         if key in plan:
             v = plan[key]
             rows.append((label, _pct(v) if key == "gap" else _num(v)))
+    cut = plan.get("clock_cut")
+    if isinstance(cut, list) and cut:
+        rows.append(
+            (
+                "Repeatable",
+                "no: the time limit stopped "
+                + ", ".join(str(c) for c in cut)
+                + "; a rerun may choose other cameras",
+            )
+        )
     if rows:
         lines += ["## Result", "", "| | |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in rows]

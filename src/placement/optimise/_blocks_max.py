@@ -95,6 +95,9 @@ class BlockBound:
     # Every option some block's solution chooses, once every block with a gap was solved to
     # optimality (before any merge): a deterministic start for a primal repair. None else.
     leaf_union: BoolArray | None = None
+    # The clock (the deadline, or a block's time limit) kept the leaf union from forming: a
+    # run with more time to spare may have one, and the caller's answer may then differ.
+    clock_cut: bool = False
 
 
 def fits(R: Reduced) -> bool:
@@ -226,7 +229,7 @@ def block_bound(
     Sc = sp.csc_matrix(S)
     cond = threading.Condition()
     tried: set[tuple[int, int]] = set()
-    count = {"solved": 0, "merged": 0, "running": 0}
+    count = {"solved": 0, "merged": 0, "running": 0, "enough": 0}
     merge_cap = _MERGE_FACTOR * leaf_options
     merge_rounds = 0
     leaf_union: BoolArray | None = None
@@ -239,7 +242,10 @@ def block_bound(
         # left worth doing (or no time).
         nonlocal merge_rounds, leaf_union
         while True:
-            if deadline - time.perf_counter() <= 0.05 or (enough is not None and enough(total())):
+            if enough is not None and enough(total()):
+                count["enough"] = 1
+                return None
+            if deadline - time.perf_counter() <= 0.05:
                 return None
             if tasks:
                 count["running"] += 1
@@ -351,6 +357,7 @@ def block_bound(
         count["solved"],
         count["merged"],
         leaf_union,
+        leaf_union is None and not count["enough"],
     )
 
 

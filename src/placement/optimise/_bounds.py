@@ -99,6 +99,7 @@ class LagrangeResult:
     mu: float  # min-cover target multiplier (0 for max)
     iterations: int
     candidates: list[BoolArray]  # 0/1 option sets read off the relaxed solutions
+    clock_cut: bool = False  # the deadline ended the steps early (the answer may vary)
 
 
 def lagrange_max(
@@ -119,7 +120,7 @@ def lagrange_max(
     cap = R.w / R.req
     lam = 0.5 * cap if init is None else np.clip(init, 0.0, cap)
     best, best_lam = np.inf, lam.copy()
-    stall, it = 0, 0
+    stall, it, cut = 0, 0, False
     cands: list[BoolArray] = []
     for it in range(1, iterations + 1):
         v = R.B @ lam
@@ -141,9 +142,10 @@ def lagrange_max(
         if gap <= 1e-9 * max(1.0, abs(L)) or nrm == 0 or theta < 1e-5:
             break
         if time.perf_counter() > deadline:
+            cut = it < iterations
             break
         lam = np.clip(lam - theta * gap / nrm * s, 0.0, cap)
-    return LagrangeResult(best, best_lam, 0.0, it, cands)
+    return LagrangeResult(best, best_lam, 0.0, it, cands, cut)
 
 
 def fix_max(
@@ -197,7 +199,7 @@ def lagrange_min(
     if init is not None:
         u = np.maximum(np.asarray(init, np.float64), 0.0)
     best, best_u, best_mu = -np.inf, u.copy(), mu
-    stall, it = 0, 0
+    stall, it, cut = 0, 0, False
     cands: list[BoolArray] = []
     w_pos = np.maximum(R.w, 1e-300)
     for it in range(1, iterations + 1):
@@ -226,9 +228,10 @@ def lagrange_min(
         if gap <= 1e-9 * max(1.0, abs(upper)) or nrm == 0 or theta < 1e-5:
             break
         if time.perf_counter() > deadline:
+            cut = it < iterations
             break
         u = np.maximum(u + theta * gap / nrm * s, 0.0)
-    return LagrangeResult(best, best_u, best_mu, it, cands)
+    return LagrangeResult(best, best_u, best_mu, it, cands, cut)
 
 
 def _cheapest_cover(price: FloatArray, w: FloatArray, target: float) -> FloatArray:

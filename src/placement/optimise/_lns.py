@@ -41,6 +41,7 @@ class LnsResult:
     x: BoolArray
     iterations: int
     improvements: int
+    clock_cut: bool = False  # the deadline ended it, or a solve, before its work
 
 
 def _region(R: Reduced, centre: int, size: int) -> list[int]:
@@ -87,7 +88,11 @@ def lns(
     x = x.copy()
     cur = float(R.cost[x].sum())
     used, it, improved = 0.0, 0, 0
-    while used < work and time.perf_counter() < deadline - 0.1:
+    cut = False
+    while used < work:
+        if time.perf_counter() >= deadline - 0.1:
+            cut = True
+            break
         chosen = np.flatnonzero(x)
         if chosen.size == 0:
             break
@@ -130,6 +135,11 @@ def lns(
             deadline=deadline,
         )
         used += res.det_time + _BUILD_CHARGE
+        # A solve stopped by its wall cap before its deterministic time ends elsewhere on
+        # another run.
+        cut = cut or (
+            res.status not in ("OPTIMAL", "INFEASIBLE") and res.det_time < 0.99 * sub_time
+        )
         # Adapt the neighbourhood size to what CP-SAT solves within its limit: larger when it
         # proves optimality in half the time, smaller when it cannot (deterministic time only).
         if res.status == "OPTIMAL" and res.det_time < 0.5 * sub_time:
@@ -149,4 +159,4 @@ def lns(
         cur,
         free_size,
     )
-    return LnsResult(x, it, improved)
+    return LnsResult(x, it, improved, cut)

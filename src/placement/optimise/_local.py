@@ -62,6 +62,17 @@ _EPS = 1e-9
 #: work budgets are fixed from time_limit with (measured on an idle core: 1.1e8 on 5,000 x
 #: 50,000, 1.6e8 on 10,000 x 100,000, 5e7 on the Osaka tile's partial cover).
 NNZ_PER_S = 8e7
+#: Work a region of :func:`regional_search` counts for on top of its nonzeros: its Python
+#: overhead, 1.7 ms at 1.6e8 nonzeros a second (fitted on an idle core over the Osaka tile,
+#: the 3 x 3 block and 2,000 to 10,000 options: 2.3 to 18 ms a region, 9e4 to 2.6e6
+#: nonzeros). With it a second of search counts about the same on every instance.
+REGION_WORK = 2.7e5
+#: Nominal rate of max coverage's regional search in those units (nonzeros plus
+#: REGION_WORK a region), that its share of time_limit becomes a fixed work budget at:
+#: 1.6e8 measured on an idle core, 1.3e8 with the block bound's solves on the other core
+#: (3 x 3 Osaka block, budget 400), and room below that for a slower machine, so the
+#: search ends by its work and not by the clock (the answer repeats).
+REGION_UNITS_PER_S = 1.1e8
 #: Least work a region of the regional search counts for in :func:`cover_descent`: the
 #: Python overhead of one region, about 2.5 ms (2,000 x 20,000 partial cover: 270 regions
 #: of 2.2e7 nonzeros in all took 0.8 s).
@@ -74,6 +85,7 @@ class LocalResult:
     iterations: int
     improvements: int
     work: float  # nonzeros touched
+    clock_cut: bool = False  # the deadline ended it before its work (the answer may vary)
 
 
 def _region(R: Reduced, centre: int, size: int) -> tuple[IntArray, int]:
@@ -167,12 +179,14 @@ def regional_search(
     worse: float = 0.0,
     stop_at: float = math.inf,
     max_steps: int | None = None,
+    region_work: float = REGION_WORK,
 ) -> LocalResult:
     """Improve ``x`` (max coverage within ``budget``) by regional perturb-and-repair steps.
 
     Parameters
     ----------
-    work : nonzeros of sub-problem matrices to touch in total (deterministic effort).
+    work : nonzeros of sub-problem matrices to touch in total, plus ``region_work`` a
+        region (deterministic effort).
     deadline : wall-clock safety cap (perf_counter seconds).
     region_size : options per region at most.
     max_drop : chosen options dropped per step cycle through 1..max_drop.
@@ -189,7 +203,11 @@ def regional_search(
     cur = best_v = value(R, x)
     best_x = x.copy()
     steps_left = math.inf if max_steps is None else max_steps
-    while used < work and best_v < stop_at and it < steps_left and time.perf_counter() < deadline:
+    cut = False
+    while used < work and best_v < stop_at and it < steps_left:
+        if time.perf_counter() >= deadline:
+            cut = True
+            break
         chosen = np.flatnonzero(x)
         if chosen.size == 0:
             break
@@ -211,7 +229,12 @@ def regional_search(
         z[drop] = False
         z = _fill(S, z, left, ban)
         z1 = swap_search(S, z, left, deadline=deadline)
-        used += float(S.B.nnz) * (4 + d + int(np.count_nonzero(z1 != z))) + rows.nnz + found
+        used += (
+            float(S.B.nnz) * (4 + d + int(np.count_nonzero(z1 != z)))
+            + rows.nnz
+            + found
+            + region_work
+        )
         if np.array_equal(z1, z0):
             continue
         before, after = value(S, z0), value(S, z1)
@@ -231,7 +254,7 @@ def regional_search(
         value(R, x),
         used,
     )
-    return LocalResult(x, it, improved, used)
+    return LocalResult(x, it, improved, used, cut)
 
 
 def _drop_cheapest_losses(R: Reduced, x: BoolArray, count: FloatArray) -> BoolArray:
@@ -279,7 +302,11 @@ def cover_descent(
     step = work / max(1, chunks)
     # covered: y's weight now; last: the most y covered since the last drop.
     covered = last = value(R, y)
-    while used < work and time.perf_counter() < deadline and y.any():
+    cut = False
+    while used < work and y.any():
+        if time.perf_counter() >= deadline:
+            cut = True
+            break
         if covered >= target - tol:
             stalled = 0
             best = drop_redundant(R, y, target)
@@ -307,9 +334,11 @@ def cover_descent(
             seed=seed + it,
             stop_at=target + next_loss - tol,
             max_steps=max(1, min(int(chunk // _STEP_WORK), patience_left)),
+            region_work=0.0,  # counted below, as _STEP_WORK at least
         )
         used += max(loc.work, loc.iterations * _STEP_WORK, 1.0)
         y = loc.x
+        cut = cut or loc.clock_cut
         covered = value(R, y)
         stalled = 0 if covered > last + tol else stalled + max(1, loc.iterations)
         last = max(last, covered)
@@ -322,7 +351,7 @@ def cover_descent(
         improved,
         float(R.cost[best].sum()),
     )
-    return LocalResult(best, it, improved, used)
+    return LocalResult(best, it, improved, used, cut)
 
 
 # --- Weighting local search for full set cover (min cover, k == 1, no site caps) ---
@@ -536,7 +565,7 @@ def weighted_cover_search(
     else:
         out, improved = x.copy(), 0
     log.debug("optimise: weighting search %d steps, cost %g -> %g", done, start, floats[1])
-    return LocalResult(out, done, improved, float(done))
+    return LocalResult(out, done, improved, float(done), done < iterations)
 
 
 def warm_up_weighted_cover() -> None:

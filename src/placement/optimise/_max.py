@@ -20,18 +20,24 @@ from typing import Any
 import numpy as np
 
 from placement.errors import OptionError
-from placement.optimise._blocks_max import BackgroundBlocks, BlockBound, safe_block_bound
+from placement.optimise._blocks_max import (
+    BackgroundBlocks,
+    BlockBound,
+    fits,
+    safe_block_bound,
+)
 from placement.optimise._bounds import fix_max, lagrange_max
 from placement.optimise._exact import cpsat_max
 from placement.optimise._heuristics import (
+    SWAP_UNITS_PER_S,
     greedy_max,
     pair_greedy,
     repair_max,
     site_counts,
-    swap_search,
+    swap_moves,
     value,
 )
-from placement.optimise._local import NNZ_PER_S, regional_search
+from placement.optimise._local import REGION_UNITS_PER_S, regional_search
 from placement.optimise._lp import LPBound
 from placement.optimise._phases import (
     _EXACT_WORK,
@@ -53,9 +59,16 @@ from placement.optimise._problem import (
 log = logging.getLogger(__name__)
 
 # Regional local search (max coverage, instances too big to prove): its share of time_limit
-# (work in nonzeros touched at the nominal rate NNZ_PER_S), and its threshold-accepting
-# tolerance at the start in mean point weights.
-_LOCAL_WORK = 0.5
+# (work in nonzeros touched and regions at the nominal rate REGION_UNITS_PER_S), and its
+# threshold-accepting tolerance at the start in mean point weights.
+_LOCAL_WORK = 0.55
+# Whole-problem swap moves: the share of time_limit each start gets at the nominal
+# SWAP_UNITS_PER_S, and the share for polishing the blocks' repaired choices. A fixed work
+# count, so where they stop, and the answer, repeat; the clock stays a safety cap. (Cut by
+# the clock at 0.2 x time_limit instead, the 3 x 3 Osaka block at budget 400 and 30 s gave
+# 80,543 and 80,516 with other cameras in two runs.)
+_SWAP_WORK = 0.1
+_POLISH_WORK = 0.01
 _LOCAL_WORSE = 2.0
 # Lagrangian candidate sets are polished by whole-problem swaps only up to this many
 # (options x chosen) cells per move.
@@ -134,8 +147,21 @@ def max_coverage(
     if x_p is not None:
         starts.append(("pair greedy", x_p))
     best = -math.inf
+    # Phases the wall clock stopped before their fixed work: the answer may then differ
+    # from run to run (see Plan.clock_cut).
+    cuts: list[str] = []
     for name, x0 in starts:
-        y = swap_search(R, x0, budget, deadline=t0 + 0.2 * time_limit)
+        sw = swap_moves(
+            R,
+            x0,
+            budget,
+            # Twice its nominal time: a safety cap that a loaded machine does not reach.
+            deadline=time.perf_counter() + 2 * _SWAP_WORK * time_limit,
+            max_work=_SWAP_WORK * time_limit * SWAP_UNITS_PER_S,
+        )
+        y = sw.x
+        if sw.clock_cut:
+            cuts.append("swap moves")
         v = value(R, y)
         if v > best:
             x, best = y, v
@@ -151,8 +177,10 @@ def max_coverage(
             budget,
             best,
             iterations=_lagrange_steps(R, 0.2 * time_limit),
-            deadline=t0 + 0.35 * time_limit,
+            deadline=time.perf_counter() + 0.3 * time_limit,  # a safety cap, as above
         )
+        if lag.clock_cut:
+            cuts.append("Lagrangian steps")
         if lag.bound < ub:
             ub, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
         log.debug("max_coverage: Lagrangian %g at %.2f s", lag.bound, time.perf_counter() - t0)
@@ -162,15 +190,27 @@ def max_coverage(
         # 24,416 and 24,454 without the candidates, 24,411 and 24,446 with them, 4 s later).
         if R.n * max(1, int(x.sum())) <= _CAND_MAX_CELLS:
             # The swap moves check the clock between moves: leave room for one and the rest.
-            x, best, improved = _try_candidates_max(
-                R, budget, lag.candidates, x, best=best, deadline=deadline - 0.3
+            x, best, improved, cut = _try_candidates_max(
+                R,
+                budget,
+                lag.candidates,
+                x,
+                best=best,
+                deadline=deadline - 0.3,
+                max_work=_SWAP_WORK * time_limit * SWAP_UNITS_PER_S,
             )
+            if cut:
+                cuts.append("Lagrangian heuristic")
             log.debug("max_coverage: candidates %g at %.2f s", best, time.perf_counter() - t0)
             if improved:
                 methods.append("Lagrangian heuristic")
     if integral_w:
         ub = math.floor(ub + 1e-6)
-    if lag is not None and best < ub - 1e-9 * max(1.0, ub) and time.perf_counter() < deadline - 0.2:
+    gap_open = lag is not None and best < ub - 1e-9 * max(1.0, ub)
+    if gap_open and time.perf_counter() >= deadline - 0.2:
+        cuts.append("search")
+    elif gap_open:
+        assert lag is not None
         thr = best + 1 - 1e-6 if integral_w else best - 1e-9 * max(1.0, best)
         one, zero = fix_max(R, lag.mult, budget, thr)
         free = ~one & ~zero
@@ -197,12 +237,14 @@ def max_coverage(
                 R,
                 x,
                 budget,
-                work=_LOCAL_WORK * time_limit * NNZ_PER_S,
+                work=_LOCAL_WORK * time_limit * REGION_UNITS_PER_S,
                 # The end is kept for the blocks' choices, then a swap move's length.
                 deadline=deadline - _reserve(time_limit),
                 seed=seed,
                 worse=_LOCAL_WORSE * float(R.w.mean()) if R.m else 0.0,
             )
+            if loc.clock_cut:
+                cuts.append("regional search")
             v = value(R, loc.x)
             log.debug("max_coverage: regional search %g at %.2f s", v, time.perf_counter() - t0)
             if v > best:
@@ -227,6 +269,11 @@ def max_coverage(
                 time.perf_counter() - t0,
                 int(free.sum()),
             )
+            if (
+                res.status not in ("OPTIMAL", "INFEASIBLE")
+                and res.det_time < 0.99 * _EXACT_WORK * time_limit
+            ):
+                cuts.append("CP-SAT")  # stopped by its wall cap, not its deterministic time
             if res.x is not None and _feasible_max(R, res.x, budget):
                 v = value(R, res.x)
                 if v > best:
@@ -263,27 +310,37 @@ def max_coverage(
         cand = math.floor(got.bound + 1e-6) if integral_w else got.bound
         if cand < ub:
             ub, mult, bound_by, mult_by, settled = cand, got.mult, lp_by, lp_by, got.settled
-    if (
-        bb is None
-        and mult is not None
-        and best < ub - 1e-9 * max(1.0, ub)
-        and deadline - time.perf_counter() >= _BLOCKS_MIN_S
-    ):
-        # Time left and a gap open: solve blocks of options exactly at those multipliers.
-        bb = safe_block_bound(
-            R, mult, budget, x, deadline=deadline - _reserve(time_limit), seed=seed
-        )
+    blocks_tried = bg is not None
+    if bb is None and mult is not None and best < ub - 1e-9 * max(1.0, ub):
+        if deadline - time.perf_counter() >= _BLOCKS_MIN_S:
+            # Time left and a gap open: solve blocks of options exactly at those multipliers.
+            blocks_tried = True
+            bb = safe_block_bound(
+                R, mult, budget, x, deadline=deadline - _reserve(time_limit), seed=seed
+            )
+        elif fits(R):
+            cuts.append("blocks' choices")  # the clock left no time for them
     if bb is not None:
         if bb.leaf_union is not None and settled and best < ub:
             # Every block's own best choice, cut back to the budget and polished by swaps
             # (only at multipliers the clock did not cut short: the answer must repeat).
-            y = repair_max(R, bb.leaf_union, budget)
-            y = swap_search(R, y, budget, deadline=deadline - 0.3)
+            sw = swap_moves(
+                R,
+                repair_max(R, bb.leaf_union, budget),
+                budget,
+                deadline=deadline - 0.3,
+                max_work=_POLISH_WORK * time_limit * SWAP_UNITS_PER_S,
+            )
+            y = sw.x
+            if sw.clock_cut:
+                cuts.append("polishing the blocks' choices")
             v = value(R, y)
             if v > best and _feasible_max(R, y, budget):
                 x, best = y, v
                 methods.append("blocks' choices repaired")
             log.debug("max_coverage: blocks' choices %g at %.2f s", v, time.perf_counter() - t0)
+        elif best < ub and (bb.clock_cut or not settled):
+            cuts.append("blocks' choices")  # a run with time to spare may have them
         cand = math.floor(bb.bound + 1e-6) if integral_w else bb.bound
         log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
         if cand < ub:
@@ -293,6 +350,8 @@ def max_coverage(
                 f"{mult_by}, then blocks of options solved exactly at those multipliers "
                 f"({bb.solved} of {bb.blocks} to optimality{pairs})"
             )
+    elif blocks_tried and best < ub and fits(R):
+        cuts.append("blocks' choices")
     ub = max(ub, best)
     obj_red = best
     chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
@@ -307,6 +366,7 @@ def max_coverage(
         method=" + ".join(methods) + f"; bound: {bound_by}",
         t0=t0,
         R=R,
+        clock_cut=cuts,
     )
 
 
@@ -329,8 +389,12 @@ def _try_candidates_max(
     *,
     best: float,
     deadline: float,
-) -> tuple[BoolArray, float, bool]:
-    """Repair and polish option sets read off the Lagrangian relaxation; keep the best."""
+    max_work: float,
+) -> tuple[BoolArray, float, bool, bool]:
+    """Repair and polish option sets read off the Lagrangian relaxation; keep the best.
+
+    Each polish stops after ``max_work`` (see :func:`._heuristics.swap_moves`); the last
+    result is whether ``deadline`` cut one short or skipped one."""
     seen: set[bytes] = set()
     scored: list[tuple[float, int, BoolArray]] = []
     for c in cands:
@@ -340,12 +404,13 @@ def _try_candidates_max(
         seen.add(key)
         scored.append((value(R, c), len(scored), c))
     scored.sort(key=lambda t: (-t[0], t[1]))
-    improved = False
+    improved = cut = False
     for _, _, c in scored[:3]:
         if time.perf_counter() > deadline - 0.5:
-            break
-        y = swap_search(R, c, budget, deadline=deadline)
-        v = value(R, y)
+            return x, best, improved, True
+        sw = swap_moves(R, c, budget, deadline=deadline, max_work=max_work)
+        cut = cut or sw.clock_cut
+        v = value(R, sw.x)
         if v > best:
-            x, best, improved = y, v, True
-    return x, best, improved
+            x, best, improved = sw.x, v, True
+    return x, best, improved, cut

@@ -25,6 +25,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ from placement.optimise._heuristics import (
     greedy_min,
     pair_greedy,
     site_counts,
-    swap_search,
+    swap_moves,
     value,
 )
 from placement.optimise._lns import lns
@@ -194,6 +195,8 @@ def min_cover(
             inp, R, x, lb=0.0, greedy=0.0, method="existing options meet the target", t0=t0
         )
 
+    # Phases the wall clock stopped before their fixed work (see Plan.clock_cut).
+    cuts: list[str] = []
     x_g = greedy_min(R, t_res)
     first = "greedy"
     start = np.zeros(R.n, np.bool_)
@@ -218,7 +221,10 @@ def min_cover(
     if x_g is None and R.has_site_cap and R.n:
         # Or its free or early picks fill sites that later points need: add and swap options
         # (a swap may trade within a full site) with no budget, then trim the cover.
-        y = swap_search(R, start, float(R.cost.sum()) + 1.0, deadline=t0 + 0.2 * time_limit)
+        sw = swap_moves(R, start, float(R.cost.sum()) + 1.0, deadline=t0 + 0.2 * time_limit)
+        y = sw.x
+        if sw.clock_cut:
+            cuts.append("swap moves")
         if value(R, y) >= t_res * (1 - 1e-12) and _feasible_min(R, y, t_res):
             x_g = drop_redundant(R, y, t_res)
             first = "add/swap search within the site caps"
@@ -284,17 +290,19 @@ def min_cover(
             iterations=_lagrange_steps(R, 0.15 * time_limit, sort=not full),
             deadline=t0 + 0.25 * time_limit,
         )
+        if lag.clock_cut:
+            cuts.append("Lagrangian steps")
         if lag.bound > lb:
             lb, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
         if integral_c:
             lb = math.ceil(lb - 1e-6)
         # Its greedy completions cost a full greedy each (1.1 s on 10,000 x 100,000): only
         # when the deadline has not passed already (a 1 s limit there took 3.3 s).
-        x_l = (
-            _lagrange_heuristic_min(R, lag.candidates, lag.mult, t_res)
-            if time.perf_counter() < deadline
-            else None
-        )
+        x_l = None
+        if time.perf_counter() < deadline:
+            x_l = _lagrange_heuristic_min(R, lag.candidates, lag.mult, t_res)
+        else:
+            cuts.append("Lagrangian heuristic")
         if x_l is not None:
             c_l = float(R.cost[x_l].sum())
             if c_l < ub - 1e-9 * max(1.0, ub):
@@ -302,9 +310,10 @@ def min_cover(
                 methods.append("Lagrangian heuristic")
         thr = ub - 1 + 1e-6 if integral_c else ub * (1 + 1e-12)
         one, zero = fix_min(R, lag.mult, lag.bound, thr)
-    if (
-        not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)
-    ) and time.perf_counter() < deadline - 0.2:
+    gap_open = not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)
+    if gap_open and time.perf_counter() >= deadline - 0.2:
+        cuts.append("search")
+    elif gap_open:
         free = ~one & ~zero
         # Exact models (CP-SAT, SCIP) are built only up to this many nonzeros; the searches
         # below run at any size (the 3 x 3 Osaka block's 0.95 cover, 1.8M nonzeros, was
@@ -340,6 +349,8 @@ def min_cover(
                 deadline=t0 + 0.5 * time_limit,
                 seed=seed,
             )
+            if wl.clock_cut:
+                cuts.append("weighting local search")
             x_w = drop_redundant(R, wl.x, t_res)
             c_w = float(R.cost[x_w].sum())
             if c_w < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, x_w, t_res):
@@ -354,6 +365,8 @@ def min_cover(
                 deadline=deadline - 0.3,
                 seed=seed,
             )
+            if de.clock_cut:
+                cuts.append("cover descent")
             c_de = float(R.cost[de.x].sum())
             if c_de < ub - 1e-9 * max(1.0, ub) and _feasible_min(R, de.x, t_res):
                 x, ub = de.x, c_de
@@ -372,6 +385,8 @@ def min_cover(
                 free_size=_LNS_FREE,
                 sub_time=_LNS_SUB_S,
             )
+            if ln.clock_cut:
+                cuts.append("LNS")
             c_ln = float(R.cost[ln.x].sum())
             if c_ln < ub - 1e-9 * max(1.0, ub):
                 x, ub = ln.x, c_ln
@@ -390,6 +405,12 @@ def min_cover(
                 seed=seed,
                 deadline=deadline - 0.1,
             )
+        if (
+            not big
+            and res.status not in ("OPTIMAL", "INFEASIBLE")
+            and res.det_time < 0.99 * _EXACT_WORK * time_limit
+        ):
+            cuts.append("CP-SAT")  # stopped by its wall cap, not its deterministic time
         if res.x is not None and _feasible_min(R, res.x, t_res):
             c = float(R.cost[res.x].sum())
             if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):
@@ -437,7 +458,7 @@ def min_cover(
         )
     lb = min(lb, ub)
     method = " + ".join(methods) + f"; bound: {bound_by}"
-    return _plan_min(inp, R, x, lb=lb, greedy=g_cost, method=method, t0=t0)
+    return _plan_min(inp, R, x, lb=lb, greedy=g_cost, method=method, t0=t0, clock_cut=cuts)
 
 
 class _ScipBound:
@@ -561,7 +582,15 @@ def _feasible_min(R: Reduced, x: BoolArray, t_res: float) -> bool:
 
 
 def _plan_min(
-    inp: Inputs, R: Reduced, x: BoolArray, *, lb: float, greedy: float, method: str, t0: float
+    inp: Inputs,
+    R: Reduced,
+    x: BoolArray,
+    *,
+    lb: float,
+    greedy: float,
+    method: str,
+    t0: float,
+    clock_cut: Sequence[str] = (),
 ) -> Plan:
     chosen = np.sort(np.concatenate([np.flatnonzero(inp.existing), R.option[x]]))
     cost = float(R.cost[x].sum())
@@ -576,4 +605,5 @@ def _plan_min(
         method=method,
         t0=t0,
         R=R,
+        clock_cut=clock_cut,
     )

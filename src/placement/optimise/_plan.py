@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,11 @@ class Plan:
     greedy_objective : objective of the plain greedy answer on the same problem.
     method : what produced the answer and the bound.
     problem : "max_coverage" or "min_cover".
+    clock_cut : phases of the search that the wall clock (``time_limit``, or a safety cap
+        on a slow or loaded machine) stopped before their fixed amount of work. Empty: the
+        answer depends on the inputs, options and seed alone, and a rerun chooses the same
+        options. Otherwise a rerun may choose others (a longer ``time_limit`` helps). The
+        bound may vary a little either way: bounding phases use the time they have.
     """
 
     chosen: IntArray
@@ -62,6 +68,12 @@ class Plan:
     greedy_objective: float
     method: str
     problem: str
+    clock_cut: tuple[str, ...] = ()
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether the same inputs, options and seed give the same chosen options."""
+        return not self.clock_cut
 
     def to_dict(self) -> dict[str, Any]:
         """Summary for summary.json (the per-point counts are left out)."""
@@ -80,6 +92,8 @@ class Plan:
             "points_covered": int(np.count_nonzero(self.coverage_count)),
             "greedy_objective": self.greedy_objective,
             "method": self.method,
+            "repeatable": self.repeatable,
+            "clock_cut": list(self.clock_cut),
             "message": self.message,
             "time_s": self.time_s,
         }
@@ -97,6 +111,7 @@ def _plan(
     method: str,
     t0: float,
     R: Reduced,
+    clock_cut: Sequence[str] = (),
 ) -> Plan:
     mask = np.zeros(inp.n_options, np.bool_)
     mask[chosen] = True
@@ -122,6 +137,12 @@ def _plan(
         f"gap {100 * gap:.3g}% ({status}) in {elapsed:.2f} s; reduced to {R.n} options x "
         f"{R.m} points"
     )
+    cut = tuple(dict.fromkeys(clock_cut))
+    if cut:
+        msg += (
+            f"; the time limit stopped {', '.join(cut)} before its fixed work, so a rerun "
+            "may choose other options (raise the time limit for a repeatable answer)"
+        )
     return Plan(
         chosen=chosen.astype(np.int64),
         objective=obj,
@@ -140,4 +161,5 @@ def _plan(
         greedy_objective=float(greedy),
         method=method,
         problem=problem,
+        clock_cut=cut,
     )

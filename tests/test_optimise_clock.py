@@ -1,0 +1,125 @@
+"""What the wall clock may change: searches stop at fixed work, and a Plan says when the clock
+stopped one first (Plan.clock_cut), because a rerun may then choose other options."""
+
+# Matrix names follow the maths (A, B, R for the reduced problem).
+# ruff: noqa: N803
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from placement.optimise import _max, _min, max_coverage, min_cover
+from placement.optimise._bounds import lagrange_max
+from placement.optimise._heuristics import greedy_max, swap_moves, swap_search, value
+from placement.optimise._local import REGION_WORK, regional_search
+from test_optimise_local import _reduced, _spatial
+
+
+def _poor_start(R: Any, size: int) -> np.ndarray:
+    """The ``size`` options that cover least: a start with many improving moves."""
+    x0 = np.zeros(R.n, np.bool_)
+    x0[np.argsort(R.B.getnnz(axis=1), kind="stable")[:size]] = True
+    return x0
+
+
+def test_swap_moves_stop_at_their_work_and_say_when_the_clock_stopped_them() -> None:
+    R = _reduced(_spatial(160, 1500, seed=7))
+    x0 = _poor_start(R, 8)
+    # At the budget every move is a 1-for-1 swap and counts nnz + n x 8 units.
+    per_move = float(R.B.nnz + R.n * 8)
+    one = swap_moves(R, x0, 8, deadline=math.inf, max_work=per_move)
+    assert not one.clock_cut
+    assert np.count_nonzero(one.x != x0) == 2  # exactly one swap
+    assert np.array_equal(one.x, swap_search(R, x0, 8, deadline=math.inf, max_moves=1))
+    three = swap_moves(R, x0, 8, deadline=math.inf, max_work=2.5 * per_move)
+    assert np.array_equal(three.x, swap_search(R, x0, 8, deadline=math.inf, max_moves=3))
+    full = swap_moves(R, x0, 8, deadline=math.inf)
+    assert not full.clock_cut
+    assert value(R, full.x) > value(R, three.x) > value(R, one.x) > value(R, x0)
+    late = swap_moves(R, x0, 8, deadline=-math.inf)
+    assert late.clock_cut
+    assert np.array_equal(late.x, x0)
+
+
+def test_regional_search_counts_each_region_and_reports_the_clock() -> None:
+    R = _reduced(_spatial(160, 1500, seed=7))
+    x0 = greedy_max(R, 8)
+    res = regional_search(R, x0, 8, work=2e7, deadline=math.inf, seed=0)
+    assert not res.clock_cut
+    assert res.work >= 2e7
+    assert res.work >= res.iterations * REGION_WORK
+    bare = regional_search(R, x0, 8, work=2e7, deadline=math.inf, seed=0, region_work=0.0)
+    assert bare.iterations > res.iterations
+    late = regional_search(R, x0, 8, work=2e7, deadline=-math.inf, seed=0)
+    assert late.clock_cut
+    assert late.iterations == 0
+    assert np.array_equal(late.x, x0)
+
+
+def test_lagrangian_steps_report_the_clock() -> None:
+    R = _reduced(_spatial(160, 1500, seed=7))
+    lower = value(R, greedy_max(R, 8))
+    late = lagrange_max(R, 8, lower, iterations=50, deadline=-math.inf)
+    assert late.clock_cut
+    assert late.iterations == 1
+    done = lagrange_max(R, 8, lower, iterations=50, deadline=math.inf)
+    assert not done.clock_cut
+    assert done.bound <= late.bound
+
+
+def _dense_instance() -> Any:
+    # 500 options in 400 m x 400 m: at budget 15 CP-SAT proves greedy optimal; at 30 the
+    # gap stays open after the Lagrangian bound.
+    return _spatial(500, 5000, seed=2, side=400.0)
+
+
+def test_plan_is_repeatable_when_every_phase_ends_by_its_work() -> None:
+    A = _dense_instance()
+    a = max_coverage(A, budget=15, time_limit=5.0, seed=0)
+    assert a.status == "optimal"
+    assert a.repeatable
+    assert a.clock_cut == ()
+    d = a.to_dict()
+    assert d["repeatable"] is True
+    assert d["clock_cut"] == []
+    assert "rerun" not in a.message
+    b = max_coverage(A, budget=15, time_limit=5.0, seed=0)
+    assert np.array_equal(a.chosen, b.chosen)
+
+
+def test_plan_says_when_the_clock_stopped_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_max, "_MAX_EXACT_OPTIONS", 0)
+    real = _max.regional_search
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "deadline": -math.inf})
+
+    monkeypatch.setattr(_max, "regional_search", late)
+    plan = max_coverage(_dense_instance(), budget=30, time_limit=5.0, seed=0)
+    assert plan.gap > 0
+    assert "regional search" in plan.clock_cut
+    assert not plan.repeatable
+    assert plan.to_dict()["repeatable"] is False
+    assert "regional search" in plan.to_dict()["clock_cut"]
+    assert "rerun may choose other options" in plan.message
+
+
+def test_min_cover_says_when_the_clock_stopped_its_lagrangian(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    A = _spatial(300, 3000, seed=4, side=400.0)
+    calm = min_cover(A, target=0.9, time_limit=5.0, seed=0)
+    assert calm.repeatable
+    real = _min.lagrange_min
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "deadline": -math.inf})
+
+    monkeypatch.setattr(_min, "lagrange_min", late)
+    plan = min_cover(A, target=0.9, time_limit=5.0, seed=0)
+    assert plan.clock_cut[0] == "Lagrangian steps"
+    assert not plan.repeatable
