@@ -14,7 +14,7 @@ import pytest
 
 from placement.optimise import _max, _min, max_coverage, min_cover
 from placement.optimise._bounds import lagrange_max
-from placement.optimise._heuristics import greedy_max, swap_moves, swap_search, value
+from placement.optimise._heuristics import greedy_max, swap_search, value
 from placement.optimise._local import REGION_WORK, regional_search
 from test_optimise_local import _reduced, _spatial
 
@@ -26,21 +26,21 @@ def _poor_start(R: Any, size: int) -> np.ndarray:
     return x0
 
 
-def test_swap_moves_stop_at_their_work_and_say_when_the_clock_stopped_them() -> None:
+def test_swap_search_stop_at_their_work_and_say_when_the_clock_stopped_them() -> None:
     R = _reduced(_spatial(160, 1500, seed=7))
     x0 = _poor_start(R, 8)
     # At the budget every move is a 1-for-1 swap and counts nnz + n x 8 units.
     per_move = float(R.B.nnz + R.n * 8)
-    one = swap_moves(R, x0, 8, deadline=math.inf, max_work=per_move)
+    one = swap_search(R, x0, 8, deadline=math.inf, max_work=per_move)
     assert not one.clock_cut
     assert np.count_nonzero(one.x != x0) == 2  # exactly one swap
-    assert np.array_equal(one.x, swap_search(R, x0, 8, deadline=math.inf, max_moves=1))
-    three = swap_moves(R, x0, 8, deadline=math.inf, max_work=2.5 * per_move)
-    assert np.array_equal(three.x, swap_search(R, x0, 8, deadline=math.inf, max_moves=3))
-    full = swap_moves(R, x0, 8, deadline=math.inf)
+    assert np.array_equal(one.x, swap_search(R, x0, 8, deadline=math.inf, max_moves=1).x)
+    three = swap_search(R, x0, 8, deadline=math.inf, max_work=2.5 * per_move)
+    assert np.array_equal(three.x, swap_search(R, x0, 8, deadline=math.inf, max_moves=3).x)
+    full = swap_search(R, x0, 8, deadline=math.inf)
     assert not full.clock_cut
     assert value(R, full.x) > value(R, three.x) > value(R, one.x) > value(R, x0)
-    late = swap_moves(R, x0, 8, deadline=-math.inf)
+    late = swap_search(R, x0, 8, deadline=-math.inf)
     assert late.clock_cut
     assert np.array_equal(late.x, x0)
 

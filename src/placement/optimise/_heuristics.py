@@ -248,26 +248,13 @@ def repair_max(R: Reduced, x: BoolArray, budget: float) -> BoolArray:
         spent -= float(R.cost[j])
 
 
-def swap_search(
-    R: Reduced,
-    x: BoolArray,
-    budget: float,
-    *,
-    deadline: float,
-    max_moves: int = 100_000,
-    max_work: float = math.inf,
-) -> BoolArray:
-    """:func:`swap_moves`' answer alone."""
-    return swap_moves(R, x, budget, deadline=deadline, max_moves=max_moves, max_work=max_work).x
-
-
 @dataclass(frozen=True)
 class SwapResult:
     x: BoolArray
     clock_cut: bool  # the deadline, not a local optimum or the work, ended the search
 
 
-def swap_moves(
+def swap_search(
     R: Reduced,
     x: BoolArray,
     budget: float,

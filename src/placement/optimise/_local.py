@@ -228,7 +228,7 @@ def regional_search(
         z = z0.copy()
         z[drop] = False
         z = _fill(S, z, left, ban)
-        z1 = swap_search(S, z, left, deadline=deadline)
+        z1 = swap_search(S, z, left, deadline=deadline).x
         used += (
             float(S.B.nnz) * (4 + d + int(np.count_nonzero(z1 != z)))
             + rows.nnz

@@ -34,7 +34,7 @@ from placement.optimise._heuristics import (
     pair_greedy,
     repair_max,
     site_counts,
-    swap_moves,
+    swap_search,
     value,
 )
 from placement.optimise._local import REGION_UNITS_PER_S, regional_search
@@ -151,7 +151,7 @@ def max_coverage(
     # from run to run (see Plan.clock_cut).
     cuts: list[str] = []
     for name, x0 in starts:
-        sw = swap_moves(
+        sw = swap_search(
             R,
             x0,
             budget,
@@ -324,7 +324,7 @@ def max_coverage(
         if bb.leaf_union is not None and settled and best < ub:
             # Every block's own best choice, cut back to the budget and polished by swaps
             # (only at multipliers the clock did not cut short: the answer must repeat).
-            sw = swap_moves(
+            sw = swap_search(
                 R,
                 repair_max(R, bb.leaf_union, budget),
                 budget,
@@ -393,7 +393,7 @@ def _try_candidates_max(
 ) -> tuple[BoolArray, float, bool, bool]:
     """Repair and polish option sets read off the Lagrangian relaxation; keep the best.
 
-    Each polish stops after ``max_work`` (see :func:`._heuristics.swap_moves`); the last
+    Each polish stops after ``max_work`` (see :func:`._heuristics.swap_search`); the last
     result is whether ``deadline`` cut one short or skipped one."""
     seen: set[bytes] = set()
     scored: list[tuple[float, int, BoolArray]] = []
@@ -408,7 +408,7 @@ def _try_candidates_max(
     for _, _, c in scored[:3]:
         if time.perf_counter() > deadline - 0.5:
             return x, best, improved, True
-        sw = swap_moves(R, c, budget, deadline=deadline, max_work=max_work)
+        sw = swap_search(R, c, budget, deadline=deadline, max_work=max_work)
         cut = cut or sw.clock_cut
         v = value(R, sw.x)
         if v > best:

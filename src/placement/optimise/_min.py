@@ -50,7 +50,7 @@ from placement.optimise._heuristics import (
     greedy_min,
     pair_greedy,
     site_counts,
-    swap_moves,
+    swap_search,
     value,
 )
 from placement.optimise._lns import lns
@@ -221,7 +221,7 @@ def min_cover(
     if x_g is None and R.has_site_cap and R.n:
         # Or its free or early picks fill sites that later points need: add and swap options
         # (a swap may trade within a full site) with no budget, then trim the cover.
-        sw = swap_moves(R, start, float(R.cost.sum()) + 1.0, deadline=t0 + 0.2 * time_limit)
+        sw = swap_search(R, start, float(R.cost.sum()) + 1.0, deadline=t0 + 0.2 * time_limit)
         y = sw.x
         if sw.clock_cut:
             cuts.append("swap moves")
