@@ -15,7 +15,7 @@ import pytest
 from placement.optimise import _max, _min, max_coverage, min_cover
 from placement.optimise._bounds import lagrange_max
 from placement.optimise._heuristics import greedy_max, swap_search, value
-from placement.optimise._local import REGION_WORK, regional_search
+from placement.optimise._local import REGION_UNITS_PER_S, REGION_WORK, regional_search
 from test_optimise_local import _reduced, _spatial
 
 
@@ -123,3 +123,25 @@ def test_min_cover_says_when_the_clock_stopped_its_lagrangian(
     plan = min_cover(A, target=0.9, time_limit=5.0, seed=0)
     assert plan.clock_cut[0] == "Lagrangian steps"
     assert not plan.repeatable
+
+
+def test_regional_search_takes_more_of_the_limit_where_no_block_bound_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_max, "_MAX_EXACT_OPTIONS", 0)
+    works: list[float] = []
+    real = _max.regional_search
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        works.append(kwargs["work"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_max, "regional_search", spy)
+    A = _dense_instance()
+    max_coverage(A, budget=30, time_limit=2.0, seed=0)
+    monkeypatch.setattr(_max, "fits", lambda R: False)
+    max_coverage(A, budget=30, time_limit=2.0, seed=0)
+    assert works == [
+        pytest.approx(0.55 * 2.0 * REGION_UNITS_PER_S),
+        pytest.approx(0.75 * 2.0 * REGION_UNITS_PER_S),
+    ]
