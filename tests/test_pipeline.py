@@ -84,6 +84,9 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
         (by_level[n]["points"] for n in LEVEL_NAMES), reverse=True
     )
     assert summary["plan"]["bound"] >= summary["plan"]["objective"] - 1e-6
+    # Every search phase ended by its fixed work: the run repeats (and says so).
+    assert summary["plan"]["repeatable"] is True
+    assert summary["plan"]["clock_cut"] == []
     with (sample_run / "cameras.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == [f["properties"]["id"] for f in cams["features"]]

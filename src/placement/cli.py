@@ -437,7 +437,7 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     if cut:
         t.add_row(
             "repeatable",
-            f"no: the time limit stopped {', '.join(cut)} (a longer --time-limit repeats)",
+            f"no: the time limit stopped {', '.join(cut)} early (raise --time-limit)",
         )
     for stage_name, secs in summary.get("timings_s", {}).items():
         t.add_row(f"time: {stage_name}", f"{secs:.2f} s")

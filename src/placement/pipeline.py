@@ -241,7 +241,7 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
         )
     if plan.clock_cut:
         log.warning(
-            "optimise: the time limit (%g s) stopped %s before its fixed work: a rerun may "
+            "optimise: the time limit (%g s) stopped %s early: a rerun may "
             "choose other cameras; raise --time-limit for a repeatable answer",
             opts.time_limit_s,
             ", ".join(plan.clock_cut),

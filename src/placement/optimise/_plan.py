@@ -140,7 +140,7 @@ def _plan(
     cut = tuple(dict.fromkeys(clock_cut))
     if cut:
         msg += (
-            f"; the time limit stopped {', '.join(cut)} before its fixed work, so a rerun "
+            f"; the time limit stopped {', '.join(cut)} early, so a rerun "
             "may choose other options (raise the time limit for a repeatable answer)"
         )
     return Plan(
