@@ -233,15 +233,21 @@ def _min_header() -> None:
 def _min_row(mc: Plan, target: float) -> None:
     print(
         f"| {target:g} | {mc.greedy_objective:g} | {mc.objective:g} | {mc.bound:g} | "
-        f"{100 * mc.gap:.2f} | {mc.time_s:.1f} | {mc.method} |"
+        f"{100 * mc.gap:.2f} | {mc.time_s:.1f} | {_method(mc)} |"
     )
 
 
 def _row(name: str, budget: float, plan: Plan, t: float) -> None:
     print(
         f"| {name} | {budget:g} | {plan.greedy_objective:g} | {plan.objective:g} | "
-        f"{plan.bound:g} | {100 * plan.gap:.2f} | {t:.2f} | {plan.method} |"
+        f"{plan.bound:g} | {100 * plan.gap:.2f} | {t:.2f} | {_method(plan)} |"
     )
+
+
+def _method(plan: Plan) -> str:
+    """The plan's method, and the phases the clock stopped (a rerun may choose otherwise)."""
+    cut = f" [clock stopped: {', '.join(plan.clock_cut)}]" if plan.clock_cut else ""
+    return plan.method + cut
 
 
 if __name__ == "__main__":

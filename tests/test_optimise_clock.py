@@ -145,3 +145,17 @@ def test_regional_search_takes_more_of_the_limit_where_no_block_bound_runs(
         pytest.approx(0.55 * 2.0 * REGION_UNITS_PER_S),
         pytest.approx(0.75 * 2.0 * REGION_UNITS_PER_S),
     ]
+
+
+def test_short_limits_do_not_skip_phases_by_a_fixed_margin() -> None:
+    # A fixed margin before the deadline (0.2-0.5 s) longer than a 0.3 s limit would skip
+    # the same phases on every run and call them stopped by the clock.
+    cut = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(4, 13)), int(rng.integers(10, 40))
+        A = (rng.random((n, m)) < 0.35).astype(np.int8)
+        w = rng.integers(0, 5, m).astype(float)
+        cut += bool(max_coverage(A, w, budget=3, time_limit=0.3, seed=0).clock_cut)
+        cut += bool(min_cover(A, w, target=0.8, time_limit=0.3, seed=0).clock_cut)
+    assert cut == 0

@@ -44,6 +44,7 @@ from placement.optimise._phases import (
     _MAX_EXACT_NNZ,
     _MAX_EXACT_OPTIONS,
     _lagrange_steps,
+    _margin,
     _pair_work,
     _start_lp,
 )
@@ -199,8 +200,9 @@ def max_coverage(
                 lag.candidates,
                 x,
                 best=best,
-                deadline=deadline - 0.3,
+                deadline=deadline - _margin(0.3, time_limit),
                 max_work=_SWAP_WORK * time_limit * SWAP_UNITS_PER_S,
+                margin=_margin(0.5, time_limit),
             )
             if cut:
                 cuts.append("Lagrangian heuristic")
@@ -210,7 +212,7 @@ def max_coverage(
     if integral_w:
         ub = math.floor(ub + 1e-6)
     gap_open = lag is not None and best < ub - 1e-9 * max(1.0, ub)
-    if gap_open and time.perf_counter() >= deadline - 0.2:
+    if gap_open and time.perf_counter() >= deadline - _margin(0.2, time_limit):
         cuts.append("search")
     elif gap_open:
         assert lag is not None
@@ -396,11 +398,13 @@ def _try_candidates_max(
     best: float,
     deadline: float,
     max_work: float,
+    margin: float,
 ) -> tuple[BoolArray, float, bool, bool]:
     """Repair and polish option sets read off the Lagrangian relaxation; keep the best.
 
-    Each polish stops after ``max_work`` (see :func:`._heuristics.swap_search`); the last
-    result is whether ``deadline`` cut one short or skipped one."""
+    Each polish stops after ``max_work`` (see :func:`._heuristics.swap_search`) and none
+    starts within ``margin`` seconds of ``deadline``; the last result is whether the
+    deadline cut one short or skipped one."""
     seen: set[bytes] = set()
     scored: list[tuple[float, int, BoolArray]] = []
     for c in cands:
@@ -412,7 +416,7 @@ def _try_candidates_max(
     scored.sort(key=lambda t: (-t[0], t[1]))
     improved = cut = False
     for _, _, c in scored[:3]:
-        if time.perf_counter() > deadline - 0.5:
+        if time.perf_counter() > deadline - margin:
             return x, best, improved, True
         sw = swap_search(R, c, budget, deadline=deadline, max_work=max_work)
         cut = cut or sw.clock_cut

@@ -65,6 +65,7 @@ from placement.optimise._phases import (
     _MAX_EXACT_NNZ,
     _MAX_EXACT_OPTIONS,
     _lagrange_steps,
+    _margin,
     _pair_work,
     _start_lp,
 )
@@ -311,7 +312,7 @@ def min_cover(
         thr = ub - 1 + 1e-6 if integral_c else ub * (1 + 1e-12)
         one, zero = fix_min(R, lag.mult, lag.bound, thr)
     gap_open = not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)
-    if gap_open and time.perf_counter() >= deadline - 0.2:
+    if gap_open and time.perf_counter() >= deadline - _margin(0.2, time_limit):
         cuts.append("search")
     elif gap_open:
         free = ~one & ~zero
@@ -362,7 +363,7 @@ def min_cover(
                 x,
                 t_res,
                 work=(_DESCENT_WORK if big else _DESCENT_WORK_HINT) * time_limit * NNZ_PER_S,
-                deadline=deadline - 0.3,
+                deadline=deadline - _margin(0.3, time_limit),
                 seed=seed,
             )
             if de.clock_cut:
@@ -380,7 +381,7 @@ def min_cover(
                 target=t_res,
                 full=full,
                 work=_LNS_WORK_FULL * time_limit,
-                deadline=deadline - 0.3,
+                deadline=deadline - _margin(0.3, time_limit),
                 seed=seed,
                 free_size=_LNS_FREE,
                 sub_time=_LNS_SUB_S,

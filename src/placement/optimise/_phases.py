@@ -30,6 +30,7 @@ _LAGRANGE_ITERS = 3000
 # on the shared machine. Step counts are
 # fixed from it and time_limit, so they do not depend on the load; the clock is only a cap.
 _NNZ_PER_S = 3e8
+_STEP_UNITS = 2e4
 # CP-SAT's deterministic-time limit for the whole restricted problem, share of time_limit
 # (the deadline caps its wall time too).
 _EXACT_WORK = 0.5
@@ -84,8 +85,19 @@ def _pdlp_iterations(R: Reduced, time_limit: float) -> int:
 
 def _lagrange_steps(R: Reduced, seconds: float, *, sort: bool = False) -> int:
     """Subgradient steps that take about ``seconds`` on a loaded machine (at least 50)."""
-    per_step = 2.0 * float(R.B.nnz) + 10.0 * (R.n + R.m) + (40.0 * R.m if sort else 0.0) + 1.0
+    # The last term is a step's Python overhead (some 30-50 us), which dominates on small
+    # instances: without it 3,000 steps overran their share of a 0.3 s limit.
+    per_step = (
+        2.0 * float(R.B.nnz) + 10.0 * (R.n + R.m) + (40.0 * R.m if sort else 0.0) + _STEP_UNITS
+    )
     return int(min(_LAGRANGE_ITERS, max(50, seconds * _NNZ_PER_S / per_step)))
+
+
+def _margin(seconds: float, time_limit: float) -> float:
+    """A phase's safety margin before the deadline, shrunk to a tenth of short limits: a
+    fixed margin longer than the limit itself would skip the phase on every run (and
+    report it as stopped by the clock) where the limit is under a second."""
+    return min(seconds, 0.1 * time_limit)
 
 
 def _pair_work(time_limit: float) -> float:
