@@ -281,7 +281,8 @@ _RUN_HELP = {
     "--seed",
     type=int,
     default=None,
-    help="Random seed (results are deterministic for a seed) [default: 0].",
+    help="Random seed (results repeat for a seed; summary.json says 'repeatable': false "
+    "if the time limit stopped a search phase early) [default: 0].",
 )
 @click.option(
     "--workers",

@@ -35,6 +35,9 @@ class ExactResult:
     optimal: bool
     status: str
     det_time: float = 0.0  # CP-SAT deterministic time spent (machine-independent work)
+    # The wall-clock cap, not the deterministic time or a proof, ended the solve: another
+    # run may end elsewhere.
+    clock_cut: bool = False
 
 
 def _integral(a: FloatArray) -> bool:
@@ -174,6 +177,7 @@ def cpsat_max(
         status == cp_model.OPTIMAL and exact_c and exact_w,
         name,
         float(solver.deterministic_time),
+        _clock_cut(status, solver, time_s),
     )
 
 
@@ -268,6 +272,7 @@ def cpsat_min(
         status == cp_model.OPTIMAL and exact_w and cs == 1.0,
         _status_name(status),
         float(solver.deterministic_time),
+        _clock_cut(status, solver, time_s),
     )
 
 
@@ -278,6 +283,14 @@ def _fit_hint(h: BoolArray, cost: FloatArray, left: float) -> BoolArray:
     csum = np.cumsum(cost[on])
     h[on[csum > left + 1e-9 * max(1.0, left)]] = False
     return h
+
+
+def _clock_cut(status: int, solver: Any, time_s: float) -> bool:
+    """Whether the wall cap stopped a solve before its deterministic time or a proof."""
+    from ortools.sat.python import cp_model
+
+    ended = status in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+    return not ended and float(solver.deterministic_time) < 0.99 * max(0.05, time_s)
 
 
 def _status_name(status: int) -> str:

@@ -299,8 +299,9 @@ def swap_search(
             if ga[j] > best:
                 best, move = float(ga[j]), (j, -1)
         s = chosen.size
-        used += float(R.B.nnz) + (n * s if n * s <= _MAX_SWAP_CELLS else 0)
-        if s and n * s <= _MAX_SWAP_CELLS:
+        dense = n * s <= _MAX_SWAP_CELLS
+        used += float(R.B.nnz) + (n * s if dense else 0)
+        if s and dense:
             Bc = R.B[chosen]
             loss = Bc @ at
             D = sp.csr_matrix(Bc.multiply((at - a)[None, :]))

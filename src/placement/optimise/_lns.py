@@ -135,11 +135,7 @@ def lns(
             deadline=deadline,
         )
         used += res.det_time + _BUILD_CHARGE
-        # A solve stopped by its wall cap before its deterministic time ends elsewhere on
-        # another run.
-        cut = cut or (
-            res.status not in ("OPTIMAL", "INFEASIBLE") and res.det_time < 0.99 * sub_time
-        )
+        cut = cut or res.clock_cut
         # Adapt the neighbourhood size to what CP-SAT solves within its limit: larger when it
         # proves optimality in half the time, smaller when it cannot (deterministic time only).
         if res.status == "OPTIMAL" and res.det_time < 0.5 * sub_time:

@@ -276,11 +276,8 @@ def max_coverage(
                 time.perf_counter() - t0,
                 int(free.sum()),
             )
-            if (
-                res.status not in ("OPTIMAL", "INFEASIBLE")
-                and res.det_time < 0.99 * _EXACT_WORK * time_limit
-            ):
-                cuts.append("CP-SAT")  # stopped by its wall cap, not its deterministic time
+            if res.clock_cut:
+                cuts.append("CP-SAT")
             if res.x is not None and _feasible_max(R, res.x, budget):
                 v = value(R, res.x)
                 if v > best:
@@ -317,18 +314,21 @@ def max_coverage(
         cand = math.floor(got.bound + 1e-6) if integral_w else got.bound
         if cand < ub:
             ub, mult, bound_by, mult_by, settled = cand, got.mult, lp_by, lp_by, got.settled
-    blocks_tried = bg is not None
-    if bb is None and mult is not None and best < ub - 1e-9 * max(1.0, ub):
-        if deadline - time.perf_counter() >= _BLOCKS_MIN_S:
-            # Time left and a gap open: solve blocks of options exactly at those multipliers.
-            blocks_tried = True
-            bb = safe_block_bound(
-                R, mult, budget, x, deadline=deadline - _reserve(time_limit), seed=seed
-            )
-        elif fits(R):
-            cuts.append("blocks' choices")  # the clock left no time for them
+    gap_before_blocks = best < ub - 1e-9 * max(1.0, ub)
+    if (
+        bb is None
+        and mult is not None
+        and gap_before_blocks
+        and deadline - time.perf_counter() >= _BLOCKS_MIN_S
+    ):
+        # Time left and a gap open: solve blocks of options exactly at those multipliers.
+        bb = safe_block_bound(
+            R, mult, budget, x, deadline=deadline - _reserve(time_limit), seed=seed
+        )
+    leaf_used = False
     if bb is not None:
         if bb.leaf_union is not None and settled and best < ub:
+            leaf_used = True
             # Every block's own best choice, cut back to the budget and polished by swaps
             # (only at multipliers the clock did not cut short: the answer must repeat).
             sw = swap_search(
@@ -346,8 +346,6 @@ def max_coverage(
                 x, best = y, v
                 methods.append("blocks' choices repaired")
             log.debug("max_coverage: blocks' choices %g at %.2f s", v, time.perf_counter() - t0)
-        elif best < ub and (bb.clock_cut or not settled):
-            cuts.append("blocks' choices")  # a run with time to spare may have them
         cand = math.floor(bb.bound + 1e-6) if integral_w else bb.bound
         log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
         if cand < ub:
@@ -357,7 +355,15 @@ def max_coverage(
                 f"{mult_by}, then blocks of options solved exactly at those multipliers "
                 f"({bb.solved} of {bb.blocks} to optimality{pairs})"
             )
-    elif blocks_tried and best < ub and fits(R):
+    if (
+        gap_before_blocks
+        and mult is not None
+        and fits(R)
+        and not leaf_used
+        and (bb is None or bb.clock_cut or not settled)
+    ):
+        # The blocks' choices could have been tried: the clock left no time for the blocks,
+        # or stopped them (or the LP phase) before every block was solved.
         cuts.append("blocks' choices")
     ub = max(ub, best)
     obj_red = best

@@ -406,12 +406,8 @@ def min_cover(
                 seed=seed,
                 deadline=deadline - 0.1,
             )
-        if (
-            not big
-            and res.status not in ("OPTIMAL", "INFEASIBLE")
-            and res.det_time < 0.99 * _EXACT_WORK * time_limit
-        ):
-            cuts.append("CP-SAT")  # stopped by its wall cap, not its deterministic time
+        if res.clock_cut:
+            cuts.append("CP-SAT")
         if res.x is not None and _feasible_min(R, res.x, t_res):
             c = float(R.cost[res.x].sum())
             if not math.isfinite(ub) or c < ub - 1e-9 * max(1.0, ub):

@@ -30,6 +30,8 @@ _LAGRANGE_ITERS = 3000
 # on the shared machine. Step counts are
 # fixed from it and time_limit, so they do not depend on the load; the clock is only a cap.
 _NNZ_PER_S = 3e8
+# A step's Python overhead in those units (some 30-50 us), which dominates on small
+# instances: without it 3,000 steps overran their share of a 0.3 s limit.
 _STEP_UNITS = 2e4
 # CP-SAT's deterministic-time limit for the whole restricted problem, share of time_limit
 # (the deadline caps its wall time too).
@@ -85,8 +87,6 @@ def _pdlp_iterations(R: Reduced, time_limit: float) -> int:
 
 def _lagrange_steps(R: Reduced, seconds: float, *, sort: bool = False) -> int:
     """Subgradient steps that take about ``seconds`` on a loaded machine (at least 50)."""
-    # The last term is a step's Python overhead (some 30-50 us), which dominates on small
-    # instances: without it 3,000 steps overran their share of a 0.3 s limit.
     per_step = (
         2.0 * float(R.B.nnz) + 10.0 * (R.n + R.m) + (40.0 * R.m if sort else 0.0) + _STEP_UNITS
     )
