@@ -7,6 +7,7 @@ stopped one first (Plan.clock_cut), because a rerun may then choose other option
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -159,3 +160,25 @@ def test_short_limits_do_not_skip_phases_by_a_fixed_margin() -> None:
         cut += bool(max_coverage(A, w, budget=3, time_limit=0.3, seed=0).clock_cut)
         cut += bool(min_cover(A, w, target=0.8, time_limit=0.3, seed=0).clock_cut)
     assert cut == 0
+
+
+def test_a_one_second_limit_keeps_a_tenth_for_the_blocks_not_half(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A fixed 0.5 s kept for the blocks' choices ended the regional search of a 1 s run at
+    # half its limit (5,000 x 50,000: 24,178 or 24,256 by the clock; 24,297 on every run
+    # with a tenth). From 5 s on, the old reserve holds.
+    assert [_max._reserve(t) for t in (1.0, 3.0, 5.0, 30.0)] == pytest.approx([0.1, 0.3, 0.5, 1.2])
+    monkeypatch.setattr(_max, "_MAX_EXACT_OPTIONS", 0)
+    deadlines: list[float] = []
+    real = _max.regional_search
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        deadlines.append(kwargs["deadline"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_max, "regional_search", spy)
+    start = time.perf_counter()
+    max_coverage(_dense_instance(), budget=30, time_limit=1.0, seed=0)
+    assert len(deadlines) == 1
+    assert deadlines[0] >= start + 0.9 - 1e-9
