@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -60,6 +61,93 @@ def site_counts(R: Reduced, x: BoolArray) -> IntArray:
     return np.bincount(R.site[x], minlength=R.site_cap.size).astype(np.int64)
 
 
+def _lazy_greedy(
+    R: Reduced,
+    gains: FloatArray,
+    count: FloatArray,
+    sc: IntArray,
+    x: BoolArray,
+    *,
+    left: float,
+    target: float,
+    covered: float = 0.0,
+) -> float:
+    """Lazy greedy by gain per cost from ``gains`` (each option's ``w / req`` per missing
+    cover), taking options into ``x`` (``count`` and site counts ``sc`` kept up to date)
+    while they fit in ``left`` and the covered weight is under ``target``; the covered
+    weight at the end. Compiled: in Python its heap loop took 0.63 s of a 1 s limit on
+    10,000 x 100,000 (min cover)."""
+    cost = R.cost.astype(np.float64)
+    cand = np.flatnonzero(gains > 0)
+    g = gains[cand]
+    paid = cost[cand] > 0
+    # Free options first (by gain), then by gain per cost; ties by index.
+    keys = -np.where(paid, g / np.where(paid, cost[cand], 1.0), g * 1e30)
+    return float(
+        _lazy_greedy_loop(
+            R.B.indptr.astype(np.int64),
+            R.B.indices.astype(np.int64),
+            (R.w / R.req).astype(np.float64),
+            R.w.astype(np.float64),
+            R.req.astype(np.float64),
+            cost,
+            R.site.astype(np.int64),
+            R.site_cap.astype(np.int64),
+            count,
+            sc,
+            x,
+            keys,
+            cand.astype(np.int64),
+            float(left),
+            float(target) * (1 - 1e-12),
+            float(covered),
+        )
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _lazy_greedy_loop(  # type: ignore[no-untyped-def]  # noqa: PLR0917 (numba: positional)
+    indptr, indices, unit_w, w, req, cost, site, site_cap, count, sc, x, keys, cand, left,
+    target, covered,
+):  # fmt: skip
+    heap = [(keys[i], cand[i]) for i in range(cand.size)]
+    heapq.heapify(heap)
+    while len(heap) > 0 and covered < target:
+        _, j = heapq.heappop(heap)
+        s = site[j]
+        if cost[j] > left + _EPS or sc[s] >= site_cap[s]:
+            continue  # the budget and site room only shrink: j never fits again
+        g = 0.0
+        for a in range(indptr[j], indptr[j + 1]):
+            p = indices[a]
+            if count[p] < req[p]:
+                g += unit_w[p]
+        if g <= _EPS:
+            continue
+        kj = g / cost[j] if cost[j] > 0 else g * 1e30
+        if len(heap) > 0 and kj < -heap[0][0] - _EPS:
+            heapq.heappush(heap, (-kj, j))
+            continue
+        x[j] = True
+        for a in range(indptr[j], indptr[j + 1]):
+            p = indices[a]
+            count[p] += 1.0
+            if count[p] >= req[p] and count[p] < req[p] + 0.5:
+                covered += w[p]
+        left -= cost[j]
+        sc[s] += 1
+    return covered
+
+
+def warm_up_greedy() -> None:
+    """Compile (first use after install: about 1.5 s) or load from numba's cache the lazy
+    greedy's kernel, so that callers do it before their clock starts."""
+    one_i, one_f = np.zeros(1, np.int64), np.ones(1)
+    _lazy_greedy_loop(np.array([0, 1]), one_i, one_f, one_f, one_f, one_f, one_i, one_i + 1,
+                      np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.bool_), -one_f,
+                      one_i, 1.0, 1.0, 0.0)  # fmt: skip
+
+
 def greedy_max(R: Reduced, budget: float) -> BoolArray:
     """Lazy greedy for budgeted (k-)coverage by gain per cost, best single option as fallback.
 
@@ -70,36 +158,11 @@ def greedy_max(R: Reduced, budget: float) -> BoolArray:
     x = np.zeros(n, np.bool_)
     if n == 0:
         return x
-    unit_w = R.w / R.req
-    count = np.zeros(R.m, np.float64)
-    indptr, indices = R.B.indptr, R.B.indices
-    gains = R.B @ unit_w
-    cost = R.cost
-    sc = np.zeros(R.site_cap.size, np.int64)
-    left = float(budget)
-
-    def key(g: float, j: int) -> float:
-        return g / cost[j] if cost[j] > 0 else g * 1e30
-
-    heap = [(-key(float(gains[j]), j), j) for j in np.flatnonzero(gains > 0).tolist()]
-    heapq.heapify(heap)
-    while heap:
-        _, j = heapq.heappop(heap)
-        if cost[j] > left + _EPS or sc[R.site[j]] >= R.site_cap[R.site[j]]:
-            continue  # the budget and site room only shrink: j never fits again
-        idx = indices[indptr[j] : indptr[j + 1]]
-        g = float((unit_w[idx] * (count[idx] < R.req[idx])).sum())
-        if g <= _EPS:
-            continue
-        kj = key(g, j)
-        if heap and kj < -heap[0][0] - _EPS:
-            heapq.heappush(heap, (-kj, j))
-            continue
-        x[j] = True
-        count[idx] += 1
-        left -= cost[j]
-        sc[R.site[j]] += 1
+    gains = R.B @ (R.w / R.req)
+    _lazy_greedy(R, gains, np.zeros(R.m, np.float64), np.zeros(R.site_cap.size, np.int64), x,
+                 left=float(budget), target=math.inf)  # fmt: skip
     # With money budgets greedy by ratio alone can be arbitrarily bad; one option may be best.
+    cost = R.cost
     if not np.all(cost == cost[0]):
         fits = cost <= budget + _EPS
         if fits.any():
@@ -332,37 +395,12 @@ def greedy_min(R: Reduced, target: float, start: BoolArray | None = None) -> Boo
     if target <= _EPS:
         return x
     count = coverage_count(R, x)
-    unit_w = R.w / R.req * (count < R.req - 0.5)
-    indptr, indices = R.B.indptr, R.B.indices
-    gains = R.B @ unit_w
+    gains = R.B @ (R.w / R.req * (count < R.req - 0.5))
     gains[x] = 0.0
-    unit_w = R.w / R.req
-    cost = R.cost
-    sc = site_counts(R, x)
-    covered = float(R.w[count >= R.req - 0.5].sum())
-
-    def key(g: float, j: int) -> float:
-        return g / cost[j] if cost[j] > 0 else g * 1e30
-
-    heap = [(-key(float(gains[j]), j), j) for j in np.flatnonzero(gains > 0).tolist()]
-    heapq.heapify(heap)
-    while heap and covered < target * (1 - 1e-12):
-        _, j = heapq.heappop(heap)
-        if sc[R.site[j]] >= R.site_cap[R.site[j]]:
-            continue
-        idx = indices[indptr[j] : indptr[j + 1]]
-        g = float((unit_w[idx] * (count[idx] < R.req[idx])).sum())
-        if g <= _EPS:
-            continue
-        kj = key(g, j)
-        if heap and kj < -heap[0][0] - _EPS:
-            heapq.heappush(heap, (-kj, j))
-            continue
-        x[j] = True
-        before = count[idx] >= R.req[idx]
-        count[idx] += 1
-        covered += float(R.w[idx][(count[idx] >= R.req[idx]) & ~before].sum())
-        sc[R.site[j]] += 1
+    covered = _lazy_greedy(
+        R, gains, count, site_counts(R, x), x, left=math.inf, target=float(target),
+        covered=float(R.w[count >= R.req - 0.5].sum()),
+    )  # fmt: skip
     if covered < target * (1 - 1e-12):
         return None
     return drop_redundant(R, x, target)

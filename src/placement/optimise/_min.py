@@ -52,6 +52,7 @@ from placement.optimise._heuristics import (
     site_counts,
     swap_search,
     value,
+    warm_up_greedy,
 )
 from placement.optimise._lns import lns
 from placement.optimise._local import (
@@ -155,6 +156,7 @@ def min_cover(
         # clock starts, so its share of time_limit (and so the answer) never depends on
         # whether this is the first call after installing.
         warm_up_weighted_cover()
+    warm_up_greedy()
     t0 = time.perf_counter()
     inp = check_inputs(
         A,
