@@ -862,9 +862,8 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     rng = np.random.default_rng(0)
     A = sp.csr_matrix((rng.random((400, 4000)) < 0.01).astype(np.int8))
 
-    # CP-SAT's deterministic-time share is cut so it stops on that, not on the clock.
-    for mod in (po._max, po._min):
-        monkeypatch.setattr(mod, "_EXACT_WORK", 0.1)
+    # CP-SAT's share is cut so it stops on its deterministic time, not on the clock.
+    monkeypatch.setattr(po._phases, "_EXACT_WORK", 0.1)
 
     def solve() -> list[Plan]:
         return [

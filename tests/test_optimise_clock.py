@@ -182,3 +182,30 @@ def test_a_one_second_limit_keeps_a_tenth_for_the_blocks_not_half(
     max_coverage(_dense_instance(), budget=30, time_limit=1.0, seed=0)
     assert len(deadlines) == 1
     assert deadlines[0] >= start + 0.9 - 1e-9
+
+
+def test_cpsat_stops_on_its_own_time_units_not_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CP-SAT counts about 0.1-0.8 deterministic seconds a wall second here: a limit of as
+    # many units as its share of seconds ended on the wall clock on every run (Osaka
+    # 52350301, k = 2, budget 20: the plan said "not repeatable" every time).
+    import placement.optimise._exact as ex
+
+    seen: list[tuple[float, float, int, float]] = []
+    real = ex._solve
+
+    def spy(model: Any, **kwargs: Any) -> Any:
+        solver, status = real(model, **kwargs)
+        seen.append((kwargs["time_s"], kwargs["wall_s"], status, solver.deterministic_time))
+        return solver, status
+
+    monkeypatch.setattr(ex, "_solve", spy)
+    A = _spatial(300, 3000, 1, side=300.0)  # k = 2: CP-SAT runs and does not prove
+    plans = [max_coverage(A, budget=10, k=2, time_limit=4.0, seed=0) for _ in range(2)]
+    assert len(seen) == 2
+    for time_s, wall_s, status, dtime in seen:
+        assert time_s == pytest.approx(0.5 * 4.0 * 0.15)
+        assert wall_s == pytest.approx(4.0)
+        assert status == 2  # FEASIBLE: ended by its limit, not a proof
+        assert dtime >= 0.99 * time_s  # ... by its deterministic one
+    assert all("CP-SAT" not in p.clock_cut for p in plans)
+    assert np.array_equal(plans[0].chosen, plans[1].chosen)

@@ -63,7 +63,7 @@ steps:
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
-phases stop on iteration counts, move counts, CP-SAT's deterministic time (LNS) and
+phases stop on iteration counts, move counts, CP-SAT's deterministic time and
 nonzeros touched (regional search). What may vary with machine load is the proven ``bound``
 (and so ``gap`` and ``status``) where it comes from SCIP, the LP phase or the block bound,
 which stop on the wall clock, and ``time_s``. The blocks' choices (step 6) count only once

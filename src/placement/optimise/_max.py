@@ -41,9 +41,9 @@ from placement.optimise._heuristics import (
 from placement.optimise._local import REGION_UNITS_PER_S, regional_search
 from placement.optimise._lp import LPBound
 from placement.optimise._phases import (
-    _EXACT_WORK,
     _MAX_EXACT_NNZ,
     _MAX_EXACT_OPTIONS,
+    _exact_limits,
     _lagrange_steps,
     _margin,
     _pair_work,
@@ -267,7 +267,7 @@ def max_coverage(
                 one,
                 zero,
                 x,
-                time_s=_EXACT_WORK * time_limit,
+                **_exact_limits(time_limit),
                 seed=seed,
                 deadline=deadline - 0.05,
             )

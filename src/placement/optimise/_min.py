@@ -62,9 +62,9 @@ from placement.optimise._local import (
     weighted_cover_search,
 )
 from placement.optimise._phases import (
-    _EXACT_WORK,
     _MAX_EXACT_NNZ,
     _MAX_EXACT_OPTIONS,
+    _exact_limits,
     _lagrange_steps,
     _margin,
     _pair_work,
@@ -404,7 +404,7 @@ def min_cover(
                 fixed1=one,
                 fixed0=zero,
                 hint=x if math.isfinite(ub) else None,
-                time_s=_EXACT_WORK * time_limit,
+                **_exact_limits(time_limit),
                 seed=seed,
                 deadline=deadline - 0.1,
             )

@@ -33,9 +33,23 @@ _NNZ_PER_S = 3e8
 # A step's Python overhead in those units (some 30-50 us), which dominates on small
 # instances: without it 3,000 steps overran their share of a 0.3 s limit.
 _STEP_UNITS = 2e4
-# CP-SAT's deterministic-time limit for the whole restricted problem, share of time_limit
-# (the deadline caps its wall time too).
+# CP-SAT on the whole restricted problem: its nominal share of time_limit.
 _EXACT_WORK = 0.5
+# CP-SAT's deterministic time a wall second, the low end of what it counted on this machine
+# where its limit ended the solve (Osaka 51357353 at budget 50: 0.11; Osaka 52350301 at k = 2,
+# budget 20: 0.37; solves that finished: 0.25-0.8). A limit in CP-SAT's own time units at
+# the nominal rate repeats on a loaded machine; a limit equal to the seconds ended on the
+# wall clock on every run there (a dtime of 1.6 or 5.6 in 15 s).
+_CPSAT_DTIME_PER_S = 0.15
+
+
+def _exact_limits(time_limit: float) -> dict[str, float]:
+    """CP-SAT's deterministic-time limit on the whole restricted problem, and its wall cap:
+    twice its nominal share (the deadline caps it too)."""
+    return {
+        "time_s": _EXACT_WORK * time_limit * _CPSAT_DTIME_PER_S,
+        "wall_s": 2 * _EXACT_WORK * time_limit,
+    }
 # LP bound phase (PDLP duals as Lagrangian multipliers, in a child process on the second
 # core): used from this many nonzeros of the reduced matrix and this time limit, seconds.
 # (5,000 x 50,000, 730k nonzeros: PDLP at 1e-4 takes 9 s and its duals give 24,894 where
