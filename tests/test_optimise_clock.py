@@ -126,23 +126,29 @@ def test_min_cover_says_when_the_clock_stopped_its_lagrangian(
     assert not plan.repeatable
 
 
-def test_regional_search_takes_more_of_the_limit_where_no_block_bound_runs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _spy_regional_search(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Exact models off; the keyword arguments of every regional search max_coverage runs."""
     monkeypatch.setattr(_max, "_MAX_EXACT_OPTIONS", 0)
-    works: list[float] = []
+    calls: list[dict[str, Any]] = []
     real = _max.regional_search
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        works.append(kwargs["work"])
+        calls.append(kwargs)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(_max, "regional_search", spy)
+    return calls
+
+
+def test_regional_search_takes_more_of_the_limit_where_no_block_bound_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _spy_regional_search(monkeypatch)
     A = _dense_instance()
     max_coverage(A, budget=30, time_limit=2.0, seed=0)
     monkeypatch.setattr(_max, "fits", lambda R: False)
     max_coverage(A, budget=30, time_limit=2.0, seed=0)
-    assert works == [
+    assert [kw["work"] for kw in calls] == [
         pytest.approx(0.55 * 2.0 * REGION_UNITS_PER_S),
         pytest.approx(0.75 * 2.0 * REGION_UNITS_PER_S),
     ]
@@ -169,19 +175,11 @@ def test_a_one_second_limit_keeps_a_tenth_for_the_blocks_not_half(
     # half its limit (5,000 x 50,000: 24,178 or 24,256 by the clock; 24,297 on every run
     # with a tenth). From 5 s on, the old reserve holds.
     assert [_max._reserve(t) for t in (1.0, 3.0, 5.0, 30.0)] == pytest.approx([0.1, 0.3, 0.5, 1.2])
-    monkeypatch.setattr(_max, "_MAX_EXACT_OPTIONS", 0)
-    deadlines: list[float] = []
-    real = _max.regional_search
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        deadlines.append(kwargs["deadline"])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_max, "regional_search", spy)
+    calls = _spy_regional_search(monkeypatch)
     start = time.perf_counter()
     max_coverage(_dense_instance(), budget=30, time_limit=1.0, seed=0)
-    assert len(deadlines) == 1
-    assert deadlines[0] >= start + 0.9 - 1e-9
+    assert len(calls) == 1
+    assert calls[0]["deadline"] >= start + 0.9 - 1e-9
 
 
 def test_cpsat_stops_on_its_own_time_units_not_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
