@@ -50,6 +50,8 @@ def _exact_limits(time_limit: float) -> dict[str, float]:
         "time_s": _EXACT_WORK * time_limit * _CPSAT_DTIME_PER_S,
         "wall_s": 2 * _EXACT_WORK * time_limit,
     }
+
+
 # LP bound phase (PDLP duals as Lagrangian multipliers, in a child process on the second
 # core): used from this many nonzeros of the reduced matrix and this time limit, seconds.
 # (5,000 x 50,000, 730k nonzeros: PDLP at 1e-4 takes 9 s and its duals give 24,894 where
