@@ -557,10 +557,10 @@ def _lagrange_heuristic_min(
     for c in sets:
         if np.any(site_counts(R, c) > R.site_cap):
             continue
-        y = greedy_min(R, t_res, start=c) if value(R, c) < t_res else c
+        # greedy_min trims its own answer (a second trim drops nothing).
+        y = greedy_min(R, t_res, start=c) if value(R, c) < t_res else drop_redundant(R, c, t_res)
         if y is None:
             continue
-        y = drop_redundant(R, y, t_res)
         cost = float(R.cost[y].sum())
         if cost < best_c and _feasible_min(R, y, t_res):
             best, best_c = y, cost
