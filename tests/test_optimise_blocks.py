@@ -143,6 +143,40 @@ def _group(blocks: list[int], chosen: list[int]) -> Any:
     return _Group(np.array(blocks), 10.0, np.array(chosen, np.int64), False)
 
 
+def test_a_block_stopped_by_its_node_limit_gives_its_choices_and_the_clock_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One block of everything (80 options, 744 points in 200 m x 200 m), which SCIP solves
+    # in a few nodes. Stopped after one node it is not solved, but it stopped the same way
+    # every run: its choices count. Stopped by its time limit, they do not.
+    import placement.optimise._blocks_max as pbm
+
+    A = _spatial(80, 800, 1, side=200.0)
+    R = _reduced(A.toarray(), np.ones(800), np.ones(80), 1)
+    budget = 6.0
+    lag = lagrange_max(R, budget, 0.0, iterations=200, deadline=time.perf_counter() + 10)
+    x = greedy_max(R, budget)
+
+    def run(**kw: Any) -> Any:
+        got = block_bound(
+            R, lag.mult, budget, x, deadline=time.perf_counter() + 20, leaf_options=R.n, **kw
+        )
+        assert got is not None and got.blocks == 1
+        return got
+
+    exact = run(threads=1)
+    assert exact.solved == 1 and exact.leaf_union is not None and not exact.clock_cut
+    monkeypatch.setattr(pbm, "_BLOCK_NODES", 1)
+    one_node = run(threads=1)
+    assert one_node.solved == 0
+    assert one_node.bound > exact.bound + 1e-3  # stopped before its optimum ...
+    assert one_node.leaf_union is not None and not one_node.clock_cut  # ... and still counts
+    assert int(one_node.leaf_union.sum()) >= 1
+    clocked = run(threads=1, block_s=0.05)
+    assert clocked.solved == 0 and clocked.bound >= exact.bound - 1e-6
+    assert clocked.leaf_union is None and clocked.clock_cut
+
+
 def test_merge_round_pairs_groups_whose_solutions_disagree_on_a_shared_option() -> None:
     from placement.optimise._blocks_max import _merge_round
 

@@ -56,10 +56,11 @@ steps:
    the other core) and takes both cores when the search ends; with every block solved and
    time left, pairs of groups whose solutions disagree are solved together (Osaka tile at
    budget 400: 50,627 -> 50,440; 5,000 x 50,000: 24,893 -> 24,781). Once every block with
-   a gap is solved to optimality (before any merge), the options the blocks chose are cut
-   back to the budget (least weight lost per cost first) and polished by swaps, and that
-   answer is kept when it beats the search's (Osaka tile at budget 100: 19,502 -> 19,617,
-   bound 19,656; the regional search from the same start is no better).
+   a gap is solved to optimality (within 0.05 %, or to SCIP's node limit; before any
+   merge), the options the blocks chose are cut back to the budget (least weight lost per
+   cost first) and polished by swaps, and that answer is kept when it beats the search's
+   (Osaka tile at budget 100: 19,502 -> 19,617, bound 19,656; the regional search from the
+   same start is no better).
 
 Determinism: for a given input and seed the chosen options (and so ``objective``) are the
 same on an idle or a loaded machine as long as no wall-clock cap cuts a phase short: the
@@ -67,10 +68,11 @@ phases stop on iteration counts, move counts, CP-SAT's deterministic time and
 nonzeros touched (regional search). What may vary with machine load is the proven ``bound``
 (and so ``gap`` and ``status``) where it comes from SCIP, the LP phase or the block bound,
 which stop on the wall clock, and ``time_s``. The blocks' choices (step 6) count only once
-every block with a gap is solved to optimality, and only at multipliers the clock did not
-shape (PDLP stopped at its tolerance or at an iteration budget fixed from the instance's
-size and ``time_limit``, the subgradient steps done before the deadline:
-``LPBound.settled``); SCIP solves a block the same way each time, so they repeat too.
+every block with a gap is solved to optimality or to its node limit, and only at
+multipliers the clock did not shape (PDLP stopped at its tolerance or at an iteration
+budget fixed from the instance's size and ``time_limit``, the subgradient steps done
+before the deadline: ``LPBound.settled``); SCIP solves a block the same way each time, so
+they repeat too.
 Where the clock cuts PDLP first (a machine much slower than this one) they are not used.
 On a heavily loaded machine the wall-clock safety caps (which keep the total within
 ``time_limit`` plus about 2 %) can also end a phase early, and then the answer may differ

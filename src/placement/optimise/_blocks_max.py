@@ -33,8 +33,9 @@ merge gains nothing there: pairs are matched by the price their solutions dodge 
 one chooses and the other does not, at the other's share), largest first.
 
 The blocks' own choices, taken together once every block with a gap is solved to
-optimality (``BlockBound.leaf_union``), are a start the caller repairs into an answer: on
-the Osaka tile at budget 100 they beat the regional search by 0.6 %.
+optimality or to a node limit (a stop the clock did not decide; ``BlockBound.leaf_union``),
+are a start the caller repairs into an answer: on the Osaka tile at budget 100 they beat
+the regional search by 0.6 %.
 
 Measured on this 2-core machine, Osaka tile 51357353 at budget 400 (6,490 options x
 38,782 points reduced, 55 blocks of at most 200 options, 5 s each): from the LP bound
@@ -79,8 +80,18 @@ log = logging.getLogger(__name__)
 # Blocks have at most this many options (SCIP solves most such blocks of the Osaka tile in
 # well under a second; 300-500 made the bound worse in the same time: blocks timed out).
 _LEAF_OPTIONS = 100
-# Wall-time limit of one block solve, seconds.
+# Wall-time limit of one block solve, seconds (a safety cap: the limits below end a solve
+# the same way on every run).
 _BLOCK_S = 5.0
+# SCIP stops a block within this relative gap. Blocks of the Osaka tile at budget 600 sat
+# for their whole 5 s at 0.02-0.03 %, so the blocks' choices were never used there; at
+# 5e-4 they end in 2.6-3.6 s and the bound rises by 8 (55,864 to 55,872).
+_BLOCK_GAP = 5e-4
+# ... and after this many branch-and-bound nodes. Blocks of real tiles and of the synthetic
+# instances take 1-16 nodes (137 at most), where they do not stall at the root. One block of
+# Osaka tile 52350301 at k = 2 (budget 20) took 290 nodes in 5 s, 20 ms each, and so always
+# stopped on the clock; at 100 nodes it stops in 2.8 s, bound 76.9 against 76.3.
+_BLOCK_NODES = 100
 # Groups of blocks are merged while the pair holds at most this many times leaf_options.
 _MERGE_FACTOR = 6
 
@@ -90,10 +101,11 @@ class BlockBound:
     bound: float  # upper bound on the reduced objective
     start: float  # the caps-free Lagrangian bound at the multipliers (blocks unsolved)
     blocks: int
-    solved: int  # blocks SCIP solved to optimality
+    solved: int  # blocks SCIP solved to optimality (within _BLOCK_GAP)
     merged: int = 0  # pairs of groups of blocks solved together after that
     # Every option some block's solution chooses, once every block with a gap was solved to
-    # optimality (before any merge): a deterministic start for a primal repair. None else.
+    # optimality or to its node limit (before any merge): a deterministic start for a
+    # primal repair. None else.
     leaf_union: BoolArray | None = None
     # The clock (the deadline, or a block's time limit) kept the leaf union from forming: a
     # run with more time to spare may have one, and the caller's answer may then differ.
@@ -229,7 +241,7 @@ def block_bound(
     Sc = sp.csc_matrix(S)
     cond = threading.Condition()
     tried: set[tuple[int, int]] = set()
-    count = {"solved": 0, "merged": 0, "running": 0, "enough": 0}
+    count = {"solved": 0, "settled": 0, "merged": 0, "running": 0, "enough": 0}
     merge_cap = _MERGE_FACTOR * leaf_options
     merge_rounds = 0
     leaf_union: BoolArray | None = None
@@ -253,7 +265,7 @@ def block_bound(
             if count["running"]:
                 cond.wait(max(0.01, deadline - time.perf_counter()))
                 continue
-            if merge_rounds == 0 and count["solved"] == len(todo):
+            if merge_rounds == 0 and count["settled"] == len(todo):
                 leaf_union = np.zeros(R.n, np.bool_)
                 for g in groups.values():
                     leaf_union[g.chosen] = True
@@ -285,7 +297,10 @@ def block_bound(
                         settle(task, *got)
                     cond.notify_all()
 
-    def solve(blocks: IntArray) -> tuple[float, bool, IntArray] | None:
+    def solve(blocks: IntArray) -> tuple[float, bool, bool, IntArray] | None:
+        # The bound, whether SCIP proved it optimal (within _BLOCK_GAP), whether it stopped
+        # on its own limits (not the clock: the same answer on every run) and the options
+        # its best solution chooses.
         left = deadline - time.perf_counter()
         rows = np.concatenate([rows_of[b] for b in blocks])
         sub = R.Bt[rows]
@@ -306,9 +321,18 @@ def block_bound(
         for i in np.flatnonzero(req > 1):  # y counts only at req coverers
             h.set_var_integrality(k + int(i), True)
         solver = mb.Solver("scip")
-        solver.set_time_limit_in_seconds(max(0.05, min(block_s, left)))
-        solver.set_solver_specific_parameters(f"randomization/randomseedshift = {seed % 1000}\n")
+        limit = max(0.05, min(block_s, left))
+        solver.set_time_limit_in_seconds(limit)
+        solver.set_solver_specific_parameters(
+            f"randomization/randomseedshift = {seed % 1000}\n"
+            f"limits/gap = {_BLOCK_GAP}\nlimits/totalnodes = {_BLOCK_NODES}\n"
+        )
+        began = time.perf_counter()
         status = str(solver.solve(model)).rsplit(".", 1)[-1]
+        # model_builder reports a gap-limit stop as OPTIMAL and a node-limit stop as FEASIBLE,
+        # like a time-limit stop; SCIP's clock starts inside solve(), so a stop well before
+        # the time limit was not the clock's.
+        settled = status == "OPTIMAL" or time.perf_counter() - began < 0.9 * limit
         if status not in ("OPTIMAL", "FEASIBLE"):
             return None
         # SCIP's bound is exact up to its tolerances: pad it by them.
@@ -317,14 +341,17 @@ def block_bound(
             return None
         got += 1e-6 * max(1.0, abs(got))
         x = np.array([solver.value(model.var_from_index(j)) for j in range(k)], np.float64)
-        return got, status == "OPTIMAL", cols[x > 0.5]
+        return got, status == "OPTIMAL", settled, cols[x > 0.5]
 
-    def settle(task: tuple[int, ...], got: float, optimal: bool, chosen: IntArray) -> None:
+    def settle(
+        task: tuple[int, ...], got: float, optimal: bool, settled: bool, chosen: IntArray
+    ) -> None:
         # Called with cond held: take a solve's result into the partition.
         if len(task) == 1:
             g = groups[task[0]]
             groups[task[0]] = _Group(g.blocks, min(g.bound, got), chosen, not optimal)
             count["solved"] += int(optimal)
+            count["settled"] += int(settled)
             return
         a, b = task
         was = groups[a].bound + groups[b].bound
