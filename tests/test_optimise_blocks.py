@@ -15,7 +15,12 @@ import pytest
 import scipy.sparse as sp
 
 from placement.optimise import max_coverage
-from placement.optimise._blocks_max import BackgroundBlocks, block_bound, price
+from placement.optimise._blocks_max import (
+    BackgroundBlocks,
+    block_bound,
+    price,
+    safe_block_bound,
+)
 from placement.optimise._bounds import lagrange_max
 from placement.optimise._heuristics import greedy_max
 from placement.optimise._lp import LPBound
@@ -175,6 +180,34 @@ def test_a_block_stopped_by_its_node_limit_gives_its_choices_and_the_clock_does_
     clocked = run(threads=1, block_s=0.05)
     assert clocked.solved == 0 and clocked.bound >= exact.bound - 1e-6
     assert clocked.leaf_union is None and clocked.clock_cut
+
+
+def test_a_lower_price_for_the_budget_stays_valid_and_lowers_the_bound_at_k_2() -> None:
+    # Where points need two cameras the blocks choose little at the critical ratio's price,
+    # and safe_block_bound solves them again at lower prices: never below the optimum
+    # (brute force), never above the first pass, lower in some cases.
+    lowered = 0
+    for seed in range(40):
+        C, w, c, _, budget = _line_case(seed)
+        R = _reduced(C, w, c, 2)
+        if R.m == 0 or R.n == 0:
+            continue
+        opt = _brute(C, w, c, 2, budget)
+        lag = lagrange_max(R, budget, opt, iterations=300, deadline=time.perf_counter() + 10)
+        x = greedy_max(R, budget)
+        kw: dict[str, Any] = {"leaf_options": 3, "threads": 1}
+        first = block_bound(R, lag.mult, budget, x, deadline=time.perf_counter() + 20, **kw)
+        got = safe_block_bound(R, lag.mult, budget, x, deadline=time.perf_counter() + 20, **kw)
+        assert first is not None and got is not None
+        assert R.const_weight + got.bound >= opt - 1e-6
+        assert got.bound <= first.bound + 1e-6
+        assert got.solved == first.solved and got.leaf_union is not None
+        if got.bound < first.bound - 1e-6:
+            lowered += 1
+            assert got.price_factor < 1.0 and first.usage < budget
+        else:
+            assert got.price_factor == 1.0
+    assert lowered >= 10
 
 
 def test_merge_round_pairs_groups_whose_solutions_disagree_on_a_shared_option() -> None:

@@ -353,9 +353,14 @@ def max_coverage(
         if cand < ub:
             ub = cand
             pairs = f", then {bb.merged} pairs of groups of them together" if bb.merged else ""
+            priced = (
+                f"; with the budget priced at {bb.price_factor:.2f} of its critical ratio"
+                if bb.price_factor != 1.0
+                else ""
+            )
             bound_by = (
                 f"{mult_by}, then blocks of options solved exactly at those multipliers "
-                f"({bb.solved} of {bb.blocks} to optimality{pairs})"
+                f"({bb.solved} of {bb.blocks} to optimality{pairs}{priced})"
             )
     if (
         gap_before_blocks
