@@ -380,3 +380,37 @@ def test_a_failing_block_bound_is_logged_and_no_bound(
         got = pbm.safe_block_bound(R, np.ones(R.m), budget, np.zeros(R.n, bool), deadline=0.0)
     assert got is None
     assert "block bound failed: RuntimeError('SCIP fell over')" in caplog.text
+
+
+def test_a_failing_pass_at_a_lower_price_keeps_the_first_bound(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import placement.optimise._blocks_max as pbm
+
+    real = pbm.block_bound
+
+    def lower_fails(*args: Any, price_factor: float = 1.0, **kwargs: Any) -> Any:
+        if price_factor != 1.0:
+            raise RuntimeError("SCIP fell over")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pbm, "block_bound", lower_fails)
+    for seed in range(40):  # the first k = 2 case whose blocks leave budget unused
+        C, w, c, _, budget = _line_case(seed)
+        R = _reduced(C, w, c, 2)
+        if R.m == 0 or R.n == 0:
+            continue
+        x = greedy_max(R, budget)
+        lam = lagrange_max(R, budget, 0.0, iterations=300, deadline=time.perf_counter() + 10).mult
+        kw: dict[str, Any] = {"leaf_options": 3, "threads": 1}
+        first = real(R, lam, budget, x, deadline=time.perf_counter() + 20, **kw)
+        assert first is not None
+        if first.usage < 0.9 * budget:
+            break
+    else:
+        pytest.fail("no case leaves budget unused")
+    with caplog.at_level("WARNING", logger="placement.optimise._blocks_max"):
+        got = pbm.safe_block_bound(R, lam, budget, x, deadline=time.perf_counter() + 20, **kw)
+    assert got is not None and got.price_factor == 1.0
+    assert got.bound == pytest.approx(first.bound, abs=1e-6)
+    assert "block bound at a lower price failed: RuntimeError('SCIP fell over')" in caplog.text

@@ -493,40 +493,44 @@ def safe_block_bound(
     """
     try:
         first = block_bound(R, lam, budget, incumbent, **kwargs)
-        best = first
-        deadline = kwargs["deadline"]
-        enough = kwargs.get("enough")
-        factor = 1.0
-        while (
-            best is not None
-            and best.usage < (1.0 - _SCAN_SLACK) * budget
-            and deadline - time.perf_counter() >= _SCAN_MIN_S
-            and factor * _SCAN_STEP >= _SCAN_FLOOR
-            and not (enough is not None and enough(best.bound))
-        ):
-            factor *= _SCAN_STEP
-            short = min(float(kwargs.get("block_s", _BLOCK_S)), _SCAN_BLOCK_S)
-            got = block_bound(
-                R, lam, budget, incumbent, **(kwargs | {"block_s": short}), price_factor=factor
-            )
-            log.debug(
-                "optimise: block bound %.2f at %.3f of the price (usage %.1f of %g)",
-                math.inf if got is None else got.bound,
-                factor,
-                math.nan if got is None else got.usage,
-                budget,
-            )
-            if got is None or got.bound >= best.bound:
-                break
-            best = got
-        if first is None or best is first:
-            return first
-        assert best is not None
-        # The first pass's choices and counts stand (its leaf union is the one that repeats).
-        return replace(first, bound=best.bound, price_factor=best.price_factor)
     except Exception as e:
         log.warning("optimise: block bound failed: %r", e)
         return None
+    if first is None:
+        return None
+    best = first
+    deadline = kwargs["deadline"]
+    enough = kwargs.get("enough")
+    short = min(float(kwargs.get("block_s", _BLOCK_S)), _SCAN_BLOCK_S)
+    factor = 1.0
+    while (
+        best.usage < (1.0 - _SCAN_SLACK) * budget
+        and deadline - time.perf_counter() >= _SCAN_MIN_S
+        and factor * _SCAN_STEP >= _SCAN_FLOOR
+        and not (enough is not None and enough(best.bound))
+    ):
+        factor *= _SCAN_STEP
+        try:
+            got = block_bound(
+                R, lam, budget, incumbent, **(kwargs | {"block_s": short}), price_factor=factor
+            )
+        except Exception as e:  # the first pass's bound stands
+            log.warning("optimise: block bound at a lower price failed: %r", e)
+            break
+        log.debug(
+            "optimise: block bound %.2f at %.3f of the price (usage %.1f of %g)",
+            math.inf if got is None else got.bound,
+            factor,
+            math.nan if got is None else got.usage,
+            budget,
+        )
+        if got is None or got.bound >= best.bound:
+            break
+        best = got
+    if best is first:
+        return first
+    # The first pass's choices and counts stand (its leaf union is the one that repeats).
+    return replace(first, bound=best.bound, price_factor=best.price_factor)
 
 
 class BackgroundBlocks:
