@@ -182,10 +182,23 @@ def test_a_block_stopped_by_its_node_limit_gives_its_choices_and_the_clock_does_
     assert clocked.leaf_union is None and clocked.clock_cut
 
 
-def test_a_lower_price_for_the_budget_stays_valid_and_lowers_the_bound_at_k_2() -> None:
+def test_a_lower_price_for_the_budget_stays_valid_and_lowers_the_bound_at_k_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Where points need two cameras the blocks choose little at the critical ratio's price,
-    # and safe_block_bound solves them again at lower prices: never below the optimum
-    # (brute force), never above the first pass, lower in some cases.
+    # and safe_block_bound solves them again at lower prices (on the same blocks, built
+    # once): never below the optimum (brute force), never above the first pass, lower in
+    # some cases.
+    import placement.optimise._blocks_max as pbm
+
+    built = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(1)
+        return real_blocks(*args, **kwargs)
+
+    real_blocks = pbm.option_blocks
+    monkeypatch.setattr(pbm, "option_blocks", counted)
     lowered = 0
     for seed in range(40):
         C, w, c, _, budget = _line_case(seed)
@@ -197,8 +210,10 @@ def test_a_lower_price_for_the_budget_stays_valid_and_lowers_the_bound_at_k_2() 
         x = greedy_max(R, budget)
         kw: dict[str, Any] = {"leaf_options": 3, "threads": 1}
         first = block_bound(R, lag.mult, budget, x, deadline=time.perf_counter() + 20, **kw)
+        built.clear()
         got = safe_block_bound(R, lag.mult, budget, x, deadline=time.perf_counter() + 20, **kw)
         assert first is not None and got is not None
+        assert len(built) == 1
         assert R.const_weight + got.bound >= opt - 1e-6
         assert got.bound <= first.bound + 1e-6
         assert got.solved == first.solved and got.leaf_union is not None

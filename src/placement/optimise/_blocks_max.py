@@ -57,7 +57,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,8 @@ class BlockBound:
     # factor the bound came from (see safe_block_bound; 1 = the critical ratio's price).
     usage: float = math.nan
     price_factor: float = 1.0
+    # The option blocks, for another pass over the same blocks (see safe_block_bound).
+    option_sets: list[IntArray] | None = field(default=None, repr=False)
 
 
 def fits(R: Reduced) -> bool:
@@ -199,6 +201,7 @@ def block_bound(
     later: threading.Event | None = None,
     enough: Callable[[float], bool] | None = None,
     price_factor: float = 1.0,
+    option_sets: list[IntArray] | None = None,
 ) -> BlockBound | None:
     """Upper bound on max coverage of ``R`` within ``budget`` (see the module docstring).
 
@@ -208,15 +211,19 @@ def block_bound(
     at most 2); with ``later``, all but the first wait for that event (the caller's search
     holds the other core until then). Stops early once ``enough(total)`` is true. The budget
     is priced at ``price_factor`` times the critical ratio (any price gives a valid bound).
-    None when SCIP is missing, the option graph is too big, or the blocks are not built in
-    time.
+    ``option_sets`` are the blocks of an earlier call on ``R`` (default: built here). None
+    when SCIP is missing, the option graph is too big, or the blocks are not built in time.
     """
     from ortools.linear_solver.python import model_builder as mb
 
     if R.n == 0 or R.m == 0 or not fits(R) or not mb.Solver("scip").solver_is_supported():
         return None
     lam = np.clip(np.asarray(lam, np.float64), 0.0, R.w / R.req)
-    blocks = option_blocks(R, leaf_options, deadline=deadline)
+    blocks = (
+        option_sets
+        if option_sets is not None
+        else option_blocks(R, leaf_options, deadline=deadline)
+    )
     if blocks is None:
         return None
     nb = len(blocks)
@@ -412,6 +419,7 @@ def block_bound(
         leaf_union is None and not count["enough"],
         usage,
         price_factor,
+        blocks,
     )
 
 
@@ -512,7 +520,13 @@ def safe_block_bound(
         factor *= _SCAN_STEP
         try:
             got = block_bound(
-                R, lam, budget, incumbent, **(kwargs | {"block_s": short}), price_factor=factor
+                R,
+                lam,
+                budget,
+                incumbent,
+                **(kwargs | {"block_s": short}),
+                price_factor=factor,
+                option_sets=first.option_sets,
             )
         except Exception as e:  # the first pass's bound stands
             log.warning("optimise: block bound at a lower price failed: %r", e)
