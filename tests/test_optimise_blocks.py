@@ -151,14 +151,16 @@ def _group(blocks: list[int], chosen: list[int]) -> Any:
 def test_a_block_stopped_by_its_node_limit_gives_its_choices_and_the_clock_does_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One block of everything (80 options, 744 points in 200 m x 200 m), which SCIP solves
-    # in a few nodes. Stopped after one node it is not solved, but it stopped the same way
-    # every run: its choices count. Stopped by its time limit, they do not.
+    # One block of everything (160 options, 1,600 points in 300 m x 300 m), which SCIP
+    # solves in a few nodes without cuts (with them, at its root). Stopped after one node it
+    # is not solved, but it stopped the same way every run: its choices count. Stopped by
+    # its time limit, they do not.
     import placement.optimise._blocks_max as pbm
 
-    A = _spatial(80, 800, 1, side=200.0)
-    R = _reduced(A.toarray(), np.ones(800), np.ones(80), 1)
-    budget = 6.0
+    monkeypatch.setattr(pbm, "_ROOT_ROUNDS", 0)
+    A = _spatial(160, 1600, 3, side=300.0)
+    R = _reduced(A.toarray(), np.ones(1600), np.ones(160), 1)
+    budget = 10.0
     lag = lagrange_max(R, budget, 0.0, iterations=200, deadline=time.perf_counter() + 10)
     x = greedy_max(R, budget)
 
