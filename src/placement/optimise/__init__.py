@@ -55,7 +55,7 @@ steps:
    the gap first. It starts on a thread once the LP child is back (the search still runs on
    the other core) and takes both cores when the search ends; with every block solved and
    time left, pairs of groups whose solutions disagree are solved together (Osaka tile at
-   budget 400: 50,627 -> 50,440; 5,000 x 50,000: 24,893 -> 24,781). Once every block with
+   budget 400: 50,627 -> 50,406; 5,000 x 50,000: 24,893 -> 24,764). Once every block with
    a gap is solved to optimality (within 0.05 %, or to SCIP's node limit; before any
    merge), the options the blocks chose are cut back to the budget (least weight lost per
    cost first) and polished by swaps, and that answer is kept when it beats the search's
