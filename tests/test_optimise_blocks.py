@@ -184,6 +184,45 @@ def test_a_block_stopped_by_its_node_limit_gives_its_choices_and_the_clock_does_
     assert clocked.leaf_union is None and clocked.clock_cut
 
 
+def test_root_limits_apply_where_one_camera_counts_and_not_at_k_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Blocks where every point needs one camera skip SCIP's restarts and cut at most
+    # _ROOT_ROUNDS rounds at the root; blocks where points need two keep SCIP's defaults
+    # (their cuts pay).
+    from ortools.linear_solver.python import model_builder as mb
+
+    import placement.optimise._blocks_max as pbm
+
+    sent: list[str] = []
+    orig = mb.Solver.set_solver_specific_parameters
+
+    def spy(self: Any, params: str) -> Any:
+        sent.append(params)
+        return orig(self, params)
+
+    monkeypatch.setattr(mb.Solver, "set_solver_specific_parameters", spy)
+    A = _spatial(60, 400, 2, side=150.0)
+    for k in (1, 2):
+        sent.clear()
+        R = _reduced(A.toarray(), np.ones(400), np.ones(60), k)
+        lag = lagrange_max(R, 4.0, 0.0, iterations=100, deadline=time.perf_counter() + 10)
+        got = block_bound(
+            R,
+            lag.mult,
+            4.0,
+            greedy_max(R, 4.0),
+            deadline=time.perf_counter() + 20,
+            leaf_options=20,
+            threads=1,
+        )
+        assert got is not None and sent, k
+        limited = [f"separating/maxroundsroot = {pbm._ROOT_ROUNDS}" in p for p in sent]
+        restarts = ["presolving/maxrestarts = 0" in p for p in sent]
+        assert limited == restarts
+        assert all(limited) if k == 1 else not any(limited)
+
+
 def test_a_lower_price_for_the_budget_stays_valid_and_lowers_the_bound_at_k_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
