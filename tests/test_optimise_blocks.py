@@ -53,6 +53,16 @@ def _brute(C: Arr, w: Arr, c: Arr, k: int, budget: float) -> float:
     return best
 
 
+def _k2_line_cases(count: int = 40) -> Iterator[tuple[Arr, Arr, Arr, float, Any]]:
+    """The non-empty line cases of seeds 0..count-1 with two cameras on every point:
+    (coverage, weights, costs, budget, reduced problem)."""
+    for seed in range(count):
+        C, w, c, _, budget = _line_case(seed)
+        R = _reduced(C, w, c, 2)
+        if R.m and R.n:
+            yield C, w, c, budget, R
+
+
 def _caps_free_lagrangian(R: Any, lam: Arr, budget: float) -> float:
     """sum_p max(0, w_p - req_p lam_p) + the fractional knapsack over options (no caps)."""
     lam = np.clip(lam, 0.0, R.w / R.req)
@@ -241,11 +251,7 @@ def test_a_lower_price_for_the_budget_stays_valid_and_lowers_the_bound_at_k_2(
     real_blocks = pbm.option_blocks
     monkeypatch.setattr(pbm, "option_blocks", counted)
     lowered = 0
-    for seed in range(40):
-        C, w, c, _, budget = _line_case(seed)
-        R = _reduced(C, w, c, 2)
-        if R.m == 0 or R.n == 0:
-            continue
+    for C, w, c, budget, R in _k2_line_cases():
         opt = _brute(C, w, c, 2, budget)
         lag = lagrange_max(R, budget, opt, iterations=300, deadline=time.perf_counter() + 10)
         x = greedy_max(R, budget)
@@ -451,11 +457,7 @@ def test_a_failing_pass_at_a_lower_price_keeps_the_first_bound(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pbm, "block_bound", lower_fails)
-    for seed in range(40):  # the first k = 2 case whose blocks leave budget unused
-        C, w, c, _, budget = _line_case(seed)
-        R = _reduced(C, w, c, 2)
-        if R.m == 0 or R.n == 0:
-            continue
+    for _, _, _, budget, R in _k2_line_cases():  # the first whose blocks leave budget unused
         x = greedy_max(R, budget)
         lam = lagrange_max(R, budget, 0.0, iterations=300, deadline=time.perf_counter() + 10).mult
         kw: dict[str, Any] = {"leaf_options": 3, "threads": 1}

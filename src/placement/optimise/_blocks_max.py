@@ -526,14 +526,13 @@ def safe_block_bound(
     deadline = kwargs["deadline"]
     enough = kwargs.get("enough")
     short = min(float(kwargs.get("block_s", _BLOCK_S)), _SCAN_BLOCK_S)
-    factor = 1.0
     while (
         best.usage < (1.0 - _SCAN_SLACK) * budget
         and deadline - time.perf_counter() >= _SCAN_MIN_S
-        and factor * _SCAN_STEP >= _SCAN_FLOOR
+        and best.price_factor * _SCAN_STEP >= _SCAN_FLOOR
         and not (enough is not None and enough(best.bound))
     ):
-        factor *= _SCAN_STEP
+        factor = best.price_factor * _SCAN_STEP  # every pass that does not lower ends the scan
         try:
             got = block_bound(
                 R,
