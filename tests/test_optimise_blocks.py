@@ -152,6 +152,57 @@ def test_merging_blocks_stays_valid_and_gains_on_the_blocks_alone(
     assert gained >= 3
 
 
+def test_share_rounds_stay_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Over the brute-force cases, with no merges: moving the price shares between the
+    # blocks never goes below the optimum or above the blocks alone, and runs only where
+    # one camera counts.
+    import placement.optimise._blocks_max as pbm
+
+    monkeypatch.setattr(pbm, "_MERGE_FACTOR", 0)
+    ran = 0
+    for R, budget, opt, lag, x in _lagrange_cases():
+        got = {}
+        for rounds in (False, True):
+            monkeypatch.setattr(pbm, "_ROUNDS", rounds)
+            got[rounds] = block_bound(
+                R, lag.mult, budget, x, deadline=time.perf_counter() + 20, leaf_options=2
+            )
+        alone, moved = got[False], got[True]
+        assert alone is not None and moved is not None
+        assert alone.rounds == 0
+        assert R.const_weight + moved.bound >= opt - 1e-6
+        assert moved.bound <= alone.bound + 1e-9
+        if moved.rounds:
+            assert R.req.max() <= 1
+        ran += int(moved.rounds > 0)
+    assert ran >= 10
+
+
+def test_share_rounds_lower_the_bound_of_a_dense_instance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 300 options x 3,000 points in 250 m x 250 m, budget 10, blocks of 30 options: the
+    # blocks alone leave 1,522 (greedy finds 1,454); a few rounds of moving the shares lower
+    # that by about 5 within seconds, and stay above the greedy answer.
+    import placement.optimise._blocks_max as pbm
+
+    monkeypatch.setattr(pbm, "_MERGE_FACTOR", 0)
+    R = _reduced(_spatial(300, 3000, 0, side=250.0).toarray(), np.ones(3000), np.ones(300), 1)
+    x = greedy_max(R, 10)
+    floor = float(R.w[(R.Bt @ x.astype(float)) >= R.req - 0.5].sum())
+    lag = lagrange_max(R, 10, floor, iterations=300, deadline=time.perf_counter() + 10)
+    got = {}
+    for rounds in (False, True):
+        monkeypatch.setattr(pbm, "_ROUNDS", rounds)
+        got[rounds] = block_bound(
+            R, lag.mult, 10, x, deadline=time.perf_counter() + 6, leaf_options=30, threads=2
+        )
+    alone, moved = got[False], got[True]
+    assert alone is not None and moved is not None
+    assert alone.rounds == 0 and moved.rounds >= 1
+    assert floor <= moved.bound < alone.bound - 0.5
+
+
 def _group(blocks: list[int], chosen: list[int]) -> Any:
     from placement.optimise._blocks_max import _Group
 

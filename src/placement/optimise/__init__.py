@@ -55,7 +55,9 @@ steps:
    the gap first. It starts on a thread once the LP child is back (the search still runs on
    the other core) and takes both cores when the search ends; with every block solved and
    time left, pairs of groups whose solutions disagree are solved together (Osaka tile at
-   budget 400: 50,627 -> 50,406; 5,000 x 50,000: 24,893 -> 24,764). Once every block with
+   budget 400: 50,627 -> 50,406; 5,000 x 50,000: 24,893 -> 24,764); when the merges run
+   out with time left, rounds of subgradient steps move each option's price share between
+   the groups (5,000 x 50,000 at 300 s: 24,755 -> 24,730-24,742). Once every block with
    a gap is solved to optimality (within 0.05 %, or to SCIP's node limit; before any
    merge), the options the blocks chose are cut back to the budget (least weight lost per
    cost first) and polished by swaps, and that answer is kept when it beats the search's

@@ -32,6 +32,16 @@ Two solutions that agree on every option both hold add up to a solution of the p
 merge gains nothing there: pairs are matched by the price their solutions dodge (an option
 one chooses and the other does not, at the other's share), largest first.
 
+When the merges run out with time left (every pair's solutions agree, or the pairs are
+too big) and one camera counts, the split itself moves: rounds of subgradient steps on the
+shares (each option's price moves to the groups that choose it, from those that hold it
+and do not; Polyak steps towards the incumbent's value, halved after a round that does not
+lower the total) re-solve every group, and every round's total is a bound. 5,000 x 50,000
+at 300 s: the merges end at 135 s at 24,755, four rounds then reach 24,730-24,742; Osaka
+tile 51357353 at budget 200, 60 s: 33,574 to 33,565. Rounds on the 64 leaf blocks instead
+gain more per second at long limits (eight rounds from 138 s: 24,734), but a round of them
+takes 15 s on two threads where the merges gain 30 in 20 s, so at 60 s merges come first.
+
 The blocks' own choices, taken together once every block with a gap is solved to
 optimality or to a node limit (a stop the clock did not decide; ``BlockBound.leaf_union``),
 are a start the caller repairs into an answer: on the Osaka tile at budget 100 they beat
@@ -103,6 +113,14 @@ _BLOCK_NODES = 100
 # counts: blocks where points need two branch long, and the cuts pay there (Osaka 52350301
 # at k = 2, budget 20: 1,627 with these limits, 1,613 without).
 _ROOT_ROUNDS = 10
+# Rounds of share steps (block_bound's share_rounds): the first step's length is this
+# fraction of the Polyak step to the incumbent's value (halved after a round that does not
+# lower the total; seven halvings end the rounds); a round starts with at least
+# min_s seconds (and 1.2 x the last round's time) left, a solve with margin_s.
+_ROUNDS = True
+_ROUND_THETA = 0.1
+_ROUND_MIN_S = 1.0
+_ROUND_MARGIN_S = 0.25
 # Groups of blocks are merged while the pair holds at most this many times leaf_options.
 _MERGE_FACTOR = 6
 # The price scan (safe_block_bound): when the blocks' choices use less than (1 - slack) of
@@ -123,6 +141,7 @@ class BlockBound:
     blocks: int
     solved: int  # blocks SCIP solved to optimality (within _BLOCK_GAP)
     merged: int = 0  # pairs of groups of blocks solved together after that
+    rounds: int = 0  # rounds of moving the price shares between the groups after that
     # Every option some block's solution chooses, once every block with a gap was solved to
     # optimality or to its node limit (before any merge): a deterministic start for a
     # primal repair. None else.
@@ -332,10 +351,12 @@ def block_bound(
                         settle(task, *got)
                     cond.notify_all()
 
-    def solve(blocks: IntArray) -> tuple[float, bool, bool, IntArray] | None:
+    def solve(
+        blocks: IntArray, share: FloatArray | None = None
+    ) -> tuple[float, bool, bool, IntArray] | None:
         # The bound, whether SCIP proved it optimal (within _BLOCK_GAP), whether it stopped
         # on its own limits (not the clock: the same answer on every run) and the options
-        # its best solution chooses.
+        # its best solution chooses; at ``share`` (per option; default: the blocks' shares).
         left = deadline - time.perf_counter()
         rows = np.concatenate([rows_of[b] for b in blocks])
         sub = R.Bt[rows]
@@ -343,7 +364,8 @@ def block_bound(
         q, k = rows.size, cols.size
         req = R.req[rows].astype(np.float64)
         mat = sp.hstack([-sp.csr_matrix(sub[:, cols]), sp.diags(req)]).tocsr()
-        share = np.asarray(Sc[:, blocks].sum(axis=1)).ravel()
+        if share is None:
+            share = np.asarray(Sc[:, blocks].sum(axis=1)).ravel()
         obj = np.concatenate([-share[cols], R.w[rows]])
         model = mb.Model()  # type: ignore[no-untyped-call]
         h: Any = model.helper
@@ -425,12 +447,84 @@ def block_bound(
             sum(float(Sc[g.chosen][:, g.blocks].sum()) for g in groups.values() if g.chosen.size)
             / mu
         )
+
+    def share_rounds() -> tuple[float, int]:
+        # Subgradient steps on the split of each option's price among the groups that hold
+        # it (Polyak steps towards the incumbent's value, halved after a round that does not
+        # lower the total); every round re-solves every group, and each round's total is a
+        # valid bound (the shares still sum to mu c_j). Returns the lowest total and the
+        # rounds completed.
+        live = sorted(groups)
+        gb = [groups[g].blocks for g in live]
+        G = len(live)
+        # Options x groups, sparse: which groups hold each option, and its shares there
+        # (an option's share lies where it sees points: within the groups that hold it).
+        mem = _indicator([np.unique(np.concatenate([cols_of[b] for b in bs])) for bs in gb], R.n)
+        seen = np.asarray(mem.sum(axis=1)).ravel()
+        Sg = sp.csc_matrix(Sc @ _indicator(gb, nb))
+        X = _indicator([groups[g].chosen for g in live], R.n)
+        lower = float(R.w[covered].sum())
+        best = cur = total()
+        theta = _ROUND_THETA
+        rounds = 0
+        took = _ROUND_MIN_S
+
+        def one(g: int, trial: sp.csc_matrix) -> tuple[float, bool, bool, IntArray] | None:
+            if deadline - time.perf_counter() < _ROUND_MARGIN_S or (
+                enough is not None and enough(best)
+            ):
+                return None
+            return solve(gb[g], trial[:, [g]].toarray().ravel())
+
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="placement-round") as ex:
+            while deadline - time.perf_counter() > max(_ROUND_MIN_S, 1.2 * took) and not (
+                enough is not None and enough(best)
+            ):
+                xbar = np.divide(
+                    np.asarray(X.sum(axis=1)).ravel(), seen, out=np.zeros(R.n), where=seen > 0
+                )
+                grad = sp.csr_matrix(X - sp.diags(xbar) @ mem)
+                g2 = float(grad.multiply(grad).sum())
+                if g2 <= 0.0 or cur <= lower or theta < _ROUND_THETA / 128:
+                    break  # the groups agree, the incumbent is proven, or the steps are spent
+                trial = sp.csc_matrix(Sg + (theta * (cur - lower) / g2) * grad)
+                began = time.perf_counter()
+                got = list(ex.map(one, range(G), [trial] * G))
+                took = time.perf_counter() - began
+                if any(r is None for r in got):
+                    break  # cut short: the round is incomplete and does not count
+                tot = mu * budget + sum(r[0] for r in got if r is not None)
+                rounds += 1
+                if tot < best:
+                    best = tot
+                else:
+                    theta *= 0.5
+                Sg, cur = trial, tot
+                X = _indicator([r[3] for r in got if r is not None], R.n)
+        log.debug("optimise: %d rounds of share steps, block bound %.2f", rounds, best)
+        return best, rounds
+
+    # Where one camera counts and time is left, rounds of moving the price shares between
+    # the groups (where points need two, blocks choose little at the critical price and the
+    # caller lowers the price instead: see safe_block_bound).
+    bound = total()
+    rounds = 0
+    if (
+        mu > 0
+        and len(groups) > 1
+        and bool(np.all(R.req <= 1))
+        and not count["enough"]
+        and _ROUNDS
+        and deadline - time.perf_counter() > _ROUND_MIN_S
+    ):
+        bound, rounds = share_rounds()
     return BlockBound(
-        total(),
+        bound,
         start,
         nb,
         count["solved"],
         count["merged"],
+        rounds,
         leaf_union,
         leaf_union is None and not count["enough"],
         usage,
@@ -513,7 +607,8 @@ def safe_block_bound(
     10,254 and 9,952 at 0.97 (9,953 at 0.94). At k = 1 the critical ratio is the best
     price: budget 400, 50,464 against 50,472 at 0.99 and at 1.01. In max_coverage at 60 s
     on that tile at k = 2: budget 10, 1,059 -> 1,017 (gap 17.0 -> 13.6 %); budget 100,
-    10,247 -> 10,027 (16.6 -> 14.8 %).
+    10,247 -> 10,027 (16.6 -> 14.8 %). A first pass that moved its shares (where one camera
+    counts) ends the scan: its rounds ran while time was left.
     """
     try:
         first = block_bound(R, lam, budget, incumbent, **kwargs)
@@ -527,7 +622,8 @@ def safe_block_bound(
     enough = kwargs.get("enough")
     short = min(float(kwargs.get("block_s", _BLOCK_S)), _SCAN_BLOCK_S)
     while (
-        best.usage < (1.0 - _SCAN_SLACK) * budget
+        best.rounds == 0
+        and best.usage < (1.0 - _SCAN_SLACK) * budget
         and deadline - time.perf_counter() >= _SCAN_MIN_S
         and best.price_factor * _SCAN_STEP >= _SCAN_FLOOR
         and not (enough is not None and enough(best.bound))

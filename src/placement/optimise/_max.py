@@ -353,6 +353,8 @@ def max_coverage(
         if cand < ub:
             ub = cand
             pairs = f", then {bb.merged} pairs of groups of them together" if bb.merged else ""
+            if bb.rounds:
+                pairs += f", then {bb.rounds} rounds of moving the budget's price between them"
             priced = (
                 f"; with the budget priced at {bb.price_factor:.2f} of its critical ratio"
                 if bb.price_factor != 1.0
