@@ -22,7 +22,7 @@ from placement.optimise._blocks_max import (
     safe_block_bound,
 )
 from placement.optimise._bounds import lagrange_max
-from placement.optimise._heuristics import greedy_max
+from placement.optimise._heuristics import greedy_max, value
 from placement.optimise._lp import LPBound
 from test_optimise import _reduced, _reduced_site, _spatial
 
@@ -189,7 +189,7 @@ def test_share_rounds_lower_the_bound_of_a_dense_instance(
     monkeypatch.setattr(pbm, "_MERGE_FACTOR", 0)
     R = _reduced(_spatial(300, 3000, 0, side=250.0).toarray(), np.ones(3000), np.ones(300), 1)
     x = greedy_max(R, 10)
-    floor = float(R.w[(R.Bt @ x.astype(float)) >= R.req - 0.5].sum())
+    floor = value(R, x)
     lag = lagrange_max(R, 10, floor, iterations=300, deadline=time.perf_counter() + 10)
     got = {}
     for rounds in (False, True):

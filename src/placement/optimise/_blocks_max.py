@@ -351,6 +351,10 @@ def block_bound(
                         settle(task, *got)
                     cond.notify_all()
 
+    def held(blocks: IntArray) -> IntArray:
+        # The options the problem of these blocks holds (every coverer of their points).
+        return np.unique(np.concatenate([cols_of[b] for b in blocks]))
+
     def solve(
         blocks: IntArray, share: FloatArray | None = None
     ) -> tuple[float, bool, bool, IntArray] | None:
@@ -360,7 +364,7 @@ def block_bound(
         left = deadline - time.perf_counter()
         rows = np.concatenate([rows_of[b] for b in blocks])
         sub = R.Bt[rows]
-        cols = np.unique(np.concatenate([cols_of[b] for b in blocks]))
+        cols = held(blocks)
         q, k = rows.size, cols.size
         req = R.req[rows].astype(np.float64)
         mat = sp.hstack([-sp.csr_matrix(sub[:, cols]), sp.diags(req)]).tocsr()
@@ -459,7 +463,7 @@ def block_bound(
         G = len(live)
         # Options x groups, sparse: which groups hold each option, and its shares there
         # (an option's share lies where it sees points: within the groups that hold it).
-        mem = _indicator([np.unique(np.concatenate([cols_of[b] for b in bs])) for bs in gb], R.n)
+        mem = _indicator([held(bs) for bs in gb], R.n)
         seen = np.asarray(mem.sum(axis=1)).ravel()
         Sg = sp.csc_matrix(Sc @ _indicator(gb, nb))
         X = _indicator([groups[g].chosen for g in live], R.n)
@@ -489,18 +493,18 @@ def block_bound(
                     break  # the groups agree, the incumbent is proven, or the steps are spent
                 trial = sp.csc_matrix(Sg + (theta * (cur - lower) / g2) * grad)
                 began = time.perf_counter()
-                got = list(ex.map(one, range(G), [trial] * G))
+                got = [r for r in ex.map(one, range(G), [trial] * G) if r is not None]
                 took = time.perf_counter() - began
-                if any(r is None for r in got):
+                if len(got) < G:
                     break  # cut short: the round is incomplete and does not count
-                tot = mu * budget + sum(r[0] for r in got if r is not None)
+                tot = mu * budget + sum(r[0] for r in got)
                 rounds += 1
                 if tot < best:
                     best = tot
                 else:
                     theta *= 0.5
                 Sg, cur = trial, tot
-                X = _indicator([r[3] for r in got if r is not None], R.n)
+                X = _indicator([r[3] for r in got], R.n)
         log.debug("optimise: %d rounds of share steps, block bound %.2f", rounds, best)
         return best, rounds
 

@@ -352,9 +352,9 @@ def max_coverage(
         log.debug("max_coverage: block bound %g at %.2f s", cand, time.perf_counter() - t0)
         if cand < ub:
             ub = cand
-            pairs = f", then {bb.merged} pairs of groups of them together" if bb.merged else ""
+            after = f", then {bb.merged} pairs of groups of them together" if bb.merged else ""
             if bb.rounds:
-                pairs += f", then {bb.rounds} rounds of moving the budget's price between them"
+                after += f", then {bb.rounds} rounds of moving the budget's price between them"
             priced = (
                 f"; with the budget priced at {bb.price_factor:.2f} of its critical ratio"
                 if bb.price_factor != 1.0
@@ -362,7 +362,7 @@ def max_coverage(
             )
             bound_by = (
                 f"{mult_by}, then blocks of options solved exactly at those multipliers "
-                f"({bb.solved} of {bb.blocks} to optimality{pairs}{priced})"
+                f"({bb.solved} of {bb.blocks} to optimality{after}{priced})"
             )
     if (
         gap_before_blocks
