@@ -128,11 +128,38 @@ def test_make_options_headings_tilts_and_existing(tmp_path: Path) -> None:
     assert opts.existing.tolist() == [True] + [False] * 8
     np.testing.assert_allclose(opts.heading_deg, [90.0, 0, 45, 90, 135, 180, 225, 270, 315])
     np.testing.assert_allclose(opts.origin[1:], np.repeat(sites.xyz[1:2], 8, axis=0))
+    # An installed camera has one tilt (the camera's, as none is given); a free pole has all.
     two = make_options(sites, cam, headings=4, tilts_deg=(10, 30))
-    assert len(two) == 2 + 8
-    assert two.tilt_deg.tolist() == [10, 30] + [10] * 4 + [30] * 4
+    assert len(two) == 1 + 8
+    assert two.tilt_deg.tolist() == [cam.tilt_deg] + [10] * 4 + [30] * 4
     ptz = make_options(sites, PRESETS["ptz-360"], headings=8)
     assert len(ptz) == 2
+
+
+def test_fixed_tilts_and_mount_height_columns(tmp_path: Path) -> None:
+    city = cross_city()
+    lon, lat = _lonlat(X0, Y0 - 30)
+    lon2, lat2 = _lonlat(X0 + 4, Y0 - 30)
+    p = tmp_path / "s.csv"
+    # A run's cameras file: height_m is the lens elevation, mount_height_m the height above
+    # the ground (it wins); a site with only height_m reads it as the height above ground.
+    p.write_text(
+        "id,lon,lat,height_m,mount_height_m,heading_deg,tilt_deg\n"
+        f"a,{lon},{lat},{GROUND_Z + 7.5},7.5,90,35\n"
+        f"b,{lon2},{lat2},5,,,12\n"
+    )
+    s = read_sites(p, city, mount_height_m=6.0)
+    np.testing.assert_allclose(s.xyz[:, 2], [GROUND_Z + 7.5, GROUND_Z + 5.0], atol=0.01)
+    np.testing.assert_allclose(s.fixed_tilts(), [35.0, 12.0])
+    opts = make_options(s, Camera(), headings=4, tilts_deg=(10, 30))
+    # a: heading and tilt fixed, one option; b: tilt fixed, four headings.
+    assert opts.site.tolist() == [0, 1, 1, 1, 1]
+    assert opts.tilt_deg.tolist() == [35.0] + [12.0] * 4
+    assert opts.heading_deg.tolist() == [90.0, 0.0, 90.0, 180.0, 270.0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"lon,lat,tilt_deg\n{lon},{lat},95\n")
+    with pytest.raises(InputFileError, match="tilt_deg"):
+        read_sites(bad, city, mount_height_m=6.0)
 
 
 def test_combine_sites_drops_new_sites_on_top_of_existing(tmp_path: Path) -> None:

@@ -215,14 +215,16 @@ _RUN_HELP = {
     "sites_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Extra candidate sites: CSV (lon,lat[,height_m,heading_deg,cost,id]) or GeoJSON points.",
+    help="Extra candidate sites: CSV (lon,lat[,mount_height_m,heading_deg,tilt_deg,cost,id]) "
+    "or GeoJSON points.",
 )
 @click.option(
     "--existing",
     "existing_file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Cameras already installed (same format, heading_deg required); kept at no cost.",
+    help="Cameras already installed (same format, heading_deg required; a run's cameras.csv "
+    "or cameras.geojson reads back as the same cameras); kept at no cost.",
 )
 @click.option(
     "--priority",
@@ -417,11 +419,15 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         "cameras chosen", f"{plan['chosen']} ({plan['existing']} existing, {plan['new']} new)"
     )
     t.add_row("cost of new cameras", f"{plan['cost']:g}")
+    k = cov.get("k", 1)
+    by_k = f", {k} cameras" if k > 1 else ""
     t.add_row(
-        f"street covered ({cov['min_level']}+)",
+        f"street covered ({cov['min_level']}+{by_k})",
         f"{100 * cov['covered_fraction']:.1f}% of points, {100 * cov['covered_fraction_weighted']:.1f}% of weight",
     )
-    t.add_row("coverable at all", f"{100 * cov['coverable_fraction']:.1f}% of points")
+    if "covered_fraction_coverable" in plan:
+        t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")
+    t.add_row(f"coverable at all{by_k}", f"{100 * cov['coverable_fraction']:.1f}% of points")
     for name, lv in cov["by_level"].items():
         t.add_row(f"  {name}", f"{lv['points']:,} points ({100 * lv['fraction']:.1f}%)")
     bound = plan.get("bound")

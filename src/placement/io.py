@@ -53,6 +53,7 @@ CAMERA_COLUMNS: tuple[str, ...] = (
     "x_m",
     "y_m",
     "height_m",
+    "mount_height_m",
     "heading_deg",
     "tilt_deg",
     "hfov_deg",
@@ -153,6 +154,7 @@ def camera_rows(
     camera: Camera,
     covered_weight: FloatArray,
     ids: Sequence[str],
+    ground_z: FloatArray | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per chosen camera with the columns of :data:`CAMERA_COLUMNS`.
 
@@ -165,6 +167,8 @@ def camera_rows(
     camera : the camera model (fields of view and range).
     covered_weight : (K,) demand weight each chosen camera sees.
     ids : (K,) the id of each chosen camera (see :func:`camera_ids`).
+    ground_z : (K,) the ground height under each chosen camera, for ``mount_height_m`` (the
+        lens height above it; null when not given).
     """
     chosen = np.asarray(chosen, np.int64)
     k = chosen.shape[0]
@@ -181,6 +185,9 @@ def camera_rows(
         "x_m": np.round(origin[:, 0], 2).tolist(),
         "y_m": np.round(origin[:, 1], 2).tolist(),
         "height_m": np.round(origin[:, 2], 2).tolist(),
+        "mount_height_m": [None] * k
+        if ground_z is None
+        else np.round(origin[:, 2] - np.asarray(ground_z, np.float64), 2).tolist(),
         "heading_deg": np.round(options.heading_deg[chosen], 2).tolist(),
         "tilt_deg": np.round(options.tilt_deg[chosen], 2).tolist(),
         "existing": options.existing[chosen].astype(bool).tolist(),
@@ -213,12 +220,14 @@ def write_cameras_geojson(
     camera: Camera,
     covered_weight: FloatArray,
     ids: Sequence[str],
+    ground_z: FloatArray | None = None,
 ) -> None:
     """Write the chosen cameras as an RFC 7946 FeatureCollection of 3D Points.
 
     Each Point is ``[lon, lat, lens height]``; the properties are :data:`CAMERA_COLUMNS`
     without lon/lat (``height_m`` is the lens elevation in the model's height datum,
-    ``x_m``/``y_m`` the position in ``crs``). Parameters are those of :func:`camera_rows`.
+    ``mount_height_m`` its height above the ground, ``x_m``/``y_m`` the position in
+    ``crs``). Parameters are those of :func:`camera_rows`.
     """
     rows = camera_rows(
         crs=crs,
@@ -228,6 +237,7 @@ def write_cameras_geojson(
         camera=camera,
         covered_weight=covered_weight,
         ids=ids,
+        ground_z=ground_z,
     )
     features = []
     for row in rows:
@@ -257,6 +267,7 @@ def write_cameras_csv(
     camera: Camera,
     covered_weight: FloatArray,
     ids: Sequence[str],
+    ground_z: FloatArray | None = None,
 ) -> None:
     """Write the chosen cameras as CSV with the columns of :data:`CAMERA_COLUMNS`.
 
@@ -270,6 +281,7 @@ def write_cameras_csv(
         camera=camera,
         covered_weight=covered_weight,
         ids=ids,
+        ground_z=ground_z,
     )
     with Path(path).open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(CAMERA_COLUMNS))

@@ -242,6 +242,8 @@ class Sites:
     existing : (N,) bool, a camera is already installed here (kept at no cost).
     heading_deg : (N,) float64, fixed heading of an existing camera, NaN when free.
     source : where each site came from: "road-edge", "plateau-pole" or "user".
+    tilt_deg : (N,) float64, fixed tilt below the horizon, NaN when free (an existing
+        camera without one is taken at the camera's own tilt); None: every site is free.
     """
 
     ids: tuple[str, ...]
@@ -251,6 +253,11 @@ class Sites:
     existing: BoolArray
     heading_deg: FloatArray
     source: tuple[str, ...]
+    tilt_deg: FloatArray | None = None
+
+    def fixed_tilts(self) -> FloatArray:
+        """(N,) the fixed tilt of each site, NaN where free."""
+        return np.full(len(self.ids), np.nan) if self.tilt_deg is None else self.tilt_deg
 
     def __len__(self) -> int:
         return len(self.ids)

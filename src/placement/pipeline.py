@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from placement import __version__
 from placement._hashing import file_sha256
@@ -161,9 +162,10 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class Result:
-    """What a run produced. ``levels`` is the best DORI level (0 = unseen) each demand point
-    gets from the chosen cameras; ``camera_weight`` the weight each chosen camera sees;
-    ``halo`` the neighbouring tiles' occluders that took part in the visibility stage only."""
+    """What a run produced. ``levels`` is the DORI level at which ``k`` chosen cameras see
+    each demand point (0 = fewer see it; with k = 1 the best level any chosen camera
+    gives); ``camera_weight`` the weight each chosen camera sees; ``halo`` the neighbouring
+    tiles' occluders that took part in the visibility stage only."""
 
     city: City
     camera: Camera
@@ -250,13 +252,29 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
 
 
 def chosen_levels(
-    matrix: Any, chosen: npt.NDArray[np.int32], n_points: int
+    matrix: Any, chosen: npt.NDArray[np.int32], n_points: int, k: int = 1
 ) -> npt.NDArray[np.int8]:
-    """(N,) best DORI level over the chosen options for every demand point (0 = unseen)."""
-    if len(chosen) == 0:
+    """(N,) DORI level at which ``k`` of the chosen options see each demand point (0 = fewer
+    than ``k`` see it): the k-th best level over the chosen options, so the best for k = 1.
+    A point is covered at level L when this is >= L, as the optimiser counts it."""
+    return kth_levels(matrix[np.asarray(chosen, dtype=np.int64)], n_points, k)
+
+
+def kth_levels(matrix: Any, n_points: int, k: int = 1) -> npt.NDArray[np.int8]:
+    """(N,) k-th best level over the rows of ``matrix`` (options x points) for each point."""
+    if matrix.shape[0] < k:
         return np.zeros(n_points, np.int8)
-    sub = matrix[np.asarray(chosen)]
-    return np.asarray(sub.max(axis=0).toarray()).ravel().astype(np.int8)
+    if k == 1:
+        return np.asarray(matrix.max(axis=0).toarray()).ravel().astype(np.int8)
+    csc = sparse.csc_matrix(matrix)
+    csc.eliminate_zeros()
+    counts = np.diff(csc.indptr)
+    col = np.repeat(np.arange(n_points), counts)
+    order = np.lexsort((-csc.data.astype(np.int16), col))
+    out = np.zeros(n_points, np.int8)
+    has = counts >= k
+    out[has] = csc.data[order][csc.indptr[:-1][has] + k - 1]
+    return out
 
 
 def run(
@@ -350,7 +368,7 @@ def run(
     with stage("optimise"):
         plan = solve(coverage, options, demand, opts)
     chosen = np.asarray(plan.chosen, dtype=np.int32)
-    levels = chosen_levels(coverage.matrix, chosen, len(demand))
+    levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
     summary = make_summary(
@@ -426,7 +444,7 @@ def make_summary(
     n = len(demand)
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     covered = levels >= min_level
-    coverable_levels = np.asarray(coverage.matrix.max(axis=0).toarray()).ravel()
+    coverable_levels = kth_levels(coverage.matrix, n, opts.k)
     coverable = coverable_levels >= min_level
     by_level = {}
     for i, name in enumerate(LEVEL_NAMES, start=1):
@@ -515,6 +533,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             "camera": result.camera,
             "covered_weight": result.camera_weight,
             "ids": ids,
+            "ground_z": result.sites.ground_z[options.site[chosen]],
         }
         io.write_cameras_geojson(stage_dir / "cameras.geojson", **cams)
         io.write_cameras_csv(stage_dir / "cameras.csv", **cams)
@@ -554,7 +573,8 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
 def _title(result: Result) -> str:
     cov = result.summary["coverage"]
     plan = result.summary["plan"]
+    by = f" by {cov['k']} cameras" if cov.get("k", 1) > 1 else ""
     return (
         f"{plan['chosen']} cameras - {100 * cov['covered_fraction_weighted']:.1f}% of street "
-        f"weight seen at {cov['min_level']} or better"
+        f"weight seen{by} at {cov['min_level']} or better"
     )

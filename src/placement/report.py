@@ -48,15 +48,22 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         rows.append(("of which existing (kept)", _num(plan["existing"])))
     if "cost" in plan:
         rows.append(("Cost", _num(plan["cost"])))
+    k = cov.get("k")
+    by_k = f", by {k} cameras" if isinstance(k, int) and k > 1 else ""
     if "covered_fraction_weighted" in cov:
-        rows.append(("Demand covered (weighted)", _pct(cov["covered_fraction_weighted"])))
+        rows.append((f"Demand covered (weighted{by_k})", _pct(cov["covered_fraction_weighted"])))
+    if "covered_fraction_coverable" in plan:
+        rows.append(
+            (f"Of the coverable demand (weighted{by_k})", _pct(plan["covered_fraction_coverable"]))
+        )
     if "covered_fraction" in cov:
         pts = ""
         if "covered_points" in cov and "points" in cov:
             pts = f" ({_num(cov['covered_points'])} of {_num(cov['points'])} points)"
-        rows.append(("Demand covered (points)", _pct(cov["covered_fraction"]) + pts))
+        rows.append((f"Demand covered (points{by_k})", _pct(cov["covered_fraction"]) + pts))
     if "coverable_fraction" in cov:
-        rows.append(("Coverable by any candidate", _pct(cov["coverable_fraction"])))
+        label = f"Coverable by {k} candidates" if by_k else "Coverable by any candidate"
+        rows.append((label, _pct(cov["coverable_fraction"])))
     for key, label in (
         ("objective", "Objective"),
         ("bound", "Proven bound"),
@@ -85,7 +92,7 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
     by_level = _dict(cov.get("by_level"))
     if by_level:
         lines += [
-            "## Coverage by DORI level (at or above)",
+            f"## Coverage by DORI level (at or above{by_k})",
             "",
             "| Level | Points | Weight | Fraction |",
             "|---|---:|---:|---:|",

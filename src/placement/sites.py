@@ -167,9 +167,12 @@ def read_sites(
 ) -> Sites:
     """Sites from a user file: CSV or GeoJSON points in lon/lat (JGD2011 or WGS84).
 
-    CSV needs a header with ``lon`` and ``lat`` columns; optional ``height_m`` (mount height
-    above ground), ``heading_deg`` (fixed heading; required for existing cameras), ``cost`` and
-    ``id``. GeoJSON needs Point features; the same optional names are read from properties.
+    CSV needs a header with ``lon`` and ``lat`` columns; optional ``mount_height_m`` (lens
+    height above the ground; ``height_m`` is read so when ``mount_height_m`` is absent),
+    ``heading_deg`` (fixed heading; required for existing cameras), ``tilt_deg`` (fixed
+    tilt below the horizon), ``cost`` and ``id``. GeoJSON needs Point features; the same
+    optional names are read from properties (the point's z is not read). A run's
+    ``cameras.csv`` or ``cameras.geojson`` reads back as the same cameras.
 
     Parameters
     ----------
@@ -188,8 +191,16 @@ def read_sites(
     x, y, _ = to_metric(lat, lon, np.zeros_like(lat), city.crs)
     xy = np.column_stack([x, y])
     ground = height_at(_ground_mesh(city), xy)
-    mount = np.array([r.get("height_m", mount_height_m) for r in rows], float)
+    # mount_height_m (what a run's cameras files carry, beside the lens elevation in
+    # height_m) wins over height_m, which input files use for the height above ground.
+    mount = np.array(
+        [r.get("mount_height_m", r.get("height_m", mount_height_m)) for r in rows], float
+    )
     heading = np.array([r.get("heading_deg", np.nan) for r in rows], float)
+    tilt = np.array([r.get("tilt_deg", np.nan) for r in rows], float)
+    if (np.abs(tilt) > 90).any():
+        bad = int(np.flatnonzero(np.abs(tilt) > 90)[0])
+        raise InputFileError(f"{p}: row {bad + 1}: tilt_deg must be between -90 and 90")
     if existing and np.isnan(heading).any():
         bad = int(np.flatnonzero(np.isnan(heading))[0])
         raise InputFileError(
@@ -210,6 +221,7 @@ def read_sites(
         existing=np.full(n, existing),
         heading_deg=heading,
         source=("user",) * n,
+        tilt_deg=tilt,
     )
 
 
@@ -242,6 +254,7 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
         existing=existing[keep],
         heading_deg=np.concatenate([p.heading_deg for p in parts])[keep],
         source=tuple(s for s, k in zip(src, keep, strict=True) if k),
+        tilt_deg=np.concatenate([p.fixed_tilts() for p in parts])[keep],
     )
 
 
@@ -256,7 +269,8 @@ def make_options(
 
     Free sites get ``headings`` headings evenly spaced from north (0 deg) clockwise; a site
     with a fixed heading (an existing camera) gets only that one. A 360-degree camera
-    (``hfov_deg >= 360``) needs a single heading. Tilts default to the camera's own.
+    (``hfov_deg >= 360``) needs a single heading. Tilts default to the camera's own; a site
+    with a fixed tilt gets only that one, and an existing camera without one the camera's.
 
     Returns
     -------
@@ -270,13 +284,17 @@ def make_options(
     n_head = 1 if camera.hfov_deg >= 360 else headings
     free_heads = np.arange(n_head) * (360.0 / n_head)
     fixed = ~np.isnan(sites.heading_deg)
-    per_site = np.where(fixed, 1, n_head) * tilts.size
+    # An installed camera has one tilt: its own, else the camera's; a free site has them all.
+    site_tilt = sites.fixed_tilts()
+    site_tilt = np.where(np.isnan(site_tilt) & sites.existing, camera.tilt_deg, site_tilt)
+    one_tilt = ~np.isnan(site_tilt)
+    per_site = np.where(fixed, 1, n_head) * np.where(one_tilt, 1, tilts.size)
     site = np.repeat(np.arange(len(sites), dtype=np.int32), per_site)
     # Position of each option within its site's block: tilt-major, heading-minor.
     start = np.repeat(np.cumsum(per_site) - per_site, per_site)
     pos = np.arange(site.size) - start
     nh = np.where(fixed, 1, n_head)[site]
-    tilt = tilts[pos // nh]
+    tilt = np.where(one_tilt[site], site_tilt[site], tilts[np.minimum(pos // nh, tilts.size - 1)])
     heading = np.where(fixed[site], sites.heading_deg[site], free_heads[pos % nh])
     return Options(
         site=site,
@@ -334,7 +352,7 @@ def _read_point_rows(p: Path) -> list[dict[str, float | str]]:
     raise InputFileError(f"{p}: unknown site file type (use .csv or .geojson)")
 
 
-_NUMERIC = ("lon", "lat", "height_m", "heading_deg", "cost")
+_NUMERIC = ("lon", "lat", "height_m", "mount_height_m", "heading_deg", "tilt_deg", "cost")
 
 
 def _csv_rows(p: Path, text: str) -> list[dict[str, float | str]]:

@@ -39,6 +39,7 @@ class Plan:
     message : one line on how the answer was reached.
     time_s : wall time spent, seconds.
     coverage_count : (m,) int32, chosen options covering each point at its min_level.
+    points_covered : points covered by >= k chosen options.
     covered_weight : weight of points covered by >= k chosen options.
     covered_fraction : covered_weight / total weight (0 when the total is 0).
     covered_fraction_coverable : covered_weight / weight of points some k options can see.
@@ -61,6 +62,7 @@ class Plan:
     message: str
     time_s: float
     coverage_count: npt.NDArray[np.int32]
+    points_covered: int
     covered_weight: float
     covered_fraction: float
     covered_fraction_coverable: float
@@ -89,7 +91,7 @@ class Plan:
             "covered_weight": self.covered_weight,
             "covered_fraction": self.covered_fraction,
             "covered_fraction_coverable": self.covered_fraction_coverable,
-            "points_covered": int(np.count_nonzero(self.coverage_count)),
+            "points_covered": self.points_covered,
             "greedy_objective": self.greedy_objective,
             "method": self.method,
             "repeatable": self.repeatable,
@@ -152,6 +154,7 @@ def _plan(
         message=msg,
         time_s=elapsed,
         coverage_count=count,
+        points_covered=int(np.count_nonzero(covered)),
         covered_weight=covered_w,
         covered_fraction=covered_w / total if total > 0 else 0.0,
         covered_fraction_coverable=covered_w / R.coverable_weight
