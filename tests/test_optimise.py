@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -916,3 +918,24 @@ def test_min_cover_past_its_deadline_skips_the_lagrangian_heuristic(
     calm = min_cover(A, target=0.9, time_limit=5.0)
     assert calls == [1]
     assert calm.objective <= hurried.objective
+
+
+def test_ctrl_c_after_an_exact_solve_still_interrupts() -> None:
+    # CP-SAT's default takes SIGINT for itself (a solve stops, the run went on and wrote its
+    # results) and restores the default action after a solve (Ctrl-C then killed the
+    # process with no message). In a child, so a regression fails the test, not the suite.
+    script = (
+        "import os, signal, time\n"
+        "from ortools.sat.python import cp_model\n"
+        "from placement.optimise._exact import _solve\n"
+        "m = cp_model.CpModel(); x = m.NewBoolVar('x'); m.Maximize(x)\n"
+        "_solve(m, hint_ok=False, time_s=1.0, seed=0)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT); time.sleep(2)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert (r.returncode, r.stdout.strip()) == (0, "interrupted"), r.stderr

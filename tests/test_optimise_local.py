@@ -295,3 +295,26 @@ def test_weighting_search_kernels_compile_before_the_clock() -> None:
     _local.warm_up_weighted_cover()
     for kernel in (_local._wls_run, _local._wls_add, _local._wls_seed):
         assert kernel.signatures, kernel  # compiled (or loaded from cache) already
+
+
+def test_a_crowded_region_keeps_its_centre_and_nearest_options() -> None:
+    # 600 options over the same 30 points (a pole with very many headings): the first
+    # layer alone overfills a region of 50. Options 0-299 share one point with the rest,
+    # 300-599 share 20; a centre among the high indices must lead its own region (the
+    # lowest 50 indices once made the region, without it, and the search failed).
+    rng = np.random.default_rng(5)
+    rows, cols = [], []
+    for j in range(600):
+        pts = rng.choice(30, size=20, replace=False) if j >= 300 else [j % 30]
+        rows += [j] * len(pts)
+        cols += list(pts)
+    A = sp.csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(600, 30))
+    R = _reduced(A)
+    centre = R.n - 1
+    reg, _ = _region(R, centre, 50)
+    assert reg.size == 50 and centre in reg
+    assert np.all(np.diff(reg) > 0)
+    shared = np.asarray((R.B[reg] @ R.B[centre].T).todense()).ravel()
+    others = np.setdiff1d(np.arange(R.n), reg)
+    best_out = np.asarray((R.B[others] @ R.B[centre].T).todense()).ravel().max()
+    assert shared.min() >= best_out  # the nearest options, by shared points, are in it

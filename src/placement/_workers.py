@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -151,6 +152,8 @@ def _serve() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Nothing else may write to the answer pipe: prints go to stderr.
     sys.stdout = sys.stderr
+    # Ctrl-C reaches the whole process group: the parent reports it and stops this worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
             module, function, args = _receive(stdin)

@@ -76,6 +76,9 @@ def _solve(
     p.random_seed = seed
     # One worker: CP-SAT's parallel portfolio is not reproducible under a time limit.
     p.num_workers = 1
+    # Ctrl-C is the caller's: by default CP-SAT takes SIGINT as "stop this solve" (the run
+    # then went on and wrote its results), and after a solve the signal kills the process.
+    p.catch_sigint_signal = False
     # Deterministic time gives the same answer for a seed on a loaded or idle machine; the
     # wall-clock cap (same number) only bites when the machine is slower than CP-SAT assumes.
     p.max_deterministic_time = max(0.05, time_s)

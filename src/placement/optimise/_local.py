@@ -97,15 +97,21 @@ def _region(R: Reduced, centre: int, size: int) -> tuple[IntArray, int]:
     """
     pts = R.B.indices[R.B.indptr[centre] : R.B.indptr[centre + 1]]
     near = R.Bt[pts]
-    ring1 = np.unique(near.indices)
+    ring1, shared = np.unique(near.indices, return_counts=True)
     if ring1.size >= size:
-        return ring1[:size], int(near.nnz)
+        # The first layer alone fills the region: those sharing most points with the
+        # centre, the centre itself always.
+        shared[ring1 == centre] = pts.size + 1
+        keep = ring1[np.lexsort((ring1, -shared))][:size]
+        return np.sort(keep), int(near.nnz)
+    if not np.any(ring1 == centre):  # an option with no points left still leads its region
+        ring1 = np.sort(np.append(ring1, centre))
     rows = R.B[ring1]
     far = R.Bt[rows.indices]
     cnt = np.bincount(far.indices, minlength=R.n)
     cnt[ring1] = 0
     ring2 = np.flatnonzero(cnt)
-    ring2 = ring2[np.lexsort((ring2, -cnt[ring2]))][: size - ring1.size]
+    ring2 = ring2[np.lexsort((ring2, -cnt[ring2]))][: max(0, size - ring1.size)]
     return np.sort(np.concatenate([ring1, ring2])), int(near.nnz + rows.nnz + far.nnz)
 
 
