@@ -381,6 +381,28 @@ def test_background_blocks_use_the_lp_multipliers_and_stop_when_proven() -> None
     assert bg.finish(0.0, time.perf_counter() + 30) == (None, None)
 
 
+class _SlowLP(_FakeLP):
+    def result(self, deadline: float) -> LPBound | None:
+        time.sleep(0.5)  # a block solve that runs past the deadline
+        return self.got
+
+
+def test_background_blocks_close_waits_for_the_running_solve() -> None:
+    # A thread left running outlives max_coverage, and a CLI process that exited while a
+    # SCIP solve ran on it failed at shutdown (exit 120).
+    C, w, c, k, budget = _line_case(3)
+    R = _reduced(C, w, c, k)
+    x = greedy_max(R, budget)
+    bg = BackgroundBlocks(
+        R, _SlowLP(None), budget, x, deadline=time.perf_counter(), seed=0, integral=True,
+        known=0.0,
+    )  # fmt: skip
+    assert bg.finish(0.0, time.perf_counter()) == (None, None)  # the deadline has passed
+    assert bg._thread.is_alive()
+    bg.close(time.perf_counter() + 5.0)
+    assert not bg._thread.is_alive()
+
+
 def test_max_coverage_takes_the_block_bound_and_keeps_its_answer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

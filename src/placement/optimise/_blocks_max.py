@@ -726,3 +726,15 @@ class BackgroundBlocks:
         if self._thread.is_alive():
             self._cancel = True
         return self.got, self.blocks
+
+    def close(self, until: float) -> None:
+        """Start no more solves and wait until ``until`` for the running one to return.
+
+        SCIP checks its clock between steps, so its last solve can end a little past its
+        limit (and ``stop_search`` does not stop it); a thread left running would outlive
+        the call, and a process that exits while it runs fails at shutdown.
+        """
+        self._cancel = True
+        self._thread.join(timeout=max(0.0, until - time.perf_counter()))
+        if self._thread.is_alive():
+            log.warning("optimise: a block solve ran past the time limit; it ends on its own")
