@@ -126,7 +126,7 @@ def _require_exist(paths: tuple[Path, ...]) -> None:
 
 
 _RUN_HELP = {
-    "budget": "Maximise coverage with at most this many cameras (or this much money when sites have costs). Default 10.",
+    "budget": "Maximise coverage with at most this many new cameras (or this much money when sites have costs); 0 scores the --existing cameras alone. Default 10.",
     "cover": "Instead, the cheapest set covering this fraction (0-1] of the coverable street weight.",
 }
 

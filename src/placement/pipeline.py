@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import os
 import time
 import tomllib
@@ -52,13 +53,186 @@ def default_cache_dir() -> Path:
     return Path(base) / "placement"
 
 
+#: The camera preset of a run that names none (and gives no --camera-file).
+DEFAULT_CAMERA = "fullhd-103"
+#: The budget of a max-coverage run that gives neither --budget nor --cover.
+DEFAULT_BUDGET = 10.0
+#: Candidate poles closer than this along a road edge are meaningless (and the matrix explodes).
+MIN_SPACING_M = 1.0
+#: A street grid finer than this samples nothing a camera could tell apart.
+MIN_DEMAND_SPACING_M = 0.1
+#: Options naming a side file read by the run (recorded with a digest in summary.json).
+SIDE_FILE_OPTIONS = ("camera_file", "sites_file", "existing_file", "priority_file")
+_PATH_OPTIONS = (*SIDE_FILE_OPTIONS, "cache_dir")
+_HALO_WORDS = ("auto", "off")
+_OPTIONAL = frozenset(
+    {"budget", "cover", "camera", "mount_height_m", "tilts_deg", "crs", "max_per_site"}
+) | frozenset(_PATH_OPTIONS)
+_BOOLS = frozenset({"road_edge_sites", "plateau_poles", "use_cache", "render", "html"})
+_INTS = frozenset({"headings", "k", "max_per_site", "seed", "workers"})
+#: The largest seed every solver takes (CP-SAT's is a 32-bit int).
+_MAX_SEED = 2**31 - 1
+#: Command-line spellings that are not ``--`` + the field name with dashes.
+_FLAGS = {
+    "time_limit_s": "--time-limit",
+    "sites_file": "--sites",
+    "existing_file": "--existing",
+    "priority_file": "--priority",
+    "road_edge_sites": "--no-road-edge-sites",
+    "plateau_poles": "--no-plateau-poles",
+    "use_cache": "--no-cache",
+    "render": "--no-render",
+    "html": "--no-html",
+}
+
+
+def _flag(name: str) -> str:
+    """How a range error names option ``name``: its command-line flag, and the TOML key too
+    when the two are spelt differently beyond dashes."""
+    flag = _FLAGS.get(name)
+    return f"{flag} ({name})" if flag else "--" + name.replace("_", "-")
+
+
+def _as_int(name: str, value: object) -> int:
+    """An integer option: ints (not bools) and integral floats."""
+    if not isinstance(value, bool | np.bool_):
+        if isinstance(value, int | np.integer):
+            return int(value)
+        if isinstance(value, float | np.floating) and float(value).is_integer():
+            return int(value)
+    raise OptionError(f"{name} must be an integer, got {value!r}")
+
+
+def _as_float(name: str, value: object) -> float:
+    """A finite number option: ints and floats, not bools or strings."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise OptionError(f"{name} must be a number, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise OptionError(f"{name} must be a finite number, got {value!r}")
+    return x
+
+
+def _as_bool(name: str, value: object) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise OptionError(f"{name} must be true or false, got {value!r}")
+
+
+def _as_str(name: str, value: object) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise OptionError(f"{name} must be a non-empty string, got {value!r}")
+
+
+def _as_path(name: str, value: object) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and value:
+        return value
+    raise OptionError(f"{name} must be a file or folder path (a string), got {value!r}")
+
+
+def _as_tilts(value: object) -> tuple[float, ...]:
+    items: list[object]
+    if isinstance(value, str):  # the command line's form, "10,20"
+        items = [t.strip() for t in value.split(",") if t.strip()]
+    elif isinstance(value, list | tuple | np.ndarray):
+        items = list(value)
+    else:
+        items = [value]
+    tilts: list[float] = []
+    for item in items:
+        try:
+            tilts.append(_as_float("tilts_deg", float(item) if isinstance(item, str) else item))
+        except (OptionError, ValueError):
+            raise OptionError(
+                f"tilts_deg must be numbers (a list, or a comma-separated string), got {value!r}"
+            ) from None
+    if not tilts:
+        raise OptionError(f"tilts_deg must hold at least one tilt, got {value!r}")
+    if any(not -90 <= t <= 90 for t in tilts):
+        raise OptionError(
+            f"tilts_deg must be between -90 and 90 degrees below the horizon, got {value!r}"
+        )
+    return tuple(tilts)
+
+
+def _as_halo(value: object) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(h, str) and h for h in items):
+        raise OptionError(f"halo must be 'auto', 'off' or paths (strings), got {value!r}")
+    if "off" in items and len(items) > 1:
+        raise OptionError("--halo off cannot be combined with other halo values")
+    return tuple(items)
+
+
+def _check_field(name: str, value: Any) -> Any:
+    """``value`` checked for option ``name`` (type, then range) and normalised (ints as int,
+    numbers as float, sequences as tuples); :class:`OptionError` naming the option if bad."""
+    if value is None and name in _OPTIONAL:
+        return None
+    if name in _BOOLS:
+        return _as_bool(name, value)
+    if name in _PATH_OPTIONS:
+        return _as_path(name, value)
+    if name == "tilts_deg":
+        return _as_tilts(value)
+    if name == "halo":
+        return _as_halo(value)
+    if name in ("camera", "crs", "min_level"):
+        s = _as_str(name, value)
+        if name == "camera" and s not in PRESETS:
+            raise OptionError(f"unknown camera preset {s!r} (known: {', '.join(sorted(PRESETS))})")
+        if name == "min_level" and s not in LEVEL_NAMES:
+            raise OptionError(f"--min-level must be one of {', '.join(LEVEL_NAMES)}, got {s!r}")
+        return s
+    if name in _INTS:
+        n = _as_int(name, value)
+        low = 0 if name == "seed" else 1
+        if n < low:
+            raise OptionError(f"{_flag(name)} must be >= {low}, got {n}")
+        if name == "seed" and n > _MAX_SEED:
+            raise OptionError(f"--seed must be at most {_MAX_SEED}, got {n}")
+        return n
+    x = _as_float(name, value)
+    if name == "budget" and x < 0:
+        # 0 is allowed: it scores the existing cameras alone.
+        raise OptionError(f"--budget must be positive or 0, got {value}")
+    if name == "cover" and not 0 < x <= 1:
+        raise OptionError(f"--cover is a fraction in (0, 1], got {value}")
+    if name in ("mount_height_m", "time_limit_s") and not x > 0:
+        raise OptionError(f"{_flag(name)} must be positive, got {value}")
+    if name == "spacing_m" and x < MIN_SPACING_M:
+        raise OptionError(
+            f"--spacing-m must be at least {MIN_SPACING_M:g} m (poles closer than that are "
+            f"meaningless and the problem would not fit in memory), got {value}"
+        )
+    if name == "demand_spacing_m" and x < MIN_DEMAND_SPACING_M:
+        raise OptionError(
+            f"--demand-spacing-m must be at least {MIN_DEMAND_SPACING_M:g} m (a finer street "
+            f"grid adds nothing and would not fit in memory), got {value}"
+        )
+    if x < 0:  # inset, costs, weights, target height
+        raise OptionError(f"{_flag(name)} must be >= 0, got {value}")
+    return x
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """Every option of a run. Units are in the names; see ``placement run --help``."""
+    """Every option of a run. Units are in the names; see ``placement run --help``.
+
+    Every value is checked on construction (type, then range): a bad one raises
+    :class:`OptionError` naming the option. ``camera`` None means the default preset
+    (:data:`DEFAULT_CAMERA`) unless ``camera_file`` gives the camera; ``budget`` and
+    ``cover`` both None means a budget of :data:`DEFAULT_BUDGET` cameras.
+    """
 
     budget: float | None = None
     cover: float | None = None
-    camera: str = "fullhd-103"
+    camera: str | None = None
     camera_file: str | None = None
     mount_height_m: float | None = None
     headings: int = 8
@@ -90,53 +264,61 @@ class RunOptions:
     halo: tuple[str, ...] = ("auto",)
 
     def __post_init__(self) -> None:
-        if isinstance(self.halo, str):  # a notebook's halo="off"
-            object.__setattr__(self, "halo", (self.halo,))
-        if "off" in self.halo and len(self.halo) > 1:
-            raise OptionError("--halo off cannot be combined with other halo values")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            checked = _check_field(f.name, value)
+            if checked is not value:
+                object.__setattr__(self, f.name, checked)
         if self.budget is not None and self.cover is not None:
             raise OptionError("give either --budget or --cover, not both")
-        if self.budget is not None and not self.budget > 0:
-            raise OptionError(f"--budget must be positive, got {self.budget}")
-        if self.cover is not None and not 0 < self.cover <= 1:
-            raise OptionError(f"--cover is a fraction in (0, 1], got {self.cover}")
-        if self.min_level not in LEVEL_NAMES:
-            raise OptionError(
-                f"--min-level must be one of {', '.join(LEVEL_NAMES)}, got {self.min_level!r}"
-            )
-        if self.k < 1:
-            raise OptionError(f"--k must be >= 1, got {self.k}")
-        if self.headings < 1:
-            raise OptionError(f"--headings must be >= 1, got {self.headings}")
-        if self.workers < 1:
-            raise OptionError(f"--workers must be >= 1, got {self.workers}")
-        if self.time_limit_s <= 0:
-            raise OptionError(f"--time-limit must be positive, got {self.time_limit_s}")
-        if self.max_per_site is not None and self.max_per_site < 1:
-            raise OptionError(f"--max-per-site must be >= 1, got {self.max_per_site}")
-        for name in ("spacing_m", "demand_spacing_m"):
-            if not getattr(self, name) > 0:
-                raise OptionError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.camera not in PRESETS and self.camera_file is None:
-            raise OptionError(
-                f"unknown camera preset {self.camera!r} (known: {', '.join(sorted(PRESETS))})"
-            )
+        if self.camera is not None and self.camera_file is not None:
+            raise OptionError("give --camera or --camera-file, not both")
 
     @property
     def problem(self) -> str:
         return "min_cover" if self.cover is not None else "max_coverage"
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def camera_name(self) -> str | None:
+        """The preset the run uses: ``camera`` or the default; None when ``camera_file``
+        gives the camera."""
+        if self.camera_file is not None:
+            return None
+        return self.camera or DEFAULT_CAMERA
+
+    @property
+    def effective_budget(self) -> float | None:
+        """The budget of a max-coverage run (the default when none is given); None for
+        min cover."""
+        if self.cover is not None:
+            return None
+        return DEFAULT_BUDGET if self.budget is None else self.budget
+
+    def to_dict(self, *, absolute_paths: bool = False) -> dict[str, Any]:
+        """The options as plain values, with the effective camera preset and budget filled
+        in, so ``RunOptions(**to_dict())`` runs the same; ``absolute_paths`` makes the side
+        files' and halo files' paths absolute (summary.json: the same from any folder)."""
         d = dataclasses.asdict(self)
         if d["tilts_deg"] is not None:
             d["tilts_deg"] = list(d["tilts_deg"])
         d["halo"] = list(d["halo"])
+        d["camera"] = self.camera_name
+        d["budget"] = self.effective_budget
+        if absolute_paths:
+            for key in SIDE_FILE_OPTIONS:
+                if d[key] is not None:
+                    d[key] = str(Path(d[key]).resolve())
+            d["halo"] = [h if h in _HALO_WORDS else str(Path(h).resolve()) for h in d["halo"]]
         return d
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> RunOptions:
         """Options from a TOML file (keys = field names, at top level or under ``[run]``),
-        then ``overrides`` (e.g. the command line's explicit options) on top."""
+        then ``overrides`` (e.g. the command line's explicit options) on top.
+
+        Relative paths in the file (side files, cache_dir, halo paths) are relative to the
+        file's folder; paths in ``overrides`` stay as given. A bad value in the file raises
+        :class:`OptionError` naming the file and the key."""
         p = Path(path)
         try:
             doc = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -145,19 +327,36 @@ class RunOptions:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise InputFileError(f"{p}: not valid TOML: {e}") from e
         table = doc.get("run", doc)
+        if not isinstance(table, dict):
+            raise OptionError(f"{p}: 'run' must be a table of options, got {table!r}")
         names = {f.name for f in dataclasses.fields(cls)}
-        for key in table:
+        values: dict[str, Any] = {}
+        for key, raw in table.items():
             if key not in names:
                 raise OptionError(f"{p}: unknown option {key!r}")
-        values = dict(table)
-        for key in ("tilts_deg", "halo"):
-            if isinstance(values.get(key), list):
-                values[key] = tuple(values[key])
+            try:
+                values[key] = _check_field(key, raw)
+            except OptionError as e:
+                raise OptionError(f"{p}: {e}") from None
+        folder = p.parent
+        for key in _PATH_OPTIONS:
+            if values.get(key) is not None:
+                values[key] = _beside(folder, values[key])
+        if "halo" in values:
+            values["halo"] = tuple(
+                h if h in _HALO_WORDS else _beside(folder, h) for h in values["halo"]
+            )
         values.update(overrides)
         try:
             return cls(**values)
         except TypeError as e:
             raise OptionError(f"{p}: {e}") from e
+
+
+def _beside(folder: Path, path: str) -> str:
+    """``path`` (from a config file in ``folder``) as an absolute path: relative ones are
+    relative to ``folder``, ``~`` is the home folder."""
+    return str((folder / Path(path).expanduser()).resolve())
 
 
 @dataclass(frozen=True)
@@ -184,7 +383,7 @@ class Result:
 
 def load_camera_for(opts: RunOptions) -> Camera:
     """The camera of a run: the TOML file if given, else the preset, mount height overridden."""
-    cam = load_camera(opts.camera_file) if opts.camera_file else PRESETS[opts.camera]
+    cam = load_camera(opts.camera_file) if opts.camera_file else PRESETS[opts.camera_name or ""]
     if opts.mount_height_m is not None:
         cam = dataclasses.replace(cam, height_m=opts.mount_height_m)
     return cam
@@ -237,7 +436,8 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
             coverage.matrix, demand.weight, options.cost, target=opts.cover, **common
         )
     else:
-        budget = 10.0 if opts.budget is None else opts.budget
+        # Budget 0 keeps the existing cameras alone: it scores what they already see.
+        budget = DEFAULT_BUDGET if opts.budget is None else opts.budget
         plan = optimise.max_coverage(
             coverage.matrix, demand.weight, options.cost, budget=budget, **common
         )
@@ -474,7 +674,12 @@ def make_summary(
     return {
         "version": __version__,
         "inputs": [_file_digest(Path(p)) for p in paths],
-        "options": opts.to_dict(),
+        "side_inputs": [
+            {"option": key, **_file_digest(Path(getattr(opts, key)))}
+            for key in SIDE_FILE_OPTIONS
+            if getattr(opts, key) is not None
+        ],
+        "options": opts.to_dict(absolute_paths=True),
         "camera": camera.to_dict(),
         "crs": city.crs,
         "source_crs": city.source_crs,
