@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,6 +97,49 @@ def test_staged_output_rejects_a_file(tmp_path: Path) -> None:
     f.write_text("not a dir")
     with pytest.raises(OptionError, match="not a directory"), io.staged_output(f):
         pass
+
+
+def test_staged_output_undoes_its_moves_when_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (out / name).write_text("old")
+    real = Path.replace
+
+    def replace(self: Path, target: Any) -> Path:
+        if Path(target) == out / "b.txt" and self.parent.name != ".replaced":
+            raise PermissionError(1, "Operation not permitted", str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    failing = pytest.raises(OptionError, match=r"cannot write the results.*left as it was")
+    with failing, io.staged_output(out) as stage:
+        for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
+            (stage / name).write_text("new")
+    # a.txt had been replaced and b.txt set aside: both are back; nothing new stays.
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+    assert all((out / n).read_text() == "old" for n in ("a.txt", "b.txt", "c.txt"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left
+
+
+def test_check_writable_fails_before_the_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "afile.txt"
+    f.write_text("x")
+    with pytest.raises(OptionError, match="is not a directory"):
+        io.check_writable(f / "sub")
+    io.check_writable(tmp_path / "new" / "out")  # a missing folder is fine: it is made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.txt"]  # no probe left
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(io.tempfile, "mkdtemp", refuse)
+    with pytest.raises(OptionError, match="cannot write: Permission denied"):
+        io.check_writable(tmp_path / "out")
 
 
 # ---------------------------------------------------------------------------------- cameras

@@ -78,6 +78,33 @@ class SparseLike(Protocol):
 # Staging
 
 
+def check_writable(out_dir: Path) -> None:
+    """Fail early, before any work, when ``out_dir`` cannot receive a run's files.
+
+    Raises
+    ------
+    OptionError : ``out_dir`` is a file, lies under a file, or its folder (or the nearest
+        folder that exists above it) does not let a folder be made in it.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OptionError(f"{out_dir}: the output path exists and is not a directory")
+    probe_in = [out_dir] if out_dir.is_dir() else []
+    anc = out_dir.absolute().parent
+    while not anc.exists() and anc.parent != anc:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise OptionError(f"{out_dir}: cannot write: {anc} is not a directory")
+    probe_in.append(anc)
+    for d in probe_in:  # the staging folder goes beside out_dir; the files into it
+        try:
+            probe = tempfile.mkdtemp(prefix=".placement-probe-", dir=d)
+        except OSError as e:
+            raise OptionError(f"{out_dir}: cannot write: {e.strerror or e} ({d})") from None
+        with contextlib.suppress(OSError):
+            Path(probe).rmdir()
+
+
 @contextlib.contextmanager
 def staged_output(out_dir: Path) -> Iterator[Path]:
     """Write a run's files into a staging directory, then move them into ``out_dir``.
@@ -92,35 +119,80 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     entry in it is moved into ``out_dir`` with :func:`os.replace` (each file appears
     complete; files of the same name are replaced, others in ``out_dir`` are kept). On an
     exception the staging directory is removed and ``out_dir`` is left as it was: untouched
-    if it existed, absent if it did not.
+    if it existed, absent if it did not. When a move fails (a file that cannot be
+    replaced), the moves already made are undone, so ``out_dir`` never mixes two runs.
 
     Raises
     ------
-    OptionError : ``out_dir`` exists and is not a directory.
+    OptionError : ``out_dir`` exists and is not a directory, or cannot be written.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OptionError(f"{out_dir}: the output path exists and is not a directory")
+    check_writable(out_dir)
     parent = out_dir.absolute().parent
     created = _missing_ancestors(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=parent))
+    except OSError as e:
+        _remove_empty(created)
+        raise OptionError(f"{out_dir}: cannot write: {e.strerror or e}") from None
     try:
         yield staging
+        made_out = not out_dir.exists()
+        try:
+            out_dir.mkdir(exist_ok=True)
+            _swap_in(staging, out_dir)
+        except OSError as e:
+            if made_out:
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()
+            raise OptionError(
+                f"{out_dir}: cannot write the results: {e.strerror or e}"
+                f"{f' ({e.filename})' if e.filename else ''}; the folder is left as it was"
+            ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        for d in created:  # deepest first; only directories this call made, and only if empty
-            with contextlib.suppress(OSError):
-                d.rmdir()
+        _remove_empty(created)
         raise
-    out_dir.mkdir(exist_ok=True)
-    for entry in sorted(staging.iterdir()):
-        target = out_dir / entry.name
-        if entry.is_dir() and target.is_dir():
-            shutil.rmtree(target)  # os.replace cannot replace a non-empty directory
-        entry.replace(target)  # os.replace: atomic within one filesystem
-    staging.rmdir()
+    shutil.rmtree(staging, ignore_errors=True)
     log.debug("moved staged output into %s", out_dir)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Move every entry of ``staging`` into ``out_dir``, all or none: the entries they
+    replace are first set aside in ``staging`` and put back if any move fails."""
+    entries = sorted(e for e in staging.iterdir() if e.name != _OLD)
+    old = staging / _OLD
+    old.mkdir()
+    aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for entry in entries:
+            target = out_dir / entry.name
+            if target.exists() or target.is_symlink():
+                target.replace(old / entry.name)
+                aside.append(entry.name)
+            entry.replace(target)  # os.replace: atomic within one filesystem
+            placed.append(entry.name)
+    except OSError:
+        for name in placed:
+            with contextlib.suppress(OSError):
+                (out_dir / name).replace(staging / name)
+        for name in aside:
+            with contextlib.suppress(OSError):
+                (old / name).replace(out_dir / name)
+        raise
+
+
+#: The folder inside the staging folder that holds the entries a run replaces.
+_OLD = ".replaced"
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders this run made (deepest first), where they are still empty."""
+    for d in created:
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 def _missing_ancestors(path: Path) -> list[Path]:

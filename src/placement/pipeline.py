@@ -502,6 +502,10 @@ def run(
     PlacementError on bad input or options; ``out_dir`` is then left as it was.
     """
     opts = opts or RunOptions()
+    if out_dir is not None:
+        from placement import io
+
+        io.check_writable(Path(out_dir))  # before the work, not after it
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
 
