@@ -20,6 +20,9 @@ is right for the prefectural capitals and most cities, but near a prefecture bor
 can pick the neighbouring zone (Hamamatsu, Maebashi, Shimonoseki, Fukuyama ... would get
 the zone next door); that only costs a slightly larger scale distortion (< 0.1 % within
 150 km of an origin). Pass an explicit ``crs`` to the loader to override either choice.
+
+Japan's extent (:func:`japan_bounds`, :func:`in_japan`) is JGD2011's area of use as pyproj
+gives it; the loader refuses files whose coordinates lie outside it.
 """
 
 from __future__ import annotations
@@ -219,6 +222,30 @@ def check_metric_crs(crs: str) -> str:
         raise CRSError(f"CRS {crs!r} is not projected: a metric CRS such as EPSG:6674 is needed")
     epsg = c.to_epsg()
     return f"EPSG:{epsg}" if epsg is not None else c.to_string()
+
+
+#: JGD2011's area of use when pyproj cannot say (west, south, east, north in degrees; the
+#: area of EPSG:6668, "Japan - onshore and offshore").
+_JAPAN_FALLBACK = (122.38, 17.09, 157.65, 46.05)
+
+
+@lru_cache(maxsize=1)
+def japan_bounds() -> tuple[float, float, float, float]:
+    """Japan's extent, (west, south, east, north) in degrees: the area of use of JGD2011
+    (EPSG:6668, onshore and offshore, Yonaguni to Minamitorishima, Okinotorishima to
+    Hokkaido) as pyproj gives it. Coordinates outside it are not Japanese data."""
+    area = CRS.from_epsg(6668).area_of_use
+    if area is None:
+        return _JAPAN_FALLBACK
+    return (float(area.west), float(area.south), float(area.east), float(area.north))
+
+
+def in_japan(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """(N,) bool: the point lies in :func:`japan_bounds` (NaN and inf do not)."""
+    west, south, east, north = japan_bounds()
+    lon_a = np.asarray(lon, np.float64)
+    lat_a = np.asarray(lat, np.float64)
+    return np.asarray((lon_a >= west) & (lon_a <= east) & (lat_a >= south) & (lat_a <= north))
 
 
 @lru_cache(maxsize=64)

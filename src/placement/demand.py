@@ -6,6 +6,12 @@ above the road surface (a face: 1.5 m by default). Points inside building footpr
 dropped. Each point's weight is the weight of its road kind (carriageway or sidewalk, where
 LOD2/3 traffic areas tell them apart) times the largest weight of the user priority polygons
 (school routes, station squares ...) that contain it.
+
+Errors: a city without road surfaces, or a spacing that puts no grid point on them,
+raises a one-line error naming the inputs and the cause (demand lives on the roads of
+the ``*_tran_*.gml`` file). A priority file with a weight that is not finite or above
+:data:`MAX_PRIORITY_WEIGHT` is refused naming the file and feature; priority polygons
+that hold no demand point (outside the tile, or latitude first) give one warning line.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Largest number of demand points one call will create (about 400 km^2 of road at 2 m).
 MAX_POINTS = 20_000_000
+#: Largest priority weight accepted: a multiplier beyond it is a typo, and it would
+#: swamp every other weight (and overflow the optimiser's sums near 1e308).
+MAX_PRIORITY_WEIGHT = 1e6
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class Priority:
     polygons: tuple[shapely.Polygon | shapely.MultiPolygon, ...]
     weight: tuple[float, ...]
     source: str = ""
+    #: Per polygon, why it cannot hold any point ("" when nothing is known to be wrong),
+    #: e.g. coordinates that are no longitude, latitude; said when it holds no demand.
+    problems: tuple[str, ...] = ()
 
 
 def sample_demand(
@@ -70,7 +82,10 @@ def sample_demand(
     empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)
     area = city.road_area
     if not len(area):
-        return empty
+        raise InputFileError(
+            f"{_inputs(city)}: no road surfaces (tran:Road, Track, Square or their traffic "
+            "areas) to sample demand on; give the tile's roads file (*_tran_*.gml) too"
+        )
     kinds = np.asarray(area.kind)
     polys = np.asarray(shapely.make_valid(np.asarray(area.polygons, object)), object)
     sidewalk = shapely.union_all(polys[kinds == SurfaceKind.SIDEWALK])
@@ -93,11 +108,21 @@ def sample_demand(
     shapely.prepare(everything)
     keep = shapely.contains_xy(everything, x, y)
     x, y = x[keep], y[keep]
-    if city.footprints and x.size:
+    if not x.size:
+        raise OptionError(
+            f"{_inputs(city)}: demand spacing {spacing_m:g} m puts no grid point on the "
+            f"{everything.area:.0f} m^2 of road surface; use a smaller --demand-spacing-m"
+        )
+    if city.footprints:
         blocks = shapely.union_all(np.asarray(city.footprints, object))
         shapely.prepare(blocks)
         inside = shapely.contains_xy(blocks, x, y)
         x, y = x[~inside], y[~inside]
+        if not x.size:
+            raise InputFileError(
+                f"{_inputs(city)}: every demand point on the road surfaces lies inside a "
+                "building footprint (roads and buildings of different places?)"
+            )
     if x.size > MAX_POINTS:
         raise OptionError(f"{x.size} demand points is too many; use a larger spacing")
     # A point on a sidewalk polygon is a sidewalk point, even where a road polygon overlaps.
@@ -108,21 +133,62 @@ def sample_demand(
     kind = np.where(on_sidewalk, SurfaceKind.SIDEWALK, SurfaceKind.ROAD).astype(np.int8)
     weight = np.where(on_sidewalk, sidewalk_weight, road_weight).astype(np.float64)
     if priority is not None and x.size:
-        weight *= priority_multiplier(priority, x, y)
+        mult, hits = _priority_weights(priority, x, y)
+        weight *= mult
+        _warn_unused(priority, hits)
     xy = np.column_stack([x, y])
     ground = height_at(city.roads if city.roads.n_triangles else city.occluders, xy)
     xyz = np.column_stack([xy, ground + target_height_m])
     return Demand(xyz, ground, weight, kind, float(spacing_m))
 
 
+def _inputs(city: City) -> str:
+    """The city's inputs, for a message: "a.gml", "a.gml, b.gml" or "a.gml and 4 more"."""
+    names = list(city.sources)
+    if not names:
+        return "the loaded city"
+    if len(names) <= 2:
+        return ", ".join(names)
+    return f"{names[0]} and {len(names) - 1} more inputs"
+
+
 def priority_multiplier(priority: Priority, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(N,) the largest weight of the priority polygons containing each point, else 1."""
+    return _priority_weights(priority, x, y)[0]
+
+
+def _priority_weights(
+    priority: Priority, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`priority_multiplier`, and (P,) how many of the points each polygon holds."""
     mult = np.full(np.asarray(x).shape[0], np.nan)
-    for poly, w in zip(priority.polygons, priority.weight, strict=True):
+    hits = np.zeros(len(priority.polygons), np.int64)
+    for i, (poly, w) in enumerate(zip(priority.polygons, priority.weight, strict=True)):
+        if poly.is_empty:
+            continue
         shapely.prepare(poly)
         inside = shapely.contains_xy(poly, x, y)
+        hits[i] = int(inside.sum())
         mult[inside] = np.fmax(mult[inside], w)
-    return np.where(np.isnan(mult), 1.0, mult)
+    return np.where(np.isnan(mult), 1.0, mult), hits
+
+
+def _warn_unused(priority: Priority, hits: np.ndarray) -> None:
+    """One warning line for the priority polygons that hold no demand point."""
+    unused = np.flatnonzero(hits == 0).tolist()
+    if not unused:
+        return
+    problems = priority.problems or ("",) * len(priority.polygons)
+    why = [f"feature {i}: {problems[i]}" for i in unused if problems[i]]
+    log.warning(
+        "%s: %d of %d priority polygons hold no demand point and change nothing%s",
+        priority.source or "priority polygons",
+        len(unused),
+        len(priority.polygons),
+        ": " + "; ".join(why[:3]) + (f"; {len(why) - 3} more" if len(why) > 3 else "")
+        if why
+        else " (outside the roads loaded?)",
+    )
 
 
 def read_priority(path: str | Path, crs: str) -> Priority:
@@ -140,6 +206,7 @@ def read_priority(path: str | Path, crs: str) -> Priority:
         raise InputFileError(f"{p}: not a GeoJSON FeatureCollection with features")
     polys: list[shapely.Polygon | shapely.MultiPolygon] = []
     weights: list[float] = []
+    problems: list[str] = []
     for n, f in enumerate(feats):
         try:
             geom = shapely.geometry.shape((f or {}).get("geometry"))
@@ -152,20 +219,41 @@ def read_priority(path: str | Path, crs: str) -> Priority:
             w = float(raw)
         except (TypeError, ValueError):
             raise InputFileError(f"{p}: feature {n}: weight is not a number: {raw!r}") from None
-        if not np.isfinite(w) or w < 0:
+        if not np.isfinite(w):
+            raise InputFileError(f"{p}: feature {n}: weight must be a finite number, got {raw!r}")
+        if w < 0:
             raise InputFileError(f"{p}: feature {n}: weight must be >= 0, got {raw!r}")
-        polys.append(_to_metric_geom(geom, crs))
+        if w > MAX_PRIORITY_WEIGHT:
+            raise InputFileError(
+                f"{p}: feature {n}: weight {raw!r} is too large (at most {MAX_PRIORITY_WEIGHT:g})"
+            )
+        coords = shapely.get_coordinates(geom)
+        if not np.isfinite(coords).all():
+            raise InputFileError(f"{p}: feature {n}: a coordinate is not a finite number")
+        poly, problem = _to_metric_geom(geom, coords, crs)
+        polys.append(poly)
+        problems.append(problem)
         weights.append(w)
-    return Priority(tuple(polys), tuple(weights), str(p))
+    return Priority(tuple(polys), tuple(weights), str(p), tuple(problems))
 
 
 def _to_metric_geom(
-    geom: shapely.Polygon | shapely.MultiPolygon, crs: str
-) -> shapely.Polygon | shapely.MultiPolygon:
-    coords = shapely.get_coordinates(geom)
-    x, y, _ = to_metric(coords[:, 1], coords[:, 0], np.zeros(coords.shape[0]), crs)
+    geom: shapely.Polygon | shapely.MultiPolygon, coords: np.ndarray, crs: str
+) -> tuple[shapely.Polygon | shapely.MultiPolygon, str]:
+    """The polygon in ``crs``, and "" or why it is left empty (it then holds no point)."""
+    lon, lat = coords[:, 0], coords[:, 1]
+    bad = (np.abs(lon) > 180) | (np.abs(lat) > 90)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        swapped = (np.abs(lat) <= 180).all() and (np.abs(lon) <= 90).all()
+        hint = " (swapped? GeoJSON puts longitude first)" if swapped else ""
+        return shapely.Polygon(), f"[{lon[i]:.10g}, {lat[i]:.10g}] is not longitude, latitude{hint}"
+    x, y, _ = to_metric(lat, lon, np.zeros(coords.shape[0]), crs)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return shapely.Polygon(), "too far from Japan to project"
     out = shapely.set_coordinates(geom, np.column_stack([x, y]))
-    return shapely.make_valid(out)
+    with np.errstate(all="ignore"):
+        return shapely.make_valid(out), ""
 
 
 def summarize_demand(demand: Demand) -> dict[str, float | int]:
@@ -181,6 +269,7 @@ def summarize_demand(demand: Demand) -> dict[str, float | int]:
 
 
 __all__: Sequence[str] = [
+    "MAX_PRIORITY_WEIGHT",
     "Priority",
     "priority_multiplier",
     "read_priority",

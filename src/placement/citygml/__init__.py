@@ -47,9 +47,13 @@ geometry, in any EPSG spelling (URL, URN, compound); 2D files (EPSG:6668 with
 coordinates (:func:`placement.crs.zone_for_lonlat`).
 
 Errors: a file that cannot be read at all raises :class:`~placement.errors.CityGMLError`
-naming it; a feature with broken geometry is skipped, counted in ``City.skipped`` and
-described in ``City.warnings``; a broken polygon of an otherwise good feature (bad
-numbers, fewer than 3 distinct points, no area) is dropped with a warning.
+naming it (an encrypted zip member included); so does a file whose coordinates all lie
+outside Japan, saying whether they look swapped (longitude first under a lat/lon CRS),
+are not degrees, or are degrees under a plane rectangular CRS (``_extent``). A feature
+with broken geometry is skipped, counted in ``City.skipped`` and described in
+``City.warnings`` (a feature whose only geometry is xlinks to ids it does not hold names
+them); a broken polygon of an otherwise good feature (bad numbers, fewer than 3 distinct
+points, no area, self-intersecting, outside Japan) is dropped with a warning.
 
 ``placement inspect --json`` schema (:func:`summarize`)
 --------------------------------------------------------
@@ -99,6 +103,7 @@ from placement.citygml._build import (
     choose_crs,
     merge,
 )
+from placement.citygml._extent import check_extent
 from placement.citygml._header import read_header
 from placement.citygml._parse import parse_file
 from placement.citygml._sources import Source, expand_inputs
@@ -235,6 +240,7 @@ def _load_one(source: Source, target: str | None, default_height_m: float) -> _L
     zone the file picks (``target`` when given; None without any geometry).
     """
     raw = parse_file(source, read_header(source))
+    check_extent(raw)
     chosen = target if target is not None else choose_crs(raw)
     part = build_file(raw, chosen or "EPSG:6677", default_height_m=default_height_m)
     raw.drop_geometry()

@@ -180,16 +180,44 @@ def _slivers(
     return np.asarray(0.5 * area2 < SLIVER_RATIO * perimeter[ext] ** 2)
 
 
+def _self_intersecting(
+    verts: FloatArray, ring_start: IntArray, poly_ring_start: IntArray, polys: IntArray
+) -> npt.NDArray[np.bool_]:
+    """(len(polys),) bool: the polygon's exterior ring crosses itself around some area
+    (a bowtie, whose lobes cancel out), rather than lying on a line. For the few
+    polygons that gave no triangle only: one SVD and one shapely check each."""
+    out = np.zeros(polys.size, bool)
+    for i, p in enumerate(polys.tolist()):
+        r = int(poly_ring_start[p])
+        ring = verts[ring_start[r] : ring_start[r + 1]]
+        if ring.shape[0] < 4 or not np.isfinite(ring).all():
+            continue  # a triangle cannot cross itself
+        centred = ring - ring.mean(axis=0)
+        # The ring in its own best-fitting plane (it may be a wall).
+        xy = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+        outline = shapely.Polygon(xy)
+        if outline.is_valid:
+            continue
+        perimeter = float(np.linalg.norm(xy - np.roll(xy, 1, axis=0), axis=1).sum())
+        out[i] = shapely.make_valid(outline).area > SLIVER_RATIO * perimeter**2
+    return out
+
+
 def _drop_degenerate(
     raw: RawFile,
     role: npt.NDArray[np.int8],
     pfeat: IntArray,
     pkind: npt.NDArray[np.int8],
     has_faces: npt.NDArray[np.bool_],
+    *,
+    verts: FloatArray,
+    ring_start: IntArray,
+    poly_ring_start: IntArray,
 ) -> None:
     """Warn (once per feature) about polygons that gave no triangle, i.e. enclose no
-    area: fewer than 3 distinct points, or all on one line. A feature left without any
-    such polygon of its own geometry is skipped: counted in ``raw.skipped``, lod -1.
+    area: fewer than 3 distinct points, all on one line, or a self-intersecting outline
+    whose lobes cancel out. A feature left without any such polygon of its own geometry
+    is skipped: counted in ``raw.skipped``, lod -1.
 
     Terrain is the exception: a TIN's edge often has such triangles, and leaving them
     out loses nothing, so they go without a word."""
@@ -198,12 +226,25 @@ def _drop_degenerate(
     if not bad.any():
         return
     n = len(raw.ids)
-    n_bad = np.bincount(pfeat[bad & (pkind != SurfaceKind.TERRAIN)], minlength=n)
+    warned = bad & (pkind != SurfaceKind.TERRAIN)
+    crossing = np.zeros(role.size, bool)
+    with np.errstate(all="ignore"):
+        crossing[warned] = _self_intersecting(
+            verts, ring_start, poly_ring_start, np.flatnonzero(warned)
+        )
+    n_cross = np.bincount(pfeat[crossing], minlength=n)
+    n_bad = np.bincount(pfeat[warned & ~crossing], minlength=n)
     own = surface & (role != FOOTPRINT)  # a 2D footprint beside a solid is not its geometry
     n_own = np.bincount(pfeat[own], minlength=n)
     n_own_good = np.bincount(pfeat[own & has_faces], minlength=n)
     for row in np.flatnonzero(np.bincount(pfeat[bad], minlength=n)).tolist():
         fid = raw.ids[row]
+        if n_cross[row]:
+            raw.warn(
+                f"{n_cross[row]} polygon(s) skipped: self-intersecting (the outline crosses "
+                "itself)",
+                feature=fid,
+            )
         if n_bad[row]:
             raw.warn(
                 f"{n_bad[row]} polygon(s) skipped: no area (fewer than 3 distinct points, "
@@ -249,7 +290,16 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
     frole = role[fpoly]
     has_faces = np.zeros(nrings.size, bool)
     has_faces[fpoly] = True
-    _drop_degenerate(raw, role, pfeat, pkind, has_faces)
+    _drop_degenerate(
+        raw,
+        role,
+        pfeat,
+        pkind,
+        has_faces,
+        verts=verts,
+        ring_start=ring_start,
+        poly_ring_start=poly_ring_start,
+    )
     lod = np.asarray(raw.lod, np.int64)
     is_bldg = np.array([c in _BUILDING_CLASSES for c in raw.cls], bool)
 

@@ -60,6 +60,7 @@ from placement.citygml._tags import (
     FOOTPRINT,
     FURNITURE,
     GML_ID,
+    GML_PREFIX,
     LINEAR_RING,
     OCCLUDER,
     PLANT_COVER,
@@ -72,6 +73,7 @@ from placement.citygml._tags import (
     TIN,
     TRACK,
     TREE,
+    XLINK_HREF,
     is_uro,
 )
 from placement.crs import GEOGRAPHIC_EPSG
@@ -303,8 +305,11 @@ class FileParser:
                 return lod, bad_total
         return -1, bad_total
 
-    def _finish(self, row: int, fid: str, lod: int, bad: int, *, keep_empty: bool = False) -> bool:
-        """Record the LOD used or skip a feature left without geometry."""
+    def _finish(
+        self, row: int, fid: str, lod: int, bad: int, *, keep_empty: bool = False, el: Any = None
+    ) -> bool:
+        """Record the LOD used or skip a feature left without geometry (``el``, the
+        feature's element, names the references that gave nothing)."""
         r = self.raw
         if lod >= 0 or keep_empty:
             r.lod[row] = max(lod, -1)
@@ -313,7 +318,15 @@ class FileParser:
             r.skipped += 1
             r.warn("skipped: no usable geometry left", feature=fid)
         else:
-            r.warn("skipped: no supported geometry", feature=fid)
+            missing = _unresolved(el) if el is not None else []
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            why = (
+                f" (unresolved xlink:href {', '.join(missing[:3])}{more}: "
+                "no polygon with that gml:id in the feature)"
+                if missing
+                else ""
+            )
+            r.warn(f"skipped: no supported geometry{why}", feature=fid)
             r.skipped += 1
         return False
 
@@ -388,7 +401,7 @@ class FileParser:
             r.lod[row] = part_lod
             return added
         # A skipped feature keeps its row with lod -1 (rows of its parts follow it).
-        self._finish(row, fid, lod, bad)
+        self._finish(row, fid, lod, bad, el=el)
         return added
 
     def _parts(self, parts: list[Any], read: Callable[[Any], int]) -> tuple[int, int]:
@@ -447,7 +460,7 @@ class FileParser:
         if lod < 0 and part_lod >= 0:
             r.lod[row] = part_lod  # all its geometry is in its parts
             return added
-        self._finish(row, fid, lod, bad)
+        self._finish(row, fid, lod, bad, el=el)
         return added
 
     # ---- other constructions (i-UR)
@@ -474,7 +487,7 @@ class FileParser:
         row, fid = self._add_feature(el, "OtherConstruction", function=function)
         # LOD0 (lines, footprints without height) is left out of the order.
         lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
-        self._finish(row, fid, lod, bad)
+        self._finish(row, fid, lod, bad, el=el)
 
     # ---- roads and the other transportation complexes
     def road(self, el: Any, cls: str = "Road") -> None:
@@ -513,14 +526,14 @@ class FileParser:
                 lst[:] = [(g, int(kind)) for g, _ in lst]
             arow, aid = self._add_feature(a, acls, function=afunc)
             alod, abad = self._emit_lod(a_by_lod, (3, 2, 4, 1), arow, ROADSURF, aid)
-            if self._finish(arow, aid, alod, abad):
+            if self._finish(arow, aid, alod, abad, el=a):
                 area_lods.append(alod)
         if area_lods:
             # Traffic areas replace the road's own (coarser) surface: no double area.
             r.lod[row] = max(area_lods)
             return
         lod, bad = self._emit_lod(by_lod, (1, 2, 3, 4, 0), row, ROADSURF, fid)
-        self._finish(row, fid, lod, bad)
+        self._finish(row, fid, lod, bad, el=el)
 
     # ---- furniture, vegetation, relief
     def _lod_geometries(
@@ -545,7 +558,7 @@ class FileParser:
         lod, bad = self._emit_lod(by_lod, (3, 2, 1, 4), row, OCCLUDER, fid)
         if lod < 0:
             lod = self._points(el, row, fid)
-        if self._finish(row, fid, lod, bad) and function in POLE_FUNCTIONS:
+        if self._finish(row, fid, lod, bad, el=el) and function in POLE_FUNCTIONS:
             r.poles.append((row, function))
 
     def _points(self, el: Any, row: int, fid: str) -> int:
@@ -594,7 +607,7 @@ class FileParser:
         lod, bad = self._emit_lod(by_lod, (3, 2, 1, 4), row, OCCLUDER, fid)
         if lod < 0 and tree:
             lod = self._tree_outline(el, row, fid)
-        self._finish(row, fid, lod, bad)
+        self._finish(row, fid, lod, bad, el=el)
 
     def _tree_outline(self, el: Any, row: int, fid: str) -> int:
         """A tree given only as a point (implicit geometry's reference point, a lod0 or
@@ -651,7 +664,22 @@ class FileParser:
         for child in el:
             if local_name(child.tag) == "lod" and child.text and child.text.strip().isdigit():
                 lod = int(child.text) if good else -1
-        self._finish(row, fid, lod, bad)
+        self._finish(row, fid, lod, bad, el=el)
+
+
+def _unresolved(el: Any) -> list[str]:
+    """The ``xlink:href`` targets of a feature's geometry (on GML elements or ``lodN``
+    properties) that name no ``gml:id`` inside the feature, in document order."""
+    ids = {d.get(GML_ID) for d in el.iter() if isinstance(d.tag, str)}
+    out: list[str] = []
+    for d in el.iter():
+        href = d.get(XLINK_HREF) if isinstance(d.tag, str) else None
+        if not href or href in out:
+            continue
+        geometry = d.tag.startswith(GML_PREFIX) or local_name(d.tag).startswith("lod")
+        if geometry and (not href.startswith("#") or href[1:] not in ids):
+            out.append(href)
+    return out
 
 
 def _point_geometries(el: Any) -> Iterator[tuple[Any, int]]:

@@ -36,6 +36,10 @@ NOT_READ_KINDS = frozenset(
 )  # fmt: skip
 
 
+#: Zip general-purpose flag bit of an encrypted member.
+_ENCRYPTED = 0x1
+
+
 @dataclass(frozen=True)
 class Source:
     """One CityGML document: a file on disk or a member of a zip.
@@ -78,8 +82,13 @@ class Source:
             with self.path.open("rb") as f:
                 yield f
         else:
-            with zipfile.ZipFile(self.path) as z, z.open(self.member) as f:
-                yield f
+            with zipfile.ZipFile(self.path) as z:
+                info = z.getinfo(self.member)
+                if info.flag_bits & _ENCRYPTED:
+                    # zipfile would raise RuntimeError ("password required").
+                    raise CityGMLError(self.label, "encrypted, cannot read")
+                with z.open(info) as f:
+                    yield f
 
 
 def _zip_sources(path: Path) -> list[Source]:

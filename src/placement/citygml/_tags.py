@@ -25,6 +25,8 @@ def _q(ns: str, local: str) -> str:
 
 
 GML_ID = _q(GML, "id")
+GML_PREFIX = f"{{{GML}}}"
+XLINK_HREF = _q(XLINK, "href")
 LINEAR_RING = _q(GML, "LinearRing")
 ENVELOPE = _q(GML, "Envelope")
 POLYGON_TAGS = (
