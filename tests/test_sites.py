@@ -173,3 +173,27 @@ def test_combine_sites_drops_new_sites_on_top_of_existing(tmp_path: Path) -> Non
         min_separation_m=1.0,
     )
     assert both.ids == ("existing-0000",)
+
+
+def test_sites_beyond_the_cameras_reach_are_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    city = cross_city()
+    near = _lonlat(X0 + 2, Y0 - 20)
+    far = _lonlat(X0 + 5_000, Y0)  # 5 km east of a small model
+    p = tmp_path / "s.csv"
+    p.write_text(f"id,lon,lat\nnear,{near[0]:.9f},{near[1]:.9f}\nfar,{far[0]:.9f},{far[1]:.9f}\n")
+    with caplog.at_level("WARNING", logger="placement.sites"):
+        s = read_sites(p, city, mount_height_m=6.0, reach_m=60.0)
+    assert s.ids == ("near",)
+    assert "1 of 2 sites lie farther than 60 m" in caplog.text and "row 2" in caplog.text
+    assert len(read_sites(p, city, mount_height_m=6.0)) == 2  # no reach: every site kept
+    lat_first = tmp_path / "lat_first.csv"  # in Japan, lat first is out of range
+    lat_first.write_text(f"lon,lat\n{near[1]:.9f},{near[0]:.9f}\n")
+    with pytest.raises(InputFileError, match="out of range"):
+        read_sites(lat_first, city, mount_height_m=6.0, reach_m=60.0)
+    other = tmp_path / "other_city.csv"
+    lon, lat = _lonlat(X0 + 300_000, Y0)
+    other.write_text(f"lon,lat\n{lon:.9f},{lat:.9f}\n")
+    with pytest.raises(InputFileError, match=r"none of its 1 sites lies within 60 m.*300 km"):
+        read_sites(other, city, mount_height_m=6.0, reach_m=60.0)

@@ -419,6 +419,11 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         "cameras chosen", f"{plan['chosen']} ({plan['existing']} existing, {plan['new']} new)"
     )
     t.add_row("cost of new cameras", f"{plan['cost']:g}")
+    if summary.get("warnings"):
+        skipped = summary.get("city", {}).get("skipped", 0)
+        t.add_row(
+            "load warnings", f"{summary['warnings']:,} ({skipped:,} features skipped; report.md)"
+        )
     k = cov.get("k", 1)
     by_k = f", {k} cameras" if k > 1 else ""
     t.add_row(

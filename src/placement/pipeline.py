@@ -392,14 +392,26 @@ def load_camera_for(opts: RunOptions) -> Camera:
 def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
     """Existing cameras first (never dropped), then user sites, PLATEAU poles, road edges."""
     parts: list[Sites] = []
+    # A site farther than the camera's reach from the model sees none of it.
+    reach = camera.max_distance_for_level(1)
     if opts.existing_file:
         parts.append(
-            read_sites(opts.existing_file, city, mount_height_m=camera.height_m, existing=True)
+            read_sites(
+                opts.existing_file,
+                city,
+                mount_height_m=camera.height_m,
+                existing=True,
+                reach_m=reach,
+            )
         )
     if opts.sites_file:
         parts.append(
             read_sites(
-                opts.sites_file, city, mount_height_m=camera.height_m, cost=opts.new_pole_cost
+                opts.sites_file,
+                city,
+                mount_height_m=camera.height_m,
+                cost=opts.new_pole_cost,
+                reach_m=reach,
             )
         )
     if opts.plateau_poles:
@@ -522,6 +534,14 @@ def run(
         # Several files parse in parallel (results identical to one process).
         city = read_citygml(
             paths, crs=opts.crs, workers=opts.workers, progress=lambda d, t: report("load", d, t)
+        )
+    if city.warnings:
+        # One line on the terminal; every message goes to the report and summary.json.
+        log.warning(
+            "%d features skipped, %d warnings while loading (report.md lists them); first: %s",
+            city.skipped,
+            len(city.warnings),
+            city.warnings[0],
         )
     with stage("halo"):
         # Neighbouring tiles' buildings occlude too, but they make no sites, demand or

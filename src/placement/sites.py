@@ -164,6 +164,7 @@ def read_sites(
     existing: bool = False,
     cost: float = 1.0,
     prefix: str | None = None,
+    reach_m: float | None = None,
 ) -> Sites:
     """Sites from a user file: CSV or GeoJSON points in lon/lat (JGD2011 or WGS84).
 
@@ -178,6 +179,10 @@ def read_sites(
     ----------
     existing : the file lists cameras already installed (kept at no cost, fixed heading).
     prefix : id prefix ("user" or "existing" by default).
+    reach_m : sites farther than this from the model's extent see none of it: they are
+        left out with a warning (a city-wide list given for one tile); when every site is
+        that far, the file is refused (lon and lat swapped, or another city). None keeps
+        every site.
     """
     p = Path(path)
     rows = _read_point_rows(p)
@@ -190,6 +195,31 @@ def read_sites(
         raise InputFileError(f"{p}: lon/lat out of range (expected degrees, lon first)")
     x, y, _ = to_metric(lat, lon, np.zeros_like(lat), city.crs)
     xy = np.column_stack([x, y])
+    if reach_m is not None and len(city.features):
+        x0, y0, _, x1, y1, _ = city.bounds()
+        away = np.hypot(
+            np.maximum(0.0, np.maximum(x0 - xy[:, 0], xy[:, 0] - x1)),
+            np.maximum(0.0, np.maximum(y0 - xy[:, 1], xy[:, 1] - y1)),
+        )
+        near = away <= reach_m
+        if not near.any():
+            raise InputFileError(
+                f"{p}: none of its {len(rows)} sites lies within {reach_m:.0f} m of the "
+                f"model (nearest {away.min() / 1000:.3g} km away): lon and lat swapped, or "
+                "another place?"
+            )
+        if not near.all():
+            log.warning(
+                "%s: %d of %d sites lie farther than %.0f m from the model and see none of "
+                "it; left out (first: row %d)",
+                p,
+                int((~near).sum()),
+                len(rows),
+                reach_m,
+                int(np.flatnonzero(~near)[0]) + 1,
+            )
+            rows = [r for r, k in zip(rows, near, strict=True) if k]
+            lon, lat, xy = lon[near], lat[near], xy[near]
     ground = height_at(_ground_mesh(city), xy)
     # mount_height_m (what a run's cameras files carry, beside the lens elevation in
     # height_m) wins over height_m, which input files use for the height above ground.
