@@ -140,6 +140,13 @@ def test_view_screenshot(sample_run: Path, tmp_path: Path) -> None:
     assert shot.stat().st_size > 10_000
 
 
+def test_view_without_a_display_says_so(sample_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, text = _run(["view", str(sample_run)])
+    assert code == 2 and "no display" in text and "--screenshot" in text
+
+
 def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None:
     opts = RunOptions(cover=0.9, render=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
     res = run([sample_tile], opts)

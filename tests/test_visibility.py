@@ -472,6 +472,21 @@ def test_cache_hit_and_key_change(tmp_path: Path) -> None:
     assert len(keys) == 6
 
 
+def test_a_cache_that_cannot_be_written_costs_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wall = box((0.0, 10.0, 5.0), (10.0, 0.5, 10.0))
+    opts = options(LENS, [0.0, 90.0])
+    dem = demand([[0.0, 20.0, 1.5], [12.0, 20.0, 1.5], [15.0, 1.0, 1.5]])
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with caplog.at_level("WARNING", logger="placement.visibility"):
+        cov = compute_coverage(wall, opts, dem, Camera(), workers=1, cache_dir=blocker / "c")
+    assert cov.stats["visible_pairs"] == 2  # the run went on
+    assert "coverage cache not written" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
 def test_cache_is_pruned_least_recently_used_first(tmp_path: Path) -> None:
     from placement.visibility._coverage import prune_cache
 

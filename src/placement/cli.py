@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,7 +57,11 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     level = (
         logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     )
+    # One handler, on the stderr of this call (a script or test may call main() again).
+    for old in [h for h in log.handlers if h.get_name() == "placement-cli"]:
+        log.removeHandler(old)
     handler = logging.StreamHandler()
+    handler.set_name("placement-cli")
     handler.setFormatter(logging.Formatter("placement: %(levelname)s: %(message)s"))
     log.addHandler(handler)
     log.setLevel(level)
@@ -470,15 +475,27 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
     """Show the 3D scene of a `placement run` result folder."""
     with _errors(ctx.obj["verbose"]):
         from placement import render
-        from placement.errors import InputFileError
+        from placement.errors import InputFileError, OptionError
 
         scene_file = result_dir / "scene.npz"
         if not scene_file.exists():
             raise InputFileError(f"{result_dir}: no scene.npz here (not a placement run folder?)")
         scene = render.Scene.load(scene_file)
+        if screenshot is None and not _has_display():
+            raise OptionError(
+                "no display to open a window on (DISPLAY is not set): give --screenshot "
+                f"FILE.png, or open {result_dir / 'scene.html'} in a browser"
+            )
         render.show(scene, screenshot=screenshot)
         if screenshot is not None:
             click.echo(f"wrote {screenshot}")
+
+
+def _has_display() -> bool:
+    """Whether a window can open: on Linux and other X11 systems only with a display."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -235,10 +235,15 @@ def compute_coverage(
     }
     coverage = Coverage(matrix, n_options, n_points, key, stats)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        coverage.save(cache_file)
-        for gone in prune_cache(cache_file.parent, cache_max_bytes):
-            log.info("coverage cache: removed the least recently used %s", gone.name)
+        # The cache only saves time: a folder that cannot take the file costs a warning.
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            coverage.save(cache_file)
+        except (OSError, InputFileError) as exc:
+            log.warning("coverage cache not written (%s); the run goes on", exc)
+        else:
+            for gone in prune_cache(cache_file.parent, cache_max_bytes):
+                log.info("coverage cache: removed the least recently used %s", gone.name)
     log.info(
         "coverage: %d options x %d points, %d segments, %d visible pairs in %.2f s",
         n_options,
