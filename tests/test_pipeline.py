@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -363,3 +364,25 @@ def test_cameras_file_reads_back_as_the_same_cameras(sample_tile: Path, tmp_path
         )
         # The same cameras see the same points.
         assert again.camera_weight[: len(kept)].sum() == pytest.approx(base.camera_weight.sum())
+
+
+@pytest.mark.parametrize(
+    ("opts", "why"),
+    [
+        ({"budget": 0.5}, "below the cheapest camera"),
+        ({"k": 60}, "no street point is seen by 60 candidate cameras"),
+        ({"road_weight": 0.0, "sidewalk_weight": 0.0}, "every street point weighs 0"),
+    ],
+)
+def test_a_run_that_can_choose_nothing_says_why(
+    sample_tile: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    opts: dict[str, Any],
+    why: str,
+) -> None:
+    base = {"render": False, "time_limit_s": 5, "workers": 1, "cache_dir": str(tmp_path)}
+    with caplog.at_level("WARNING", logger="placement.pipeline"):
+        res = run([sample_tile], RunOptions(**{**base, **opts}))
+    assert len(res.plan.chosen) == 0
+    assert why in caplog.text

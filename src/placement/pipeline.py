@@ -453,6 +453,10 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
         plan = optimise.max_coverage(
             coverage.matrix, demand.weight, options.cost, budget=budget, **common
         )
+        if budget > 0 and not (~options.existing[np.asarray(plan.chosen)]).any():
+            why = _why_nothing(coverage, options, demand, opts, budget, min_level)
+            if why:
+                log.warning("optimise: no new camera chosen: %s", why)
     if plan.clock_cut:
         log.warning(
             "optimise: the time limit (%g s) stopped %s early: a rerun may "
@@ -461,6 +465,33 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
             ", ".join(plan.clock_cut),
         )
     return plan
+
+
+def _why_nothing(
+    coverage: Coverage,
+    options: Options,
+    demand: Demand,
+    opts: RunOptions,
+    budget: float,
+    min_level: int,
+) -> str:
+    """Why a max-coverage run with a budget chose no new camera, where the options say."""
+    new = ~options.existing
+    if not new.any():
+        return ""
+    cheapest = float(options.cost[new].min())
+    if cheapest > budget:
+        return f"the budget {budget:g} is below the cheapest camera ({cheapest:g})"
+    if not float(demand.weight.sum()) > 0:
+        return "every street point weighs 0 (--road-weight, --sidewalk-weight, --priority)"
+    seen_by = np.asarray((coverage.matrix >= min_level).sum(axis=0)).ravel()
+    if not (seen_by >= opts.k).any():
+        return (
+            f"no street point is seen by {opts.k} candidate cameras at {opts.min_level} or "
+            f"better (at most {int(seen_by.max()) if seen_by.size else 0}); lower --k or "
+            "--min-level, or add sites"
+        )
+    return ""
 
 
 def chosen_levels(
