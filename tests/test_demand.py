@@ -90,3 +90,28 @@ def test_bad_priority_and_options(tmp_path: Path) -> None:
         read_priority(p, "EPSG:6674")
     with pytest.raises(OptionError, match="spacing"):
         sample_demand(cross_city(), spacing_m=0.0)
+
+
+def test_grid_in_chunks_is_the_whole_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    import placement.demand as dm
+
+    # An L-shaped street with a hole, against one meshgrid over its box; chunks of 7 cells
+    # make many chunk edges, some chunks empty.
+    area = shapely.union_all(
+        [shapely.box(3.3, 1.1, 60.2, 9.9), shapely.box(50.0, 1.1, 60.2, 80.5)]
+    ).difference(shapely.box(52.0, 30.0, 56.0, 40.0))
+    s = 2.0
+    minx, miny, maxx, maxy = area.bounds
+    gx = np.arange(np.ceil(minx / s), np.floor(maxx / s) + 1) * s
+    gy = np.arange(np.ceil(miny / s), np.floor(maxy / s) + 1) * s
+    xx, yy = np.meshgrid(gx, gy)
+    keep = shapely.contains_xy(area, xx.ravel(), yy.ravel())
+    monkeypatch.setattr(dm, "GRID_CHUNK", 7)
+    x, y = dm._grid_on(area, s)
+    np.testing.assert_array_equal(x, xx.ravel()[keep])
+    np.testing.assert_array_equal(y, yy.ravel()[keep])
+    # Two streets 50 km apart cost their own points, not the box around both.
+    far = shapely.union_all([shapely.box(0, 0, 20, 10), shapely.box(50_000, 0, 50_020, 10)])
+    monkeypatch.setattr(dm, "GRID_CHUNK", 1024)
+    x, _ = dm._grid_on(far, s)
+    assert x.size == 2 * 9 * 4 and (x < 21).sum() == 9 * 4

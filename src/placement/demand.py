@@ -21,8 +21,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 
 from placement.crs import to_metric
@@ -31,6 +33,7 @@ from placement.heights import height_at
 from placement.model import City, Demand, SurfaceKind
 
 log = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
 
 #: Largest number of demand points one call will create (about 400 km^2 of road at 2 m).
 MAX_POINTS = 20_000_000
@@ -49,6 +52,45 @@ class Priority:
     #: Per polygon, why it cannot hold any point ("" when nothing is known to be wrong),
     #: e.g. coordinates that are no longitude, latitude; said when it holds no demand.
     problems: tuple[str, ...] = ()
+
+
+#: Grid cells per side of the chunks the street grid is laid in: only chunks that touch a
+#: road are sampled, so tiles far apart cost their roads, not the box around them all.
+GRID_CHUNK = 1024
+
+
+def _grid_on(area: Any, spacing_m: float) -> tuple[FloatArray, FloatArray]:
+    """The points of the global grid of ``spacing_m`` inside ``area``, by row (y) then
+    column (x)."""
+    minx, miny, maxx, maxy = area.bounds
+    ix0, ix1 = int(np.ceil(minx / spacing_m)), int(np.floor(maxx / spacing_m))
+    iy0, iy1 = int(np.ceil(miny / spacing_m)), int(np.floor(maxy / spacing_m))
+    shapely.prepare(area)
+    xs: list[FloatArray] = []
+    ys: list[FloatArray] = []
+    count = 0
+    for cy in range(iy0, iy1 + 1, GRID_CHUNK):
+        gy = np.arange(cy, min(cy + GRID_CHUNK - 1, iy1) + 1) * spacing_m
+        for cx in range(ix0, ix1 + 1, GRID_CHUNK):
+            gx = np.arange(cx, min(cx + GRID_CHUNK - 1, ix1) + 1) * spacing_m
+            if not area.intersects(shapely.box(gx[0], gy[0], gx[-1], gy[-1])):
+                continue
+            xx, yy = np.meshgrid(gx, gy)
+            x, y = xx.ravel(), yy.ravel()
+            keep = shapely.contains_xy(area, x, y)
+            xs.append(x[keep])
+            ys.append(y[keep])
+            count += int(keep.sum())
+            if count > MAX_POINTS:
+                raise OptionError(
+                    f"demand spacing {spacing_m:g} m puts more than {MAX_POINTS:,} points on "
+                    f"the {area.area:.0f} m^2 of road surface; use a larger --demand-spacing-m"
+                )
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    order = np.lexsort((x, y))  # by row, then column, as one grid over the whole box
+    return x[order], y[order]
 
 
 def sample_demand(
@@ -95,19 +137,7 @@ def sample_demand(
         everything = everything.intersection(clip)
     if everything.is_empty:
         return empty
-    minx, miny, maxx, maxy = everything.bounds
-    gx = np.arange(np.ceil(minx / spacing_m), np.floor(maxx / spacing_m) + 1) * spacing_m
-    gy = np.arange(np.ceil(miny / spacing_m), np.floor(maxy / spacing_m) + 1) * spacing_m
-    if gx.size * gy.size > MAX_POINTS * 4:
-        raise OptionError(
-            f"demand spacing {spacing_m} m over {maxx - minx:.0f} x {maxy - miny:.0f} m "
-            "would make too many points; use a larger --demand-spacing-m"
-        )
-    xx, yy = np.meshgrid(gx, gy)
-    x, y = xx.ravel(), yy.ravel()
-    shapely.prepare(everything)
-    keep = shapely.contains_xy(everything, x, y)
-    x, y = x[keep], y[keep]
+    x, y = _grid_on(everything, spacing_m)
     if not x.size:
         raise OptionError(
             f"{_inputs(city)}: demand spacing {spacing_m:g} m puts no grid point on the "
