@@ -361,3 +361,13 @@ def test_a_spacing_that_misses_every_road_says_so() -> None:
         OptionError, match=r"spacing 1e\+06 m puts no grid point .* smaller --demand-spacing-m"
     ):
         sample_demand(cross_city(), spacing_m=1e6)
+
+
+def test_tiles_of_far_apart_places_give_one_warning(tmp_path: Path) -> None:
+    osaka = write(tmp_path, "osaka.gml", document(tile(34.63, 135.42)))
+    kobe = write(tmp_path, "kobe.gml", document(tile(34.69, 135.19)))  # 22 km away
+    tokyo = write(tmp_path, "tokyo.gml", document(tile(35.68, 139.77)))
+    assert read_citygml([osaka, kobe]).warnings == ()
+    city = read_citygml([osaka, tokyo])
+    (msg,) = city.warnings
+    assert msg.startswith("inputs span 39") and "different places" in msg  # ~400 km

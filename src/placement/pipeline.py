@@ -467,7 +467,7 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
     return plan
 
 
-def _why_nothing(
+def _why_nothing(  # noqa: PLR0917 (solve's own values, passed on)
     coverage: Coverage,
     options: Options,
     demand: Demand,

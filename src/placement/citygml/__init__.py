@@ -217,6 +217,7 @@ def read_citygml(
     source_crs = ", ".join(f"EPSG:{c}" for c in codes) if codes else "unknown"
     assert target is not None
     city = merge(parts, target, source_crs, tuple(s.label for s in sources))
+    empty_warnings += _far_apart(city)
     if empty_warnings:
         city = City(
             **{**city.__dict__, "warnings": tuple(empty_warnings) + city.warnings},
@@ -231,6 +232,27 @@ def read_citygml(
         len(city.warnings),
     )
     return city
+
+
+#: Inputs spread wider than this are likely different places (a city's tiles for one run
+#: are a few km across; a whole ward about 10 km).
+FAR_APART_M = 30_000.0
+
+
+def _far_apart(city: City) -> list[str]:
+    """A warning (also logged) when the inputs spread over different places: they all
+    share the first file's plane zone, which distorts distances far from it."""
+    out = []
+    x0, y0, _, x1, y1, _ = city.bounds()
+    span = max(x1 - x0, y1 - y0)
+    if span > FAR_APART_M:
+        out.append(
+            f"inputs span {span / 1000:.0f} km: tiles of different places? (one run is meant "
+            f"for one area, all in {city.crs}, which distorts distances far from its zone)"
+        )
+    for msg in out:
+        log.warning("%s", msg)
+    return out
 
 
 def _load_one(source: Source, target: str | None, default_height_m: float) -> _Loaded:
