@@ -306,7 +306,12 @@ _RUN_HELP = {
 @click.option(
     "--no-cache", is_flag=True, default=None, help="Neither read nor write the visibility cache."
 )
-@click.option("--no-render", is_flag=True, default=None, help="Skip scene.png / scene.html.")
+@click.option(
+    "--no-render",
+    is_flag=True,
+    default=None,
+    help="Skip the picture: scene.png, scene.html and scene.npz (so no placement view).",
+)
 @click.option("--no-html", is_flag=True, default=None, help="Skip scene.html.")
 @click.option(
     "--halo",
