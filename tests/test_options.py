@@ -184,26 +184,6 @@ def test_budget_zero_and_default_budget_are_recorded() -> None:
     assert RunOptions(**d).to_dict() == d
 
 
-@pytest.fixture(scope="module")
-def existing_csv(tmp_path_factory: pytest.TempPathFactory, sample_tile: Path) -> Path:
-    """One installed camera on the sample tile: the first road-edge site, looking east."""
-    from placement.crs import to_lonlat
-
-    folder = tmp_path_factory.mktemp("existing")
-    base = run(
-        [sample_tile],
-        RunOptions(
-            budget=1, render=False, workers=1, time_limit_s=5, cache_dir=str(folder / "cache")
-        ),
-    )
-    site = int(np.flatnonzero(np.array(base.sites.source) == "road-edge")[0])
-    xyz = base.sites.xyz[site : site + 1]
-    lon, lat = to_lonlat(xyz[:, 0], xyz[:, 1], base.city.crs)
-    ex = folder / "existing.csv"
-    ex.write_text(f"id,lon,lat,heading_deg\nold-1,{lon[0]:.9f},{lat[0]:.9f},90\n")
-    return ex
-
-
 def test_budget_zero_scores_the_existing_cameras_alone(
     sample_tile: Path, existing_csv: Path, tmp_path: Path
 ) -> None:

@@ -159,25 +159,12 @@ def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None
     assert res.summary["plan"]["bound"] <= res.summary["plan"]["objective"] + 1e-9
 
 
-def test_existing_cameras_are_kept(sample_tile: Path, tmp_path: Path) -> None:
-    from placement.crs import to_lonlat
-
-    base = run(
-        [sample_tile],
-        RunOptions(budget=3, render=False, workers=1, time_limit_s=5, cache_dir=str(tmp_path)),
-    )
-    # Declare the first road-edge site, looking east, as an installed camera.
-    site = int(np.flatnonzero(np.array(base.sites.source) == "road-edge")[0])
-    lon, lat = to_lonlat(
-        base.sites.xyz[site : site + 1, 0], base.sites.xyz[site : site + 1, 1], base.city.crs
-    )
-    ex = tmp_path / "existing.csv"
-    ex.write_text(f"id,lon,lat,heading_deg\nold-1,{lon[0]:.9f},{lat[0]:.9f},90\n")
+def test_existing_cameras_are_kept(sample_tile: Path, existing_csv: Path, tmp_path: Path) -> None:
     res = run(
         [sample_tile],
         RunOptions(
             budget=3,
-            existing_file=str(ex),
+            existing_file=str(existing_csv),
             render=False,
             workers=1,
             time_limit_s=5,
