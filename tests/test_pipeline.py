@@ -373,3 +373,10 @@ def test_a_run_that_can_choose_nothing_says_why(
         res = run([sample_tile], RunOptions(**{**base, **opts}))
     assert len(res.plan.chosen) == 0
     assert why in caplog.text
+
+
+def test_inspect_of_a_file_without_surfaces_says_so(plateau: Path) -> None:
+    # Nagaoka furniture drawn only as a LOD0 MultiCurve: one feature, no triangles.
+    code, text = _run(["inspect", str(plateau / "nusamai" / "56380598_frn_6697_op.gml")])
+    assert code == 0, text
+    assert "bounds: none (no surface geometry" in text and "triangles: 0" in text

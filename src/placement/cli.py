@@ -111,10 +111,13 @@ def _print_inspect(info: dict[str, Any]) -> None:
     console.print(t)
     b = info["bounds_m"]
     console.print(f"CRS: {info['crs']} (from {info.get('source_crs', '?')})")
-    console.print(
-        f"bounds: x {b[0]:.1f}..{b[3]:.1f}  y {b[1]:.1f}..{b[4]:.1f}  z {b[2]:.1f}..{b[5]:.1f} m "
-        f"({b[3] - b[0]:.0f} x {b[4] - b[1]:.0f} m)"
-    )
+    if info["triangles"]:
+        console.print(
+            f"bounds: x {b[0]:.1f}..{b[3]:.1f}  y {b[1]:.1f}..{b[4]:.1f}  "
+            f"z {b[2]:.1f}..{b[5]:.1f} m ({b[3] - b[0]:.0f} x {b[4] - b[1]:.0f} m)"
+        )
+    else:  # e.g. furniture drawn only as LOD0 lines: features, but nothing to see or block
+        console.print("bounds: none (no surface geometry: nothing to block a view or to watch)")
     console.print(f"triangles: {info['triangles']:,}   poles: {info.get('poles', 0)}")
     console.print(f"ground heights: {info.get('ground_source', '?')}")
     console.print(f"warnings: {info['warnings']}   skipped features: {info['skipped']}")
