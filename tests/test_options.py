@@ -176,7 +176,9 @@ def test_config_paths_are_relative_to_the_config_folder(
 
 
 def test_budget_zero_and_default_budget_are_recorded() -> None:
-    assert RunOptions(budget=0).budget == 0.0
+    assert RunOptions(budget=0, existing_file="cams.csv").budget == 0.0
+    with pytest.raises(OptionError, match="--budget 0 chooses nothing"):
+        RunOptions(budget=0)  # nothing installed to score
     assert RunOptions().to_dict()["budget"] == DEFAULT_BUDGET == 10
     assert RunOptions(cover=0.5).to_dict()["budget"] is None
     # The recorded options rebuild the same options.
@@ -243,3 +245,11 @@ def test_config_with_relative_side_file_runs_from_another_folder(
     again = RunOptions(**s["options"])
     assert again.existing_file == str(folder / "cams.csv")
     assert again.to_dict(absolute_paths=True) == s["options"]
+
+
+def test_cache_dir_is_recorded_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    d = RunOptions(cache_dir="rel/cache").to_dict(absolute_paths=True)
+    assert d["cache_dir"] == str(tmp_path / "rel" / "cache")
+    with pytest.raises(OptionError, match="--workers must be at most"):
+        RunOptions(workers=10**9)

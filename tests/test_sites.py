@@ -136,7 +136,9 @@ def test_make_options_headings_tilts_and_existing(tmp_path: Path) -> None:
     assert len(ptz) == 2
 
 
-def test_fixed_tilts_and_mount_height_columns(tmp_path: Path) -> None:
+def test_fixed_tilts_and_mount_height_columns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     city = cross_city()
     lon, lat = _lonlat(X0, Y0 - 30)
     lon2, lat2 = _lonlat(X0 + 4, Y0 - 30)
@@ -148,8 +150,11 @@ def test_fixed_tilts_and_mount_height_columns(tmp_path: Path) -> None:
         f"a,{lon},{lat},{GROUND_Z + 7.5},7.5,90,35\n"
         f"b,{lon2},{lat2},5,,,12\n"
     )
-    s = read_sites(p, city, mount_height_m=6.0)
+    with caplog.at_level("WARNING", logger="placement.sites"):
+        s = read_sites(p, city, mount_height_m=6.0)
     np.testing.assert_allclose(s.xyz[:, 2], [GROUND_Z + 7.5, GROUND_Z + 5.0], atol=0.01)
+    # Row b's height_m is read as a mount height, which a cameras file's is not: say so.
+    assert "height_m read as the lens height above the ground" in caplog.text
     np.testing.assert_allclose(s.fixed_tilts(), [35.0, 12.0])
     opts = make_options(s, Camera(), headings=4, tilts_deg=(10, 30))
     # a: heading and tilt fixed, one option; b: tilt fixed, four headings.

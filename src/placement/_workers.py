@@ -142,8 +142,12 @@ def workers(n: int) -> Iterator[list[Worker]]:
 @atexit.register
 def _close_all() -> None:
     with _lock:
-        for w in _idle:
-            w.close()
+        try:
+            for w in _idle:
+                w.close()
+        except KeyboardInterrupt:  # Ctrl-C while the process ends: stop them now, quietly
+            for w in _idle:
+                w.kill()
         _idle.clear()
 
 

@@ -334,12 +334,14 @@ def run(
     """
     verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
     with _errors(verbose):
+        from placement.io import check_writable
         from placement.pipeline import RunOptions
         from placement.pipeline import run as run_pipeline
 
         _require_exist(paths)
         overrides = _overrides(kw)
         opts = RunOptions.from_toml(config, **overrides) if config else RunOptions(**overrides)
+        check_writable(out_dir)  # before the progress bars start
         with _progress(quiet) as report:
             result = run_pipeline(list(paths), opts, out_dir=out_dir, progress=report)
         if not quiet:
@@ -371,10 +373,12 @@ def _overrides(kw: dict[str, Any]) -> dict[str, Any]:
             continue
         if key == "tilts_deg":
             try:
-                value = tuple(float(t) for t in str(value).split(",") if t.strip())
+                value = tuple(float(t) for t in str(raw).split(",") if t.strip())
+                if not value:
+                    raise ValueError
             except ValueError:
                 raise OptionError(
-                    f"--tilts-deg must be comma-separated numbers, got {value!r}"
+                    f"--tilts-deg must be comma-separated numbers, got {raw!r}"
                 ) from None
         if isinstance(value, Path):
             value = str(value)

@@ -72,6 +72,8 @@ _BOOLS = frozenset({"road_edge_sites", "plateau_poles", "use_cache", "render", "
 _INTS = frozenset({"headings", "k", "max_per_site", "seed", "workers"})
 #: The largest seed every solver takes (CP-SAT's is a 32-bit int).
 _MAX_SEED = 2**31 - 1
+#: More processes than this is a typo (each loader worker costs about 100 MB).
+_MAX_WORKERS = 256
 #: Command-line spellings that are not ``--`` + the field name with dashes.
 _FLAGS = {
     "time_limit_s": "--time-limit",
@@ -196,6 +198,8 @@ def _check_field(name: str, value: Any) -> Any:
             raise OptionError(f"{_flag(name)} must be >= {low}, got {n}")
         if name == "seed" and n > _MAX_SEED:
             raise OptionError(f"--seed must be at most {_MAX_SEED}, got {n}")
+        if name == "workers" and n > _MAX_WORKERS:
+            raise OptionError(f"--workers must be at most {_MAX_WORKERS}, got {n}")
         return n
     x = _as_float(name, value)
     if name == "budget" and x < 0:
@@ -273,6 +277,10 @@ class RunOptions:
             raise OptionError("give either --budget or --cover, not both")
         if self.camera is not None and self.camera_file is not None:
             raise OptionError("give --camera or --camera-file, not both")
+        if self.budget == 0 and self.existing_file is None:
+            raise OptionError(
+                "--budget 0 chooses nothing: it scores the cameras of --existing FILE alone"
+            )
 
     @property
     def problem(self) -> str:
@@ -305,7 +313,7 @@ class RunOptions:
         d["camera"] = self.camera_name
         d["budget"] = self.effective_budget
         if absolute_paths:
-            for key in SIDE_FILE_OPTIONS:
+            for key in _PATH_OPTIONS:
                 if d[key] is not None:
                     d[key] = str(Path(d[key]).resolve())
             d["halo"] = [h if h in _HALO_WORDS else str(Path(h).resolve()) for h in d["halo"]]
@@ -568,12 +576,16 @@ def run(
         )
     if city.warnings:
         # One line on the terminal; every message goes to the report and summary.json.
-        log.warning(
-            "%d features skipped, %d warnings while loading (report.md lists them); first: %s",
-            city.skipped,
-            len(city.warnings),
-            city.warnings[0],
-        )
+        n = len(city.warnings)
+        if n == 1:
+            log.warning("%s", city.warnings[0])
+        else:
+            log.warning(
+                "%d features skipped, %d warnings while loading (report.md lists them); first: %s",
+                city.skipped,
+                n,
+                city.warnings[0],
+            )
     with stage("halo"):
         # Neighbouring tiles' buildings occlude too, but they make no sites, demand or
         # picture: they join the occluder mesh of the visibility stage only.

@@ -195,6 +195,7 @@ def read_sites(
         raise InputFileError(f"{p}: lon/lat out of range (expected degrees, lon first)")
     x, y, _ = to_metric(lat, lon, np.zeros_like(lat), city.crs)
     xy = np.column_stack([x, y])
+    noun = "cameras" if existing else "sites"
     if reach_m is not None and len(city.features):
         x0, y0, _, x1, y1, _ = city.bounds()
         away = np.hypot(
@@ -204,17 +205,18 @@ def read_sites(
         near = away <= reach_m
         if not near.any():
             raise InputFileError(
-                f"{p}: none of its {len(rows)} sites lies within {reach_m:.0f} m of the "
+                f"{p}: none of its {len(rows)} {noun} lies within {reach_m:.0f} m of the "
                 f"model (nearest {away.min() / 1000:.3g} km away): lon and lat swapped, or "
                 "another place?"
             )
         if not near.all():
             log.warning(
-                "%s: %d of %d sites lie farther than %.0f m from the model and see none of "
+                "%s: %d of %d %s lie farther than %.0f m from the model and see none of "
                 "it; left out (first: row %d)",
                 p,
                 int((~near).sum()),
                 len(rows),
+                noun,
                 reach_m,
                 int(np.flatnonzero(~near)[0]) + 1,
             )
@@ -222,7 +224,15 @@ def read_sites(
             lon, lat, xy = lon[near], lat[near], xy[near]
     ground = height_at(_ground_mesh(city), xy)
     # mount_height_m (what a run's cameras files carry, beside the lens elevation in
-    # height_m) wins over height_m, which input files use for the height above ground.
+    # height_m) wins over height_m, which older input files used for the height above
+    # ground: read so, with a warning, as a cameras file that lost its mount column would
+    # put every lens one ground height too high.
+    if any("height_m" in r and "mount_height_m" not in r for r in rows):
+        log.warning(
+            "%s: height_m read as the lens height above the ground; name that column "
+            "mount_height_m (in a run's cameras files height_m is the lens elevation)",
+            p,
+        )
     mount = np.array(
         [r.get("mount_height_m", r.get("height_m", mount_height_m)) for r in rows], float
     )

@@ -240,7 +240,7 @@ FAR_APART_M = 30_000.0
 
 
 def _far_apart(city: City) -> list[str]:
-    """A warning (also logged) when the inputs spread over different places: they all
+    """A warning when the inputs spread over different places: they all
     share the first file's plane zone, which distorts distances far from it."""
     out = []
     x0, y0, _, x1, y1, _ = city.bounds()
@@ -250,9 +250,7 @@ def _far_apart(city: City) -> list[str]:
             f"inputs span {span / 1000:.0f} km: tiles of different places? (one run is meant "
             f"for one area, all in {city.crs}, which distorts distances far from its zone)"
         )
-    for msg in out:
-        log.warning("%s", msg)
-    return out
+    return out  # not logged here: the caller reports load warnings (run: one line)
 
 
 def _load_one(source: Source, target: str | None, default_height_m: float) -> _Loaded:
