@@ -115,3 +115,35 @@ def test_grid_in_chunks_is_the_whole_grid(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(dm, "GRID_CHUNK", 1024)
     x, _ = dm._grid_on(far, s)
     assert x.size == 2 * 9 * 4 and (x < 21).sum() == 9 * 4
+
+
+def test_every_point_knows_its_road() -> None:
+    city = cross_city()
+    d = sample_demand(city, spacing_m=2.0)
+    assert d.road is not None
+    # North-south street (first listed where the arms overlap), west arm, east sidewalk.
+    assert np.bincount(d.road, minlength=3).tolist() == [245, 110, 110]
+    assert (d.road[d.kind == SurfaceKind.SIDEWALK] == 2).all()
+
+
+def test_street_coverage_sums_and_order() -> None:
+    from placement.streets import street_coverage, street_summary
+
+    city = cross_city()
+    d = sample_demand(city, spacing_m=2.0, sidewalk_weight=2.0)
+    assert d.road is not None
+    covered = d.road == 1  # the west arm only
+    covered[np.flatnonzero(d.road == 0)[:45]] = True  # and 45 of the 245 north-south points
+    rows = street_coverage(city, d, covered)
+    # Worst first: the sidewalk (110 points x 2 unseen), then north-south (200 unseen).
+    assert [r["road_id"] for r in rows] == ["walk-e", "road-ns", "road-ew"]
+    assert [r["uncovered_weight"] for r in rows] == [220.0, 200.0, 0.0]
+    assert [r["covered_fraction"] for r in rows] == [0.0, round(45 / 245, 4), 1.0]
+    assert sum(r["weight"] for r in rows) == pytest.approx(d.weight.sum())
+    # Each street's point is on the street: the sidewalk's lies east of the crossing.
+    walk = rows[0]
+    lon_c, lat_c = to_lonlat(np.array([X0 + 5.0]), np.array([Y0]), city.crs)
+    assert walk["lon"] > lon_c[0] and abs(walk["lat"] - lat_c[0]) < 1e-4
+    s = street_summary(rows, top=2)
+    assert (s["total"], s["not_seen"], s["fully_covered"]) == (3, 1, 1)
+    assert [r["road_id"] for r in s["least_covered"]] == ["walk-e", "road-ns"]

@@ -56,6 +56,7 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
         "scene.png",
         "scene.html",
         "scene.npz",
+        "streets.csv",
     } <= names
     summary = json.loads((sample_run / "summary.json").read_text())
     cams = json.loads((sample_run / "cameras.geojson").read_text())
@@ -91,6 +92,22 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     with (sample_run / "cameras.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == [f["properties"]["id"] for f in cams["features"]]
+    # Streets: their sums are the points', and each point's road_id is one of them.
+    with (sample_run / "streets.csv").open() as f:
+        streets = list(csv.DictReader(f))
+    assert sum(int(r["points"]) for r in streets) == len(pts)
+    assert sum(float(r["covered_weight"]) for r in streets) == pytest.approx(w, rel=1e-6)
+    by_road: dict[str, float] = {}
+    for f in seen:
+        by_road[f["properties"]["road_id"]] = (
+            by_road.get(f["properties"]["road_id"], 0.0) + (f["properties"]["weight"])
+        )
+    for r in streets:
+        assert float(r["covered_weight"]) == pytest.approx(by_road.get(r["road_id"], 0.0))
+    unc = [float(r["uncovered_weight"]) for r in streets]
+    assert unc == sorted(unc, reverse=True)
+    assert summary["streets"]["total"] == len(streets)
+    assert "## Streets left most uncovered" in (sample_run / "report.md").read_text()
 
 
 def test_png_shows_red_and_green_streets(sample_run: Path) -> None:

@@ -169,7 +169,28 @@ def sample_demand(
     xy = np.column_stack([x, y])
     ground = height_at(city.roads if city.roads.n_triangles else city.occluders, xy)
     xyz = np.column_stack([xy, ground + target_height_m])
-    return Demand(xyz, ground, weight, kind, float(spacing_m))
+    road = _road_of(polys, kinds, np.asarray(area.feature), np.column_stack([x, y]), kind)
+    return Demand(xyz, ground, weight, kind, float(spacing_m), road)
+
+
+def _road_of(
+    polys: np.ndarray, kinds: np.ndarray, feature: np.ndarray, xy: FloatArray, kind: np.ndarray
+) -> npt.NDArray[np.int32]:
+    """(N,) the feature row of the road surface each point ``xy`` lies on (-1: none): of
+    the surfaces under a point, one of its own kind (sidewalk or carriageway) first, then
+    the first listed."""
+    out = np.full(xy.shape[0], -1, np.int32)
+    if not xy.size or not polys.size:
+        return out
+    tree = shapely.STRtree(polys)
+    pt, poly = tree.query(shapely.points(xy), predicate="intersects")
+    if not pt.size:
+        return out
+    order = np.lexsort((poly, kinds[poly] != kind[pt], pt))
+    pt, poly = pt[order], poly[order]
+    first = np.r_[True, pt[1:] != pt[:-1]]
+    out[pt[first]] = feature[poly[first]]
+    return out
 
 
 def _inputs(city: City) -> str:

@@ -381,6 +381,7 @@ def write_coverage_geojson(
     level: Int8Array | None = None,
     ids: Sequence[str] = (),
     min_level: int = 1,
+    road_ids: Sequence[str | None] | None = None,
 ) -> None:
     """Write one 3D Point per demand point with who sees it and how well.
 
@@ -397,14 +398,16 @@ def write_coverage_geojson(
     ids : (K,) camera id of each row of a sparse ``seen_by``.
     min_level : a camera is listed in ``seen_by`` when it sees the point at this DORI
         level or better.
+    road_ids : (N,) the gml:id of the road surface each point lies on (None: unknown);
+        the ``road_id`` property is left out when not given.
 
     Notes
     -----
     Properties: ``index`` (row of the demand arrays), ``z_m`` (target point height),
-    ``ground_z_m``, ``weight``, ``kind`` ("road" / "sidewalk"), ``seen_by`` (list of camera
-    ids), ``level`` (1..4 or null when unseen) and ``level_name`` ("detection" ...
-    "identification" or null). The text is assembled with string joins rather than one
-    dict per point because this file is written for 100k+ points.
+    ``ground_z_m``, ``weight``, ``kind`` ("road" / "sidewalk"), ``road_id``, ``seen_by``
+    (list of camera ids), ``level`` (1..4 or null when unseen) and ``level_name``
+    ("detection" ... "identification" or null). The text is assembled with string joins
+    rather than one dict per point because this file is written for 100k+ points.
     """
     n = len(demand)
     lists, best = _seen_lists(seen_by, n, ids, min_level)
@@ -429,18 +432,49 @@ def write_coverage_geojson(
     lvl_num = ["null", "1", "2", "3", "4"]
     lvl_name = ["null", *(json.dumps(s) for s in LEVEL_NAMES)]
     lvl = np.clip(level, 0, 4).tolist()
+    if road_ids is None:
+        road_s = [""] * n
+    else:
+        if len(road_ids) != n:
+            raise ValueError(f"coverage: {n} demand points but {len(road_ids)} road ids")
+        names = {r: f'"road_id":{json.dumps(r, ensure_ascii=False)},' for r in set(road_ids)}
+        road_s = [names[r] for r in road_ids]
 
     head = '{"type":"Feature","geometry":{"type":"Point","coordinates":['
     parts = [
         f'{head}{lon_s[i]},{lat_s[i]},{z_s[i]}]}},"properties":{{"index":{i},'
         f'"z_m":{z_s[i]},"ground_z_m":{g_s[i]},"weight":{w_s[i]},"kind":{kind_s[i]},'
-        f'"seen_by":[{lists[i]}],"level":{lvl_num[lvl[i]]},"level_name":{lvl_name[lvl[i]]}}}}}'
+        f'{road_s[i]}"seen_by":[{lists[i]}],"level":{lvl_num[lvl[i]]},'
+        f'"level_name":{lvl_name[lvl[i]]}}}}}'
         for i in range(n)
     ]
     with Path(path).open("w", encoding="utf-8") as f:
         f.write('{"type":"FeatureCollection","features":[\n')
         f.write(",\n".join(parts))
         f.write("\n]}\n")
+
+
+#: Columns of ``streets.csv``, one row per road surface feature with demand points.
+STREET_COLUMNS = (
+    "road_id",
+    "class",
+    "points",
+    "weight",
+    "covered_weight",
+    "covered_fraction",
+    "uncovered_weight",
+    "lon",
+    "lat",
+)
+
+
+def write_streets_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write the per-street coverage rows (:data:`STREET_COLUMNS`) as CSV."""
+    with Path(path).open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(STREET_COLUMNS))
+        w.writeheader()
+        for row in rows:
+            w.writerow({c: row[c] for c in STREET_COLUMNS})
 
 
 def _fmt(values: npt.ArrayLike, decimals: int) -> list[str]:

@@ -299,6 +299,8 @@ class Demand:
     weight : (N,) float64, how much seeing this point is worth (>= 0).
     kind : (N,) int8 :class:`SurfaceKind` of the road surface (ROAD or SIDEWALK).
     spacing_m : the sampling grid spacing, metres.
+    road : (N,) int32 row of ``City.features`` of the road surface (Road, or its traffic
+        area) each point lies on, -1 where unknown; None when not recorded.
     """
 
     xyz: FloatArray
@@ -306,6 +308,7 @@ class Demand:
     weight: FloatArray
     kind: Int8Array
     spacing_m: float
+    road: IntArray | None = None
 
     def __len__(self) -> int:
         return int(self.xyz.shape[0])

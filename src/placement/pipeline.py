@@ -34,6 +34,7 @@ from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
 from placement.report import write_report
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
+from placement.streets import street_coverage, street_summary
 from placement.visibility import Coverage, compute_coverage
 
 log = logging.getLogger(__name__)
@@ -387,6 +388,7 @@ class Result:
     out_dir: Path | None = None
     files: tuple[str, ...] = field(default_factory=tuple)
     halo: Halo | None = None
+    streets: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_camera_for(opts: RunOptions) -> Camera:
@@ -638,6 +640,7 @@ def run(
     levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
+    streets = street_coverage(city, demand, levels >= min_level)
     summary = make_summary(
         paths,
         opts,
@@ -651,9 +654,21 @@ def run(
         levels=levels,
         timings=timings,
         halo=halo,
+        streets=streets,
     )
     result = Result(
-        city, camera, sites, options, demand, coverage, plan, levels, cam_weight, summary, halo=halo
+        city,
+        camera,
+        sites,
+        options,
+        demand,
+        coverage,
+        plan,
+        levels,
+        cam_weight,
+        summary,
+        halo=halo,
+        streets=streets,
     )
     if out_dir is not None:
         with stage("write"):
@@ -704,8 +719,10 @@ def make_summary(
     levels: npt.NDArray[np.int8],
     timings: dict[str, float],
     halo: Halo | None = None,
+    streets: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Everything needed to understand and reproduce a run, as plain JSON-able values."""
+    """Everything needed to understand and reproduce a run, as plain JSON-able values
+    (``streets``: the rows of :func:`placement.streets.street_coverage`, summarised)."""
     w = demand.weight
     total_w = float(w.sum())
     n = len(demand)
@@ -782,6 +799,7 @@ def make_summary(
             "k": opts.k,
             "by_level": by_level,
         },
+        "streets": street_summary(streets or []),
         "timings_s": dict(timings),
     }
 
@@ -817,7 +835,9 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             level=result.levels,
             ids=ids,
             min_level=min_level,
+            road_ids=_road_ids(result.city, result.demand),
         )
+        io.write_streets_csv(stage_dir / "streets.csv", result.streets)
         picture: str | None = None
         if opts.render:
             from placement import render
@@ -840,6 +860,14 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
         write_report(stage_dir / "report.md", result.summary, picture=picture)
         written = sorted(p.name for p in stage_dir.iterdir())
     return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
+
+
+def _road_ids(city: City, demand: Demand) -> list[str | None] | None:
+    """The gml:id of the road surface under each demand point (None where unknown)."""
+    if demand.road is None:
+        return None
+    ids = city.features.ids
+    return [ids[r] if r >= 0 else None for r in demand.road.tolist()]
 
 
 def _title(result: Result) -> str:

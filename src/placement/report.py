@@ -108,6 +108,28 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
             )
         lines.append("")
 
+    streets = _dict(s.get("streets"))
+    least = streets.get("least_covered")
+    if isinstance(least, list) and least:
+        lines += [
+            "## Streets left most uncovered",
+            "",
+            f"{_num(streets.get('total'))} road surfaces with street points: "
+            f"{_num(streets.get('not_seen'))} not seen at all, "
+            f"{_num(streets.get('fully_covered'))} fully covered. All of them, worst first: "
+            "`streets.csv`; their points carry `road_id` in `coverage.geojson`.",
+            "",
+            "| Road | Class | Points | Covered | Uncovered weight |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for r in least:
+            d = _dict(r)
+            lines.append(
+                f"| `{d.get('road_id')}` | {d.get('class')} | {_num(d.get('points'))} "
+                f"| {_pct(d.get('covered_fraction'))} | {_num(d.get('uncovered_weight'))} |"
+            )
+        lines.append("")
+
     if counts:
         lines += ["## Model", "", "| | |", "|---|---:|"]
         lines += [f"| {k.replace('_', ' ')} | {_num(v)} |" for k, v in counts.items()]
