@@ -939,3 +939,52 @@ def test_ctrl_c_after_an_exact_solve_still_interrupts() -> None:
         [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60
     )
     assert (r.returncode, r.stdout.strip()) == (0, "interrupted"), r.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_limit": None}, "time_limit must be a positive number"),
+        ({"time_limit": "5"}, "time_limit must be a positive number"),
+        ({"seed": None}, "seed must be an integer"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"seed": -5}, "seed must be an integer from 0"),
+        ({"min_level": 2.9}, "min_level must be a whole DORI level"),
+        ({"min_level": True}, "min_level must be a whole DORI level"),
+        ({"min_level": "sharp"}, "min_level must be 1..4 or one of detection"),
+        ({"budget": True}, "budget must be a finite number"),
+        ({"weights": ["a"] * 6}, "weights must be numbers"),
+        ({"existing": np.array([0, 0, 1, 0, 0])}, "looks like a 0/1 mask"),
+    ],
+)
+def test_bad_arguments_are_option_errors(kwargs: dict[str, Any], message: str) -> None:
+    A = sp.csr_matrix(np.eye(5, 6, dtype=np.int8))
+    args: dict[str, Any] = {"budget": 2, "time_limit": 2, **kwargs}
+    with pytest.raises(OptionError, match=message):
+        max_coverage(A, **args)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"), [(-1.0, "DORI levels 0..4"), (7.0, "DORI levels 0..4"),
+                             (np.nan, "and NaN"), (1.5, "whole DORI levels")],
+)  # fmt: skip
+def test_matrix_entries_must_be_dori_levels(entries: float, message: str) -> None:
+    A = np.eye(4, 5)
+    A[0, 0] = entries
+    with pytest.raises(OptionError, match=message):
+        min_cover(sp.csr_matrix(A), target=0.5, time_limit=2)
+
+
+def test_min_level_by_name_and_fractional_weights_proven_optimal() -> None:
+    rng = np.random.default_rng(0)
+    A = sp.csr_matrix(rng.integers(0, 5, size=(12, 40)) * (rng.random((12, 40)) < 0.3))
+    w = rng.uniform(0.5, 2.0, 40)
+    by_name = max_coverage(A, w, budget=3, min_level="observation", time_limit=5)
+    by_int = max_coverage(A, w, budget=3, min_level=2, time_limit=5)
+    assert np.array_equal(by_name.chosen, by_int.chosen)
+    best = max(
+        float(w[(A[list(c)] >= 2).toarray().any(axis=0)].sum())
+        for c in itertools.combinations(range(12), 3)
+    )
+    assert by_int.objective == pytest.approx(best)
+    assert by_int.status == "optimal"  # not "feasible" with a gap of 1e-7

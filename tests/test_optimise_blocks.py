@@ -545,3 +545,34 @@ def test_a_failing_pass_at_a_lower_price_keeps_the_first_bound(
     assert got is not None and got.price_factor == 1.0
     assert got.bound == pytest.approx(first.bound, abs=1e-6)
     assert "block bound at a lower price failed: RuntimeError('SCIP fell over')" in caplog.text
+
+
+def test_an_interrupted_call_stops_its_background_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C in a notebook mid-search: the LP child and the block thread must stop too,
+    # not run on both cores to the call's deadline.
+    import threading
+
+    import placement.optimise._max as pmx
+    import placement.optimise._phases as pph
+
+    monkeypatch.setattr(pph, "_LP_MIN_NNZ", 0)  # the LP child on a small instance
+    monkeypatch.setattr(pmx, "_MAX_EXACT_OPTIONS", -1)  # to the search, beside the blocks
+    started: list[float] = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        started.append(time.perf_counter())
+        time.sleep(0.5)  # the LP child is at work by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pmx, "regional_search", interrupted)
+    A = _spatial(400, 4000, 1, side=300.0)
+    with pytest.raises(KeyboardInterrupt):
+        max_coverage(A, budget=14, time_limit=30, seed=1)
+    assert started
+    t = time.perf_counter()
+    while time.perf_counter() - t < 3.0 and any(
+        th.name in ("placement-lp", "placement-blocks") for th in threading.enumerate()
+    ):
+        time.sleep(0.05)
+    alive = [th.name for th in threading.enumerate() if th.name.startswith("placement-")]
+    assert alive == [], alive  # well before the 30 s deadline

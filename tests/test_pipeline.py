@@ -397,3 +397,11 @@ def test_inspect_of_a_file_without_surfaces_says_so(plateau: Path) -> None:
     code, text = _run(["inspect", str(plateau / "nusamai" / "56380598_frn_6697_op.gml")])
     assert code == 0, text
     assert "bounds: none (no surface geometry" in text and "triangles: 0" in text
+
+
+def test_run_takes_one_path_as_well(sample_tile: Path, tmp_path: Path) -> None:
+    opts = RunOptions(budget=2, render=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
+    for one in (str(sample_tile), sample_tile):
+        res = run(one, opts)
+        assert [i["path"] for i in res.summary["inputs"]] == [str(sample_tile.resolve())]
+        assert len(res.plan.chosen) == 2

@@ -32,6 +32,8 @@ from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
+from placement.optimise import LEVEL_NAMES as _LEVEL_NAMES
+from placement.optimise import MAX_SEED
 from placement.report import write_report
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
 from placement.streets import street_coverage, street_summary
@@ -39,7 +41,7 @@ from placement.visibility import Coverage, compute_coverage
 
 log = logging.getLogger(__name__)
 
-LEVEL_NAMES = ("detection", "observation", "recognition", "identification")
+LEVEL_NAMES = _LEVEL_NAMES
 
 #: progress(stage, done, total): a stage reports how far it got; total 0 means unknown.
 Progress = Callable[[str, int, int], None]
@@ -71,8 +73,7 @@ _OPTIONAL = frozenset(
 ) | frozenset(_PATH_OPTIONS)
 _BOOLS = frozenset({"road_edge_sites", "plateau_poles", "use_cache", "render", "html"})
 _INTS = frozenset({"headings", "k", "max_per_site", "seed", "workers"})
-#: The largest seed every solver takes (CP-SAT's is a 32-bit int).
-_MAX_SEED = 2**31 - 1
+_MAX_SEED = MAX_SEED
 #: More processes than this is a typo (each loader worker costs about 100 MB).
 _MAX_WORKERS = 256
 #: Command-line spellings that are not ``--`` + the field name with dashes.
@@ -531,7 +532,7 @@ def kth_levels(matrix: Any, n_points: int, k: int = 1) -> npt.NDArray[np.int8]:
 
 
 def run(
-    paths: Sequence[str | Path],
+    paths: str | Path | Sequence[str | Path],
     opts: RunOptions | None = None,
     *,
     out_dir: str | Path | None = None,
@@ -545,7 +546,7 @@ def run(
 
     Parameters
     ----------
-    paths : CityGML files, folders or PLATEAU zips.
+    paths : CityGML files, folders or PLATEAU zips (or one of them).
     opts : every option (defaults: budget 10 cameras, Full HD 103-degree pole camera).
     out_dir : where to write the outputs; None writes nothing (notebooks).
     progress : called as ``progress(stage, done, total)``.
@@ -554,6 +555,9 @@ def run(
     ------
     PlacementError on bad input or options; ``out_dir`` is then left as it was.
     """
+    if isinstance(paths, str | Path):  # one file, folder or zip
+        paths = [paths]
+    paths = list(paths)
     opts = opts or RunOptions()
     if out_dir is not None:
         from placement import io

@@ -691,6 +691,7 @@ class BackgroundBlocks:
         self._best = known
         self._integral = integral
         self._cancel = False
+        self._lp = lp
         self._go = threading.Event()
 
         def run() -> None:
@@ -726,6 +727,11 @@ class BackgroundBlocks:
         if self._thread.is_alive():
             self._cancel = True
         return self.got, self.blocks
+
+    def abandon(self) -> None:
+        """Start no more solves and stop the LP child (the call raised)."""
+        self._cancel = True
+        self._lp.abandon()
 
     def close(self, until: float) -> None:
         """Start no more solves and wait until ``until`` for the running one to return.

@@ -206,6 +206,10 @@ class LPBoundProcess:
         self._thread = threading.Thread(target=talk, name="placement-lp", daemon=True)
         self._thread.start()
 
+    def abandon(self) -> None:
+        """Kill the child now (the caller no longer wants the bound)."""
+        self._worker.kill()
+
     def result(self, deadline: float) -> LPBound | None:
         """The bound if it arrives before ``deadline`` (perf_counter time), else None."""
         self._thread.join(timeout=max(0.0, deadline - time.perf_counter()))

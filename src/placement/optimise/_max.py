@@ -38,6 +38,7 @@ from placement.optimise._heuristics import (
     value,
     warm_up_greedy,
 )
+from placement.optimise._jobs import Jobs
 from placement.optimise._local import REGION_UNITS_PER_S, regional_search
 from placement.optimise._lp import LPBound
 from placement.optimise._phases import (
@@ -120,6 +121,42 @@ def max_coverage(
     -------
     Plan with ``objective`` = covered weight and ``bound`` a proven upper bound.
     """
+    jobs = Jobs()
+    try:
+        return _max_coverage(
+            A,
+            weights,
+            costs,
+            budget=budget,
+            k=k,
+            min_level=min_level,
+            existing=existing,
+            site=site,
+            max_per_site=max_per_site,
+            time_limit=time_limit,
+            seed=seed,
+            jobs=jobs,
+        )
+    except BaseException:
+        jobs.abandon()  # an error or Ctrl-C: stop the LP child and the bound threads too
+        raise
+
+
+def _max_coverage(
+    A: Any,
+    weights: Any = None,
+    costs: Any = None,
+    *,
+    budget: float,
+    k: int = 1,
+    min_level: int | Any = 1,
+    existing: Any = None,
+    site: Any = None,
+    max_per_site: int | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    jobs: Jobs,
+) -> Plan:
     warm_up_greedy()  # compiled before the clock starts, as in min_cover
     t0 = time.perf_counter()
     inp = check_inputs(
@@ -132,6 +169,7 @@ def max_coverage(
         site=site,
         max_per_site=max_per_site,
         time_limit=time_limit,
+        seed=seed,
     )
     finite_scalar(budget, "max_coverage: budget must be a finite number")
     if budget < 0:
@@ -144,7 +182,7 @@ def max_coverage(
     x_g = greedy_max(R, budget)
     g_val = value(R, x_g)
     lp = (
-        _start_lp(R, time_limit, t0, budget=budget, target=None, full=False, known=g_val)
+        jobs.add(_start_lp(R, time_limit, t0, budget=budget, target=None, full=False, known=g_val))
         if 0 < g_val < float(R.w.sum())
         else None
     )
@@ -228,15 +266,17 @@ def max_coverage(
         if not proof:
             if lp is not None:
                 # The LP result and then the block bound come in on a thread meanwhile.
-                bg = BackgroundBlocks(
-                    R,
-                    lp,
-                    budget,
-                    x.copy(),
-                    deadline=deadline - _reserve(time_limit),
-                    seed=seed,
-                    integral=integral_w,
-                    known=best,
+                bg = jobs.add(
+                    BackgroundBlocks(
+                        R,
+                        lp,
+                        budget,
+                        x.copy(),
+                        deadline=deadline - _reserve(time_limit),
+                        seed=seed,
+                        integral=integral_w,
+                        known=best,
+                    )
                 )
                 lp = None
             # Too big to prove: regional perturb-and-repair local search (its regions are

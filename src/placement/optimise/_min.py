@@ -54,6 +54,7 @@ from placement.optimise._heuristics import (
     value,
     warm_up_greedy,
 )
+from placement.optimise._jobs import Jobs
 from placement.optimise._lns import lns
 from placement.optimise._local import (
     NNZ_PER_S,
@@ -151,6 +152,42 @@ def min_cover(
         target above 1, no point coverable k times while the demand has weight, or site caps
         that forbid reaching the target.
     """
+    jobs = Jobs()
+    try:
+        return _min_cover(
+            A,
+            weights,
+            costs,
+            target=target,
+            k=k,
+            min_level=min_level,
+            existing=existing,
+            site=site,
+            max_per_site=max_per_site,
+            time_limit=time_limit,
+            seed=seed,
+            jobs=jobs,
+        )
+    except BaseException:
+        jobs.abandon()  # an error or Ctrl-C: stop the LP child and the bound threads too
+        raise
+
+
+def _min_cover(
+    A: Any,
+    weights: Any = None,
+    costs: Any = None,
+    *,
+    target: float = 1.0,
+    k: int = 1,
+    min_level: int | Any = 1,
+    existing: Any = None,
+    site: Any = None,
+    max_per_site: int | None = None,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    jobs: Jobs,
+) -> Plan:
     if target == 1.0 and k == 1 and time_limit >= _WLS_MIN_TIME_S:
         # Full cover may run the compiled weighting search: compile or load it before the
         # clock starts, so its share of time_limit (and so the answer) never depends on
@@ -168,6 +205,7 @@ def min_cover(
         site=site,
         max_per_site=max_per_site,
         time_limit=time_limit,
+        seed=seed,
     )
     finite_scalar(target, "min_cover: target must be a finite fraction")
     if target < 0:
@@ -251,16 +289,18 @@ def min_cover(
     if full and math.isfinite(ub) and time_limit > 1.5:
         if fits(R):
             # Blocks of points solved exactly, merged up while time lasts (._decompose).
-            bound_worker = _DecompositionThread(R, deadline=deadline, seed=seed)
+            bound_worker = jobs.add(_DecompositionThread(R, deadline=deadline, seed=seed))
         elif R.B.nnz <= _MAX_EXACT_NNZ:
             none = np.zeros(R.n, np.bool_)
-            bound_worker = _ScipBound(
-                R, t_res, full, fixed1=none, fixed0=none, hint=x, deadline=deadline, seed=seed
+            bound_worker = jobs.add(
+                _ScipBound(
+                    R, t_res, full, fixed1=none, fixed0=none, hint=x, deadline=deadline, seed=seed
+                )
             )
     # The LP phase takes the second core when nothing above has it: partial covers, and full
     # covers too big for the block bound and for SCIP.
     lp = (
-        _start_lp(R, time_limit, t0, budget=None, target=t_res, full=full, known=ub)
+        jobs.add(_start_lp(R, time_limit, t0, budget=None, target=t_res, full=full, known=ub))
         if bound_worker is None and math.isfinite(ub)
         else None
     )
@@ -334,8 +374,10 @@ def min_cover(
             and left_s > 1.0
             and (full or not big)
         ):
-            bound_worker = _ScipBound(
-                R, t_res, full, fixed1=one, fixed0=zero, hint=x, deadline=deadline, seed=seed
+            bound_worker = jobs.add(
+                _ScipBound(
+                    R, t_res, full, fixed1=one, fixed0=zero, hint=x, deadline=deadline, seed=seed
+                )
             )
             worker_base, worker_fixed = ub, (int(one.sum()), int(zero.sum()))
         if (
@@ -509,6 +551,10 @@ class _ScipBound:
     def describe(self) -> str:
         return "SCIP branch and cut"
 
+    def abandon(self) -> None:
+        if self._solver:
+            self._solver[0].stop_search()
+
 
 class _DecompositionThread:
     """The decomposition bound of :mod:`._decompose`, computed on a thread."""
@@ -535,6 +581,9 @@ class _DecompositionThread:
             self._stopper.stop()
         self._thread.join(timeout=5.0)
         return None if self._value is None else self._value.bound
+
+    def abandon(self) -> None:
+        self._stopper.stop()
 
     def describe(self) -> str:
         v = self._value

@@ -27,6 +27,11 @@ BoolArray = npt.NDArray[np.bool_]
 
 log = logging.getLogger(__name__)
 
+#: The DORI levels 1..4 (IEC EN 62676-4) by name: ``min_level`` takes a name or a number.
+LEVEL_NAMES: tuple[str, ...] = ("detection", "observation", "recognition", "identification")
+#: The largest seed every solver takes (CP-SAT's is a 32-bit int).
+MAX_SEED = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Inputs:
@@ -125,25 +130,59 @@ def check_inputs(
     site: object,
     max_per_site: int | None,
     time_limit: float,
+    seed: object = 0,
 ) -> Inputs:
     """Validate the arguments shared by both problems; raise :class:`OptionError` on bad ones."""
     if sp.issparse(A) or (isinstance(A, np.ndarray) and A.ndim == 2):
-        mat = sp.csr_matrix(A)
+        try:
+            mat = sp.csr_matrix(A, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"optimise: A must hold numbers ({exc})") from None
     else:
         raise OptionError(f"optimise: A must be a scipy.sparse matrix, got {type(A).__name__}")
     n, m = (int(s) for s in mat.shape)
-    if not (np.isfinite(time_limit) and time_limit > 0):
+    d = mat.data
+    if d.size and not (np.isfinite(d).all() and d.min() >= 0 and d.max() <= 4):
+        raise OptionError(
+            "optimise: A must hold DORI levels 0..4 (or booleans: seen or not), got "
+            f"entries from {np.nanmin(d):g} to {np.nanmax(d):g}"
+            + (" and NaN" if np.isnan(d).any() else "")
+        )
+    if d.size and not np.all(d == np.round(d)):
+        raise OptionError("optimise: A must hold whole DORI levels 0..4, got fractions")
+    finite_scalar(time_limit, "optimise: time_limit must be a positive number of seconds")
+    if not time_limit > 0:
         raise OptionError(
             f"optimise: time_limit must be a positive number of seconds, got {time_limit}"
         )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise OptionError(f"optimise: k must be an integer >= 1, got {k!r}")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= int(seed) <= MAX_SEED
+    ):
+        raise OptionError(f"optimise: seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
 
     w = _vector(weights, m, "weights", default=1.0)
     c = _vector(costs, n, "costs", default=1.0)
 
+    if isinstance(min_level, str):
+        if min_level not in LEVEL_NAMES:
+            raise OptionError(
+                f"optimise: min_level must be 1..4 or one of {', '.join(LEVEL_NAMES)}, "
+                f"got {min_level!r}"
+            )
+        min_level = LEVEL_NAMES.index(min_level) + 1
     level = np.asarray(min_level)
     if level.ndim == 0:
+        if isinstance(min_level, bool) or not (
+            np.issubdtype(level.dtype, np.integer)
+            or (np.issubdtype(level.dtype, np.floating) and float(level) == round(float(level)))
+        ):
+            raise OptionError(
+                f"optimise: min_level must be a whole DORI level 1..4, got {min_level!r}"
+            )
         level = np.full(m, int(level), np.int64)
     elif level.shape != (m,):
         raise OptionError(
@@ -175,6 +214,12 @@ def check_inputs(
         else:
             if e.size and not np.issubdtype(e.dtype, np.integer):
                 raise OptionError("optimise: existing must be a bool mask or an index array")
+            if n >= 3 and e.shape == (n,) and np.isin(e, (0, 1)).all():
+                # As indices it would name options 0 and 1 over and over: a 0/1 mask.
+                raise OptionError(
+                    "optimise: existing looks like a 0/1 mask given as integers; pass a bool "
+                    "mask (existing.astype(bool)) or the indices of the installed options"
+                )
             e = e.astype(np.int64).ravel()
             if e.size and (e.min() < 0 or e.max() >= n):
                 raise OptionError(f"optimise: existing holds an index outside 0..{n - 1}")
@@ -206,8 +251,10 @@ def check_inputs(
 
 def finite_scalar(value: object, message: str) -> float:
     """``value`` as a float; :class:`OptionError` ``"<message>, got <value>"`` unless it is
-    a finite real number."""
-    if not (isinstance(value, int | float | np.integer | np.floating) and np.isfinite(value)):
+    a finite real number (not a bool)."""
+    if isinstance(value, bool | np.bool_) or not (
+        isinstance(value, int | float | np.integer | np.floating) and np.isfinite(value)
+    ):
         raise OptionError(f"{message}, got {value!r}")
     return float(value)
 
@@ -215,7 +262,10 @@ def finite_scalar(value: object, message: str) -> float:
 def _vector(values: object, size: int, name: str, *, default: float) -> FloatArray:
     if values is None:
         return np.full(size, default, np.float64)
-    v = np.asarray(values, dtype=np.float64)
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise OptionError(f"optimise: {name} must be numbers") from None
     if v.shape != (size,):
         raise OptionError(f"optimise: {name} must have shape ({size},), got {v.shape}")
     if not np.all(np.isfinite(v)) or (v.size and v.min() < 0):
