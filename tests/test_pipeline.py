@@ -107,6 +107,7 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     unc = [float(r["uncovered_weight"]) for r in streets]
     assert unc == sorted(unc, reverse=True)
     assert summary["streets"]["total"] == len(streets)
+    assert summary["timings_s"]["write"] > 0  # the write stage is recorded too
     assert "## Streets left most uncovered" in (sample_run / "report.md").read_text()
 
 
@@ -405,3 +406,16 @@ def test_run_takes_one_path_as_well(sample_tile: Path, tmp_path: Path) -> None:
         res = run(one, opts)
         assert [i["path"] for i in res.summary["inputs"]] == [str(sample_tile.resolve())]
         assert len(res.plan.chosen) == 2
+
+
+def test_a_missing_side_file_stops_the_run_before_the_work(
+    sample_tile: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    code, text = _run(
+        ["run", str(sample_tile), "--out", str(out), "--existing", str(tmp_path / "none.csv")]
+    )
+    assert code == 2 and text.strip().endswith(
+        "none.csv: no such file (--existing (existing_file))"
+    )
+    assert not out.exists()

@@ -203,6 +203,22 @@ def test_scene_from_crops_and_collects() -> None:
         )
 
 
+def test_k_fold_scene_says_so_and_old_scenes_load(tmp_path: Path) -> None:
+    s = replace(small_scene(), k=2)
+    sub = render._draw.subtitle(s)
+    assert "of street demand seen by 2 cameras" in sub
+    labels = [e.label for e in render._draw.legend_entries(s)]
+    assert "seen by fewer than 2" in labels and "not seen" not in labels
+    s.save(tmp_path / "k2.npz")
+    assert Scene.load(tmp_path / "k2.npz").k == 2
+    # A scene saved before k was recorded reads as k = 1.
+    with np.load(tmp_path / "k2.npz") as data:
+        old = {name: data[name] for name in data.files if name != "k"}
+    np.savez_compressed(tmp_path / "old.npz", **old)
+    assert Scene.load(tmp_path / "old.npz").k == 1
+    assert "not seen" in [e.label for e in render._draw.legend_entries(small_scene())]
+
+
 # ---------------------------------------------------------------------------------- geometry
 
 

@@ -334,14 +334,13 @@ def run(
     """
     verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
     with _errors(verbose):
-        from placement.io import check_writable
-        from placement.pipeline import RunOptions
+        from placement.pipeline import RunOptions, check_before_work
         from placement.pipeline import run as run_pipeline
 
         _require_exist(paths)
         overrides = _overrides(kw)
         opts = RunOptions.from_toml(config, **overrides) if config else RunOptions(**overrides)
-        check_writable(out_dir)  # before the progress bars start
+        check_before_work(opts, out_dir)  # before the progress bars start
         with _progress(quiet) as report:
             result = run_pipeline(list(paths), opts, out_dir=out_dir, progress=report)
         if not quiet:

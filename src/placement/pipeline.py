@@ -531,6 +531,24 @@ def kth_levels(matrix: Any, n_points: int, k: int = 1) -> npt.NDArray[np.int8]:
     return out
 
 
+def check_before_work(opts: RunOptions, out_dir: str | Path | None) -> None:
+    """What can fail before any work, checked first: ``out_dir`` writable, side files there.
+
+    Raises
+    ------
+    OptionError, InputFileError : one line naming the path and the problem.
+    """
+    if out_dir is not None:
+        from placement import io
+
+        io.check_writable(Path(out_dir))
+    for key in SIDE_FILE_OPTIONS:
+        side = getattr(opts, key)
+        if side is not None and not Path(side).is_file():
+            what = "no such file" if not Path(side).exists() else "not a file"
+            raise InputFileError(f"{side}: {what} ({_flag(key)})")
+
+
 def run(
     paths: str | Path | Sequence[str | Path],
     opts: RunOptions | None = None,
@@ -559,10 +577,7 @@ def run(
         paths = [paths]
     paths = list(paths)
     opts = opts or RunOptions()
-    if out_dir is not None:
-        from placement import io
-
-        io.check_writable(Path(out_dir))  # before the work, not after it
+    check_before_work(opts, out_dir)
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
 
@@ -818,6 +833,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     site_ids = [result.sites.ids[s] for s in options.site[chosen]]
     min_level = LEVEL_NAMES.index(opts.min_level) + 1
     written: list[str] = []
+    began = time.perf_counter()
     with io.staged_output(out_dir) as stage_dir:
         cams: dict[str, Any] = {
             "crs": result.city.crs,
@@ -854,12 +870,15 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 chosen,
                 result.camera,
                 title=_title(result),
+                k=opts.k,
             )
             scene.save(stage_dir / "scene.npz")
             render.render_png(scene, stage_dir / "scene.png")
             picture = "scene.png"
             if opts.html:
                 render.export_html(scene, stage_dir / "scene.html")
+        # The write stage as far as these two small files: the rest of it is done.
+        result.summary["timings_s"]["write"] = time.perf_counter() - began
         io.write_summary_json(stage_dir / "summary.json", result.summary)
         write_report(stage_dir / "report.md", result.summary, picture=picture)
         written = sorted(p.name for p in stage_dir.iterdir())

@@ -116,8 +116,11 @@ def legend_entries(scene: Scene) -> list[LegendEntry]:
     if scene.demand_xyz.shape[0]:
         level = np.clip(scene.demand_level.astype(np.int64), 0, 4)
         share = np.bincount(level, minlength=5) / level.shape[0]
+        labels = list(LEVEL_LABELS)
+        if scene.k > 1:
+            labels[0] = f"seen by fewer than {scene.k}"
         legend += [
-            LegendEntry(LEVEL_LABELS[i], LEVEL_COLORS[i], float(share[i]), i)
+            LegendEntry(labels[i], LEVEL_COLORS[i], float(share[i]), i)
             for i in range(5)
             if share[i] > 0
         ]
@@ -269,7 +272,8 @@ def subtitle(scene: Scene) -> str:
         w = scene.demand_weight
         total = float(w.sum())
         frac = float(w[seen].sum()) / total if total > 0 else 0.0
-        parts.append(f"{100.0 * frac:.1f} % of street demand seen")
+        by = f" by {scene.k} cameras" if scene.k > 1 else ""
+        parts.append(f"{100.0 * frac:.1f} % of street demand seen{by}")
     parts.append(
         f"hfov {scene.hfov_deg:g} deg, vfov {scene.vfov_deg:g} deg, "
         f"detection to {scene.range_m:.0f} m"

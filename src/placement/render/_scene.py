@@ -50,6 +50,8 @@ class Scene:
     cam_existing : (K,) bool, an installed camera that was kept.
     cam_ids : the id of each chosen camera.
     hfov_deg, vfov_deg, range_m : the camera model's fields of view and range.
+    k : cameras a point needs to count as seen (``demand_level`` is the level k of them
+        give); 1 in scenes saved before it was recorded.
     """
 
     title: str
@@ -73,6 +75,7 @@ class Scene:
     hfov_deg: float
     vfov_deg: float
     range_m: float
+    k: int = 1
 
     def save(self, path: Path) -> None:
         """Write the scene as one compressed ``.npz`` (plain arrays, no pickle)."""
@@ -106,6 +109,8 @@ class Scene:
                     )
                 values: dict[str, Any] = {}
                 for f in fields(Scene):
+                    if f.name == "k" and "k" not in data:
+                        continue  # an older scene: the default
                     a = data[f.name]
                     if f.name == "cam_ids":
                         values[f.name] = tuple(str(s) for s in a.tolist())
@@ -113,6 +118,8 @@ class Scene:
                         values[f.name] = str(a)
                     elif f.name in ("spacing_m", "hfov_deg", "vfov_deg", "range_m"):
                         values[f.name] = float(a)
+                    elif f.name == "k":
+                        values[f.name] = int(a)
                     else:
                         values[f.name] = a
         except KeyError as e:
@@ -139,6 +146,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     title: str,
     ids: tuple[str, ...] | list[str] | None = None,
     margin_m: float | None = None,
+    k: int = 1,
 ) -> Scene:
     """Collect what a picture of a result needs.
 
@@ -154,6 +162,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     ids : (K,) camera ids; "cam-001"... when omitted.
     margin_m : city geometry farther than this from every demand point and camera is left
         out of the picture (default: the camera range); None keeps the default.
+    k : cameras a point needs to count as seen (``levels`` being the level k of them give).
 
     Returns
     -------
@@ -194,6 +203,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
         vfov_deg=float(camera.vfov_deg),
         # Draw the distance a camera really detects at (pixel density), not the nominal range.
         range_m=float(camera.max_distance_for_level(1)),
+        k=int(k),
     )
 
 
