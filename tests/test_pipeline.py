@@ -419,3 +419,23 @@ def test_a_missing_side_file_stops_the_run_before_the_work(
         "none.csv: no such file (--existing (existing_file))"
     )
     assert not out.exists()
+
+
+def test_run_warnings_reach_summary_and_report_even_when_quiet(
+    sample_tile: Path, existing_csv: Path, tmp_path: Path
+) -> None:
+    # One site in reach (the sample's installed camera's place) and one 300 km away.
+    near = existing_csv.read_text().splitlines()[1].split(",")
+    sites = tmp_path / "sites.csv"
+    sites.write_text(f"id,lon,lat\nnear,{near[1]},{near[2]}\nfar,{float(near[1]) + 3},{near[2]}\n")
+    out = tmp_path / "o"
+    code, text = _run(
+        ["run", str(sample_tile), "--out", str(out), "--sites", str(sites), "--no-render",
+         "--cache-dir", str(tmp_path / "c"), *FAST]
+    )  # fmt: skip
+    assert code == 0, text
+    assert "farther than" not in text  # -q: not on the terminal ...
+    summary = json.loads((out / "summary.json").read_text())
+    (note,) = [w for w in summary["run_warnings"] if "farther than" in w]  # ... but recorded
+    assert "1 of 2 sites" in note
+    assert "## Run warnings" in (out / "report.md").read_text()

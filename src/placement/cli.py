@@ -63,8 +63,10 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     handler = logging.StreamHandler()
     handler.set_name("placement-cli")
     handler.setFormatter(logging.Formatter("placement: %(levelname)s: %(message)s"))
+    handler.setLevel(level)
     log.addHandler(handler)
-    log.setLevel(level)
+    # Warnings are made even when -q hides them: summary.json and report.md record them.
+    log.setLevel(min(level, logging.WARNING))
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 

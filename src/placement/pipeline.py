@@ -578,6 +578,37 @@ def run(
     paths = list(paths)
     opts = opts or RunOptions()
     check_before_work(opts, out_dir)
+    # The run's warnings (sites left out, a clock-cut search, ...) go into summary.json and
+    # report.md as well as to the terminal.
+    notes = _Notes()
+    placement_log = logging.getLogger("placement")
+    placement_log.addHandler(notes)
+    try:
+        return _run(paths, opts, out_dir=out_dir, progress=progress, notes=notes.messages)
+    finally:
+        placement_log.removeHandler(notes)
+
+
+class _Notes(logging.Handler):
+    """Collects the messages of the warnings logged under ``placement`` during a run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not getattr(record, "load_summary", False):  # the load's own list has those
+            self.messages.append(record.getMessage())
+
+
+def _run(
+    paths: list[str | Path],
+    opts: RunOptions,
+    *,
+    out_dir: str | Path | None,
+    progress: Progress | None,
+    notes: list[str],
+) -> Result:
     report = progress or (lambda stage, done, total: None)
     timings: dict[str, float] = {}
 
@@ -599,13 +630,14 @@ def run(
         # One line on the terminal; every message goes to the report and summary.json.
         n = len(city.warnings)
         if n == 1:
-            log.warning("%s", city.warnings[0])
+            log.warning("%s", city.warnings[0], extra={"load_summary": True})
         else:
             log.warning(
                 "%d features skipped, %d warnings while loading (report.md lists them); first: %s",
                 city.skipped,
                 n,
                 city.warnings[0],
+                extra={"load_summary": True},
             )
     with stage("halo"):
         # Neighbouring tiles' buildings occlude too, but they make no sites, demand or
@@ -675,6 +707,7 @@ def run(
         halo=halo,
         streets=streets,
     )
+    summary["run_warnings"] = notes  # filled on: the write stage may add to it
     result = Result(
         city,
         camera,

@@ -178,11 +178,16 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         lines += ["## Options", "", "| Option | Value |", "|---|---|"]
         lines += [f"| {k} | `{_inline(v)}` |" for k, v in sorted(options.items())]
         lines.append("")
+    run_notes = [str(w) for w in (s.get("run_warnings") or [])]
+    if run_notes:
+        lines += [f"## Run warnings ({len(run_notes)})", ""]
+        lines += [f"- {w}" for w in run_notes]
+        lines.append("")
     raw = s.get("warnings") or []
     warnings = list(s.get("warning_messages") or ([] if isinstance(raw, int | float) else raw))
     count = int(raw) if isinstance(raw, int | float) else len(warnings)
     if count:
-        lines += [f"## Warnings ({count})", ""]
+        lines += [f"## Load warnings ({count})", ""]
         lines += [f"- {w}" for w in warnings[:50]]
         if count > len(warnings[:50]):
             lines.append(
