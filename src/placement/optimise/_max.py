@@ -38,7 +38,7 @@ from placement.optimise._heuristics import (
     value,
     warm_up_greedy,
 )
-from placement.optimise._jobs import Jobs
+from placement.optimise._jobs import current_jobs, managed
 from placement.optimise._local import REGION_UNITS_PER_S, regional_search
 from placement.optimise._lp import LPBound
 from placement.optimise._phases import (
@@ -86,6 +86,7 @@ _BLOCKS_MIN_S = 2.0
 _CLOSE_S = 3.0
 
 
+@managed
 def max_coverage(
     A: Any,
     weights: Any = None,
@@ -121,42 +122,7 @@ def max_coverage(
     -------
     Plan with ``objective`` = covered weight and ``bound`` a proven upper bound.
     """
-    jobs = Jobs()
-    try:
-        return _max_coverage(
-            A,
-            weights,
-            costs,
-            budget=budget,
-            k=k,
-            min_level=min_level,
-            existing=existing,
-            site=site,
-            max_per_site=max_per_site,
-            time_limit=time_limit,
-            seed=seed,
-            jobs=jobs,
-        )
-    except BaseException:
-        jobs.abandon()  # an error or Ctrl-C: stop the LP child and the bound threads too
-        raise
-
-
-def _max_coverage(
-    A: Any,
-    weights: Any = None,
-    costs: Any = None,
-    *,
-    budget: float,
-    k: int = 1,
-    min_level: int | Any = 1,
-    existing: Any = None,
-    site: Any = None,
-    max_per_site: int | None = None,
-    time_limit: float = 10.0,
-    seed: int = 0,
-    jobs: Jobs,
-) -> Plan:
+    jobs = current_jobs()
     warm_up_greedy()  # compiled before the clock starts, as in min_cover
     t0 = time.perf_counter()
     inp = check_inputs(

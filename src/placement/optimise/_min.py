@@ -54,7 +54,7 @@ from placement.optimise._heuristics import (
     value,
     warm_up_greedy,
 )
-from placement.optimise._jobs import Jobs
+from placement.optimise._jobs import current_jobs, managed
 from placement.optimise._lns import lns
 from placement.optimise._local import (
     NNZ_PER_S,
@@ -121,6 +121,7 @@ _DESCENT_WORK = 0.3
 _DESCENT_WORK_HINT = 0.1
 
 
+@managed
 def min_cover(
     A: Any,
     weights: Any = None,
@@ -152,42 +153,7 @@ def min_cover(
         target above 1, no point coverable k times while the demand has weight, or site caps
         that forbid reaching the target.
     """
-    jobs = Jobs()
-    try:
-        return _min_cover(
-            A,
-            weights,
-            costs,
-            target=target,
-            k=k,
-            min_level=min_level,
-            existing=existing,
-            site=site,
-            max_per_site=max_per_site,
-            time_limit=time_limit,
-            seed=seed,
-            jobs=jobs,
-        )
-    except BaseException:
-        jobs.abandon()  # an error or Ctrl-C: stop the LP child and the bound threads too
-        raise
-
-
-def _min_cover(
-    A: Any,
-    weights: Any = None,
-    costs: Any = None,
-    *,
-    target: float = 1.0,
-    k: int = 1,
-    min_level: int | Any = 1,
-    existing: Any = None,
-    site: Any = None,
-    max_per_site: int | None = None,
-    time_limit: float = 10.0,
-    seed: int = 0,
-    jobs: Jobs,
-) -> Plan:
+    jobs = current_jobs()
     if target == 1.0 and k == 1 and time_limit >= _WLS_MIN_TIME_S:
         # Full cover may run the compiled weighting search: compile or load it before the
         # clock starts, so its share of time_limit (and so the answer) never depends on
