@@ -20,7 +20,6 @@ from placement.pipeline import (
     DEFAULT_CAMERA,
     RunOptions,
     load_camera_for,
-    run,
 )
 
 
@@ -184,28 +183,6 @@ def test_budget_zero_and_default_budget_are_recorded() -> None:
     # The recorded options rebuild the same options.
     d = RunOptions(headings=4).to_dict()
     assert RunOptions(**d).to_dict() == d
-
-
-def test_budget_zero_scores_the_existing_cameras_alone(
-    sample_tile: Path, existing_csv: Path, tmp_path: Path
-) -> None:
-    res = run(
-        [sample_tile],
-        RunOptions(
-            budget=0,
-            existing_file=str(existing_csv),
-            render=False,
-            workers=1,
-            time_limit_s=5,
-            cache_dir=str(tmp_path),
-        ),
-    )
-    chosen = np.asarray(res.plan.chosen)
-    assert [res.sites.ids[res.options.site[c]] for c in chosen] == ["old-1"]
-    assert res.options.existing[chosen].all()
-    assert res.summary["plan"]["new"] == 0 and res.summary["plan"]["existing"] == 1
-    assert res.summary["coverage"]["covered_points"] > 0
-    assert res.summary["options"]["budget"] == 0
 
 
 def test_config_with_relative_side_file_runs_from_another_folder(

@@ -177,11 +177,14 @@ def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None
     assert res.summary["plan"]["bound"] <= res.summary["plan"]["objective"] + 1e-9
 
 
-def test_existing_cameras_are_kept(sample_tile: Path, existing_csv: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("budget", [3, 0])  # 0 scores the installed camera alone
+def test_existing_cameras_are_kept(
+    sample_tile: Path, existing_csv: Path, tmp_path: Path, budget: int
+) -> None:
     res = run(
         [sample_tile],
         RunOptions(
-            budget=3,
+            budget=budget,
             existing_file=str(existing_csv),
             render=False,
             workers=1,
@@ -192,8 +195,10 @@ def test_existing_cameras_are_kept(sample_tile: Path, existing_csv: Path, tmp_pa
     chosen = np.asarray(res.plan.chosen)
     kept = [res.sites.ids[res.options.site[c]] for c in chosen if res.options.existing[c]]
     assert kept == ["old-1"]
-    assert res.summary["plan"]["new"] <= 3
+    assert res.summary["plan"]["new"] <= budget
     assert res.summary["plan"]["existing"] == 1
+    assert res.summary["coverage"]["covered_points"] > 0
+    assert res.summary["options"]["budget"] == budget
 
 
 def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None:

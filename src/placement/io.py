@@ -37,12 +37,10 @@ from placement.camera import Camera
 from placement.crs import to_lonlat
 from placement.errors import OptionError
 from placement.model import Demand, FloatArray, Int8Array, IntArray, Options, SurfaceKind
-from placement.optimise import LEVEL_NAMES as _LEVEL_NAMES
+from placement.optimise import LEVEL_NAMES
 
 log = logging.getLogger(__name__)
 
-#: Names of the DORI levels 1..4 (IEC EN 62676-4), index = level - 1.
-LEVEL_NAMES = _LEVEL_NAMES
 
 #: Columns of cameras.csv, in order; the GeoJSON properties are the same minus lon/lat.
 CAMERA_COLUMNS: tuple[str, ...] = (

@@ -32,8 +32,7 @@ from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
-from placement.optimise import LEVEL_NAMES as _LEVEL_NAMES
-from placement.optimise import MAX_SEED
+from placement.optimise import LEVEL_NAMES, MAX_SEED
 from placement.report import write_report
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
 from placement.streets import street_coverage, street_summary
@@ -41,7 +40,6 @@ from placement.visibility import Coverage, compute_coverage
 
 log = logging.getLogger(__name__)
 
-LEVEL_NAMES = _LEVEL_NAMES
 
 #: progress(stage, done, total): a stage reports how far it got; total 0 means unknown.
 Progress = Callable[[str, int, int], None]
@@ -73,7 +71,6 @@ _OPTIONAL = frozenset(
 ) | frozenset(_PATH_OPTIONS)
 _BOOLS = frozenset({"road_edge_sites", "plateau_poles", "use_cache", "render", "html"})
 _INTS = frozenset({"headings", "k", "max_per_site", "seed", "workers"})
-_MAX_SEED = MAX_SEED
 #: More processes than this is a typo (each loader worker costs about 100 MB).
 _MAX_WORKERS = 256
 #: Command-line spellings that are not ``--`` + the field name with dashes.
@@ -198,8 +195,8 @@ def _check_field(name: str, value: Any) -> Any:
         low = 0 if name == "seed" else 1
         if n < low:
             raise OptionError(f"{_flag(name)} must be >= {low}, got {n}")
-        if name == "seed" and n > _MAX_SEED:
-            raise OptionError(f"--seed must be at most {_MAX_SEED}, got {n}")
+        if name == "seed" and n > MAX_SEED:
+            raise OptionError(f"--seed must be at most {MAX_SEED}, got {n}")
         if name == "workers" and n > _MAX_WORKERS:
             raise OptionError(f"--workers must be at most {_MAX_WORKERS}, got {n}")
         return n
@@ -295,6 +292,11 @@ class RunOptions:
         if self.camera_file is not None:
             return None
         return self.camera or DEFAULT_CAMERA
+
+    @property
+    def level(self) -> int:
+        """``min_level`` as its DORI number, 1..4."""
+        return LEVEL_NAMES.index(self.min_level) + 1
 
     @property
     def effective_budget(self) -> float | None:
@@ -444,7 +446,7 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
     """Run the optimiser the options ask for on a coverage matrix."""
     from placement import optimise
 
-    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    min_level = opts.level
     common: dict[str, Any] = {
         "k": opts.k,
         "min_level": min_level,
@@ -460,7 +462,8 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
         )
     else:
         # Budget 0 keeps the existing cameras alone: it scores what they already see.
-        budget = DEFAULT_BUDGET if opts.budget is None else opts.budget
+        budget = opts.effective_budget
+        assert budget is not None  # not a cover run
         plan = optimise.max_coverage(
             coverage.matrix, demand.weight, options.cost, budget=budget, **common
         )
@@ -689,7 +692,7 @@ def _run(
         plan = solve(coverage, options, demand, opts)
     chosen = np.asarray(plan.chosen, dtype=np.int32)
     levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
-    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    min_level = opts.level
     cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
     streets = street_coverage(city, demand, levels >= min_level)
     summary = make_summary(
@@ -778,7 +781,7 @@ def make_summary(
     w = demand.weight
     total_w = float(w.sum())
     n = len(demand)
-    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    min_level = opts.level
     covered = levels >= min_level
     coverable_levels = kth_levels(coverage.matrix, n, opts.k)
     coverable = coverable_levels >= min_level
@@ -864,7 +867,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     ids = io.camera_ids(len(chosen))
     options = result.options
     site_ids = [result.sites.ids[s] for s in options.site[chosen]]
-    min_level = LEVEL_NAMES.index(opts.min_level) + 1
+    min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()
     with io.staged_output(out_dir) as stage_dir:

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from placement.io import LEVEL_NAMES, jsonable
+from placement.io import jsonable
+from placement.optimise import LEVEL_NAMES
 
 
 def write_report(path: Path, summary: Mapping[str, Any], *, picture: str | None) -> None:
