@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from placement.cli import main
 from placement.pipeline import LEVEL_NAMES, RunOptions, run
+from placement.render import Scene
 
 FAST = ["--time-limit", "5", "--workers", "1"]
 
@@ -109,6 +110,9 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     assert summary["streets"]["total"] == len(streets)
     assert summary["timings_s"]["write"] > 0  # the write stage is recorded too
     assert "## Streets left most uncovered" in (sample_run / "report.md").read_text()
+    # The picture's scene holds the run's k (1), not its number of cameras.
+    scene = Scene.load(sample_run / "scene.npz")
+    assert scene.k == summary["options"]["k"] == 1 and len(scene.cam_ids) == len(ids) > 1
 
 
 def test_png_shows_red_and_green_streets(sample_run: Path) -> None:

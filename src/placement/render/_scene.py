@@ -172,10 +172,10 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     levels = np.asarray(levels, np.int8)
     if levels.shape != (len(demand),):
         raise ValueError(f"scene: {len(demand)} demand points but levels has shape {levels.shape}")
-    k = chosen.shape[0]
+    n_cameras = chosen.shape[0]
     if ids is None:
-        width = max(3, len(str(k)))
-        ids = [f"cam-{i:0{width}d}" for i in range(1, k + 1)]
+        width = max(3, len(str(n_cameras)))
+        ids = [f"cam-{i:0{width}d}" for i in range(1, n_cameras + 1)]
     origin = options.origin[chosen].astype(np.float64)
     margin = float(camera.range_m if margin_m is None else margin_m)
     occ = _crop(city.occluders, demand.xyz, origin, margin)
