@@ -32,7 +32,7 @@ from placement.model import (
 from placement.render import Scene
 from placement.render._draw import BRIDGE_COLOR, LEVEL_COLORS, hex_rgb
 from placement.render._html import page_data
-from placement.render._shapes import crease_edges, unit_box, unit_sphere, weld
+from placement.render._shapes import View, crease_edges, spread_labels, unit_box, unit_sphere, weld
 
 E0, N0 = 512_345.0, -148_765.0  # 6-digit eastings, as in a real plane rectangular zone
 
@@ -193,6 +193,19 @@ def test_scene_from_crops_and_collects() -> None:
     # The pole's foot is read off the road surface (z = 0), whatever the mount height.
     np.testing.assert_allclose(s.cam_ground_z, [0.0, 0.0], atol=1e-4)
     np.testing.assert_array_equal(s.demand_level, [0, 3, 1])
+    # k is the redundancy asked for, not the number of cameras chosen (two here).
+    assert s.k == 1
+    s3 = render.scene_from(
+        _city(),
+        demand,
+        np.array([0, 3, 1], np.int8),
+        options,
+        np.array([2, 0]),
+        _Cam(),
+        title="t",
+        k=3,
+    )
+    assert s3.k == 3 and s3.cam_ids == ("cam-001", "cam-002")
     assert (s.hfov_deg, s.vfov_deg) == (100.0, 56.0)
     # View volumes are drawn to the detection distance (pixel density), here under the range.
     assert s.range_m == pytest.approx(1920 / (2 * np.tan(np.radians(50.0))) / 25.0)
@@ -315,6 +328,119 @@ def test_png_all_seen_has_no_red(offscreen: None, tmp_path: Path) -> None:
     red, green = _masks(img)
     assert green.sum() > 4000
     assert red.sum() < 0.02 * green.sum()  # only legend-free, anti-aliased stray pixels
+
+
+def test_spread_labels_stacks_overlapping_boxes_and_leaves_the_rest() -> None:
+    anchors = np.array([[100.0, 50], [110, 55], [105, 40], [400, 50]])
+    sizes = np.array([[50.0, 17], [50, 17], [50, 17], [50, 17]])
+    out = spread_labels(anchors, sizes)
+    # Placed from the bottom up: (105, 40) stays, the others stack just above it.
+    np.testing.assert_array_equal(out[:, 0], anchors[:, 0])
+    np.testing.assert_allclose(out[:, 1], [57.0, 74.0, 40.0, 50.0])
+    # Random crowds: no two boxes overlap afterwards, and nothing moves down.
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a = rng.uniform(0, 300, (40, 2))
+        sz = np.column_stack([rng.uniform(30, 60, 40), np.full(40, 17.0)])
+        o = spread_labels(a, sz, max_steps=100)
+        assert (o[:, 1] >= a[:, 1]).all() and (o[:, 0] == a[:, 0]).all()
+        x0, y0, x1, y1 = o[:, 0], o[:, 1], o[:, 0] + sz[:, 0], o[:, 1] + sz[:, 1]
+        overlap = (
+            (x0[:, None] < x1[None])
+            & (x0[None] < x1[:, None])
+            & (y0[:, None] < y1[None])
+            & (y0[None] < y1[:, None])
+        )
+        np.fill_diagonal(overlap, False)
+        assert not overlap.any()
+
+
+def test_view_projects_like_vtk_and_back(offscreen: None) -> None:
+    import pyvista as pv
+    import vtk
+
+    pl = pv.Plotter(off_screen=True, window_size=[640, 400])
+    pl.add_mesh(pv.Sphere(radius=5.0))
+    pl.camera_position = [(60.0, -50.0, 40.0), (0.0, 5.0, 0.0), (0.0, 0.0, 1.0)]
+    pl.camera.view_angle = 30.0
+    view = View(
+        np.array(pl.camera.position),
+        np.array(pl.camera.focal_point),
+        np.array(pl.camera.up),
+        float(pl.camera.view_angle),
+        (640, 400),
+    )
+    pts = np.random.default_rng(0).uniform(-10, 10, (30, 3))
+    px, depth = view.to_display(pts)
+    coord = vtk.vtkCoordinate()
+    coord.SetCoordinateSystemToWorld()
+    ref = []
+    for p in pts:
+        coord.SetValue(*p)
+        ref.append(coord.GetComputedDoubleDisplayValue(pl.renderer))
+    pl.close()
+    np.testing.assert_allclose(px, ref, atol=1e-6)
+    np.testing.assert_allclose(view.to_display(view.focal[None])[0], [[320.0, 200.0]])
+    np.testing.assert_allclose(view.to_world(px, depth), pts, atol=1e-9)
+
+
+@pytest.mark.render
+def test_every_camera_of_a_crowded_street_is_named(offscreen: None, tmp_path: Path) -> None:
+    """Ten cameras a metre apart: their labels are stacked, none overlaps, all are drawn."""
+    from placement.render._draw import (
+        LABEL_CHAR_PX,
+        LABEL_HEIGHT_PX,
+        LABEL_MARGIN_PX,
+        build_plotter,
+        label_anchors,
+        plotter_view,
+    )
+    from placement.render._shapes import local_origin, marker_radius
+
+    n = 10
+    origin = np.column_stack(
+        [np.linspace(E0 + 20, E0 + 29, n), np.full(n, N0 + 10.0), np.full(n, 6.0)]
+    )
+    s = replace(
+        small_scene(),
+        cam_origin=origin,
+        cam_ground_z=np.zeros(n),
+        cam_heading_deg=np.zeros(n),
+        cam_tilt_deg=np.full(n, 20.0),
+        cam_existing=np.zeros(n, bool),
+        cam_ids=tuple(f"cam-{i:03d}" for i in range(1, n + 1)),
+    )
+    window = (800, 500)
+    pl = build_plotter(s, off_screen=True, window_size=window)
+    try:
+        view = plotter_view(pl, window)
+        mappers = [
+            a.GetMapper()
+            for a in pl.renderer.GetActors2D()
+            if a.GetMapper() is not None and a.GetMapper().IsA("vtkLabelPlacementMapper")
+        ]
+    finally:
+        pl.close()
+    assert len(mappers) == 1 and mappers[0].GetPlaceAllLabels()
+    top = origin - local_origin(s) + np.array([0.0, 0.0, 2.2 * marker_radius(s)])
+    anchor, far = label_anchors(top, list(s.cam_ids), view)
+    before, _ = view.to_display(top)
+    after, _ = view.to_display(anchor)
+    w = LABEL_CHAR_PX * 7 + 2 * LABEL_MARGIN_PX
+    x0, y0 = after[:, 0], after[:, 1]
+    h = LABEL_HEIGHT_PX - 1e-6  # boxes stacked edge to edge touch after the round trip
+    overlap = (
+        (x0[:, None] < x0[None] + w)
+        & (x0[None] < x0[:, None] + w)
+        & (y0[:, None] < y0[None] + h)
+        & (y0[None] < y0[:, None] + h)
+    )
+    np.fill_diagonal(overlap, False)
+    assert not overlap.any()
+    # Before the layout nearly all of them overlapped; most now hang on a leader line.
+    assert np.abs(before[1:, 0] - before[:-1, 0]).max() < w
+    assert far.size >= n // 2
+    np.testing.assert_allclose(after[:, 0], before[:, 0], atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------- shapes

@@ -15,11 +15,13 @@ from placement.render._gl import use_offscreen_backend
 from placement.render._scene import Scene
 from placement.render._shapes import (
     VIEW_ANGLE_DEG,
+    View,
     coverage_cells,
     framing,
     local_origin,
     marker_radius,
     scene_volumes,
+    spread_labels,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +55,12 @@ BACKGROUND_TOP = "#f7f9fc"
 BACKGROUND_BOTTOM = "#d9e2ec"
 
 LABELLED_CAMERAS_MAX = 40  # more labels than this hide the picture
+#: Camera labels: font size (points = pixels in VTK), the box's margin, and its size in pixels
+#: (measured: "cam-040" at 11 points is 52 x 17 with a margin of 3).
+LABEL_FONT_SIZE = 11
+LABEL_MARGIN_PX = 3
+LABEL_CHAR_PX = 6.7
+LABEL_HEIGHT_PX = 17.0
 EDGES_MAX_TRIANGLES = 600_000  # feature-edge extraction time grows with the mesh
 
 #: The sun: from the south-west, high; and a softer light from the viewer (headlight).
@@ -215,6 +223,7 @@ def build_plotter(
         color="#3a4654",
     )
     _frame(pl, scene, shift, window_size[0] / window_size[1])
+    _add_labels(pl, scene, shift, window_size)
     _lights(pl)
     pl.enable_anti_aliasing("ssaa")
     plotter: pv.Plotter = pl
@@ -334,17 +343,79 @@ def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
         pl.add_mesh(pv.PolyData(pole_v, lines=lines), color="#404040", line_width=3)
         fv, ff = scene_volumes(scene, shift, sel)
         pl.add_mesh(_polydata(fv, ff), color=color, opacity=0.16, show_edges=False, lighting=False)
-    if scene.n_cameras <= LABELLED_CAMERAS_MAX:
-        pl.add_point_labels(
-            origin + np.array([0.0, 0.0, 2.2 * marker_r]),
-            list(scene.cam_ids),
-            font_size=11,
-            text_color="#1d2733",
-            shape_color="white",
-            shape_opacity=0.75,
-            show_points=False,
-            always_visible=True,
-        )
+
+
+def plotter_view(pl: Any, window: tuple[int, int]) -> View:
+    """The plotter's current camera as a :class:`View` of a window of this size."""
+    cam = pl.camera
+    return View(
+        np.array(cam.position, np.float64),
+        np.array(cam.focal_point, np.float64),
+        np.array(cam.up, np.float64),
+        float(cam.view_angle),
+        window,
+    )
+
+
+def label_anchors(
+    top: FloatArray, ids: list[str], view: View
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """Where each camera's label goes so that no two overlap in this view.
+
+    Parameters
+    ----------
+    top : (K, 3) points just above the camera markers (a label's lower left corner).
+    ids : (K,) the labels' texts.
+    view : the framed view.
+
+    Returns
+    -------
+    anchor : (K, 3) the labels' points in the scene: ``top``, or a point at the same depth
+        whose projection is moved up by :func:`spread_labels`.
+    far : indices of labels moved more than half their height (they get a leader line).
+    """
+    px, depth = view.to_display(top)
+    sizes = np.array([[LABEL_CHAR_PX * len(t) + 2 * LABEL_MARGIN_PX, LABEL_HEIGHT_PX] for t in ids])
+    moved_px = spread_labels(px, sizes)
+    anchor = np.array(top, np.float64)
+    moved = np.flatnonzero((moved_px != px).any(axis=1) & (depth > 0))
+    anchor[moved] = view.to_world(moved_px[moved], depth[moved])
+    far = moved[moved_px[moved, 1] - px[moved, 1] > LABEL_HEIGHT_PX / 2.0]
+    return anchor, far
+
+
+def _add_labels(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, int]) -> None:
+    """Camera ids over their markers, moved up where they would overlap, with a leader line.
+
+    VTK's own placement drops a label that overlaps another, so a camera could go unnamed;
+    here the boxes are laid out in the framed view first (:func:`spread_labels`) and every
+    label is drawn.
+    """
+    import pyvista as pv
+
+    if not scene.n_cameras or scene.n_cameras > LABELLED_CAMERAS_MAX:
+        return
+    top = scene.cam_origin - shift + np.array([0.0, 0.0, 2.2 * marker_radius(scene)])
+    ids = list(scene.cam_ids)
+    anchor, far = label_anchors(top, ids, plotter_view(pl, window))
+    if far.size:
+        m = far.size
+        v = np.concatenate([top[far], anchor[far]])
+        lines = np.column_stack([np.full(m, 2), np.arange(m), np.arange(m) + m]).ravel()
+        pl.add_mesh(pv.PolyData(v, lines=lines), color="#1d2733", line_width=1, lighting=False)
+    actor = pl.add_point_labels(
+        anchor,
+        ids,
+        font_size=LABEL_FONT_SIZE,
+        text_color="#1d2733",
+        shape_color="white",
+        shape_opacity=0.75,
+        margin=LABEL_MARGIN_PX,
+        show_points=False,
+        always_visible=True,
+    )
+    # Laid out already: VTK must not drop a label its own estimate thinks overlaps.
+    actor.GetMapper().SetPlaceAllLabels(True)
 
 
 def _frame(pl: Any, scene: Scene, shift: FloatArray, aspect: float) -> None:

@@ -369,3 +369,72 @@ def framing(scene: Scene, shift: FloatArray) -> Framing | None:
     )
     rel = corners - center
     return Framing(center, view, np.abs(rel @ right), np.abs(rel @ up), rel @ view)
+
+
+@dataclass(frozen=True)
+class View:
+    """A perspective view: eye, focal point, up vector, vertical view angle and window."""
+
+    eye: FloatArray
+    focal: FloatArray
+    up: FloatArray
+    view_angle_deg: float
+    window: tuple[int, int]
+
+    def _axes(self) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+        d = self.focal - self.eye
+        d = d / np.linalg.norm(d)
+        right = np.cross(d, self.up)
+        right = right / np.linalg.norm(right)
+        true_up = np.cross(right, d)
+        half_h = self.window[1] / 2.0 / math.tan(math.radians(self.view_angle_deg) / 2.0)
+        return d, right, true_up, half_h
+
+    def to_display(self, points: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(n, 2) pixel positions (x right, y up from the bottom left) and (n,) depths."""
+        d, right, true_up, half_h = self._axes()
+        v = np.asarray(points, np.float64) - self.eye
+        depth = v @ d
+        xy = np.column_stack([v @ right, v @ true_up]) / depth[:, None] * half_h
+        return xy + np.array(self.window, np.float64) / 2.0, depth
+
+    def to_world(self, display: FloatArray, depth: FloatArray) -> FloatArray:
+        """The points at these pixel positions and depths (the inverse of :meth:`to_display`)."""
+        d, right, true_up, half_h = self._axes()
+        off = (np.asarray(display, np.float64) - np.array(self.window, np.float64) / 2.0) / half_h
+        return self.eye + depth[:, None] * (d + off[:, :1] * right + off[:, 1:] * true_up)
+
+
+def spread_labels(anchors: FloatArray, sizes: FloatArray, *, max_steps: int = 12) -> FloatArray:
+    """Move label boxes up, each just above the boxes it overlaps, until it overlaps none.
+
+    Parameters
+    ----------
+    anchors : (n, 2) pixel positions of the boxes' lower left corners.
+    sizes : (n, 2) box widths and heights in pixels.
+    max_steps : the most moves a label makes; one that finds no free place by then stays
+        at its last try (drawn over another rather than dropped).
+
+    Returns
+    -------
+    (n, 2) new lower left corners; x never changes. Labels are placed from the bottom of the
+    picture up (ties by x), so a label only moves away from the ones below it.
+    """
+    anchors = np.asarray(anchors, np.float64)
+    out = anchors.copy()
+    placed: list[tuple[float, float, float, float]] = []
+    for i in np.lexsort((anchors[:, 0], anchors[:, 1])):
+        x, y = anchors[i]
+        w, h = sizes[i]
+        for _ in range(max_steps):
+            tops = [
+                by + bh
+                for bx, by, bw, bh in placed
+                if x < bx + bw and bx < x + w and y < by + bh and by < y + h
+            ]
+            if not tops:
+                break
+            y = max(tops)
+        out[i] = (x, y)
+        placed.append((x, y, w, h))
+    return out
