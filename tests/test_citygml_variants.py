@@ -21,6 +21,7 @@ from placement.citygml import DEFAULT_POLE_HEIGHT_M, read_citygml, summarize
 from placement.crs import parse_srs_name, zone_for_lonlat
 from placement.errors import CityGMLError
 from placement.model import City, SurfaceKind
+from placement.sites import pole_sites
 from test_citygml import (
     LAT0,
     LON0,
@@ -880,6 +881,42 @@ def test_furniture_lod1_only_and_the_finest_lod_wins(tmp_path: Path) -> None:
     assert feature_mesh(city, "pole").area == pytest.approx(4 * 0.4 * 7, rel=1e-6)
     assert city.poles.height_m.tolist() == pytest.approx([7.0])
     assert city.poles.xyz[0] == pytest.approx([X0 + 5.5, Y0 + 0.5, 2.0], abs=1e-4)
+
+
+def test_pole_axis_is_its_base_even_with_an_arm_or_two_legs(tmp_path: Path) -> None:
+    """A street light's arm does not pull its axis off the shaft, and a sign on two posts
+    8 m apart stands on one of them, not in the air between."""
+    light = member(
+        "frn:CityFurniture",
+        "light",
+        "<frn:function>4200</frn:function><frn:lod2Geometry>"
+        + ms(
+            *box_faces(0, 0, 0.3, 0.3, 2.0, 10.0)["wall"],
+            *box_faces(0.3, 0.05, 3.0, 0.2, 9.6, 9.8)["wall"],
+        )
+        + "</frn:lod2Geometry>",
+    )
+    sign = member(
+        "frn:CityFurniture",
+        "sign",
+        "<frn:function>4800</frn:function><frn:lod2Geometry>"
+        + ms(
+            *box_faces(20, 0, 0.2, 0.2, 2.0, 7.0)["wall"],
+            *box_faces(28, 0, 0.2, 0.2, 2.0, 7.0)["wall"],
+            *box_faces(20, 0, 8.2, 0.1, 5.0, 7.0)["wall"],
+        )
+        + "</frn:lod2Geometry>",
+    )
+    city = read_citygml(write(tmp_path, "frn.gml", model(light + sign, envelope=envelope())))
+    assert city.poles.xyz[0] == pytest.approx([X0 + 0.15, Y0 + 0.15, 2.0], abs=1e-4)
+    assert city.poles.xyz[1][0] in (
+        pytest.approx(X0 + 20.1, abs=0.06),
+        pytest.approx(X0 + 28.1, abs=0.06),
+    )
+    assert city.poles.xyz[1][1:] == pytest.approx([Y0 + 0.1, 2.0], abs=0.06)
+    # The shaft's radius: its base square's half diagonal, not the arm, the sign or the other leg.
+    sites = pole_sites(city, mount_height_m=6.0)
+    assert sites.clearances() == pytest.approx([0.15 * 2**0.5, 0.1 * 2**0.5], abs=0.03)
 
 
 def implicit(prop: str, at: tuple[float, float, float]) -> str:

@@ -9,11 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+import trimesh
 
 from placement.camera import PRESETS, Camera
 from placement.crs import to_lonlat
+from placement.demand import sample_demand
 from placement.errors import InputFileError, OptionError
-from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
+from placement.model import City, Mesh, SurfaceKind
+from placement.sites import (
+    BRACKET_M,
+    combine_sites,
+    make_options,
+    pole_sites,
+    read_sites,
+    road_edge_sites,
+)
+from placement.visibility import compute_coverage
 from scenes import GROUND_Z, X0, Y0, cross_city
 
 
@@ -63,6 +74,51 @@ def test_pole_sites_mount_under_the_pole_top() -> None:
     np.testing.assert_allclose(tall.xyz[0, 2], GROUND_Z + 7.8)
     assert len(pole_sites(city, mount_height_m=6.0, functions=frozenset({"4810"}))) == 0
     assert len(pole_sites(city, mount_height_m=6.0, min_height_m=8.5)) == 0  # too short
+
+
+def _city_with_a_pole_mesh(radius: float = 0.3) -> City:
+    """The crossing, with its utility pole modelled as an octagonal prism (feature 4)."""
+    city = cross_city()
+    prism = trimesh.creation.cylinder(radius=radius, height=8.0, sections=8)
+    prism.apply_translation([X0 - 6, Y0 - 6, GROUND_Z + 4.0])
+    n = len(prism.faces)
+    pole = Mesh(
+        np.asarray(prism.vertices, float),
+        np.asarray(prism.faces, np.int32),
+        np.full(n, 4, np.int32),
+        np.full(n, SurfaceKind.FURNITURE, np.int8),
+    )
+    return dataclasses.replace(city, occluders=Mesh.concatenate([city.occluders, pole]))
+
+
+def test_a_camera_on_a_plateau_pole_hangs_on_a_bracket_outside_it() -> None:
+    city = _city_with_a_pole_mesh(0.3)
+    s = pole_sites(city, mount_height_m=6.0)
+    np.testing.assert_allclose(s.clearances(), [0.3], atol=1e-9)
+    cam = PRESETS["fullhd-103"]
+    opts = make_options(s, cam, headings=8)
+    # Each heading's lens is 0.3 + BRACKET_M out from the axis, towards the heading.
+    off = opts.origin[:, :2] - np.array([X0 - 6, Y0 - 6])
+    h = np.radians(opts.heading_deg)
+    np.testing.assert_allclose(
+        off, (0.3 + BRACKET_M) * np.column_stack([np.sin(h), np.cos(h)]), atol=1e-9
+    )
+    np.testing.assert_allclose(opts.origin[:, 2], GROUND_Z + 6.0)
+    # Sites without a pole in the model keep their lens where they are.
+    edge = road_edge_sites(city, mount_height_m=6.0, spacing_m=20.0)
+    both = make_options(combine_sites(s, edge), cam, headings=8)
+    np.testing.assert_array_equal(both.origin[8:], make_options(edge, cam, headings=8).origin)
+
+    # The camera's own pole hides nothing it looks at: the same pairs as with no pole mesh.
+    demand = sample_demand(city, spacing_m=2.0, target_height_m=1.5)
+    seen = compute_coverage(city.occluders, opts, demand, cam, workers=1).matrix
+    no_pole = city.occluders.select(city.occluders.feature != 4)
+    alone = compute_coverage(no_pole, opts, demand, cam, workers=1).matrix
+    assert seen.nnz == alone.nnz > 400 and (seen != alone).nnz == 0
+    # A lens on the axis (inside the prism) lost part of its view to the pole.
+    on_axis = make_options(dataclasses.replace(s, clearance_m=None), cam, headings=8)
+    inside = compute_coverage(city.occluders, on_axis, demand, cam, workers=1).matrix
+    assert inside.nnz < 0.97 * seen.nnz
 
 
 def _lonlat(x: float, y: float) -> tuple[float, float]:

@@ -244,6 +244,10 @@ class Sites:
     source : where each site came from: "road-edge", "plateau-pole" or "user".
     tilt_deg : (N,) float64, fixed tilt below the horizon, NaN when free (an existing
         camera without one is taken at the camera's own tilt); None: every site is free.
+    clearance_m : (N,) float64, the radius of the PLATEAU pole a site stands on at lens
+        height: a camera there hangs on a bracket just outside it, towards its heading
+        (:func:`placement.sites.make_options`); 0 for a site with no pole in the model;
+        None: 0 everywhere.
     """
 
     ids: tuple[str, ...]
@@ -254,10 +258,15 @@ class Sites:
     heading_deg: FloatArray
     source: tuple[str, ...]
     tilt_deg: FloatArray | None = None
+    clearance_m: FloatArray | None = None
 
     def fixed_tilts(self) -> FloatArray:
         """(N,) the fixed tilt of each site, NaN where free."""
         return np.full(len(self.ids), np.nan) if self.tilt_deg is None else self.tilt_deg
+
+    def clearances(self) -> FloatArray:
+        """(N,) the pole radius at lens height of each site, 0 where none."""
+        return np.zeros(len(self.ids)) if self.clearance_m is None else self.clearance_m
 
     def __len__(self) -> int:
         return len(self.ids)

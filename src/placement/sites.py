@@ -25,6 +25,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from placement.citygml import POLE_BASE_M
 from placement.crs import to_metric
 from placement.errors import InputFileError, OptionError
 from placement.heights import height_at
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 #: Poles shorter than this (bollards, short posts) cannot carry a camera, metres.
 MIN_POLE_HEIGHT_M = 3.0
+#: A camera on a PLATEAU pole hangs on a bracket this far outside the pole's surface, metres.
+BRACKET_M = 0.1
+#: The largest pole radius taken from the model (a vertex of the base farther out is another
+#: leg of the same feature), metres.
+MAX_CLEARANCE_M = 1.0
 
 
 def _empty_sites() -> Sites:
@@ -145,15 +151,52 @@ def pole_sites(
     mount = np.minimum(mount_height_m, height - 0.2)
     ids = tuple(f"pole-{city.features.ids[poles.feature[i]]}" for i in idx)
     n = idx.size
+    xyz = np.column_stack([foot[:, :2], foot[:, 2] + mount])
     return Sites(
         ids=ids,
-        xyz=np.column_stack([foot[:, :2], foot[:, 2] + mount]),
+        xyz=xyz,
         ground_z=foot[:, 2].copy(),
         cost=np.full(n, float(cost)),
         existing=np.zeros(n, bool),
         heading_deg=np.full(n, np.nan),
         source=("plateau-pole",) * n,
+        clearance_m=pole_radius(city.occluders, poles.feature[idx], foot),
     )
+
+
+def pole_radius(mesh: Mesh, features: np.ndarray, foot: np.ndarray) -> np.ndarray:
+    """How far each pole's shaft reaches from its axis: the radius of its base.
+
+    Parameters
+    ----------
+    mesh : the occluders, whose triangles carry their feature row.
+    features : (N,) the feature row of each pole.
+    foot : (N, 3) each pole's foot (axis x, y and lowest z; :class:`placement.model.Poles`).
+
+    Returns
+    -------
+    (N,) the largest horizontal distance from the axis of the pole's vertices within
+    ``POLE_BASE_M`` of its foot, counting only those within :data:`MAX_CLEARANCE_M` (another
+    leg of the same feature is not this shaft); 0 for a pole without such vertices (one
+    given as a point). A pole is widest at its base, so a bracket this long clears it.
+    """
+    out = np.zeros(len(features))
+    if not len(features) or not mesh.n_triangles:
+        return out
+    order = np.argsort(features, kind="stable")
+    sorted_feat = np.asarray(features)[order]
+    used = np.unique(mesh.faces)
+    vfeat = np.full(mesh.vertices.shape[0], -1, np.int64)
+    vfeat[mesh.faces.ravel()] = np.repeat(mesh.feature, 3)
+    vfeat = vfeat[used]
+    pos = np.minimum(np.searchsorted(sorted_feat, vfeat), len(sorted_feat) - 1)
+    on_pole = sorted_feat[pos] == vfeat
+    v = mesh.vertices[used[on_pole]]
+    pole = order[pos[on_pole]]
+    r = np.hypot(v[:, 0] - foot[pole, 0], v[:, 1] - foot[pole, 1])
+    keep = (v[:, 2] <= foot[pole, 2] + POLE_BASE_M) & (r <= MAX_CLEARANCE_M)
+    np.maximum.at(out, pole[keep], r[keep])
+    return out
 
 
 def read_sites(
@@ -295,6 +338,7 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
         heading_deg=np.concatenate([p.heading_deg for p in parts])[keep],
         source=tuple(s for s, k in zip(src, keep, strict=True) if k),
         tilt_deg=np.concatenate([p.fixed_tilts() for p in parts])[keep],
+        clearance_m=np.concatenate([p.clearances() for p in parts])[keep],
     )
 
 
@@ -311,6 +355,10 @@ def make_options(
     with a fixed heading (an existing camera) gets only that one. A 360-degree camera
     (``hfov_deg >= 360``) needs a single heading. Tilts default to the camera's own; a site
     with a fixed tilt gets only that one, and an existing camera without one the camera's.
+
+    A camera on a PLATEAU pole (a site with a clearance) hangs on a bracket: its lens is
+    ``clearance + BRACKET_M`` out from the pole's axis towards its heading, so that its own
+    pole does not hide what it looks at (a lens on the axis sits inside the pole's mesh).
 
     Returns
     -------
@@ -336,11 +384,20 @@ def make_options(
     nh = np.where(fixed, 1, n_head)[site]
     tilt = np.where(one_tilt[site], site_tilt[site], tilts[np.minimum(pos // nh, tilts.size - 1)])
     heading = np.where(fixed[site], sites.heading_deg[site], free_heads[pos % nh])
+    heading = np.mod(heading, 360.0)
+    origin = sites.xyz[site].copy()
+    clear = sites.clearances()[site]
+    arm = np.flatnonzero(clear > 0)
+    if arm.size:
+        h = np.radians(heading[arm])
+        reach = clear[arm] + BRACKET_M
+        origin[arm, 0] += reach * np.sin(h)
+        origin[arm, 1] += reach * np.cos(h)
     return Options(
         site=site,
-        heading_deg=np.mod(heading, 360.0),
+        heading_deg=heading,
         tilt_deg=tilt,
-        origin=sites.xyz[site],
+        origin=origin,
         cost=sites.cost[site],
         existing=sites.existing[site],
     )

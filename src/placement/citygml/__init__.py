@@ -98,6 +98,7 @@ import shapely
 
 from placement.citygml._build import (
     DEFAULT_POLE_HEIGHT_M,
+    POLE_BASE_M,
     FilePart,
     build_file,
     choose_crs,
@@ -114,6 +115,7 @@ from placement.model import City, SurfaceKind
 
 __all__ = [
     "DEFAULT_POLE_HEIGHT_M",
+    "POLE_BASE_M",
     "POLE_FUNCTIONS",
     "Source",
     "expand_inputs",

@@ -31,6 +31,10 @@ IntArray = npt.NDArray[np.int64]
 
 #: Height given to a pole whose geometry is flat (points, or z all equal), metres.
 DEFAULT_POLE_HEIGHT_M = 8.0
+#: A pole's axis is the centroid of its vertices within this height of its lowest one, m.
+POLE_BASE_M = 0.5
+#: Base vertices farther apart than this belong to different legs of one feature, metres.
+POLE_LEG_GAP_M = 1.0
 #: A road feature whose every z is within this of 0 is "flat" (PLATEAU LOD1 roads), metres.
 FLAT_Z_TOL_M = 1e-6
 #: A polygon whose exterior encloses less than this times its perimeter squared is a
@@ -456,7 +460,8 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
                 part.footprints.append(poly)
                 part.footprint_feature.append(row)
 
-    # Poles: foot at the centroid of the feature's vertices at its lowest z.
+    # Poles: foot at the centroid of the feature's vertices near its lowest z (the base
+    # ring: an arm or a sign higher up does not pull the axis off the shaft).
     if raw.poles:
         rows = np.array([r for r, _ in raw.poles], np.int64)
         use = (vrole == OCCLUDER) | (vrole == POINTS)
@@ -467,11 +472,13 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
         sx, sy, cnt = np.zeros(n_feat), np.zeros(n_feat), np.zeros(n_feat)
         np.minimum.at(zmin, vf, vv[:, 2])
         np.maximum.at(zmax, vf, vv[:, 2])
-        np.add.at(sx, vf, vv[:, 0])
-        np.add.at(sy, vf, vv[:, 1])
-        np.add.at(cnt, vf, 1.0)
+        base = vv[:, 2] <= zmin[vf] + POLE_BASE_M
+        np.add.at(sx, vf[base], vv[base, 0])
+        np.add.at(sy, vf[base], vv[base, 1])
+        np.add.at(cnt, vf[base], 1.0)
         c = np.maximum(cnt[rows], 1.0)
         part.pole_xyz = np.column_stack([sx[rows] / c, sy[rows] / c, zmin[rows]])
+        _one_leg(part.pole_xyz, rows, vf[base], vv[base])
         h = zmax[rows] - zmin[rows]
         flat_h = h < 0.5
         for row in rows[flat_h].tolist():
@@ -482,6 +489,33 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
         part.pole_height = np.where(flat_h, DEFAULT_POLE_HEIGHT_M, h)
         part.pole_flat = flat_feature[rows]
     return part
+
+
+def _one_leg(foot: FloatArray, rows: IntArray, vf: IntArray, vv: FloatArray) -> None:
+    """Move the foot of a pole-like feature that stands on several legs (a sign gantry, two
+    posts in one feature) from between them onto its largest leg, in place.
+
+    ``vf`` / ``vv`` are the feature rows and positions of the base vertices (near each
+    feature's lowest z). Legs are groups of base vertices linked within ``POLE_LEG_GAP_M``.
+    """
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    spread = np.zeros(len(rows))
+    pos = {int(r): i for i, r in enumerate(rows.tolist())}
+    idx = np.array([pos.get(int(f), -1) for f in vf], np.int64)
+    on = idx >= 0
+    d = np.hypot(vv[on, 0] - foot[idx[on], 0], vv[on, 1] - foot[idx[on], 1])
+    np.maximum.at(spread, idx[on], d)
+    for i in np.flatnonzero(spread > POLE_LEG_GAP_M).tolist():
+        xy = vv[idx == i, :2]
+        pairs = cKDTree(xy).query_pairs(POLE_LEG_GAP_M, output_type="ndarray")
+        graph = np.zeros((xy.shape[0], xy.shape[0]), bool)
+        graph[pairs[:, 0], pairs[:, 1]] = True
+        n, label = connected_components(graph, directed=False)
+        if n > 1:
+            leg = np.bincount(label).argmax()
+            foot[i, :2] = xy[label == leg].mean(axis=0)
 
 
 def _ground_from_dem(occ: Mesh, xy: FloatArray) -> FloatArray | None:
