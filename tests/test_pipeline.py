@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from placement.cli import main
 from placement.pipeline import LEVEL_NAMES, RunOptions, run
 from placement.render import Scene
+from placement.render._draw import subtitle
 
 FAST = ["--time-limit", "5", "--workers", "1"]
 
@@ -352,6 +353,29 @@ def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path
     assert cov["coverable_points"] == int(any_two.sum())
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Demand covered (weighted, by 2 cameras)" in report
+
+
+def test_min_level_outputs_agree_with_the_headline(sample_tile: Path, tmp_path: Path) -> None:
+    """Under --min-level observation, the GeoJSON's `covered` flag, the picture's subtitle
+    and its view volumes count what the summary counts, not detection."""
+    opts = RunOptions(
+        budget=6, min_level="observation", time_limit_s=5, workers=1, cache_dir=str(tmp_path)
+    )
+    res = run([sample_tile], opts, out_dir=tmp_path / "out")
+    cov = res.summary["coverage"]
+    pts = json.loads((tmp_path / "out" / "coverage.geojson").read_text())["features"]
+    counted = [f for f in pts if f["properties"]["covered"]]
+    detection_only = [f for f in pts if f["properties"]["level"] == 1]
+    assert detection_only and not any(f["properties"]["covered"] for f in detection_only)
+    assert len(counted) == cov["covered_points"] > 0
+    assert all(f["properties"]["level"] >= 2 for f in counted)
+    assert sum(f["properties"]["weight"] for f in counted) == pytest.approx(cov["covered_weight"])
+    scene = Scene.load(tmp_path / "out" / "scene.npz")
+    assert scene.min_level == 2
+    assert scene.range_m == pytest.approx(res.camera.max_distance_for_level(2))
+    sub = subtitle(scene)
+    assert f"{100 * cov['covered_fraction_weighted']:.1f} % of street demand seen at " in sub
+    assert "observation or better" in sub and f"observation to {scene.range_m:.0f} m" in sub
 
 
 def test_cameras_file_reads_back_as_the_same_cameras(sample_tile: Path, tmp_path: Path) -> None:

@@ -235,6 +235,26 @@ def test_k_fold_scene_says_so_and_old_scenes_load(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------- geometry
 
 
+def test_min_level_scene_counts_and_draws_that_level(tmp_path: Path) -> None:
+    base = small_scene()
+    # Levels: west half 0, middle 2, east 1: with observation required only the 2s count.
+    level = np.where(base.demand_level == 4, 1, base.demand_level).astype(np.int8)
+    s = replace(base, demand_level=level, min_level=2, range_m=20.0)
+    frac = s.demand_weight[s.demand_level >= 2].sum() / s.demand_weight.sum()
+    sub = render._draw.subtitle(s)
+    assert f"{100 * frac:.1f} % of street demand seen at observation or better" in sub
+    assert "observation to 20 m" in sub
+    labels = [e.label for e in render._draw.legend_entries(s)]
+    assert "detection, not counted" in labels and "observation" in labels
+    s.save(tmp_path / "m.npz")
+    assert Scene.load(tmp_path / "m.npz").min_level == 2
+    with np.load(tmp_path / "m.npz") as data:
+        old = {name: data[name] for name in data.files if name != "min_level"}
+    np.savez_compressed(tmp_path / "old.npz", **old)
+    assert Scene.load(tmp_path / "old.npz").min_level == 1
+    assert "detection to" in render._draw.subtitle(small_scene())
+
+
 def test_camera_directions() -> None:
     fwd, right, up = render.camera_directions(np.array([0.0, 90.0]), np.array([0.0, 30.0]))
     np.testing.assert_allclose(fwd[0], [0, 1, 0], atol=1e-12)  # north

@@ -404,9 +404,11 @@ def write_coverage_geojson(
     -----
     Properties: ``index`` (row of the demand arrays), ``z_m`` (target point height),
     ``ground_z_m``, ``weight``, ``kind`` ("road" / "sidewalk"), ``road_id``, ``seen_by``
-    (list of camera ids), ``level`` (1..4 or null when unseen) and ``level_name``
-    ("detection" ... "identification" or null). The text is assembled with string joins
-    rather than one dict per point because this file is written for 100k+ points.
+    (list of camera ids), ``level`` (1..4 or null when unseen), ``level_name``
+    ("detection" ... "identification" or null) and ``covered`` (``level`` reaches
+    ``min_level``: the point counts as seen by the run's requirement). The text is
+    assembled with string joins rather than one dict per point because this file is
+    written for 100k+ points.
     """
     n = len(demand)
     lists, best = _seen_lists(seen_by, n, ids, min_level)
@@ -431,6 +433,7 @@ def write_coverage_geojson(
     lvl_num = ["null", "1", "2", "3", "4"]
     lvl_name = ["null", *(json.dumps(s) for s in LEVEL_NAMES)]
     lvl = np.clip(level, 0, 4).tolist()
+    covered = ["true" if c else "false" for c in (level >= max(min_level, 1)).tolist()]
     if road_ids is None:
         road_s = [""] * n
     else:
@@ -444,7 +447,7 @@ def write_coverage_geojson(
         f'{head}{lon_s[i]},{lat_s[i]},{z_s[i]}]}},"properties":{{"index":{i},'
         f'"z_m":{z_s[i]},"ground_z_m":{g_s[i]},"weight":{w_s[i]},"kind":{kind_s[i]},'
         f'{road_s[i]}"seen_by":[{lists[i]}],"level":{lvl_num[lvl[i]]},'
-        f'"level_name":{lvl_name[lvl[i]]}}}}}'
+        f'"level_name":{lvl_name[lvl[i]]},"covered":{covered[i]}}}}}'
         for i in range(n)
     ]
     with Path(path).open("w", encoding="utf-8") as f:

@@ -907,6 +907,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 result.camera,
                 title=_title(result),
                 k=opts.k,
+                min_level=min_level,
             )
             scene.save(stage_dir / "scene.npz")
             render.render_png(scene, stage_dir / "scene.png")

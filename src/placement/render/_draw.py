@@ -127,6 +127,8 @@ def legend_entries(scene: Scene) -> list[LegendEntry]:
         labels = list(LEVEL_LABELS)
         if scene.k > 1:
             labels[0] = f"seen by fewer than {scene.k}"
+        for i in range(1, min(scene.min_level, 5)):
+            labels[i] = f"{labels[i]}, not counted"
         legend += [
             LegendEntry(labels[i], LEVEL_COLORS[i], float(share[i]), i)
             for i in range(5)
@@ -276,16 +278,18 @@ def subtitle(scene: Scene) -> str:
     k = scene.n_cameras
     existing = int(scene.cam_existing.sum())
     parts = [f"{k} cameras ({existing} existing)"]
+    level = LEVEL_LABELS[scene.min_level]
     if scene.demand_weight.size:
-        seen = scene.demand_level > 0
+        seen = scene.demand_level >= scene.min_level
         w = scene.demand_weight
         total = float(w.sum())
         frac = float(w[seen].sum()) / total if total > 0 else 0.0
         by = f" by {scene.k} cameras" if scene.k > 1 else ""
-        parts.append(f"{100.0 * frac:.1f} % of street demand seen{by}")
+        at = f" at {level} or better" if scene.min_level > 1 else ""
+        parts.append(f"{100.0 * frac:.1f} % of street demand seen{by}{at}")
     parts.append(
         f"hfov {scene.hfov_deg:g} deg, vfov {scene.vfov_deg:g} deg, "
-        f"detection to {scene.range_m:.0f} m"
+        f"{level} to {scene.range_m:.0f} m"
     )
     parts.append(scene.crs)
     return "  \u00b7  ".join(parts)

@@ -52,6 +52,8 @@ class Scene:
     hfov_deg, vfov_deg, range_m : the camera model's fields of view and range.
     k : cameras a point needs to count as seen (``demand_level`` is the level k of them
         give); 1 in scenes saved before it was recorded.
+    min_level : the DORI level (1..4) a point must be seen at to count; 1 in scenes saved
+        before it was recorded. ``range_m`` is the distance that level reaches.
     """
 
     title: str
@@ -76,6 +78,7 @@ class Scene:
     vfov_deg: float
     range_m: float
     k: int = 1
+    min_level: int = 1
 
     def save(self, path: Path) -> None:
         """Write the scene as one compressed ``.npz`` (plain arrays, no pickle)."""
@@ -109,7 +112,7 @@ class Scene:
                     )
                 values: dict[str, Any] = {}
                 for f in fields(Scene):
-                    if f.name == "k" and "k" not in data:
+                    if f.name in ("k", "min_level") and f.name not in data:
                         continue  # an older scene: the default
                     a = data[f.name]
                     if f.name == "cam_ids":
@@ -118,7 +121,7 @@ class Scene:
                         values[f.name] = str(a)
                     elif f.name in ("spacing_m", "hfov_deg", "vfov_deg", "range_m"):
                         values[f.name] = float(a)
-                    elif f.name == "k":
+                    elif f.name in ("k", "min_level"):
                         values[f.name] = int(a)
                     else:
                         values[f.name] = a
@@ -147,6 +150,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     ids: tuple[str, ...] | list[str] | None = None,
     margin_m: float | None = None,
     k: int = 1,
+    min_level: int = 1,
 ) -> Scene:
     """Collect what a picture of a result needs.
 
@@ -163,6 +167,8 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     margin_m : city geometry farther than this from every demand point and camera is left
         out of the picture (default: the camera range); None keeps the default.
     k : cameras a point needs to count as seen (``levels`` being the level k of them give).
+    min_level : the DORI level (1..4) a point must be seen at to count; the view volumes
+        are drawn to the distance it reaches.
 
     Returns
     -------
@@ -201,9 +207,11 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
         cam_ids=tuple(str(i) for i in ids),
         hfov_deg=float(camera.hfov_deg),
         vfov_deg=float(camera.vfov_deg),
-        # Draw the distance a camera really detects at (pixel density), not the nominal range.
-        range_m=float(camera.max_distance_for_level(1)),
+        # Draw the distance at which a camera's view counts (pixel density), not the nominal
+        # range.
+        range_m=float(camera.max_distance_for_level(min_level)),
         k=int(k),
+        min_level=int(min_level),
     )
 
 
