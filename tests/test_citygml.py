@@ -584,6 +584,13 @@ def test_osaka_traffic_areas_and_ground(plateau: Path) -> None:
     z = both.roads.vertices[:, 2]
     bz = both.occluders.vertices[:, 2]
     assert z.min() >= bz.min() - 1e-6 and z.max() < 10.0 and np.median(z) > 1.0
+    # With its buildings, 52350301's flat LOD1 road gets estimated heights and its traffic
+    # areas keep their own: both sources are named.
+    mixed = read_citygml(
+        [plateau / "osaka/52350301_tran_6697_op.gml", plateau / "osaka/52350301_bldg_6697_op.gml"]
+    )
+    assert mixed.ground_source == "model and buildings"
+    assert mixed.roads.vertices[:, 2].max() == pytest.approx(14.535, abs=1e-3)
 
 
 @pytest.mark.realdata

@@ -196,7 +196,8 @@ class City:
     footprints : building footprints in plan (shapely Polygons) with ``footprint_feature``.
     poles : pole-like city furniture, candidate camera sites.
     ground_source : where road heights came from: "model" (the file's own heights),
-        "dem", "buildings" (estimated from the bases of nearby buildings) or "none".
+        "dem", "buildings" (estimated from the bases of nearby buildings) or "none"; "model
+        and dem" / "model and buildings" when only some roads were flat and got estimates.
     warnings : one line per skipped or repaired feature.
     skipped : number of features skipped because their geometry was broken.
     """

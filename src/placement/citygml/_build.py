@@ -679,6 +679,8 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
                 "z kept at 0"
             )
         else:
+            if road.n_triangles and not flat[np.unique(road.faces)].all():
+                ground_source = f"model and {ground_source}"  # some roads had heights
             nr = int(flat.sum())
             rv = road.vertices.copy()
             rv[flat, 2] = z[:nr]

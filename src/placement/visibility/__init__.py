@@ -24,7 +24,9 @@ How a pair is decided
    sizes of its offsets: about 3.6 of 8 headings for the default camera.
 3. Occlusion: one Embree OCCLUDED query on the segment from the lens to the point. The
    segment starts ``START_MARGIN_M`` (0.3 m) out from the lens so that the pole the camera
-   hangs on, or a wall it is fixed flush to, does not hide everything; it stops
+   hangs on, or a wall it is fixed flush to, does not hide everything (a camera on a
+   PLATEAU pole, whose mesh is in the occluders, is on a bracket outside it:
+   :func:`placement.sites.make_options`); it stops
    ``END_MARGIN_M`` (0.05 m) short of the point so that a surface the point lies on does
    not hide it. The segment depends only on the lens position and the point, so options
    that share a site (other headings and tilts) share one test. The segments of a site go
