@@ -857,6 +857,70 @@ def test_workers_run_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None
     assert "OPENBLAS_NUM_THREADS" in _THREAD_VARS and "OMP_NUM_THREADS" in _THREAD_VARS
 
 
+def test_workers_pass_arrays_out_of_band_intact() -> None:
+    """Calls carry their arrays beside the pickle (protocol 5), both ways, unchanged."""
+    from placement._workers import Worker
+
+    rng = np.random.default_rng(1)
+    big = rng.random(3_000_000)
+    A = sp.random(2_000, 5_000, density=0.01, format="csr", random_state=2, dtype=np.float64)
+    A.data = np.ceil(A.data * 4).astype(np.int8)
+    w = Worker()
+    try:
+        back = w.call("copy", "deepcopy", (big, A, big[::3], "text"))
+    finally:
+        w.close()
+    assert back[3] == "text"
+    np.testing.assert_array_equal(back[0], big)
+    np.testing.assert_array_equal(back[2], big[::3])  # not contiguous: sent in the pickle
+    assert back[1].dtype == np.int8 and (back[1] != A).nnz == 0
+
+
+def test_memory_needed_counts_the_lp_process_only_where_it_runs() -> None:
+    from placement.optimise import memory_needed
+
+    # 3 million pairs at 20 s: PDLP gets its 100+ iterations, so its process counts too.
+    assert memory_needed(3_000_000, 20.0) == 3_000_000 * 150
+    # 40 million: too few iterations for a bound; under 10 s no LP phase at all.
+    assert memory_needed(40_000_000, 20.0) == 40_000_000 * 50
+    assert memory_needed(3_000_000, 5.0) == 3_000_000 * 50
+    assert memory_needed(40_000_000, 200.0) == 40_000_000 * 150
+
+
+def test_lp_bound_phase_is_left_out_where_pdlp_would_get_too_few_iterations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import placement.optimise as po
+
+    started: list[int] = []
+
+    class Fake:
+        def __init__(self, R: object, **kw: object) -> None:
+            started.append(kw["pdlp_iterations"])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(po._phases, "LPBoundProcess", Fake)
+    rng = np.random.default_rng(0)
+    A = sp.csr_matrix((rng.random((300, 3000)) < 0.5).astype(np.int8))  # ~450k nonzeros
+    R = po._problem.reduce_problem(
+        po._problem.check_inputs(
+            A,
+            None,
+            None,
+            k=1,
+            min_level=1,
+            existing=None,
+            site=None,
+            max_per_site=None,
+            time_limit=10.0,
+        ),
+        seed=0,
+    )
+    assert po._phases._start_lp(R, 10.0, 0.0) is not None and started[-1] >= 100
+    # Nominal PDLP iterations scale with the time: far fewer than 100 at a tenth of it.
+    monkeypatch.setattr(po._phases, "_PDLP_NNZ_ITS_PER_S", 1e6)
+    assert po._phases._start_lp(R, 10.0, 0.0) is None and len(started) == 1
+
+
 def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     # The LP phase (forced on a small instance) may only change the bound, never the options.
     import placement.optimise as po

@@ -355,6 +355,23 @@ def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path
     assert "Demand covered (weighted, by 2 cameras)" in report
 
 
+def test_an_optimisation_too_big_for_memory_is_refused_before_it_starts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from placement.errors import OptionError
+    from placement.pipeline import check_memory
+
+    with pytest.raises(OptionError, match=r"about 7\.4 GB for 147\.7 million visible .* 4\.0 GB"):
+        check_memory(147_700_000, 20.0, available=4_000_000_000)
+    with caplog.at_level("WARNING"):
+        check_memory(50_000_000, 20.0, available=4_000_000_000)  # 2.5 GB: more than half
+    assert "about 2.5 GB of the 4.0 GB free" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        check_memory(3_000_000, 20.0, available=4_000_000_000)
+    assert caplog.text == ""
+
+
 def test_min_level_outputs_agree_with_the_headline(sample_tile: Path, tmp_path: Path) -> None:
     """Under --min-level observation, the GeoJSON's `covered` flag, the picture's subtitle
     and its view volumes count what the summary counts, not detection."""

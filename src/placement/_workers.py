@@ -43,21 +43,44 @@ class WorkerError(RuntimeError):
 
 
 def _send(stream: IO[bytes], obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    """Write ``obj`` as a pickle whose large arrays follow it out of band (protocol 5): a
+    coverage matrix of 100 million pairs is written from its own memory, not first copied
+    into one pickle of its size."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    views = [b.raw() for b in buffers]
     stream.write(_HEADER.pack(len(data)))
+    stream.write(_HEADER.pack(len(views)))
+    for v in views:
+        stream.write(_HEADER.pack(v.nbytes))
     stream.write(data)
+    for v in views:
+        stream.write(v)
     stream.flush()
 
 
+def _read_exactly(stream: IO[bytes], size: int) -> bytearray:
+    out = bytearray(size)
+    view = memoryview(out)
+    got = 0
+    while got < size:
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("the other side closed the pipe mid-message")
+        got += n
+    return out
+
+
 def _receive(stream: IO[bytes]) -> Any:
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
+    head = stream.read(2 * _HEADER.size)
+    if len(head) < 2 * _HEADER.size:
         raise EOFError("the other side closed the pipe")
-    (size,) = _HEADER.unpack(head)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("the other side closed the pipe mid-message")
-    return pickle.loads(data)
+    (size,) = _HEADER.unpack(head[: _HEADER.size])
+    (n_buffers,) = _HEADER.unpack(head[_HEADER.size :])
+    sizes = [_HEADER.unpack(_read_exactly(stream, _HEADER.size))[0] for _ in range(n_buffers)]
+    data = _read_exactly(stream, size)
+    buffers = [_read_exactly(stream, n) for n in sizes]
+    return pickle.loads(data, buffers=buffers)
 
 
 class Worker:

@@ -32,7 +32,7 @@ from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
-from placement.optimise import LEVEL_NAMES, MAX_SEED
+from placement.optimise import LEVEL_NAMES, MAX_SEED, memory_needed
 from placement.report import write_report
 from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
 from placement.streets import street_coverage, street_summary
@@ -481,6 +481,47 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
     return plan
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux MemAvailable), None if unknown."""
+    try:
+        with Path("/proc/meminfo").open() as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(pairs: int, time_limit: float, available: int | None = None) -> None:
+    """Refuse, before it starts, an optimisation that would not fit in memory
+    (:func:`placement.optimise.memory_needed`); warn when it takes more than half.
+
+    Raises
+    ------
+    OptionError : ``pairs`` visible pairs need more than the memory available (the system
+        would otherwise kill the run part way, with no message).
+    """
+    free = available_memory() if available is None else available
+    need = memory_needed(pairs, time_limit)
+    if free is None or need <= free:
+        if free is not None and need > free // 2:
+            log.warning(
+                "the optimiser will use about %.1f GB of the %.1f GB free (%.1f million visible "
+                "pairs)",
+                need / 1e9,
+                free / 1e9,
+                pairs / 1e6,
+            )
+        return
+    raise OptionError(
+        f"the optimiser would need about {need / 1e9:.1f} GB for {pairs / 1e6:.1f} million "
+        f"visible (camera option, street point) pairs, more than the {free / 1e9:.1f} GB free: "
+        "offer fewer options (--headings, --tilts-deg, a larger --spacing-m) or fewer points "
+        "(a larger --demand-spacing-m)"
+    )
+
+
 def _why_nothing(  # noqa: PLR0917 (solve's own values, passed on)
     coverage: Coverage,
     options: Options,
@@ -688,6 +729,7 @@ def _run(
             cache_dir=cache,
             progress=lambda d, t: report("visibility", d, t),
         )
+    check_memory(coverage.matrix.nnz, opts.time_limit_s)
     with stage("optimise"):
         plan = solve(coverage, options, demand, opts)
     chosen = np.asarray(plan.chosen, dtype=np.int32)

@@ -91,10 +91,11 @@ from __future__ import annotations
 
 from placement.optimise._max import max_coverage
 from placement.optimise._min import min_cover
+from placement.optimise._phases import memory_needed
 from placement.optimise._plan import Plan
 from placement.optimise._problem import LEVEL_NAMES, MAX_SEED
 
-__all__ = ["LEVEL_NAMES", "MAX_SEED", "Plan", "max_coverage", "min_cover"]
+__all__ = ["LEVEL_NAMES", "MAX_SEED", "Plan", "max_coverage", "memory_needed", "min_cover"]
 
 # The drivers live in ._max and ._min, the result in ._plan, the settings they share in
 # ._phases.

@@ -78,9 +78,39 @@ _PAIR_SHARE = 0.1
 _PAIR_WORK_PER_S = 6e7
 
 
+# The LP phase is left out when PDLP would get fewer iterations than this in its nominal
+# time: a copy of the problem in the child for duals that bound nothing. Measured on the
+# 3 x 3 Osaka block with 16 headings, 3 tilts and poles every 10 m (33.7 million reduced
+# nonzeros, 27 nominal iterations at 20 s): the bound came from the Lagrangian steps alone
+# with or without it, while the child held 3.5 GB and took the second core from the
+# regional search (budget 300: 63,175 against 63,195 without it). With 16 headings alone
+# (5.5 million, 200 iterations) it still pays: 0.11 % against 1.5 %.
+_PDLP_MIN_ITERS = 100
+#: Memory per nonzero of the coverage matrix, bytes: the optimiser's own process (45
+#: measured on the instance above), and the LP phase's process where it runs (95).
+_MAIN_BYTES_PER_NNZ = 50
+_LP_BYTES_PER_NNZ = 100
+
+
+def memory_needed(pairs: int, time_limit: float) -> int:
+    """Bytes :func:`max_coverage` / :func:`min_cover` need for a coverage matrix with this
+    many nonzeros (visible option-point pairs) at this time limit, with a margin."""
+    nnz = float(pairs)
+    lp = (
+        time_limit >= _LP_MIN_TIME_S
+        and nnz >= _LP_MIN_NNZ
+        and _nominal_its(nnz, 0, 0, time_limit) >= _PDLP_MIN_ITERS
+    )
+    return int(nnz * (_MAIN_BYTES_PER_NNZ + (_LP_BYTES_PER_NNZ if lp else 0)))
+
+
 def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoundProcess | None:
-    """Start the LP bound phase when the instance is large enough for it to pay."""
+    """Start the LP bound phase when the instance is large enough for it to pay, and not so
+    large that PDLP gets too few iterations in its time to give a bound."""
     if R.B.nnz < _LP_MIN_NNZ or time_limit < _LP_MIN_TIME_S:
+        return None
+    if _nominal_its(R.B.nnz, R.m, R.n, time_limit) < _PDLP_MIN_ITERS:
+        log.info("optimise: LP bound phase left out (%d nonzeros for %g s)", R.B.nnz, time_limit)
         return None
     try:
         return LPBoundProcess(
@@ -95,10 +125,15 @@ def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoun
         return None
 
 
+def _nominal_its(nnz: float, m: int, n: int, time_limit: float) -> float:
+    """PDLP iterations in the LP phase's nominal time at ``_PDLP_NNZ_ITS_PER_S``."""
+    total = float(nnz) + m + n  # coverage rows, their y terms, the budget/target row
+    return 0.5 * _LP_END_SHARE * time_limit * _PDLP_NNZ_ITS_PER_S / total
+
+
 def _pdlp_iterations(R: Reduced, time_limit: float) -> int:
     """PDLP iterations for the LP phase: its nominal time at ``_PDLP_NNZ_ITS_PER_S``."""
-    nnz = float(R.B.nnz) + R.m + R.n  # coverage rows, their y terms, the budget/target row
-    return max(100, int(0.5 * _LP_END_SHARE * time_limit * _PDLP_NNZ_ITS_PER_S / nnz))
+    return max(_PDLP_MIN_ITERS, int(_nominal_its(R.B.nnz, R.m, R.n, time_limit)))
 
 
 def _lagrange_steps(R: Reduced, seconds: float, *, sort: bool = False) -> int:

@@ -134,21 +134,27 @@ def check_inputs(
 ) -> Inputs:
     """Validate the arguments shared by both problems; raise :class:`OptionError` on bad ones."""
     if sp.issparse(A) or (isinstance(A, np.ndarray) and A.ndim == 2):
+        # In its own dtype (int8 from compute_coverage): a float64 copy of a matrix of 100
+        # million pairs would cost 1.2 GB before any work.
         try:
-            mat = sp.csr_matrix(A, dtype=np.float64)
+            mat = sp.csr_matrix(A)
         except (TypeError, ValueError) as exc:
             raise OptionError(f"optimise: A must hold numbers ({exc})") from None
+        if mat.dtype.kind not in "biuf":
+            raise OptionError(f"optimise: A must hold numbers, got dtype {mat.dtype}")
     else:
         raise OptionError(f"optimise: A must be a scipy.sparse matrix, got {type(A).__name__}")
     n, m = (int(s) for s in mat.shape)
     d = mat.data
-    if d.size and not (np.isfinite(d).all() and d.min() >= 0 and d.max() <= 4):
+    if mat.dtype.kind == "b":
+        pass  # seen or not: level 1 where True
+    elif d.size and not (np.isfinite(d).all() and d.min() >= 0 and d.max() <= 4):
         raise OptionError(
             "optimise: A must hold DORI levels 0..4 (or booleans: seen or not), got "
             f"entries from {np.nanmin(d):g} to {np.nanmax(d):g}"
             + (" and NaN" if np.isnan(d).any() else "")
         )
-    if d.size and not np.all(d == np.round(d)):
+    if mat.dtype.kind == "f" and d.size and not np.all(d == np.round(d)):
         raise OptionError("optimise: A must hold whole DORI levels 0..4, got fractions")
     finite_scalar(time_limit, "optimise: time_limit must be a positive number of seconds")
     if not time_limit > 0:
@@ -195,12 +201,7 @@ def check_inputs(
     if level.size and (level.min() < 1 or level.max() > 4):
         raise OptionError("optimise: min_level must be a DORI level between 1 and 4")
 
-    coo = mat.tocoo()
-    keep = coo.data >= level[coo.col]
-    cover = sp.csr_matrix(
-        (np.ones(int(keep.sum()), np.bool_), (coo.row[keep], coo.col[keep])), shape=(n, m)
-    )
-    cover.sum_duplicates()
+    cover = _cover_at(mat, level)
 
     ex = np.zeros(n, np.bool_)
     if existing is not None:
@@ -273,6 +274,27 @@ def _vector(values: object, size: int, name: str, *, default: float) -> FloatArr
     return v
 
 
+def _cover_at(mat: sp.csr_matrix, level: IntArray) -> sp.csr_matrix:
+    """(n, m) csr bool: the entries of ``mat`` that reach ``level`` of their column."""
+    n, m = mat.shape
+    if not mat.has_canonical_format:  # duplicates each count alone, as entries
+        coo = mat.tocoo()
+        keep = coo.data >= level[coo.col]
+        cover = sp.csr_matrix(
+            (np.ones(int(keep.sum()), np.bool_), (coo.row[keep], coo.col[keep])), shape=(n, m)
+        )
+        cover.sum_duplicates()
+        return cover
+    # Filter in place of the CSR arrays: no coordinate copies of a matrix this large.
+    lo, hi = (int(level.min()), int(level.max())) if level.size else (1, 1)
+    keep = mat.data >= (lo if lo == hi else level[mat.indices])
+    count = np.int32 if mat.nnz < np.iinfo(np.int32).max else np.int64
+    first = np.concatenate([np.zeros(1, count), np.cumsum(keep, dtype=count)])
+    return sp.csr_matrix(
+        (np.ones(int(first[-1]), np.bool_), mat.indices[keep], first[mat.indptr]), shape=(n, m)
+    )
+
+
 def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
     """Drop what no choice changes, merge identical points and dominated options.
 
@@ -306,7 +328,10 @@ def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
     sub = cover[:, active_pts]
     cand &= sub.getnnz(axis=1) > 0
     options = np.flatnonzero(cand)
-    Bs = sp.csr_matrix(sub[options], dtype=np.float64)
+    # Kept as bool until the points are merged: float64 copies of the whole matrix (and its
+    # CSC) used to cost 24 bytes a pair here.
+    Bs = sub[options]
+    del sub
     req_s = req[active_pts]
     w_s = w[active_pts]
 
@@ -319,14 +344,16 @@ def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
         r2 = rng.integers(0, 2**63, size=Bs.shape[0], dtype=np.uint64)
         h1 = _col_sums(csc, r1)
         h2 = _col_sums(csc, r2)
+        del csc
         keys = np.stack([req_s.astype(np.uint64), h1, h2], axis=1)
         _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         inv = inv.ravel()
         w_m: FloatArray = np.bincount(inv, weights=w_s, minlength=first.size).astype(np.float64)
-        Bm = sp.csr_matrix(Bs[:, first])
+        Bm = sp.csr_matrix(Bs[:, first], dtype=np.float64)
         req_m = req_s[first]
     else:
-        Bm, w_m, req_m = Bs, w_s, req_s
+        Bm, w_m, req_m = sp.csr_matrix(Bs, dtype=np.float64), w_s, req_s
+    del Bs
     cost = inp.costs[options]
 
     if k == 1 and not has_cap and Bm.shape[0] > 1:
