@@ -286,7 +286,7 @@ def test_traffic_areas_replace_the_lod1_surface_and_flat_roads_get_ground(tmp_pa
     r1 = city.features.ids.index("r1")
     zs = city.roads.vertices[np.unique(city.roads.faces[city.roads.feature == r1])][:, 2]
     assert np.allclose(zs, 4.0)
-    assert city.ground_source == "buildings"
+    assert city.ground_source == "model and buildings"
     assert city.roads.vertices[:, 2].max() == pytest.approx(5.1)
 
 
@@ -612,7 +612,8 @@ def test_osaka_block_folder_and_zip(plateau: Path, tmp_path: Path) -> None:
             expected += xml_counts(plateau / "osaka" / f"{code}_{kind}_6697_op.gml")
     s = summarize(city)
     assert s["counts"] == dict(expected)
-    assert city.ground_source == "buildings" and city.crs == "EPSG:6674"
+    # 51357371's two LOD3 roads keep their heights; the LOD1 roads get the buildings'.
+    assert city.ground_source == "model and buildings" and city.crs == "EPSG:6674"
     minx, miny, _, maxx, maxy, _ = city.bounds()
     # Three tiles across (~3.5 km); road features are not clipped at tile edges.
     assert 3300 < maxx - minx < 4100 and 2700 < maxy - miny < 3300

@@ -13,8 +13,8 @@ import shapely
 from placement.crs import to_lonlat
 from placement.demand import read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
-from placement.model import SurfaceKind
-from scenes import GROUND_Z, X0, Y0, cross_city
+from placement.model import City, Mesh, RoadArea, SurfaceKind
+from scenes import GROUND_Z, X0, Y0, cross_city, rect_mesh
 
 
 def test_grid_counts_heights_and_kinds() -> None:
@@ -115,6 +115,49 @@ def test_grid_in_chunks_is_the_whole_grid(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(dm, "GRID_CHUNK", 1024)
     x, _ = dm._grid_on(far, s)
     assert x.size == 2 * 9 * 4 and (x < 21).sum() == 9 * 4
+
+
+def _lane_and_avenue() -> City:
+    """A 400 m x 4 m lane and, 50 m north, a 400 m x 20 m avenue (separate road features),
+    off the 2 m grid by a metre so that no grid point lies on their edges."""
+    lane = (X0 + 1, Y0 + 1, X0 + 401, Y0 + 5)
+    avenue = (X0 + 1, Y0 + 51, X0 + 401, Y0 + 71)
+    base = cross_city(with_pole=False)
+    return dataclasses.replace(
+        base,
+        roads=Mesh.concatenate(
+            [
+                rect_mesh(*lane, GROUND_Z, 0, SurfaceKind.ROAD),
+                rect_mesh(*avenue, GROUND_Z, 1, SurfaceKind.ROAD),
+            ]
+        ),
+        road_area=RoadArea(
+            (shapely.box(*lane), shapely.box(*avenue)),
+            np.array([SurfaceKind.ROAD, SurfaceKind.ROAD], np.int8),
+            np.array([0, 1], np.int32),
+        ),
+        footprints=(),
+        footprint_feature=np.zeros(0, np.int32),
+    )
+
+
+def test_weigh_by_length_counts_every_street_metre_the_same() -> None:
+    city = _lane_and_avenue()
+    by_area = sample_demand(city, spacing_m=2.0)
+    by_length = sample_demand(city, spacing_m=2.0, weigh_by="length")
+    np.testing.assert_array_equal(by_area.xyz, by_length.xyz)
+    lane, avenue = by_area.road == 0, by_area.road == 1
+    # By area the avenue weighs five times the lane (its points); by length both are
+    # about their 400 m (2 x area / perimeter: 3.96 m and 19.05 m wide).
+    assert by_area.weight[avenue].sum() == pytest.approx(5 * by_area.weight[lane].sum())
+    assert by_length.weight[lane].sum() == pytest.approx(400, rel=0.02)
+    assert by_length.weight[avenue].sum() == pytest.approx(420, rel=0.02)
+    np.testing.assert_allclose(by_length.weight[lane], 4.0 / (2 * 1600 / 808))
+    # Road, sidewalk and priority weights multiply it.
+    double = sample_demand(city, spacing_m=2.0, weigh_by="length", road_weight=2.0)
+    np.testing.assert_allclose(double.weight, 2.0 * by_length.weight)
+    with pytest.raises(OptionError, match="weigh_by must be one of area, length"):
+        sample_demand(city, weigh_by="width")
 
 
 def test_every_point_knows_its_road() -> None:

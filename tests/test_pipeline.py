@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from placement.cli import main
+from placement.errors import OptionError
 from placement.pipeline import LEVEL_NAMES, RunOptions, run
 from placement.render import Scene
 from placement.render._draw import subtitle
@@ -353,6 +354,28 @@ def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path
     assert cov["coverable_points"] == int(any_two.sum())
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Demand covered (weighted, by 2 cameras)" in report
+
+
+def test_weigh_by_length_is_reported_in_street_metres(sample_tile: Path, tmp_path: Path) -> None:
+    opts = RunOptions(
+        budget=4,
+        weigh_by="length",
+        render=False,
+        time_limit_s=5,
+        workers=1,
+        cache_dir=str(tmp_path),
+    )
+    res = run([sample_tile], opts, out_dir=tmp_path / "out")
+    cov = res.summary["coverage"]
+    assert cov["weigh_by"] == "length" and cov["weight_unit"] == "street metres"
+    assert cov["total_weight"] == pytest.approx(float(res.demand.weight.sum()))
+    # Every point weighs the street length it stands for: less than its 2 x 2 m cell
+    # wherever the road is wider than 2 m.
+    assert res.demand.weight.max() <= 2.0 + 1e-9 and res.demand.weight.min() > 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert f"| Street length covered | {cov['covered_weight']:,.0f} m of " in report
+    with pytest.raises(OptionError, match="--weigh-by must be one of area, length"):
+        RunOptions(weigh_by="width")
 
 
 def test_an_optimisation_too_big_for_memory_is_refused_before_it_starts(

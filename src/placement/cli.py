@@ -265,6 +265,14 @@ _RUN_HELP = {
     "--road-weight", type=float, default=None, help="Weight of a carriageway point [default: 1]."
 )
 @click.option(
+    "--weigh-by",
+    type=click.Choice(["area", "length"]),
+    default=None,
+    help="Street points count by the area of street they stand for (wide roads weigh more "
+    "per metre) or by its length (every metre of street the same, lane or avenue; weights "
+    "are street metres) [default: area].",
+)
+@click.option(
     "--k",
     type=int,
     default=None,
@@ -448,6 +456,11 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         f"street covered ({cov['min_level']}+{by_k})",
         f"{100 * cov['covered_fraction']:.1f}% of points, {100 * cov['covered_fraction_weighted']:.1f}% of weight",
     )
+    if cov.get("weigh_by") == "length":
+        t.add_row(
+            "  street length",
+            f"{cov['covered_weight']:,.0f} m of {cov['total_weight']:,.0f} m",
+        )
     if "covered_fraction_coverable" in plan:
         t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")
     t.add_row(f"coverable at all{by_k}", f"{100 * cov['coverable_fraction']:.1f}% of points")

@@ -40,6 +40,9 @@ MAX_POINTS = 20_000_000
 #: Largest priority weight accepted: a multiplier beyond it is a typo, and it would
 #: swamp every other weight (and overflow the optimiser's sums near 1e308).
 MAX_PRIORITY_WEIGHT = 1e6
+#: How street points are weighed (:func:`sample_demand`): by the area or the length of
+#: street each stands for.
+WEIGH_BY = ("area", "length")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def sample_demand(
     sidewalk_weight: float = 1.0,
     priority: Priority | None = None,
     clip: shapely.Polygon | None = None,
+    weigh_by: str = "area",
 ) -> Demand:
     """Sample the road surfaces of ``city`` on a grid.
 
@@ -112,6 +116,12 @@ def sample_demand(
     road_weight, sidewalk_weight : weight of a point on a carriageway / a sidewalk.
     priority : multipliers for points inside priority polygons (the largest one applies).
     clip : keep only points inside this plan polygon (city CRS).
+    weigh_by : "area": every point weighs 1 (its grid cell), so a street counts by its
+        area and a 30 m avenue ten times a 3 m lane per metre; "length": a point weighs
+        the street length it stands for, ``spacing_m ** 2 / width`` metres, where width is
+        that of the road surface it lies on (twice its area over its perimeter), so every
+        metre of street counts the same, lane or avenue, and weights sum to street metres.
+        Road, sidewalk and priority weights multiply either.
 
     Returns
     -------
@@ -121,6 +131,8 @@ def sample_demand(
         raise OptionError(f"demand spacing must be positive, got {spacing_m} m")
     if road_weight < 0 or sidewalk_weight < 0:
         raise OptionError("road and sidewalk weights must be >= 0")
+    if weigh_by not in WEIGH_BY:
+        raise OptionError(f"weigh_by must be one of {', '.join(WEIGH_BY)}, got {weigh_by!r}")
     empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)
     area = city.road_area
     if not len(area):
@@ -170,7 +182,30 @@ def sample_demand(
     ground = height_at(city.roads if city.roads.n_triangles else city.occluders, xy)
     xyz = np.column_stack([xy, ground + target_height_m])
     road = _road_of(polys, kinds, np.asarray(area.feature), np.column_stack([x, y]), kind)
+    if weigh_by == "length":
+        weight *= spacing_m**2 / _road_widths(polys, np.asarray(area.feature), road, spacing_m)
     return Demand(xyz, ground, weight, kind, float(spacing_m), road)
+
+
+def _road_widths(
+    polys: np.ndarray, feature: np.ndarray, road: npt.NDArray[np.int32], spacing_m: float
+) -> FloatArray:
+    """(N,) the width of the road surface feature under each point: twice its area over its
+    perimeter (exact for a long strip, the mean width of a branching one), at least one
+    grid spacing (a sliver's points are its whole area); the spacing where unknown."""
+    rows = np.unique(feature)
+    pos = np.searchsorted(rows, feature)
+    area = np.bincount(pos, weights=shapely.area(polys), minlength=rows.size)
+    perimeter = np.bincount(pos, weights=shapely.length(polys), minlength=rows.size)
+    width = np.where(perimeter > 0, 2.0 * area / np.where(perimeter > 0, perimeter, 1.0), 0.0)
+    out = np.full(road.shape[0], float(spacing_m))
+    known = road >= 0
+    at = np.minimum(np.searchsorted(rows, road[known]), rows.size - 1)
+    hit = rows[at] == road[known]
+    idx = np.flatnonzero(known)[hit]
+    out[idx] = width[at[hit]]
+    widths: FloatArray = np.maximum(out, spacing_m)
+    return widths
 
 
 def _road_of(

@@ -28,7 +28,7 @@ from placement import __version__
 from placement._hashing import file_sha256
 from placement.camera import PRESETS, Camera, load_camera
 from placement.citygml import read_citygml, summarize
-from placement.demand import read_priority, sample_demand, summarize_demand
+from placement.demand import WEIGH_BY, read_priority, sample_demand, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
@@ -183,8 +183,10 @@ def _check_field(name: str, value: Any) -> Any:
         return _as_tilts(value)
     if name == "halo":
         return _as_halo(value)
-    if name in ("camera", "crs", "min_level"):
+    if name in ("camera", "crs", "min_level", "weigh_by"):
         s = _as_str(name, value)
+        if name == "weigh_by" and s not in WEIGH_BY:
+            raise OptionError(f"--weigh-by must be one of {', '.join(WEIGH_BY)}, got {s!r}")
         if name == "camera" and s not in PRESETS:
             raise OptionError(f"unknown camera preset {s!r} (known: {', '.join(sorted(PRESETS))})")
         if name == "min_level" and s not in LEVEL_NAMES:
@@ -254,6 +256,7 @@ class RunOptions:
     target_height_m: float = 1.5
     road_weight: float = 1.0
     sidewalk_weight: float = 1.0
+    weigh_by: str = "area"
     k: int = 1
     min_level: str = "detection"
     max_per_site: int | None = None
@@ -710,6 +713,7 @@ def _run(
             road_weight=opts.road_weight,
             sidewalk_weight=opts.sidewalk_weight,
             priority=priority,
+            weigh_by=opts.weigh_by,
         )
     if not len(demand):
         raise OptionError("no demand points: the tile has no road surfaces to watch")
@@ -894,6 +898,8 @@ def make_summary(
             "coverable_fraction": float(coverable.sum() / n) if n else 0.0,
             "min_level": opts.min_level,
             "k": opts.k,
+            "weigh_by": opts.weigh_by,
+            "weight_unit": "street metres" if opts.weigh_by == "length" else "grid cells",
             "by_level": by_level,
         },
         "streets": street_summary(streets or []),
