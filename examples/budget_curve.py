@@ -46,7 +46,7 @@ def budget_curve(
     print(f"{len(sites)} sites, {len(options)} camera options, {len(demand)} street points")
 
     # 4. Visibility once: a sparse matrix of the best DORI level per (option, point).
-    coverage = placement.compute_coverage(city.occluders, options, demand, camera, workers=2)
+    coverage = placement.compute_coverage(city.view_blockers(), options, demand, camera, workers=2)
     print(f"{coverage.matrix.nnz:,} visible (option, point) pairs")
 
     # 5. Solve for several budgets from the same matrix.

@@ -190,6 +190,33 @@ def test_wall_blocks_and_point_beside_it_is_seen() -> None:
     assert segments_clear(wall, starts, demand(pts).xyz).tolist() == [False, False, True, True]
 
 
+def test_a_road_crest_hides_the_street_beyond_it() -> None:
+    """With no terrain loaded the road surface is the ground: a 4 m crest between the
+    camera and a point on the far slope hides it (the lens 6 m up, the point 1.5 m)."""
+    import dataclasses
+
+    from scenes import cross_city
+
+    # A 6 m wide road going north: flat, up to 4 m at y = 15, down again by y = 25.
+    ys = np.array([-5.0, 5.0, 15.0, 25.0, 40.0])
+    zs = np.array([0.0, 0.0, 4.0, 0.0, 0.0])
+    v = np.array([[x, y, z] for y, z in zip(ys, zs, strict=True) for x in (-3.0, 3.0)]) + OFF
+    f = np.array(
+        [[2 * i, 2 * i + 1, 2 * i + 3] for i in range(4)]
+        + [[2 * i, 2 * i + 3, 2 * i + 2] for i in range(4)],
+        np.int32,
+    )
+    road = Mesh(v, f, np.zeros(len(f), np.int32), np.full(len(f), SurfaceKind.ROAD, np.int8))
+    city = dataclasses.replace(cross_city(), roads=road, occluders=box((50, 50, 1), (1, 1, 1)))
+    pts = [[0.0, 10.0, 3.5], [0.0, 28.0, 1.5]]  # on the near slope; beyond the crest
+    opts = options(LENS, [0.0])
+    alone = seen(compute_coverage(city.occluders, opts, demand(pts), Camera(), workers=1))[0]
+    assert (alone > 0).tolist() == [True, True]  # buildings alone: both seen, through the hill
+    ground = seen(compute_coverage(city.view_blockers(), opts, demand(pts), Camera(), workers=1))
+    assert (ground[0] > 0).tolist() == [True, False]
+    assert city.view_blockers().n_triangles == city.occluders.n_triangles + len(f)
+
+
 def test_behind_the_camera_and_outside_vertical_fov_are_not_seen() -> None:
     # Tilt 20, vfov 58: the view spans 9 degrees above to 49 degrees below the horizon.
     pts = [

@@ -217,6 +217,14 @@ class City:
     skipped: int = 0
     extra: dict[str, object] = field(default_factory=dict)
 
+    def view_blockers(self) -> Mesh:
+        """What blocks a camera's view: the occluders and the road surfaces (the ground where
+        no terrain is loaded: a raised road, an embankment or a crest hides what lies behind
+        it)."""
+        if not self.roads.n_triangles:
+            return self.occluders
+        return Mesh.concatenate([self.occluders, self.roads])
+
     def bounds(self) -> tuple[float, float, float, float, float, float]:
         """(minx, miny, minz, maxx, maxy, maxz) over occluders and roads, metres."""
         parts = [m.vertices for m in (self.occluders, self.roads) if m.vertices.shape[0]]

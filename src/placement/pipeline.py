@@ -721,9 +721,9 @@ def _run(
         cache = None
         if opts.use_cache:
             cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
-        occluders = city.occluders
+        occluders = city.view_blockers()
         if halo.mesh.n_triangles:
-            occluders = Mesh.concatenate([city.occluders, halo.mesh])
+            occluders = Mesh.concatenate([occluders, halo.mesh])
         coverage = compute_coverage(
             occluders,
             options,
