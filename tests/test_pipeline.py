@@ -378,6 +378,57 @@ def test_weigh_by_length_is_reported_in_street_metres(sample_tile: Path, tmp_pat
         RunOptions(weigh_by="width")
 
 
+def test_priority_areas_are_reported_with_their_coverage(
+    sample_run: Path, sample_tile: Path, tmp_path: Path
+) -> None:
+    """Each --priority polygon gets its own coverage line, counted from the points in it."""
+    pts = json.loads((sample_run / "coverage.geojson").read_text())["features"]
+    lon = np.array([f["geometry"]["coordinates"][0] for f in pts])
+    lat = np.array([f["geometry"]["coordinates"][1] for f in pts])
+    mid = float(np.median(lon))
+    west = [
+        [lon.min() - 1e-4, lat.min() - 1e-4],
+        [mid, lat.min() - 1e-4],
+        [mid, lat.max() + 1e-4],
+        [lon.min() - 1e-4, lat.max() + 1e-4],
+        [lon.min() - 1e-4, lat.min() - 1e-4],
+    ]
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [west]},
+                "properties": {"weight": 3, "name": "school route"},
+            }
+        ],
+    }
+    prio = tmp_path / "prio.geojson"
+    prio.write_text(json.dumps(doc))
+    opts = RunOptions(
+        budget=6,
+        priority_file=str(prio),
+        render=False,
+        time_limit_s=5,
+        workers=1,
+        cache_dir=str(tmp_path),
+    )
+    run([sample_tile], opts, out_dir=tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    (area,) = summary["priority_areas"]
+    got = json.loads((tmp_path / "out" / "coverage.geojson").read_text())["features"]
+    inside = [f for f in got if f["geometry"]["coordinates"][0] < mid]
+    assert area["name"] == "school route" and area["multiplier"] == 3.0
+    assert area["points"] == len(inside) > 0
+    assert area["weight"] == pytest.approx(sum(f["properties"]["weight"] for f in inside))
+    seen = [f for f in inside if f["properties"]["covered"]]
+    assert area["covered_points"] == len(seen)
+    assert area["covered_weight"] == pytest.approx(sum(f["properties"]["weight"] for f in seen))
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Priority areas" in report
+    assert f"| 1 | school route | 3 | {len(inside):,} | {len(seen):,} |" in report
+
+
 def test_an_optimisation_too_big_for_memory_is_refused_before_it_starts(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

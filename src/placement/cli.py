@@ -464,6 +464,9 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     if "covered_fraction_coverable" in plan:
         t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")
     t.add_row(f"coverable at all{by_k}", f"{100 * cov['coverable_fraction']:.1f}% of points")
+    for a in summary.get("priority_areas", [])[:5]:
+        label = f"priority area {a['area']}" + (f" ({a['name']})" if a["name"] else "")
+        t.add_row(label, f"{100 * a['covered_fraction']:.1f}% of its weight")
     for name, lv in cov["by_level"].items():
         t.add_row(f"  {name}", f"{lv['points']:,} points ({100 * lv['fraction']:.1f}%)")
     bound = plan.get("bound")

@@ -55,6 +55,8 @@ class Priority:
     #: Per polygon, why it cannot hold any point ("" when nothing is known to be wrong),
     #: e.g. coordinates that are no longitude, latitude; said when it holds no demand.
     problems: tuple[str, ...] = ()
+    #: Per polygon, its ``name`` property ("" when it has none).
+    names: tuple[str, ...] = ()
 
 
 #: Grid cells per side of the chunks the street grid is laid in: only chunks that touch a
@@ -294,6 +296,7 @@ def read_priority(path: str | Path, crs: str) -> Priority:
     polys: list[shapely.Polygon | shapely.MultiPolygon] = []
     weights: list[float] = []
     problems: list[str] = []
+    names: list[str] = []
     for n, f in enumerate(feats):
         try:
             geom = shapely.geometry.shape((f or {}).get("geometry"))
@@ -321,7 +324,51 @@ def read_priority(path: str | Path, crs: str) -> Priority:
         polys.append(poly)
         problems.append(problem)
         weights.append(w)
-    return Priority(tuple(polys), tuple(weights), str(p), tuple(problems))
+        name = (f.get("properties") or {}).get("name") if f else None
+        names.append("" if name is None else str(name))
+    return Priority(tuple(polys), tuple(weights), str(p), tuple(problems), tuple(names))
+
+
+def priority_coverage(
+    priority: Priority, demand: Demand, covered: npt.NDArray[np.bool_]
+) -> list[dict[str, Any]]:
+    """How much of each priority area the plan covers.
+
+    Parameters
+    ----------
+    priority : the priority areas.
+    demand : the demand points (weights include the areas' multipliers).
+    covered : (N,) which points count as seen.
+
+    Returns
+    -------
+    One dict per area, in file order: ``area`` (1-based), ``name``, ``multiplier``,
+    ``points``, ``weight``, ``covered_points``, ``covered_weight`` and ``covered_fraction``
+    (of its weight; 0 for an area holding no point).
+    """
+    x, y = demand.xyz[:, 0], demand.xyz[:, 1]
+    rows = []
+    for i, (poly, mult) in enumerate(zip(priority.polygons, priority.weight, strict=True)):
+        inside = np.zeros(len(demand), bool)
+        if not poly.is_empty and len(demand):
+            shapely.prepare(poly)
+            inside = np.asarray(shapely.contains_xy(poly, x, y), bool)
+        w = float(demand.weight[inside].sum())
+        seen = inside & covered
+        cw = float(demand.weight[seen].sum())
+        rows.append(
+            {
+                "area": i + 1,
+                "name": priority.names[i] if i < len(priority.names) else "",
+                "multiplier": float(mult),
+                "points": int(inside.sum()),
+                "weight": w,
+                "covered_points": int(seen.sum()),
+                "covered_weight": cw,
+                "covered_fraction": cw / w if w > 0 else 0.0,
+            }
+        )
+    return rows
 
 
 def _to_metric_geom(

@@ -28,7 +28,13 @@ from placement import __version__
 from placement._hashing import file_sha256
 from placement.camera import PRESETS, Camera, load_camera
 from placement.citygml import read_citygml, summarize
-from placement.demand import WEIGH_BY, read_priority, sample_demand, summarize_demand
+from placement.demand import (
+    WEIGH_BY,
+    priority_coverage,
+    read_priority,
+    sample_demand,
+    summarize_demand,
+)
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
 from placement.model import City, Demand, Mesh, Options, Sites
@@ -741,6 +747,7 @@ def _run(
     min_level = opts.level
     cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
     streets = street_coverage(city, demand, levels >= min_level)
+    areas = priority_coverage(priority, demand, levels >= min_level) if priority else None
     summary = make_summary(
         paths,
         opts,
@@ -756,6 +763,8 @@ def _run(
         halo=halo,
         streets=streets,
     )
+    if areas is not None:
+        summary["priority_areas"] = areas
     summary["run_warnings"] = notes  # filled on: the write stage may add to it
     result = Result(
         city,

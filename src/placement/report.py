@@ -127,14 +127,37 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
             f"{_num(streets.get('fully_covered'))} fully covered. All of them, worst first: "
             "`streets.csv`; their points carry `road_id` in `coverage.geojson`.",
             "",
-            "| Road | Class | Points | Covered | Uncovered weight |",
-            "|---|---|---:|---:|---:|",
+            "| Road | Class | Points | Covered | Uncovered weight | At (lon, lat) |",
+            "|---|---|---:|---:|---:|---|",
         ]
         for r in least:
             d = _dict(r)
+            at = ""
+            if isinstance(d.get("lon"), float) and isinstance(d.get("lat"), float):
+                at = f"{d['lon']:.6f}, {d['lat']:.6f}"
             lines.append(
                 f"| `{d.get('road_id')}` | {d.get('class')} | {_num(d.get('points'))} "
-                f"| {_pct(d.get('covered_fraction'))} | {_num(d.get('uncovered_weight'))} |"
+                f"| {_pct(d.get('covered_fraction'))} | {_num(d.get('uncovered_weight'))} "
+                f"| {at} |"
+            )
+        lines.append("")
+
+    areas = s.get("priority_areas")
+    if isinstance(areas, list) and areas:
+        lines += [
+            "## Priority areas",
+            "",
+            "Coverage inside each `--priority` polygon (weights include its multiplier).",
+            "",
+            "| Area | Name | Multiplier | Points | Covered points | Covered weight |",
+            "|---:|---|---:|---:|---:|---:|",
+        ]
+        for a in areas:
+            d = _dict(a)
+            lines.append(
+                f"| {_num(d.get('area'))} | {d.get('name') or ''} | {_num(d.get('multiplier'))} "
+                f"| {_num(d.get('points'))} | {_num(d.get('covered_points'))} "
+                f"| {_pct(d.get('covered_fraction'))} |"
             )
         lines.append("")
 

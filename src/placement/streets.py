@@ -77,8 +77,9 @@ def street_coverage(
 
 def street_summary(rows: list[dict[str, Any]], top: int = 10) -> dict[str, Any]:
     """Counts for summary.json: streets, not seen at all, fully covered, and the ``top``
-    least covered (id, class, points, covered fraction, uncovered weight)."""
-    keys = ("road_id", "class", "points", "covered_fraction", "uncovered_weight")
+    least covered (id, class, points, covered fraction, uncovered weight, and the lon / lat
+    of one of its points, to find it on a map)."""
+    keys = ("road_id", "class", "points", "covered_fraction", "uncovered_weight", "lon", "lat")
     return {
         "total": len(rows),
         "not_seen": sum(1 for r in rows if r["covered_weight"] == 0 and r["covered_fraction"] == 0),
