@@ -95,6 +95,12 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     with (sample_run / "cameras.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == [f["properties"]["id"] for f in cams["features"]]
+    # A camera's loss_weight is the weight of the points no other chosen camera sees.
+    for r in rows:
+        alone = [p for p in pts if p["properties"]["seen_by"] == [r["id"]]]
+        lost = sum(p["properties"]["weight"] for p in alone)
+        assert float(r["loss_weight"]) == pytest.approx(lost, abs=1e-3)
+        assert float(r["loss_weight"]) <= float(r["covered_weight"]) + 1e-9
     # Streets: their sums are the points', and each point's road_id is one of them.
     with (sample_run / "streets.csv").open() as f:
         streets = list(csv.DictReader(f))
@@ -354,6 +360,11 @@ def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path
     assert cov["coverable_points"] == int(any_two.sum())
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Demand covered (weighted, by 2 cameras)" in report
+    # At k = 2 a camera's loss is the points seen by exactly two chosen cameras, it one.
+    exactly = seen.sum(axis=0) == 2
+    w = res.demand.weight
+    want = [float(w[exactly & seen[i]].sum()) for i in range(seen.shape[0])]
+    np.testing.assert_allclose(res.camera_loss, want)
 
 
 def test_weigh_by_length_is_reported_in_street_metres(sample_tile: Path, tmp_path: Path) -> None:

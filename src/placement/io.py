@@ -61,6 +61,7 @@ CAMERA_COLUMNS: tuple[str, ...] = (
     "camera",
     "cost",
     "covered_weight",
+    "loss_weight",
     "crs",
 )
 
@@ -226,6 +227,7 @@ def camera_rows(
     covered_weight: FloatArray,
     ids: Sequence[str],
     ground_z: FloatArray | None = None,
+    loss_weight: FloatArray | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per chosen camera with the columns of :data:`CAMERA_COLUMNS`.
 
@@ -240,6 +242,9 @@ def camera_rows(
     ids : (K,) the id of each chosen camera (see :func:`camera_ids`).
     ground_z : (K,) the ground height under each chosen camera, for ``mount_height_m`` (the
         lens height above it; null when not given).
+    loss_weight : (K,) the demand weight that would stop counting without each camera
+        (what it alone adds; ``covered_weight`` counts points other cameras see too); null
+        when not given.
     """
     chosen = np.asarray(chosen, np.int64)
     k = chosen.shape[0]
@@ -264,6 +269,9 @@ def camera_rows(
         "existing": options.existing[chosen].astype(bool).tolist(),
         "cost": options.cost[chosen].astype(np.float64).tolist(),
         "covered_weight": np.round(np.asarray(covered_weight, np.float64), 4).tolist(),
+        "loss_weight": [None] * k
+        if loss_weight is None
+        else np.round(np.asarray(loss_weight, np.float64), 4).tolist(),
         "site_id": [str(s) for s in site_ids],
         "id": list(ids),
     }
@@ -292,6 +300,7 @@ def write_cameras_geojson(
     covered_weight: FloatArray,
     ids: Sequence[str],
     ground_z: FloatArray | None = None,
+    loss_weight: FloatArray | None = None,
 ) -> None:
     """Write the chosen cameras as an RFC 7946 FeatureCollection of 3D Points.
 
@@ -309,6 +318,7 @@ def write_cameras_geojson(
         covered_weight=covered_weight,
         ids=ids,
         ground_z=ground_z,
+        loss_weight=loss_weight,
     )
     features = []
     for row in rows:
@@ -339,6 +349,7 @@ def write_cameras_csv(
     covered_weight: FloatArray,
     ids: Sequence[str],
     ground_z: FloatArray | None = None,
+    loss_weight: FloatArray | None = None,
 ) -> None:
     """Write the chosen cameras as CSV with the columns of :data:`CAMERA_COLUMNS`.
 
@@ -353,6 +364,7 @@ def write_cameras_csv(
         covered_weight=covered_weight,
         ids=ids,
         ground_z=ground_z,
+        loss_weight=loss_weight,
     )
     with Path(path).open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(CAMERA_COLUMNS))

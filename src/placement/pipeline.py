@@ -397,6 +397,8 @@ class Result:
     levels: npt.NDArray[np.int8]
     camera_weight: npt.NDArray[np.float64]
     summary: dict[str, Any]
+    #: (K,) the weight that stops counting without each chosen camera (:func:`camera_loss`).
+    camera_loss: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     out_dir: Path | None = None
     files: tuple[str, ...] = field(default_factory=tuple)
     halo: Halo | None = None
@@ -779,6 +781,7 @@ def _run(
         summary,
         halo=halo,
         streets=streets,
+        camera_loss=camera_loss(coverage.matrix, chosen, demand.weight, min_level, opts.k),
     )
     if out_dir is not None:
         with stage("write"):
@@ -795,6 +798,24 @@ def _camera_weight(
     sub = matrix[chosen]
     seen = (sub >= min_level).astype(np.float64)
     return np.asarray(seen @ weight).ravel()
+
+
+def camera_loss(
+    matrix: Any,
+    chosen: npt.NDArray[np.int32],
+    weight: npt.NDArray[np.float64],
+    min_level: int,
+    k: int,
+) -> npt.NDArray[np.float64]:
+    """(K,) the demand weight that stops counting when one chosen camera is taken away: the
+    points it sees at ``min_level`` that exactly ``k`` chosen cameras see (with k = 1, the
+    points no other chosen camera sees)."""
+    if len(chosen) == 0:
+        return np.zeros(0)
+    seen = sparse.csr_matrix(matrix[chosen] >= min_level, dtype=np.float64)
+    count = np.asarray(seen.sum(axis=0)).ravel()
+    at_k = np.where(count == k, weight, 0.0)
+    return np.asarray(seen @ at_k).ravel()
 
 
 def _file_digest(path: Path) -> dict[str, Any]:
@@ -937,6 +958,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             "covered_weight": result.camera_weight,
             "ids": ids,
             "ground_z": result.sites.ground_z[options.site[chosen]],
+            "loss_weight": result.camera_loss if len(result.camera_loss) == len(chosen) else None,
         }
         io.write_cameras_geojson(stage_dir / "cameras.geojson", **cams)
         io.write_cameras_csv(stage_dir / "cameras.csv", **cams)
