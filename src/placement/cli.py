@@ -308,7 +308,8 @@ _RUN_HELP = {
     "--workers",
     type=int,
     default=None,
-    help="Processes for loading, threads for ray casting [default: 2].",
+    help="Processes for loading, threads for ray casting [default: 2]. The optimiser works "
+    "beside its search on a second core either way (its bounds, on problems large enough).",
 )
 @click.option(
     "--cache-dir",
