@@ -498,20 +498,24 @@ def _one_leg(foot: FloatArray, rows: IntArray, vf: IntArray, vv: FloatArray) -> 
     ``vf`` / ``vv`` are the feature rows and positions of the base vertices (near each
     feature's lowest z). Legs are groups of base vertices linked within ``POLE_LEG_GAP_M``.
     """
+    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    spread = np.zeros(len(rows))
-    pos = {int(r): i for i, r in enumerate(rows.tolist())}
-    idx = np.array([pos.get(int(f), -1) for f in vf], np.int64)
+    if not len(rows) or not len(vf):
+        return
+    where = np.full(int(max(rows.max(), vf.max())) + 1, -1, np.int64)
+    where[rows] = np.arange(len(rows))
+    idx = where[vf]
     on = idx >= 0
+    spread = np.zeros(len(rows))
     d = np.hypot(vv[on, 0] - foot[idx[on], 0], vv[on, 1] - foot[idx[on], 1])
     np.maximum.at(spread, idx[on], d)
     for i in np.flatnonzero(spread > POLE_LEG_GAP_M).tolist():
         xy = vv[idx == i, :2]
         pairs = cKDTree(xy).query_pairs(POLE_LEG_GAP_M, output_type="ndarray")
-        graph = np.zeros((xy.shape[0], xy.shape[0]), bool)
-        graph[pairs[:, 0], pairs[:, 1]] = True
+        k = xy.shape[0]
+        graph = coo_matrix((np.ones(len(pairs), bool), (pairs[:, 0], pairs[:, 1])), (k, k))
         n, label = connected_components(graph, directed=False)
         if n > 1:
             leg = np.bincount(label).argmax()
