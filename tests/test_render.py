@@ -404,6 +404,51 @@ def test_view_projects_like_vtk_and_back(offscreen: None) -> None:
     np.testing.assert_allclose(view.to_world(px, depth), pts, atol=1e-9)
 
 
+def test_compass_points_north_and_picks_a_round_scale() -> None:
+    from placement.render._shapes import SCALE_STEPS_M, compass
+
+    # From the south, looking north and down: north is up the screen.
+    south = View(
+        np.array([0.0, -300.0, 200.0]), np.zeros(3), np.array([0.0, 0.0, 1.0]), 30.0, (800, 500)
+    )
+    north, length_m, length_px = compass(south, np.zeros(3))
+    np.testing.assert_allclose(north, [0.0, 1.0], atol=1e-9)
+    assert length_m in SCALE_STEPS_M and 60 <= length_px <= 180
+    # The bar's pixels are its metres at the centre, along the screen's horizontal.
+    px, _ = south.to_display(np.array([[0.0, 0.0, 0.0], [length_m, 0.0, 0.0]]))
+    assert length_px == pytest.approx(px[1, 0] - px[0, 0])
+    # From the east (looking west): north is to the right.
+    east = View(
+        np.array([300.0, 0.0, 200.0]), np.zeros(3), np.array([0.0, 0.0, 1.0]), 30.0, (800, 500)
+    )
+    np.testing.assert_allclose(compass(east, np.zeros(3))[0], [1.0, 0.0], atol=1e-9)
+    # Twice as far, the bar halves its pixels per metre and so takes a longer step.
+    far = View(
+        np.array([0.0, -600.0, 400.0]), np.zeros(3), np.array([0.0, 0.0, 1.0]), 30.0, (800, 500)
+    )
+    assert compass(far, np.zeros(3))[1] >= length_m
+
+
+@pytest.mark.render
+def test_the_png_has_a_compass(offscreen: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from placement.render import _draw
+
+    def overlays() -> int:
+        pl = _draw.build_plotter(small_scene(), off_screen=True, window_size=(640, 400))
+        try:
+            return sum(
+                1
+                for a in pl.renderer.GetActors2D()
+                if a.GetMapper() is not None and a.GetMapper().IsA("vtkPolyDataMapper2D")
+            )
+        finally:
+            pl.close()
+
+    with_compass = overlays()
+    monkeypatch.setattr(_draw, "_add_compass", lambda *a: None)
+    assert with_compass == overlays() + 3  # the arrow and bar, "N", the scale's text
+
+
 @pytest.mark.render
 def test_every_camera_of_a_crowded_street_is_named(offscreen: None, tmp_path: Path) -> None:
     """Ten cameras a metre apart: their labels are stacked, none overlaps, all are drawn."""

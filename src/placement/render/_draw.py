@@ -16,6 +16,7 @@ from placement.render._scene import Scene
 from placement.render._shapes import (
     VIEW_ANGLE_DEG,
     View,
+    compass,
     coverage_cells,
     framing,
     local_origin,
@@ -226,6 +227,8 @@ def build_plotter(
     )
     _frame(pl, scene, shift, window_size[0] / window_size[1])
     _add_labels(pl, scene, shift, window_size)
+    if off_screen:  # a fixed picture: a window's view turns, and these would not
+        _add_compass(pl, scene, shift, window_size)
     _lights(pl)
     pl.enable_anti_aliasing("ssaa")
     plotter: pv.Plotter = pl
@@ -420,6 +423,56 @@ def _add_labels(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, int
     )
     # Laid out already: VTK must not drop a label its own estimate thinks overlaps.
     actor.GetMapper().SetPlaceAllLabels(True)
+
+
+def _add_compass(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, int]) -> None:
+    """A north arrow and a scale bar in the lower left corner of the picture."""
+    import pyvista as pv
+    from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D
+
+    fit = framing(scene, shift)
+    if fit is None:
+        return
+    ground = (
+        float(np.median(scene.demand_ground_z)) - shift[2] if scene.demand_ground_z.size else 0.0
+    )
+    center = np.array([fit.center[0], fit.center[1], ground])
+    north, length_m, length_px = compass(plotter_view(pl, window), center)
+    scale = min(window[0] / 1600.0, window[1] / 1000.0)
+    ax, ay = 70.0 * scale, 70.0 * scale  # the arrow's middle
+    half = 26.0 * scale
+    tip = np.array([ax, ay]) + half * north
+    tail = np.array([ax, ay]) - half * north
+    side = np.array([-north[1], north[0]])
+    head = [
+        tip - 12 * scale * north + 7 * scale * side,
+        tip - 12 * scale * north - 7 * scale * side,
+    ]
+    bar0 = np.array([ax + 50 * scale, 24 * scale])
+    bar1 = bar0 + np.array([length_px, 0.0])
+    tick = np.array([0.0, 6 * scale])
+    pts2 = [tail, tip, head[0], head[1], bar0, bar1, bar0 + tick, bar1 + tick]
+    pts = np.array([[x, y, 0.0] for x, y in pts2])
+    lines = np.array([2, 0, 1, 2, 1, 2, 2, 1, 3, 2, 4, 5, 2, 4, 6, 2, 5, 7])
+    poly = pv.PolyData(pts, lines=lines)
+    mapper = vtkPolyDataMapper2D()
+    mapper.SetInputData(poly)
+    actor = vtkActor2D()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(0.11, 0.15, 0.2)
+    actor.GetProperty().SetLineWidth(max(1.0, 2.0 * scale))
+    pl.add_actor(actor)
+    font = max(6, round(10 * scale))
+    label = tip + 8 * scale * north
+    pl.add_text(
+        "N", position=(int(label[0] - 4 * scale), int(label[1])), font_size=font, color="#1d2733"
+    )
+    pl.add_text(
+        f"{length_m:g} m (at the centre)",
+        position=(int(bar1[0] + 8 * scale), int(bar0[1] - 4 * scale)),
+        font_size=max(5, round(8 * scale)),
+        color="#3a4654",
+    )
 
 
 def _frame(pl: Any, scene: Scene, shift: FloatArray, aspect: float) -> None:

@@ -438,3 +438,42 @@ def spread_labels(anchors: FloatArray, sizes: FloatArray, *, max_steps: int = 12
         out[i] = (x, y)
         placed.append((x, y, w, h))
     return out
+
+
+#: Scale bar lengths to choose from, metres.
+SCALE_STEPS_M = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def compass(
+    view: View, center: FloatArray, *, bar_px: tuple[float, float] = (60.0, 180.0)
+) -> tuple[FloatArray, float, float]:
+    """North on the screen, and a scale bar, for a picture seen through ``view``.
+
+    Parameters
+    ----------
+    view : the framed view.
+    center : (3,) a point on the ground in the middle of the view (local frame).
+    bar_px : the shortest and longest scale bar wanted, pixels.
+
+    Returns
+    -------
+    north : (2,) unit vector, the screen direction of grid north (+y) at ``center``.
+    length_m : the scale bar's length in metres (a round number).
+    length_px : its length in pixels at ``center``, measured along the ground in the
+        screen's horizontal direction (a perspective picture's scale holds there only).
+    """
+    c = np.asarray(center, np.float64)
+    d = view.focal - view.eye
+    across = np.cross(d, [0.0, 0.0, 1.0])
+    across /= np.linalg.norm(across)
+    px, _ = view.to_display(np.array([c, c + np.array([0.0, 1.0, 0.0]), c + across]))
+    north = px[1] - px[0]
+    north /= np.linalg.norm(north)
+    per_m = float(np.linalg.norm(px[2] - px[0]))
+    length_m = float(SCALE_STEPS_M[0])
+    for step in SCALE_STEPS_M:
+        if step * per_m <= bar_px[1]:
+            length_m = float(step)
+        if step * per_m >= bar_px[0]:
+            break
+    return north, length_m, length_m * per_m
