@@ -404,6 +404,13 @@ def test_view_projects_like_vtk_and_back(offscreen: None) -> None:
     np.testing.assert_allclose(view.to_world(px, depth), pts, atol=1e-9)
 
 
+def _actors_2d(pl: object) -> list[object]:
+    """The 2D actors (text, legend, labels, overlays) of a plotter's renderer."""
+    props = pl.renderer.GetViewProps()  # type: ignore[attr-defined]
+    items = [props.GetItemAsObject(i) for i in range(props.GetNumberOfItems())]
+    return [a for a in items if a.IsA("vtkActor2D")]
+
+
 def test_compass_points_north_and_picks_a_round_scale() -> None:
     from placement.render._shapes import SCALE_STEPS_M, compass
 
@@ -438,7 +445,7 @@ def test_the_png_has_a_compass(offscreen: None, monkeypatch: pytest.MonkeyPatch)
         try:
             return sum(
                 1
-                for a in pl.renderer.GetActors2D()
+                for a in _actors_2d(pl)
                 if a.GetMapper() is not None and a.GetMapper().IsA("vtkPolyDataMapper2D")
             )
         finally:
@@ -481,7 +488,7 @@ def test_every_camera_of_a_crowded_street_is_named(offscreen: None, tmp_path: Pa
         view = plotter_view(pl, window)
         mappers = [
             a.GetMapper()
-            for a in pl.renderer.GetActors2D()
+            for a in _actors_2d(pl)
             if a.GetMapper() is not None and a.GetMapper().IsA("vtkLabelPlacementMapper")
         ]
     finally:
