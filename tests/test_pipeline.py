@@ -480,24 +480,42 @@ def test_min_level_outputs_agree_with_the_headline(sample_tile: Path, tmp_path: 
     assert "observation or better" in sub and f"observation to {scene.range_m:.0f} m" in sub
 
 
-def test_cameras_file_reads_back_as_the_same_cameras(sample_tile: Path, tmp_path: Path) -> None:
-    common = {"render": False, "time_limit_s": 5, "workers": 1, "cache_dir": str(tmp_path)}
+@pytest.mark.parametrize("edge_sites", [True, False])
+def test_cameras_file_reads_back_as_the_same_cameras(
+    sample_tile: Path, tmp_path: Path, edge_sites: bool
+) -> None:
+    """Without road-edge sites the cameras hang on the sample's two PLATEAU poles, on
+    brackets: they read back at the same lens positions (to the millimetre) and see the
+    same points."""
+    common: dict[str, Any] = {
+        "render": False,
+        "time_limit_s": 5,
+        "workers": 1,
+        "cache_dir": str(tmp_path),
+        "road_edge_sites": edge_sites,
+    }
+    n = 3 if edge_sites else 6
     base = run(
         [sample_tile],
-        RunOptions(budget=3, tilts_deg=(15.0, 30.0), **common),
+        RunOptions(budget=n, tilts_deg=(15.0, 30.0), **common),
         out_dir=tmp_path / "a",
     )
     chosen = np.asarray(base.plan.chosen)
+    if not edge_sites:
+        assert {base.sites.source[s] for s in base.options.site[chosen]} == {"plateau-pole"}
     for name in ("cameras.geojson", "cameras.csv"):
         again = run(
             [sample_tile],
             RunOptions(budget=1, existing_file=str(tmp_path / "a" / name), **common),
         )
         kept = np.asarray(again.plan.chosen)[again.options.existing[again.plan.chosen]]
-        assert len(kept) == len(chosen) == 3
+        assert len(kept) == len(chosen) == n
         np.testing.assert_allclose(
-            again.options.origin[kept], base.options.origin[chosen], atol=0.01
+            again.options.origin[kept], base.options.origin[chosen], atol=0.001
         )
+        seen_before = (base.coverage.matrix[chosen] > 0).sum(axis=0).A1 > 0
+        seen_again = (again.coverage.matrix[kept] > 0).sum(axis=0).A1 > 0
+        np.testing.assert_array_equal(seen_again, seen_before)
         np.testing.assert_allclose(again.options.tilt_deg[kept], base.options.tilt_deg[chosen])
         np.testing.assert_allclose(
             again.options.heading_deg[kept], base.options.heading_deg[chosen]

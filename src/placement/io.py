@@ -258,12 +258,13 @@ def camera_rows(
     cols: dict[str, list[Any]] = {
         "lon": np.round(lon, 7).tolist(),
         "lat": np.round(lat, 7).tolist(),
-        "x_m": np.round(origin[:, 0], 2).tolist(),
-        "y_m": np.round(origin[:, 1], 2).tolist(),
-        "height_m": np.round(origin[:, 2], 2).tolist(),
+        # Millimetres: a run's cameras file reads back as the same lenses (sites.read_sites).
+        "x_m": np.round(origin[:, 0], 3).tolist(),
+        "y_m": np.round(origin[:, 1], 3).tolist(),
+        "height_m": np.round(origin[:, 2], 3).tolist(),
         "mount_height_m": [None] * k
         if ground_z is None
-        else np.round(origin[:, 2] - np.asarray(ground_z, np.float64), 2).tolist(),
+        else np.round(origin[:, 2] - np.asarray(ground_z, np.float64), 3).tolist(),
         "heading_deg": np.round(options.heading_deg[chosen], 2).tolist(),
         "tilt_deg": np.round(options.tilt_deg[chosen], 2).tolist(),
         "existing": options.existing[chosen].astype(bool).tolist(),

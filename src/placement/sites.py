@@ -216,7 +216,9 @@ def read_sites(
     ``heading_deg`` (fixed heading; required for existing cameras), ``tilt_deg`` (fixed
     tilt below the horizon), ``cost`` and ``id``. GeoJSON needs Point features; the same
     optional names are read from properties (the point's z is not read). A run's
-    ``cameras.csv`` or ``cameras.geojson`` reads back as the same cameras.
+    ``cameras.csv`` or ``cameras.geojson`` reads back as the same cameras: where a row's
+    ``crs`` is the model's, its ``x_m`` / ``y_m`` and its lens elevation ``height_m`` (with
+    ``mount_height_m``) are taken as they are.
 
     Parameters
     ----------
@@ -238,6 +240,11 @@ def read_sites(
         raise InputFileError(f"{p}: lon/lat out of range (expected degrees, lon first)")
     x, y, _ = to_metric(lat, lon, np.zeros_like(lat), city.crs)
     xy = np.column_stack([x, y])
+    # A run's own cameras files give the plane position too: exact where the CRS is this
+    # run's (lon / lat at 7 decimals are a centimetre off, enough to lose a grazing view).
+    for i, r in enumerate(rows):
+        if r.get("crs") == city.crs and "x_m" in r and "y_m" in r:
+            xy[i] = (float(r["x_m"]), float(r["y_m"]))
     noun = "cameras" if existing else "sites"
     if reach_m is not None and len(city.features):
         x0, y0, _, x1, y1, _ = city.bounds()
@@ -266,6 +273,11 @@ def read_sites(
             rows = [r for r, k in zip(rows, near, strict=True) if k]
             lon, lat, xy = lon[near], lat[near], xy[near]
     ground = height_at(_ground_mesh(city), xy)
+    # ... and the lens elevation (height_m beside mount_height_m): its ground is then the
+    # pole's foot, not the ground under the bracket.
+    for i, r in enumerate(rows):
+        if r.get("crs") == city.crs and "height_m" in r and "mount_height_m" in r:
+            ground[i] = float(r["height_m"]) - float(r["mount_height_m"])
     # mount_height_m (what a run's cameras files carry, beside the lens elevation in
     # height_m) wins over height_m, which older input files used for the height above
     # ground: read so, with a warning, as a cameras file that lost its mount column would
@@ -449,7 +461,17 @@ def _read_point_rows(p: Path) -> list[dict[str, float | str]]:
     raise InputFileError(f"{p}: unknown site file type (use .csv or .geojson)")
 
 
-_NUMERIC = ("lon", "lat", "height_m", "mount_height_m", "heading_deg", "tilt_deg", "cost")
+_NUMERIC = (
+    "lon",
+    "lat",
+    "height_m",
+    "mount_height_m",
+    "heading_deg",
+    "tilt_deg",
+    "cost",
+    "x_m",
+    "y_m",
+)
 
 
 def _csv_rows(p: Path, text: str) -> list[dict[str, float | str]]:
@@ -499,7 +521,7 @@ def _typed(p: Path, where: str, row: dict[str, Any]) -> dict[str, float | str]:
                 raise InputFileError(f"{p}: {where}: {k} is not a number: {v!r}") from None
             if not np.isfinite(out[k]):
                 raise InputFileError(f"{p}: {where}: {k} is not finite")
-        elif k == "id":
+        elif k in ("id", "crs"):
             out[k] = str(v)
     if "lon" not in out or "lat" not in out:
         raise InputFileError(f"{p}: {where}: lon and lat are required")
