@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from placement.crs import to_lonlat
-from placement.demand import read_priority, sample_demand, summarize_demand
+from placement.demand import read_priority, sample_demand, street_length, summarize_demand
 from placement.errors import InputFileError, OptionError
 from placement.model import City, Mesh, RoadArea, SurfaceKind
 from scenes import GROUND_Z, X0, Y0, cross_city, rect_mesh
@@ -147,12 +147,15 @@ def test_weigh_by_length_counts_every_street_metre_the_same() -> None:
     by_length = sample_demand(city, spacing_m=2.0, weigh_by="length")
     np.testing.assert_array_equal(by_area.xyz, by_length.xyz)
     lane, avenue = by_area.road == 0, by_area.road == 1
-    # By area the avenue weighs five times the lane (its points); by length both are
-    # about their 400 m (2 x area / perimeter: 3.96 m and 19.05 m wide).
+    # By area the avenue weighs five times the lane (its points); by length both are their
+    # 400 m (the rectangles' short sides: 4 m and 20 m wide).
     assert by_area.weight[avenue].sum() == pytest.approx(5 * by_area.weight[lane].sum())
-    assert by_length.weight[lane].sum() == pytest.approx(400, rel=0.02)
-    assert by_length.weight[avenue].sum() == pytest.approx(420, rel=0.02)
-    np.testing.assert_allclose(by_length.weight[lane], 4.0 / (2 * 1600 / 808))
+    assert by_length.weight[lane].sum() == pytest.approx(400)
+    assert by_length.weight[avenue].sum() == pytest.approx(400)
+    np.testing.assert_allclose(by_length.weight[lane], 4.0 / 4.0)
+    np.testing.assert_allclose(by_length.weight[avenue], 4.0 / 20.0)
+    # street_length is the same, whatever the weights.
+    np.testing.assert_allclose(street_length(city, by_area), by_length.weight)
     # Road, sidewalk and priority weights multiply it.
     double = sample_demand(city, spacing_m=2.0, weigh_by="length", road_weight=2.0)
     np.testing.assert_allclose(double.weight, 2.0 * by_length.weight)

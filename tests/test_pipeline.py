@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -380,11 +381,18 @@ def test_weigh_by_length_is_reported_in_street_metres(sample_tile: Path, tmp_pat
     cov = res.summary["coverage"]
     assert cov["weigh_by"] == "length" and cov["weight_unit"] == "street metres"
     assert cov["total_weight"] == pytest.approx(float(res.demand.weight.sum()))
+    # No multipliers here: the weights are the street metres.
+    assert cov["street_m"] == pytest.approx(cov["total_weight"])
+    assert cov["covered_street_m"] == pytest.approx(cov["covered_weight"])
     # Every point weighs the street length it stands for: less than its 2 x 2 m cell
     # wherever the road is wider than 2 m.
     assert res.demand.weight.max() <= 2.0 + 1e-9 and res.demand.weight.min() > 0
     report = (tmp_path / "out" / "report.md").read_text()
-    assert f"| Street length covered | {cov['covered_weight']:,.0f} m of " in report
+    assert f"| Street length covered | {cov['covered_street_m']:,.0f} m of " in report
+    # A priority-free run by area reports the same street length (it does not depend on
+    # the weights).
+    area = run([sample_tile], dataclasses.replace(opts, weigh_by="area"))
+    assert area.summary["coverage"]["street_m"] == pytest.approx(cov["street_m"])
     with pytest.raises(OptionError, match="--weigh-by must be one of area, length"):
         RunOptions(weigh_by="width")
 

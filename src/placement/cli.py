@@ -457,10 +457,10 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         f"street covered ({cov['min_level']}+{by_k})",
         f"{100 * cov['covered_fraction']:.1f}% of points, {100 * cov['covered_fraction_weighted']:.1f}% of weight",
     )
-    if cov.get("weigh_by") == "length":
+    if "street_m" in cov:
         t.add_row(
             "  street length",
-            f"{cov['covered_weight']:,.0f} m of {cov['total_weight']:,.0f} m",
+            f"{cov['covered_street_m']:,.0f} m of {cov['street_m']:,.0f} m",
         )
     if "covered_fraction_coverable" in plan:
         t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")

@@ -121,8 +121,9 @@ def sample_demand(
     weigh_by : "area": every point weighs 1 (its grid cell), so a street counts by its
         area and a 30 m avenue ten times a 3 m lane per metre; "length": a point weighs
         the street length it stands for, ``spacing_m ** 2 / width`` metres, where width is
-        that of the road surface it lies on (twice its area over its perimeter), so every
-        metre of street counts the same, lane or avenue, and weights sum to street metres.
+        that of the road surface it lies on (the short side of the rectangle with its area
+        and perimeter), so every
+        metre of street counts the same, lane or avenue (:func:`street_length`).
         Road, sidewalk and priority weights multiply either.
 
     Returns
@@ -192,14 +193,19 @@ def sample_demand(
 def _road_widths(
     polys: np.ndarray, feature: np.ndarray, road: npt.NDArray[np.int32], spacing_m: float
 ) -> FloatArray:
-    """(N,) the width of the road surface feature under each point: twice its area over its
-    perimeter (exact for a long strip, the mean width of a branching one), at least one
-    grid spacing (a sliver's points are its whole area); the spacing where unknown."""
+    """(N,) the width of the road surface feature under each point: the short side of the
+    rectangle with its area and perimeter (exact for a rectangular piece, the mean width of
+    a long or branching one), at least one grid spacing (a sliver's points are its whole
+    area); the spacing where unknown."""
     rows = np.unique(feature)
     pos = np.searchsorted(rows, feature)
     area = np.bincount(pos, weights=shapely.area(polys), minlength=rows.size)
     perimeter = np.bincount(pos, weights=shapely.length(polys), minlength=rows.size)
-    width = np.where(perimeter > 0, 2.0 * area / np.where(perimeter > 0, perimeter, 1.0), 0.0)
+    # L + W = P / 2 and L W = A: W is the smaller root; a compact shape (no real root: a
+    # disc) is as wide as the square of its area.
+    half = perimeter / 2.0
+    disc = half**2 - 4.0 * area
+    width = np.where(disc >= 0, (half - np.sqrt(np.maximum(disc, 0.0))) / 2.0, np.sqrt(area))
     out = np.full(road.shape[0], float(spacing_m))
     known = road >= 0
     at = np.minimum(np.searchsorted(rows, road[known]), rows.size - 1)
@@ -208,6 +214,19 @@ def _road_widths(
     out[idx] = width[at[hit]]
     widths: FloatArray = np.maximum(out, spacing_m)
     return widths
+
+
+def street_length(city: City, demand: Demand) -> FloatArray:
+    """(N,) the metres of street each demand point stands for: its grid cell's area over the
+    width of the road surface it lies on (:func:`_road_widths`), whatever the weights. Their
+    sum is the street length sampled; on LOD2/3 tiles each traffic area (a carriageway, a
+    sidewalk) counts its own length."""
+    if demand.road is None or not len(demand):
+        return np.full(len(demand), float(demand.spacing_m))
+    polys = np.asarray(city.road_area.polygons, object)
+    widths = _road_widths(polys, np.asarray(city.road_area.feature), demand.road, demand.spacing_m)
+    lengths: FloatArray = demand.spacing_m**2 / widths
+    return lengths
 
 
 def _road_of(

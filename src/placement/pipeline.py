@@ -33,6 +33,7 @@ from placement.demand import (
     priority_coverage,
     read_priority,
     sample_demand,
+    street_length,
     summarize_demand,
 )
 from placement.errors import InputFileError, OptionError
@@ -855,6 +856,7 @@ def make_summary(
     """Everything needed to understand and reproduce a run, as plain JSON-able values
     (``streets``: the rows of :func:`placement.streets.street_coverage`, summarised)."""
     w = demand.weight
+    lengths = street_length(city, demand)
     total_w = float(w.sum())
     n = len(demand)
     min_level = opts.level
@@ -929,7 +931,10 @@ def make_summary(
             "min_level": opts.min_level,
             "k": opts.k,
             "weigh_by": opts.weigh_by,
+            # Of a point before its road, sidewalk and priority multipliers.
             "weight_unit": "street metres" if opts.weigh_by == "length" else "grid cells",
+            "street_m": float(lengths.sum()),
+            "covered_street_m": float(lengths[covered].sum()),
             "by_level": by_level,
         },
         "streets": street_summary(streets or []),

@@ -53,11 +53,11 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
     by_k = f", by {k} cameras" if isinstance(k, int) and k > 1 else ""
     if "covered_fraction_weighted" in cov:
         rows.append((f"Demand covered (weighted{by_k})", _pct(cov["covered_fraction_weighted"])))
-    if cov.get("weigh_by") == "length" and "covered_weight" in cov and "total_weight" in cov:
+    if "covered_street_m" in cov and "street_m" in cov:
         rows.append(
             (
                 f"Street length covered{by_k}",
-                f"{cov['covered_weight']:,.0f} m of {cov['total_weight']:,.0f} m",
+                f"{cov['covered_street_m']:,.0f} m of {cov['street_m']:,.0f} m",
             )
         )
     if "covered_fraction_coverable" in plan:
