@@ -916,9 +916,13 @@ def test_lp_bound_phase_is_left_out_where_pdlp_would_get_too_few_iterations(
         seed=0,
     )
     assert po._phases._start_lp(R, 10.0, 0.0) is not None and started[-1] >= 100
+    # The rule counts the matrix as given, as memory_needed does: they agree.
+    assert R.given_nnz == A.nnz
+    assert po.memory_needed(A.nnz, 10.0) == A.nnz * 150
     # Nominal PDLP iterations scale with the time: far fewer than 100 at a tenth of it.
     monkeypatch.setattr(po._phases, "_PDLP_NNZ_ITS_PER_S", 1e6)
     assert po._phases._start_lp(R, 10.0, 0.0) is None and len(started) == 1
+    assert po.memory_needed(A.nnz, 10.0) == A.nnz * 50
 
 
 def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,7 +109,8 @@ def _start_lp(R: Reduced, time_limit: float, t0: float, **kwargs: Any) -> LPBoun
     large that PDLP gets too few iterations in its time to give a bound."""
     if R.B.nnz < _LP_MIN_NNZ or time_limit < _LP_MIN_TIME_S:
         return None
-    if _nominal_its(R.B.nnz, R.m, R.n, time_limit) < _PDLP_MIN_ITERS:
+    # Decided on the matrix as given, as memory_needed does (the reduced one is smaller).
+    if _nominal_its(max(R.B.nnz, R.given_nnz), 0, 0, time_limit) < _PDLP_MIN_ITERS:
         log.info("optimise: LP bound phase left out (%d nonzeros for %g s)", R.B.nnz, time_limit)
         return None
     try:

@@ -47,6 +47,7 @@ class Inputs:
     existing : (n,) bool, options that are always chosen.
     site : (n,) int64 site of each option (0..S-1), or None.
     max_per_site : cap on chosen options per site, or None.
+    given_nnz : nonzeros of the matrix the caller gave, all levels (0: unknown).
     """
 
     cover: sp.csr_matrix
@@ -57,6 +58,7 @@ class Inputs:
     existing: BoolArray
     site: IntArray | None
     max_per_site: int | None
+    given_nnz: int = 0
 
     @property
     def n_options(self) -> int:
@@ -85,6 +87,8 @@ class Reduced:
     has_site_cap : whether any site cap binds at all.
     const_weight : weight already counted whatever is chosen (covered by existing options).
     coverable_weight : weight of points some choice can cover k times (includes const_weight).
+    given_nnz : nonzeros of the matrix the caller gave, all levels (what
+        :func:`memory_needed` and the LP phase's size rule count).
     """
 
     B: sp.csr_matrix
@@ -98,6 +102,7 @@ class Reduced:
     has_site_cap: bool
     const_weight: float
     coverable_weight: float
+    given_nnz: int = 0
 
     @property
     def n(self) -> int:
@@ -247,7 +252,7 @@ def check_inputs(
                 f"optimise: site {bad} already has {int(cnt.max())} existing cameras, more than "
                 f"max_per_site={max_per_site}"
             )
-    return Inputs(cover, w, c, costs is None, int(k), ex, site_arr, max_per_site)
+    return Inputs(cover, w, c, costs is None, int(k), ex, site_arr, max_per_site, int(mat.nnz))
 
 
 def finite_scalar(value: object, message: str) -> float:
@@ -383,6 +388,7 @@ def reduce_problem(inp: Inputs, *, seed: int) -> Reduced:
         has_site_cap=has_cap,
         const_weight=const_weight,
         coverable_weight=coverable_weight,
+        given_nnz=inp.given_nnz or int(cover.nnz),
     )
 
 
