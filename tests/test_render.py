@@ -676,10 +676,14 @@ def test_bridges_and_walls_are_layers_of_their_own() -> None:
 
 
 def test_html_legend_shares_equal_level_fractions() -> None:
-    s = small_scene()
+    # Shares of the weight (as the title and subtitle count), not of the points.
+    base = small_scene()
+    w = np.where(base.demand_level == 4, 3.0, 1.0)
+    s = replace(base, demand_weight=w)
     parsed = _parse(render._html.page(s))
     items = {int(li["data-level"]): li for li in parsed.legend if "data-level" in li}
-    fractions = np.bincount(s.demand_level, minlength=5) / s.demand_level.size
+    fractions = np.bincount(s.demand_level, weights=w, minlength=5) / w.sum()
+    assert not np.allclose(fractions, np.bincount(s.demand_level, minlength=5) / w.size)
     assert sorted(items) == [0, 2, 4]  # levels nobody reached are not listed
     for lv, li in items.items():
         assert float(li["data-share"]) == pytest.approx(fractions[lv], abs=1e-6)

@@ -1020,5 +1020,5 @@ def _title(result: Result) -> str:
     by = f" by {cov['k']} cameras" if cov.get("k", 1) > 1 else ""
     return (
         f"{plan['chosen']} cameras - {100 * cov['covered_fraction_weighted']:.1f}% of street "
-        f"weight seen{by} at {cov['min_level']} or better"
+        f"demand seen{by} at {cov['min_level']} or better"
     )

@@ -124,7 +124,11 @@ def legend_entries(scene: Scene) -> list[LegendEntry]:
     ]
     if scene.demand_xyz.shape[0]:
         level = np.clip(scene.demand_level.astype(np.int64), 0, 4)
-        share = np.bincount(level, minlength=5) / level.shape[0]
+        count = np.bincount(level, minlength=5)
+        # Shares of the street demand (weighted), as the title and subtitle count.
+        weight = np.bincount(level, weights=scene.demand_weight, minlength=5)
+        total = float(weight.sum())
+        share = weight / total if total > 0 else count / level.shape[0]
         labels = list(LEVEL_LABELS)
         if scene.k > 1:
             labels[0] = f"seen by fewer than {scene.k}"
@@ -133,7 +137,7 @@ def legend_entries(scene: Scene) -> list[LegendEntry]:
         legend += [
             LegendEntry(labels[i], LEVEL_COLORS[i], float(share[i]), i)
             for i in range(5)
-            if share[i] > 0
+            if count[i] > 0
         ]
     if scene.n_cameras and (~scene.cam_existing).any():
         legend.append(LegendEntry("new camera", NEW_CAMERA_COLOR))
@@ -219,9 +223,10 @@ def build_plotter(
         font_size=max(7, round(15 * scale)),
         color="#1d2733",
     )
+    lines = subtitle_lines(scene)
     pl.add_text(
-        subtitle(scene),
-        position=(int(20 * scale), int(h - 74 * scale)),
+        "\n".join(lines),
+        position=(int(20 * scale), int(h - (74 + 15 * (len(lines) - 1)) * scale)),
         font_size=max(5, round(9 * scale)),
         color="#3a4654",
     )
@@ -295,7 +300,23 @@ def subtitle(scene: Scene) -> str:
         f"{level} to {scene.range_m:.0f} m"
     )
     parts.append(scene.crs)
-    return "  \u00b7  ".join(parts)
+    return _SEP.join(parts)
+
+
+_SEP = "  \u00b7  "
+#: Characters of the subtitle on one line of the PNG: longer ones reach under the legend.
+SUBTITLE_LINE_CHARS = 115
+
+
+def subtitle_lines(scene: Scene, max_chars: int = SUBTITLE_LINE_CHARS) -> list[str]:
+    """:func:`subtitle` broken between its parts into lines of at most ``max_chars``."""
+    lines: list[str] = []
+    for part in subtitle(scene).split(_SEP):
+        if lines and len(lines[-1]) + len(_SEP) + len(part) <= max_chars:
+            lines[-1] += _SEP + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def sun_direction() -> FloatArray:
