@@ -513,6 +513,12 @@ def test_every_camera_of_a_crowded_street_is_named(offscreen: None, tmp_path: Pa
     assert np.abs(before[1:, 0] - before[:-1, 0]).max() < w
     assert far.size >= n // 2
     np.testing.assert_allclose(after[:, 0], before[:, 0], atol=1e-6)
+    # Thirty cameras on one pole: thirty labels stacked, none on another.
+    ids30 = [f"cam-{i:03d}" for i in range(1, 31)]
+    on_one = np.repeat(top[:1], 30, axis=0)
+    anchor30, _ = label_anchors(on_one, ids30, view)
+    y30 = np.sort(view.to_display(anchor30)[0][:, 1])
+    assert np.diff(y30).min() >= LABEL_HEIGHT_PX - 1e-6
 
 
 # ---------------------------------------------------------------------------------- shapes

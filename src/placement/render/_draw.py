@@ -404,7 +404,7 @@ def label_anchors(
     """
     px, depth = view.to_display(top)
     sizes = np.array([[LABEL_CHAR_PX * len(t) + 2 * LABEL_MARGIN_PX, LABEL_HEIGHT_PX] for t in ids])
-    moved_px = spread_labels(px, sizes)
+    moved_px = spread_labels(px, sizes, max_steps=LABELLED_CAMERAS_MAX)
     anchor = np.array(top, np.float64)
     moved = np.flatnonzero((moved_px != px).any(axis=1) & (depth > 0))
     anchor[moved] = view.to_world(moved_px[moved], depth[moved])
@@ -421,7 +421,17 @@ def _add_labels(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, int
     """
     import pyvista as pv
 
-    if not scene.n_cameras or scene.n_cameras > LABELLED_CAMERAS_MAX:
+    if not scene.n_cameras:
+        return
+    if scene.n_cameras > LABELLED_CAMERAS_MAX:
+        scale = min(window[0] / 1600.0, window[1] / 1000.0)
+        pl.add_text(
+            f"{scene.n_cameras} cameras: ids not drawn above {LABELLED_CAMERAS_MAX} "
+            "(cameras.csv lists them)",
+            position=(int(window[0] * 0.55), int(24 * scale)),
+            font_size=max(5, round(8 * scale)),
+            color="#3a4654",
+        )
         return
     top = scene.cam_origin - shift + np.array([0.0, 0.0, 2.2 * marker_radius(scene)])
     ids = list(scene.cam_ids)
