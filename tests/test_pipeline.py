@@ -412,6 +412,8 @@ def test_priority_areas_are_reported_with_their_coverage(
         [lon.min() - 1e-4, lat.max() + 1e-4],
         [lon.min() - 1e-4, lat.min() - 1e-4],
     ]
+    e0, e1 = lon.max() + 0.001, lon.max() + 0.002
+    east = [[e0, lat.min()], [e1, lat.min()], [e1, lat.max()], [e0, lat.max()], [e0, lat.min()]]
     doc = {
         "type": "FeatureCollection",
         "features": [
@@ -419,7 +421,12 @@ def test_priority_areas_are_reported_with_their_coverage(
                 "type": "Feature",
                 "geometry": {"type": "Polygon", "coordinates": [west]},
                 "properties": {"weight": 3, "name": "school route"},
-            }
+            },
+            {  # just east of the streets: no point in it
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [east]},
+                "properties": {"weight": 2},
+            },
         ],
     }
     prio = tmp_path / "prio.geojson"
@@ -434,7 +441,8 @@ def test_priority_areas_are_reported_with_their_coverage(
     )
     run([sample_tile], opts, out_dir=tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    (area,) = summary["priority_areas"]
+    area, empty = summary["priority_areas"]
+    assert empty["points"] == 0 and empty["weight"] == 0 and empty["name"] == ""
     got = json.loads((tmp_path / "out" / "coverage.geojson").read_text())["features"]
     inside = [f for f in got if f["geometry"]["coordinates"][0] < mid]
     assert area["name"] == "school route" and area["multiplier"] == 3.0
@@ -446,6 +454,7 @@ def test_priority_areas_are_reported_with_their_coverage(
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Priority areas" in report
     assert f"| 1 | school route | 3 | {len(inside):,} | {len(seen):,} |" in report
+    assert "| 2 |  | 2 | 0 | 0 | no street points |" in report
 
 
 def test_an_optimisation_too_big_for_memory_is_refused_before_it_starts(

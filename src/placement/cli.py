@@ -432,6 +432,10 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         yield report
 
 
+#: Priority areas listed on the terminal (report.md lists them all).
+_AREA_ROWS = 5
+
+
 def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -465,11 +469,19 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     if "covered_fraction_coverable" in plan:
         t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")
     t.add_row(f"coverable at all{by_k}", f"{100 * cov['coverable_fraction']:.1f}% of points")
-    for a in summary.get("priority_areas", [])[:5]:
-        label = f"priority area {a['area']}" + (f" ({a['name']})" if a["name"] else "")
-        t.add_row(label, f"{100 * a['covered_fraction']:.1f}% of its weight")
     for name, lv in cov["by_level"].items():
         t.add_row(f"  {name}", f"{lv['points']:,} points ({100 * lv['fraction']:.1f}%)")
+    areas = summary.get("priority_areas", [])
+    for a in areas[:_AREA_ROWS]:
+        label = f"priority area {a['area']}" + (f" ({a['name']})" if a["name"] else "")
+        seen = (
+            f"{100 * a['covered_fraction']:.1f}% of its weight"
+            if a["weight"] > 0
+            else "no street points in it"
+        )
+        t.add_row(label, seen)
+    if len(areas) > _AREA_ROWS:
+        t.add_row(f"  and {len(areas) - _AREA_ROWS} more areas", "see report.md")
     bound = plan.get("bound")
     gap = plan.get("gap")
     t.add_row(

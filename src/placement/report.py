@@ -147,17 +147,18 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         lines += [
             "## Priority areas",
             "",
-            "Coverage inside each `--priority` polygon (weights include its multiplier).",
+            "Coverage inside each `--priority` polygon. Weights include the multipliers: a "
+            "point inside several areas weighs the largest of theirs.",
             "",
-            "| Area | Name | Multiplier | Points | Covered points | Covered weight |",
+            "| Area | Name | Its multiplier | Points | Covered points | Covered weight |",
             "|---:|---|---:|---:|---:|---:|",
         ]
         for a in areas:
             d = _dict(a)
+            share = _pct(d.get("covered_fraction")) if d.get("weight") else "no street points"
             lines.append(
                 f"| {_num(d.get('area'))} | {d.get('name') or ''} | {_num(d.get('multiplier'))} "
-                f"| {_num(d.get('points'))} | {_num(d.get('covered_points'))} "
-                f"| {_pct(d.get('covered_fraction'))} |"
+                f"| {_num(d.get('points'))} | {_num(d.get('covered_points'))} | {share} |"
             )
         lines.append("")
 
