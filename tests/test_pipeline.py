@@ -281,7 +281,10 @@ def test_missing_file_and_view_of_non_result(tmp_path: Path) -> None:
     code, text = _run(["run", str(tmp_path / "none.gml"), "--out", str(tmp_path / "o")])
     assert code == 2 and "no such file" in text
     code, text = _run(["view", str(tmp_path)])
-    assert code == 2 and "scene.npz" in text
+    assert code == 2 and "scene.npz" in text and "not a placement run folder" in text
+    (tmp_path / "summary.json").write_text("{}")  # a run made with --no-render
+    code, text = _run(["view", str(tmp_path)])
+    assert code == 2 and "made with --no-render" in text
 
 
 def test_inspect_json(sample_tile: Path) -> None:

@@ -521,7 +521,10 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
 
         scene_file = result_dir / "scene.npz"
         if not scene_file.exists():
-            raise InputFileError(f"{result_dir}: no scene.npz here (not a placement run folder?)")
+            why = "not a placement run folder?"
+            if (result_dir / "summary.json").exists():
+                why = "the run was made with --no-render; run it again without it"
+            raise InputFileError(f"{result_dir}: no scene.npz here ({why})")
         scene = render.Scene.load(scene_file)
         if screenshot is None and not _has_display():
             raise OptionError(
