@@ -901,20 +901,7 @@ def test_lp_bound_phase_is_left_out_where_pdlp_would_get_too_few_iterations(
     monkeypatch.setattr(po._phases, "LPBoundProcess", Fake)
     rng = np.random.default_rng(0)
     A = sp.csr_matrix((rng.random((300, 3000)) < 0.5).astype(np.int8))  # ~450k nonzeros
-    R = po._problem.reduce_problem(
-        po._problem.check_inputs(
-            A,
-            None,
-            None,
-            k=1,
-            min_level=1,
-            existing=None,
-            site=None,
-            max_per_site=None,
-            time_limit=10.0,
-        ),
-        seed=0,
-    )
+    R = _reduced(A, None, None, 1)
     assert po._phases._start_lp(R, 10.0, 0.0) is not None and started[-1] >= 100
     # The rule counts the matrix as given, as memory_needed does: they agree.
     assert R.given_nnz == A.nnz
