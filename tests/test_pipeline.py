@@ -346,13 +346,14 @@ def test_kth_levels_against_brute_force() -> None:
 
 
 def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path) -> None:
-    opts = RunOptions(
-        budget=6, k=2, render=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path)
-    )
+    opts = RunOptions(budget=6, k=2, html=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
     res = run([sample_tile], opts, out_dir=tmp_path / "out")
     seen = res.coverage.matrix[np.asarray(res.plan.chosen)].toarray() >= 1
     twice = seen.sum(axis=0) >= 2
     once = seen.sum(axis=0) == 1
+    # The picture draws the points seen once apart from those nobody sees.
+    scene = Scene.load(tmp_path / "out" / "scene.npz")
+    np.testing.assert_array_equal(scene.demand_partial, once)
     assert once.any() and twice.any()  # the test tells the two counts apart
     cov = res.summary["coverage"]
     assert cov["covered_points"] == int(twice.sum()) == res.summary["plan"]["points_covered"]

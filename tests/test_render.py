@@ -228,6 +228,32 @@ def test_k_fold_scene_says_so_and_old_scenes_load(tmp_path: Path) -> None:
     assert "not seen" in [e.label for e in render._draw.legend_entries(small_scene())]
 
 
+def test_k_fold_scene_draws_points_seen_by_too_few_apart(tmp_path: Path) -> None:
+    from placement.render._draw import CELL_COLORS, PARTIAL_COLOR
+    from placement.render._shapes import PARTIAL, coverage_cells
+
+    base = small_scene()
+    partial = (base.demand_level == 0) & (base.demand_xyz[:, 1] - N0 < 30)
+    s = replace(base, k=2, demand_partial=partial)
+    _, _, cls = coverage_cells(s, np.zeros(3))
+    np.testing.assert_array_equal(cls == PARTIAL, partial)
+    assert CELL_COLORS[PARTIAL] == PARTIAL_COLOR
+    entries = {e.label: e for e in render._draw.legend_entries(s)}
+    assert "seen by none" in entries and "seen by 1 of 2" in entries
+    w = s.demand_weight
+    assert entries["seen by 1 of 2"].share == pytest.approx(w[partial].sum() / w.sum())
+    labels3 = [e.label for e in render._draw.legend_entries(replace(s, k=3))]
+    assert "seen by 1-2 of 3" in labels3
+    assert np.array_equal(_reload(s, tmp_path).demand_partial, partial)
+    assert _reload(s, tmp_path, without="demand_partial").demand_partial is None
+    # The HTML page lists them in its legend too, with the same share.
+    parsed = _parse(render._html.page(s))
+    items = {int(li["data-level"]): li for li in parsed.legend if "data-level" in li}
+    assert float(items[PARTIAL]["data-share"]) == pytest.approx(
+        w[partial].sum() / w.sum(), abs=1e-6
+    )
+
+
 def test_min_level_scene_counts_and_draws_that_level(tmp_path: Path) -> None:
     base = small_scene()
     # Levels: west half 0, middle 2, east 1: with observation required only the 2s count.

@@ -992,6 +992,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 title=_title(result),
                 k=opts.k,
                 min_level=min_level,
+                partial=_partly_seen(result, min_level) if opts.k > 1 else None,
             )
             scene.save(stage_dir / "scene.npz")
             render.render_png(scene, stage_dir / "scene.png")
@@ -1004,6 +1005,17 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
         write_report(stage_dir / "report.md", result.summary, picture=picture)
         written = sorted(p.name for p in stage_dir.iterdir())
     return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
+
+
+def _partly_seen(result: Result, min_level: int) -> npt.NDArray[np.bool_]:
+    """(N,) the points some chosen camera sees at ``min_level`` that do not count (fewer
+    than k do)."""
+    chosen = np.asarray(result.plan.chosen, dtype=np.int64)
+    n = len(result.demand)
+    if not chosen.size:
+        return np.zeros(n, bool)
+    seen = np.asarray((result.coverage.matrix[chosen] >= min_level).sum(axis=0)).ravel()
+    return (seen > 0) & (result.levels < min_level)
 
 
 def _road_ids(city: City, demand: Demand) -> list[str | None] | None:

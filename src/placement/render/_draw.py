@@ -14,6 +14,7 @@ from placement.model import FloatArray, SurfaceKind
 from placement.render._gl import use_offscreen_backend
 from placement.render._scene import Scene
 from placement.render._shapes import (
+    PARTIAL,
     VIEW_ANGLE_DEG,
     View,
     compass,
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 #: Colour of each coverage level 0..4 (unseen, detection, observation, recognition,
 #: identification): red for blind streets, orange for detection only, greens above.
 LEVEL_COLORS: tuple[str, ...] = ("#d7191c", "#fdae61", "#b5dc6d", "#4dac26", "#136b2f")
+#: Road cells seen by some chosen camera but fewer than k (k > 1): between red and orange.
+PARTIAL_COLOR = "#f08a8c"
+#: Colour of each road cell class (:func:`._shapes.coverage_cells`): the levels, then partial.
+CELL_COLORS: tuple[str, ...] = (*LEVEL_COLORS, PARTIAL_COLOR)
 LEVEL_LABELS: tuple[str, ...] = (
     "not seen",
     "detection",
@@ -123,20 +128,23 @@ def legend_entries(scene: Scene) -> list[LegendEntry]:
         if label in _LEGEND_GROUPS and occluder_mask(scene, kinds).any()
     ]
     if scene.demand_xyz.shape[0]:
-        level = np.clip(scene.demand_level.astype(np.int64), 0, 4)
-        count = np.bincount(level, minlength=5)
+        _, _, level = coverage_cells(scene, np.zeros(3))
+        count = np.bincount(level, minlength=len(CELL_COLORS))
         # Shares of the street demand (weighted), as the title and subtitle count.
-        weight = np.bincount(level, weights=scene.demand_weight, minlength=5)
+        weight = np.bincount(level, weights=scene.demand_weight, minlength=len(CELL_COLORS))
         total = float(weight.sum())
         share = weight / total if total > 0 else count / level.shape[0]
-        labels = list(LEVEL_LABELS)
+        labels = [*LEVEL_LABELS, ""]
         if scene.k > 1:
-            labels[0] = f"seen by fewer than {scene.k}"
+            few = "1" if scene.k == 2 else f"1-{scene.k - 1}"
+            labels[PARTIAL] = f"seen by {few} of {scene.k}"
+            labels[0] = "seen by none" if count[PARTIAL] else f"seen by fewer than {scene.k}"
         for i in range(1, min(scene.min_level, 5)):
             labels[i] = f"{labels[i]}, not counted"
+        order = [0, PARTIAL, 1, 2, 3, 4]
         legend += [
-            LegendEntry(labels[i], LEVEL_COLORS[i], float(share[i]), i)
-            for i in range(5)
+            LegendEntry(labels[i], CELL_COLORS[i], float(share[i]), i)
+            for i in order
             if count[i] > 0
         ]
     if scene.n_cameras and (~scene.cam_existing).any():
@@ -205,7 +213,7 @@ def build_plotter(
             cell_v,
             np.column_stack([np.full(quads.shape[0], 4, np.int64), quads]).ravel(),
         )
-        cells.cell_data["rgb"] = hex_rgb(LEVEL_COLORS)[level]
+        cells.cell_data["rgb"] = hex_rgb(CELL_COLORS)[level]
         pl.add_mesh(cells, scalars="rgb", rgb=True, ambient=0.55, diffuse=0.45, specular=0.0)
 
     if scene.n_cameras:

@@ -23,12 +23,12 @@ from placement.model import FloatArray, IntArray
 from placement.render._draw import (
     BACKGROUND_BOTTOM,
     BACKGROUND_TOP,
+    CELL_COLORS,
     EDGE_COLOR,
     EDGES_MAX_TRIANGLES,
     EXISTING_CAMERA_COLOR,
     HEADLIGHT_INTENSITY,
     LABELLED_CAMERAS_MAX,
-    LEVEL_COLORS,
     NEW_CAMERA_COLOR,
     OCCLUDER_GROUPS,
     ROAD_COLOR,
@@ -146,7 +146,7 @@ def page_data(scene: Scene) -> dict[str, Any]:
     if scene.demand_xyz.shape[0]:
         v, quads, level = coverage_cells(scene, shift)
         f = quads[:, [0, 1, 2, 0, 2, 3]].reshape(-1, 3)  # two triangles per cell
-        rgb = np.repeat(hex_rgb(LEVEL_COLORS)[level], 2, axis=0)
+        rgb = np.repeat(hex_rgb(CELL_COLORS)[level], 2, axis=0)
         carpet = _triangles("coverage", v, f, rgb, ambient=0.55, diffuse=0.45)
         # Cell i is always corners 4i..4i+3: the page rebuilds these indices itself.
         carpet.update(indices="", index_bytes=0, quads=True)

@@ -23,6 +23,8 @@ from placement.model import (
 )
 
 _SCENE_VERSION = 1
+#: Fields a scene file may lack (older files, or not recorded): they take their defaults.
+_OPTIONAL = frozenset({"k", "min_level", "demand_partial"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class Scene:
         give); 1 in scenes saved before it was recorded.
     min_level : the DORI level (1..4) a point must be seen at to count; 1 in scenes saved
         before it was recorded. ``range_m`` is the distance that level reaches.
+    demand_partial : (N,) bool, with ``k`` > 1 the points some chosen camera sees at
+        ``min_level`` but fewer than k do (one more camera there would make them count);
+        None when not recorded.
     """
 
     title: str
@@ -79,12 +84,15 @@ class Scene:
     range_m: float
     k: int = 1
     min_level: int = 1
+    demand_partial: BoolArray | None = None
 
     def save(self, path: Path) -> None:
         """Write the scene as one compressed ``.npz`` (plain arrays, no pickle)."""
         arrays: dict[str, Any] = {"format_version": np.array(_SCENE_VERSION)}
         for f in fields(self):
             value = getattr(self, f.name)
+            if value is None:
+                continue  # an optional field not recorded: absent from the file
             if f.name == "cam_ids":
                 arrays[f.name] = np.array(value, dtype=str).reshape(len(value))
             elif isinstance(value, np.ndarray):
@@ -112,8 +120,8 @@ class Scene:
                     )
                 values: dict[str, Any] = {}
                 for f in fields(Scene):
-                    if f.name in ("k", "min_level") and f.name not in data:
-                        continue  # an older scene: the default
+                    if f.name in _OPTIONAL and f.name not in data:
+                        continue  # an older scene, or a field not recorded: the default
                     a = data[f.name]
                     if f.name == "cam_ids":
                         values[f.name] = tuple(str(s) for s in a.tolist())
@@ -123,6 +131,8 @@ class Scene:
                         values[f.name] = float(a)
                     elif f.name in ("k", "min_level"):
                         values[f.name] = int(a)
+                    elif f.name == "demand_partial":
+                        values[f.name] = a.astype(bool)
                     else:
                         values[f.name] = a
         except KeyError as e:
@@ -151,6 +161,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     margin_m: float | None = None,
     k: int = 1,
     min_level: int = 1,
+    partial: BoolArray | None = None,
 ) -> Scene:
     """Collect what a picture of a result needs.
 
@@ -169,6 +180,8 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     k : cameras a point needs to count as seen (``levels`` being the level k of them give).
     min_level : the DORI level (1..4) a point must be seen at to count; the view volumes
         are drawn to the distance it reaches.
+    partial : (N,) bool, with k > 1 the points seen at ``min_level`` by fewer than k
+        chosen cameras but at least one (drawn apart from those nobody sees).
 
     Returns
     -------
@@ -212,6 +225,7 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
         range_m=float(camera.max_distance_for_level(min_level)),
         k=int(k),
         min_level=int(min_level),
+        demand_partial=None if partial is None else np.asarray(partial, bool).reshape(-1),
     )
 
 

@@ -15,6 +15,8 @@ import numpy as np
 from placement.model import BoolArray, FloatArray, IntArray
 from placement.render._scene import Scene
 
+#: The colour class of a road cell seen by fewer than k cameras, but by one at least.
+PARTIAL = 5
 #: The initial view: from the south-east, 40 degrees above the horizon, 30 degree lens.
 VIEW_AZIMUTH_DEG = 135.0
 VIEW_ELEVATION_DEG = 40.0
@@ -172,7 +174,9 @@ def coverage_cells(scene: Scene, shift: FloatArray) -> tuple[FloatArray, IntArra
     -------
     vertices : (4 N, 3) corners, metres in the local frame (``- shift``).
     quads : (N, 4) int32 corner indices, counter-clockwise seen from above.
-    level : (N,) int32 DORI level 0..4 of each cell (0 = unseen).
+    level : (N,) int32 colour class of each cell: its DORI level 0..4 (0 = unseen), or
+        :data:`PARTIAL` where, with k > 1, some chosen camera sees it at the required
+        level but fewer than k do.
     """
     n = scene.demand_xyz.shape[0]
     size = 0.92 * scene.spacing_m  # a hairline gap shows the sampling grid
@@ -184,6 +188,8 @@ def coverage_cells(scene: Scene, shift: FloatArray) -> tuple[FloatArray, IntArra
     v[:, :, 2] = (scene.demand_ground_z - shift[2] + lift)[:, None]
     quads = np.arange(4 * n, dtype=np.int32).reshape(n, 4)
     level = np.clip(scene.demand_level, 0, 4).astype(np.int32)
+    if scene.demand_partial is not None and scene.demand_partial.shape == (n,):
+        level[scene.demand_partial & (level < scene.min_level)] = PARTIAL
     return v.reshape(-1, 3), quads, level
 
 
