@@ -590,6 +590,15 @@ def test_osaka_traffic_areas_and_ground(plateau: Path) -> None:
         [plateau / "osaka/52350301_tran_6697_op.gml", plateau / "osaka/52350301_bldg_6697_op.gml"]
     )
     assert mixed.ground_source == "model and buildings"
+    # Traffic areas name their road, across the files' renumbering (buildings first here).
+    both_ways = read_citygml(
+        [plateau / "osaka/52350301_bldg_6697_op.gml", plateau / "osaka/52350301_tran_6697_op.gml"]
+    )
+    f = both_ways.features
+    assert f.parent is not None
+    areas = [i for i, c in enumerate(f.cls) if c.endswith("TrafficArea")]
+    assert len(areas) == 65 and all(f.cls[f.parent[i]] == "Road" for i in areas)
+    assert (f.parent[[i for i, c in enumerate(f.cls) if not c.endswith("TrafficArea")]] == -1).all()
     assert mixed.roads.vertices[:, 2].max() == pytest.approx(14.535, abs=1e-3)
 
 

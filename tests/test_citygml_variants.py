@@ -628,6 +628,12 @@ def test_lod2_traffic_areas_and_xlinked_road_surface(tmp_path: Path) -> None:
     assert s["road_area_m2"] == pytest.approx(180.0, abs=0.01)  # once, not with the LOD1 too
     assert s["triangles_by_kind"] == {"road": 2, "sidewalk": 2}
     assert city.roads.vertices[:, 2].min() == pytest.approx(5.0)
+    # Each traffic area knows its road.
+    f = city.features
+    assert f.parent is not None
+    assert [f.ids[p] if p >= 0 else None for p in f.parent] == [
+        None if c == "Road" else "r" for c in f.cls
+    ]
 
 
 def test_track_and_square(tmp_path: Path) -> None:

@@ -163,6 +163,43 @@ def test_weigh_by_length_counts_every_street_metre_the_same() -> None:
         sample_demand(city, weigh_by="width")
 
 
+def test_a_road_of_traffic_areas_counts_its_length_once() -> None:
+    """A 400 m road made of a 10 m carriageway and two 3 m sidewalks (LOD2/3 traffic areas
+    of one tran:Road) is 400 m of street, not 1,200."""
+    base = _lane_and_avenue()
+    y = Y0 + 1
+    strips = [(y, y + 3), (y + 3, y + 13), (y + 13, y + 16)]
+    boxes = tuple(shapely.box(X0 + 1, a, X0 + 401, b) for a, b in strips)
+    kinds = np.array([SurfaceKind.SIDEWALK, SurfaceKind.ROAD, SurfaceKind.SIDEWALK], np.int8)
+    feats = dataclasses.replace(
+        base.features,
+        ids=("road", "walk-s", "carriageway", "walk-n"),
+        cls=("Road", "TrafficArea", "TrafficArea", "TrafficArea"),
+        lod=np.full(4, 3, np.int8),
+        measured_height=np.full(4, np.nan),
+        function=("", "2000", "1000", "2000"),
+        usage=("",) * 4,
+        source=np.zeros(4, np.int32),
+        parent=np.array([-1, 0, 0, 0], np.int32),
+    )
+    city = dataclasses.replace(
+        base,
+        features=feats,
+        roads=Mesh.concatenate(
+            [
+                rect_mesh(X0 + 1, a, X0 + 401, b, GROUND_Z, i + 1, int(k))
+                for i, ((a, b), k) in enumerate(zip(strips, kinds, strict=True))
+            ]
+        ),
+        road_area=RoadArea(boxes, kinds, np.array([1, 2, 3], np.int32)),
+    )
+    d = sample_demand(city, spacing_m=2.0, weigh_by="length")
+    assert street_length(city, d).sum() == pytest.approx(400, rel=0.02)
+    np.testing.assert_allclose(d.weight, 4.0 / 16.0)  # every point: the road's 16 m width
+    alone = dataclasses.replace(city, features=dataclasses.replace(feats, parent=None))
+    assert street_length(alone, d).sum() > 2 * 400  # each strip its own length
+
+
 def test_every_point_knows_its_road() -> None:
     city = cross_city()
     d = sample_demand(city, spacing_m=2.0)

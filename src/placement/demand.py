@@ -186,21 +186,46 @@ def sample_demand(
     xyz = np.column_stack([xy, ground + target_height_m])
     road = _road_of(polys, kinds, np.asarray(area.feature), np.column_stack([x, y]), kind)
     if weigh_by == "length":
-        weight *= spacing_m**2 / _road_widths(polys, np.asarray(area.feature), road, spacing_m)
+        widths = _road_widths(
+            polys, np.asarray(area.feature), road, spacing_m, city.features.parent
+        )
+        weight *= spacing_m**2 / widths
     return Demand(xyz, ground, weight, kind, float(spacing_m), road)
 
 
 def _road_widths(
-    polys: np.ndarray, feature: np.ndarray, road: npt.NDArray[np.int32], spacing_m: float
+    polys: np.ndarray,
+    feature: np.ndarray,
+    road: npt.NDArray[np.int32],
+    spacing_m: float,
+    parent: np.ndarray | None = None,
 ) -> FloatArray:
-    """(N,) the width of the road surface feature under each point: the short side of the
-    rectangle with its area and perimeter (exact for a rectangular piece, the mean width of
-    a long or branching one), at least one grid spacing (a sliver's points are its whole
-    area); the spacing where unknown."""
-    rows = np.unique(feature)
-    pos = np.searchsorted(rows, feature)
-    area = np.bincount(pos, weights=shapely.area(polys), minlength=rows.size)
-    perimeter = np.bincount(pos, weights=shapely.length(polys), minlength=rows.size)
+    """(N,) the width of the street under each point: of the road surface feature it lies
+    on, or, for a traffic area, of its whole tran:Road (its carriageways and sidewalks
+    together, by ``parent``). The width is the short side of the rectangle with the
+    street's area and perimeter (exact for a rectangular piece, the mean width of a long
+    or branching one), at least one grid spacing (a sliver's points are its whole area);
+    the spacing where unknown."""
+    feature = np.asarray(feature, np.int64)
+    road = np.asarray(road, np.int64)
+    if parent is not None and parent.size:
+        up = np.asarray(parent, np.int64)
+        feature = np.where(up[feature] >= 0, up[feature], feature)
+        known_road = road >= 0
+        road = road.copy()
+        road[known_road] = np.where(
+            up[road[known_road]] >= 0, up[road[known_road]], road[known_road]
+        )
+    rows, pos = np.unique(feature, return_inverse=True)
+    area = np.zeros(rows.size)
+    perimeter = np.zeros(rows.size)
+    count = np.bincount(pos, minlength=rows.size)
+    single = count[pos] == 1
+    np.add.at(area, pos[single], shapely.area(polys[single]))
+    np.add.at(perimeter, pos[single], shapely.length(polys[single]))
+    for g in np.flatnonzero(count > 1).tolist():  # pieces of one street: their outline
+        whole = shapely.union_all(polys[pos == g])
+        area[g], perimeter[g] = whole.area, whole.length
     # L + W = P / 2 and L W = A: W is the smaller root; a compact shape (no real root: a
     # disc) is as wide as the square of its area.
     half = perimeter / 2.0
@@ -218,13 +243,18 @@ def _road_widths(
 
 def street_length(city: City, demand: Demand) -> FloatArray:
     """(N,) the metres of street each demand point stands for: its grid cell's area over the
-    width of the road surface it lies on (:func:`_road_widths`), whatever the weights. Their
-    sum is the street length sampled; on LOD2/3 tiles each traffic area (a carriageway, a
-    sidewalk) counts its own length."""
+    width of the street it lies on (:func:`_road_widths`: a traffic area's whole road),
+    whatever the weights. Their sum is the street length sampled."""
     if demand.road is None or not len(demand):
         return np.full(len(demand), float(demand.spacing_m))
     polys = np.asarray(city.road_area.polygons, object)
-    widths = _road_widths(polys, np.asarray(city.road_area.feature), demand.road, demand.spacing_m)
+    widths = _road_widths(
+        polys,
+        np.asarray(city.road_area.feature),
+        demand.road,
+        demand.spacing_m,
+        city.features.parent,
+    )
     lengths: FloatArray = demand.spacing_m**2 / widths
     return lengths
 

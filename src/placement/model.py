@@ -116,6 +116,8 @@ class FeatureTable:
     function : code of ``*:function`` (roads, furniture, traffic areas) or "" when missing.
     usage : ``bldg:usage`` code or "" when missing.
     source : index into ``City.sources`` of the file each feature came from.
+    parent : (N,) int32 row of the feature each belongs to (a traffic area's tran:Road),
+        -1 for none; None when not recorded.
     """
 
     ids: tuple[str, ...]
@@ -125,6 +127,7 @@ class FeatureTable:
     function: tuple[str, ...]
     usage: tuple[str, ...]
     source: IntArray
+    parent: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

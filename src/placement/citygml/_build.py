@@ -604,6 +604,7 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
     mh: list[float] = []
     func: list[str] = []
     usage: list[str] = []
+    parent: list[int] = []
     src: list[int] = []
     occs: list[Mesh] = []
     lifts: list[npt.NDArray[np.bool_]] = []
@@ -626,6 +627,7 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
         mh += raw.measured_height
         func += raw.function
         usage += raw.usage
+        parent += [q + off if q >= 0 else -1 for q in raw.parent]
         src += [i] * len(raw.ids)
 
         def shift(m: Mesh, off: int = off) -> Mesh:
@@ -658,6 +660,7 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
         tuple(func),
         tuple(usage),
         np.asarray(src, np.int32),
+        np.asarray(parent, np.int32),
     )
     occ = Mesh.concatenate(occs)
     lift = np.concatenate(lifts) if lifts else np.zeros(0, bool)

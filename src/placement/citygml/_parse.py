@@ -102,6 +102,8 @@ class RawFile:
     measured_height: list[float] = field(default_factory=list)
     function: list[str] = field(default_factory=list)
     usage: list[str] = field(default_factory=list)
+    #: Per feature, the row of the feature it belongs to (a traffic area's road), or -1.
+    parent: list[int] = field(default_factory=list)
     coords: FloatArray = field(default_factory=lambda: np.zeros((0, 3)))
     ring_counts: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     poly_nrings: list[int] = field(default_factory=list)
@@ -185,7 +187,14 @@ class FileParser:
 
     # ---- features table
     def _add_feature(
-        self, el: Any, cls: str, *, function: str = "", usage: str = "", height: float = np.nan
+        self,
+        el: Any,
+        cls: str,
+        *,
+        function: str = "",
+        usage: str = "",
+        height: float = np.nan,
+        parent: int = -1,
     ) -> tuple[int, str]:
         r = self.raw
         fid = el.get(GML_ID)
@@ -198,6 +207,7 @@ class FileParser:
         r.measured_height.append(height)
         r.function.append(function)
         r.usage.append(usage)
+        r.parent.append(parent)
         return len(r.ids) - 1, fid
 
     # ---- polygons
@@ -524,7 +534,7 @@ class FileParser:
                 kind = SurfaceKind.ROAD if afunc in _AUX_ROAD else SurfaceKind.SIDEWALK
             for lst in a_by_lod.values():
                 lst[:] = [(g, int(kind)) for g, _ in lst]
-            arow, aid = self._add_feature(a, acls, function=afunc)
+            arow, aid = self._add_feature(a, acls, function=afunc, parent=row)
             alod, abad = self._emit_lod(a_by_lod, (3, 2, 4, 1), arow, ROADSURF, aid)
             if self._finish(arow, aid, alod, abad, el=a):
                 area_lods.append(alod)
