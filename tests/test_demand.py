@@ -227,6 +227,12 @@ def test_street_coverage_sums_and_order() -> None:
     walk = rows[0]
     lon_c, lat_c = to_lonlat(np.array([X0 + 5.0]), np.array([Y0]), city.crs)
     assert walk["lon"] > lon_c[0] and abs(walk["lat"] - lat_c[0]) < 1e-4
+    # Without parents, each surface is its own street; the sidewalk as a traffic area of
+    # the east-west road names that road as its street.
+    assert [r["street_id"] for r in rows] == ["walk-e", "road-ns", "road-ew"]
+    up = dataclasses.replace(city.features, parent=np.array([-1, -1, 1, -1, -1], np.int32))
+    again = street_coverage(dataclasses.replace(city, features=up), d, covered)
+    assert [r["street_id"] for r in again] == ["road-ew", "road-ns", "road-ew"]
     s = street_summary(rows, top=2)
     assert (s["total"], s["not_seen"], s["fully_covered"]) == (3, 1, 1)
     assert [r["road_id"] for r in s["least_covered"]] == ["walk-e", "road-ns"]

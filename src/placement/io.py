@@ -473,6 +473,7 @@ def write_coverage_geojson(
 STREET_COLUMNS = (
     "road_id",
     "class",
+    "street_id",
     "points",
     "weight",
     "covered_weight",

@@ -31,9 +31,11 @@ def street_coverage(
     Returns
     -------
     Dicts with the keys of :data:`placement.io.STREET_COLUMNS`: ``road_id``, ``class``,
-    ``points``, ``weight``, ``covered_weight``, ``covered_fraction`` (of the weight; of the
-    points when the weight is 0), ``uncovered_weight``, and ``lon``/``lat`` of the point
-    nearest the street's mean point. Sorted by uncovered weight (largest first), then id.
+    ``street_id`` (the tran:Road a traffic area belongs to, else ``road_id`` itself: sum
+    the rows of one street by it), ``points``, ``weight``, ``covered_weight``,
+    ``covered_fraction`` (of the weight; of the points when the weight is 0),
+    ``uncovered_weight``, and ``lon``/``lat`` of the point nearest the street's mean point.
+    Sorted by uncovered weight (largest first), then id.
     """
     road = demand.road
     if road is None or not len(demand):
@@ -57,10 +59,16 @@ def street_coverage(
     first = order[np.r_[True, inverse[order][1:] != inverse[order][:-1]]]
     lon, lat = to_lonlat(xy[first, 0], xy[first, 1], city.crs)
     frac = np.where(weight > 0, cov_w / np.where(weight > 0, weight, 1.0), cov_n / points)
+    parent = city.features.parent
+    street = [
+        int(parent[f]) if parent is not None and parent[f] >= 0 else int(f)
+        for f in rows_of.tolist()
+    ]
     rows: list[dict[str, Any]] = [
         {
             "road_id": city.features.ids[int(f)],
             "class": city.features.cls[int(f)],
+            "street_id": city.features.ids[street[i]],
             "points": int(points[i]),
             "weight": round(float(weight[i]), 6),
             "covered_weight": round(float(cov_w[i]), 6),
