@@ -186,36 +186,24 @@ def sample_demand(
     xyz = np.column_stack([xy, ground + target_height_m])
     road = _road_of(polys, kinds, np.asarray(area.feature), np.column_stack([x, y]), kind)
     if weigh_by == "length":
-        widths = _road_widths(
-            polys, np.asarray(area.feature), road, spacing_m, city.features.parent
-        )
+        streets = city.features.street_of
+        widths = _road_widths(polys, streets(area.feature), streets(road), spacing_m)
         weight *= spacing_m**2 / widths
     return Demand(xyz, ground, weight, kind, float(spacing_m), road)
 
 
 def _road_widths(
-    polys: np.ndarray,
-    feature: np.ndarray,
-    road: npt.NDArray[np.int32],
-    spacing_m: float,
-    parent: np.ndarray | None = None,
+    polys: np.ndarray, street: np.ndarray, road: npt.NDArray[np.int64], spacing_m: float
 ) -> FloatArray:
-    """(N,) the width of the street under each point: of the road surface feature it lies
-    on, or, for a traffic area, of its whole tran:Road (its carriageways and sidewalks
-    together, by ``parent``). The width is the short side of the rectangle with the
-    street's area and perimeter (exact for a rectangular piece, the mean width of a long
-    or branching one), at least one grid spacing (a sliver's points are its whole area);
-    the spacing where unknown."""
-    feature = np.asarray(feature, np.int64)
-    road = np.asarray(road, np.int64)
-    if parent is not None and parent.size:
-        up = np.asarray(parent, np.int64)
-        feature = np.where(up[feature] >= 0, up[feature], feature)
-        known_road = road >= 0
-        road = road.copy()
-        road[known_road] = np.where(
-            up[road[known_road]] >= 0, up[road[known_road]], road[known_road]
-        )
+    """(N,) the width of the street under each point.
+
+    ``street`` gives the street row of each polygon and ``road`` that of each point (-1
+    unknown): a road surface feature, or for a traffic area its whole tran:Road, so its
+    carriageways and sidewalks count together (:meth:`FeatureTable.street_of`). The width
+    is the short side of the rectangle with the street's area and perimeter (exact for a
+    rectangular piece, the mean width of a long or branching one), at least one grid
+    spacing (a sliver's points are its whole area); the spacing where unknown."""
+    feature = np.asarray(street, np.int64)
     rows, pos = np.unique(feature, return_inverse=True)
     area = np.zeros(rows.size)
     perimeter = np.zeros(rows.size)
@@ -223,8 +211,11 @@ def _road_widths(
     single = count[pos] == 1
     np.add.at(area, pos[single], shapely.area(polys[single]))
     np.add.at(perimeter, pos[single], shapely.length(polys[single]))
-    for g in np.flatnonzero(count > 1).tolist():  # pieces of one street: their outline
-        whole = shapely.union_all(polys[pos == g])
+    # A street of several pieces: its outline (pieces grouped by one sort, not a scan each).
+    order = np.argsort(pos, kind="stable")
+    groups = np.split(order, np.cumsum(count)[:-1])
+    for g in np.flatnonzero(count > 1).tolist():
+        whole = shapely.union_all(polys[groups[g]])
         area[g], perimeter[g] = whole.area, whole.length
     # L + W = P / 2 and L W = A: W is the smaller root; a compact shape (no real root: a
     # disc) is as wide as the square of its area.
@@ -248,12 +239,9 @@ def street_length(city: City, demand: Demand) -> FloatArray:
     if demand.road is None or not len(demand):
         return np.full(len(demand), float(demand.spacing_m))
     polys = np.asarray(city.road_area.polygons, object)
+    streets = city.features.street_of
     widths = _road_widths(
-        polys,
-        np.asarray(city.road_area.feature),
-        demand.road,
-        demand.spacing_m,
-        city.features.parent,
+        polys, streets(city.road_area.feature), streets(demand.road), demand.spacing_m
     )
     lengths: FloatArray = demand.spacing_m**2 / widths
     return lengths

@@ -132,6 +132,15 @@ class FeatureTable:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def street_of(self, rows: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The row of the street each feature row belongs to: its parent (a traffic area's
+        tran:Road), else itself; -1 stays -1."""
+        r = np.asarray(rows, np.int64)
+        if self.parent is None or not self.parent.size:
+            return r
+        up = np.where(r >= 0, np.asarray(self.parent, np.int64)[np.maximum(r, 0)], -1)
+        return np.where(up >= 0, up, r)
+
     @staticmethod
     def empty() -> FeatureTable:
         return FeatureTable(

@@ -398,8 +398,10 @@ class Result:
     levels: npt.NDArray[np.int8]
     camera_weight: npt.NDArray[np.float64]
     summary: dict[str, Any]
-    #: (K,) the weight that stops counting without each chosen camera (:func:`camera_loss`).
+    #: (K,) the weight that stops counting without each chosen camera, and (N,) how many
+    #: chosen cameras see each point at the minimum level (:func:`camera_figures`).
     camera_loss: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    seen_count: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     out_dir: Path | None = None
     files: tuple[str, ...] = field(default_factory=tuple)
     halo: Halo | None = None
@@ -516,15 +518,15 @@ def check_memory(pairs: int, time_limit: float, available: int | None = None) ->
     """
     free = available_memory() if available is None else available
     need = memory_needed(pairs, time_limit)
-    if free is None or need <= free:
-        if free is not None and need > free // 2:
-            log.warning(
-                "the optimiser will use about %.1f GB of the %.1f GB free (%.1f million visible "
-                "pairs)",
-                need / 1e9,
-                free / 1e9,
-                pairs / 1e6,
-            )
+    if free is None or need <= free // 2:
+        return
+    if need <= free:
+        log.warning(
+            "the optimiser will use about %.1f GB of the %.1f GB free (%.1f million visible pairs)",
+            need / 1e9,
+            free / 1e9,
+            pairs / 1e6,
+        )
         return
     raise OptionError(
         f"the optimiser would need about {need / 1e9:.1f} GB for {pairs / 1e6:.1f} million "
@@ -748,7 +750,9 @@ def _run(
     chosen = np.asarray(plan.chosen, dtype=np.int32)
     levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
     min_level = opts.level
-    cam_weight = _camera_weight(coverage.matrix, chosen, demand.weight, min_level)
+    cam_weight, cam_loss, seen_count = camera_figures(
+        coverage.matrix, chosen, demand.weight, min_level, opts.k
+    )
     streets = street_coverage(city, demand, levels >= min_level)
     areas = priority_coverage(priority, demand, levels >= min_level) if priority else None
     summary = make_summary(
@@ -782,7 +786,8 @@ def _run(
         summary,
         halo=halo,
         streets=streets,
-        camera_loss=camera_loss(coverage.matrix, chosen, demand.weight, min_level, opts.k),
+        camera_loss=cam_loss,
+        seen_count=seen_count,
     )
     if out_dir is not None:
         with stage("write"):
@@ -791,32 +796,29 @@ def _run(
     return result
 
 
-def _camera_weight(
-    matrix: Any, chosen: npt.NDArray[np.int32], weight: npt.NDArray[np.float64], min_level: int
-) -> npt.NDArray[np.float64]:
-    if len(chosen) == 0:
-        return np.zeros(0)
-    sub = matrix[chosen]
-    seen = (sub >= min_level).astype(np.float64)
-    return np.asarray(seen @ weight).ravel()
-
-
-def camera_loss(
+def camera_figures(
     matrix: Any,
     chosen: npt.NDArray[np.int32],
     weight: npt.NDArray[np.float64],
     min_level: int,
     k: int,
-) -> npt.NDArray[np.float64]:
-    """(K,) the demand weight that stops counting when one chosen camera is taken away: the
-    points it sees at ``min_level`` that exactly ``k`` chosen cameras see (with k = 1, the
-    points no other chosen camera sees)."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """What the chosen cameras see at ``min_level``, in one pass over their rows.
+
+    Returns
+    -------
+    covered : (K,) the demand weight each camera sees (shared points for each).
+    loss : (K,) the weight that stops counting when that camera is taken away: the points
+        it sees that exactly ``k`` chosen cameras see (k = 1: no other camera sees them).
+    count : (N,) how many chosen cameras see each point.
+    """
     if len(chosen) == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(matrix.shape[1], np.int64)
     seen = sparse.csr_matrix(matrix[chosen] >= min_level, dtype=np.float64)
-    count = np.asarray(seen.sum(axis=0)).ravel()
-    at_k = np.where(count == k, weight, 0.0)
-    return np.asarray(seen @ at_k).ravel()
+    count = np.asarray(seen.sum(axis=0)).ravel().astype(np.int64)
+    covered = np.asarray(seen @ weight).ravel()
+    loss = np.asarray(seen @ np.where(count == k, weight, 0.0)).ravel()
+    return covered, loss, count
 
 
 def _file_digest(path: Path) -> dict[str, Any]:
@@ -992,7 +994,10 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 title=_title(result),
                 k=opts.k,
                 min_level=min_level,
-                partial=_partly_seen(result, min_level) if opts.k > 1 else None,
+                # Seen at the level by some chosen camera, but by fewer than k.
+                partial=(result.seen_count > 0) & (result.levels < min_level)
+                if opts.k > 1 and len(result.seen_count) == len(result.demand)
+                else None,
             )
             scene.save(stage_dir / "scene.npz")
             render.render_png(scene, stage_dir / "scene.png")
@@ -1005,17 +1010,6 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
         write_report(stage_dir / "report.md", result.summary, picture=picture)
         written = sorted(p.name for p in stage_dir.iterdir())
     return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
-
-
-def _partly_seen(result: Result, min_level: int) -> npt.NDArray[np.bool_]:
-    """(N,) the points some chosen camera sees at ``min_level`` that do not count (fewer
-    than k do)."""
-    chosen = np.asarray(result.plan.chosen, dtype=np.int64)
-    n = len(result.demand)
-    if not chosen.size:
-        return np.zeros(n, bool)
-    seen = np.asarray((result.coverage.matrix[chosen] >= min_level).sum(axis=0)).ravel()
-    return (seen > 0) & (result.levels < min_level)
 
 
 def _road_ids(city: City, demand: Demand) -> list[str | None] | None:

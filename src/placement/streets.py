@@ -59,11 +59,7 @@ def street_coverage(
     first = order[np.r_[True, inverse[order][1:] != inverse[order][:-1]]]
     lon, lat = to_lonlat(xy[first, 0], xy[first, 1], city.crs)
     frac = np.where(weight > 0, cov_w / np.where(weight > 0, weight, 1.0), cov_n / points)
-    parent = city.features.parent
-    street = [
-        int(parent[f]) if parent is not None and parent[f] >= 0 else int(f)
-        for f in rows_of.tolist()
-    ]
+    street = city.features.street_of(rows_of).tolist()
     rows: list[dict[str, Any]] = [
         {
             "road_id": city.features.ids[int(f)],

@@ -17,6 +17,7 @@ from placement.render._shapes import (
     PARTIAL,
     VIEW_ANGLE_DEG,
     View,
+    cell_classes,
     compass,
     coverage_cells,
     framing,
@@ -128,7 +129,7 @@ def legend_entries(scene: Scene) -> list[LegendEntry]:
         if label in _LEGEND_GROUPS and occluder_mask(scene, kinds).any()
     ]
     if scene.demand_xyz.shape[0]:
-        _, _, level = coverage_cells(scene, np.zeros(3))
+        level = cell_classes(scene)
         count = np.bincount(level, minlength=len(CELL_COLORS))
         # Shares of the street demand (weighted), as the title and subtitle count.
         weight = np.bincount(level, weights=scene.demand_weight, minlength=len(CELL_COLORS))
@@ -469,14 +470,13 @@ def _add_compass(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, in
     import pyvista as pv
     from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D
 
-    fit = framing(scene, shift)
-    if fit is None:
-        return
+    if framing(scene, shift) is None:
+        return  # nothing drawn, nothing framed
+    view = plotter_view(pl, window)  # looking at the framed centre (_frame)
     ground = (
         float(np.median(scene.demand_ground_z)) - shift[2] if scene.demand_ground_z.size else 0.0
     )
-    center = np.array([fit.center[0], fit.center[1], ground])
-    north, length_m, length_px = compass(plotter_view(pl, window), center)
+    north, length_m, length_px = compass(view, np.array([view.focal[0], view.focal[1], ground]))
     scale = min(window[0] / 1600.0, window[1] / 1000.0)
     ax, ay = 70.0 * scale, 70.0 * scale  # the arrow's middle
     half = 26.0 * scale

@@ -174,9 +174,7 @@ def coverage_cells(scene: Scene, shift: FloatArray) -> tuple[FloatArray, IntArra
     -------
     vertices : (4 N, 3) corners, metres in the local frame (``- shift``).
     quads : (N, 4) int32 corner indices, counter-clockwise seen from above.
-    level : (N,) int32 colour class of each cell: its DORI level 0..4 (0 = unseen), or
-        :data:`PARTIAL` where, with k > 1, some chosen camera sees it at the required
-        level but fewer than k do.
+    level : (N,) int32 colour class of each cell (:func:`cell_classes`).
     """
     n = scene.demand_xyz.shape[0]
     size = 0.92 * scene.spacing_m  # a hairline gap shows the sampling grid
@@ -187,10 +185,18 @@ def coverage_cells(scene: Scene, shift: FloatArray) -> tuple[FloatArray, IntArra
     v[:, :, :2] = (scene.demand_xyz[:, None, :2] - shift[:2]) + corners[None, :, :]
     v[:, :, 2] = (scene.demand_ground_z - shift[2] + lift)[:, None]
     quads = np.arange(4 * n, dtype=np.int32).reshape(n, 4)
+    return v.reshape(-1, 3), quads, cell_classes(scene)
+
+
+def cell_classes(scene: Scene) -> IntArray:
+    """(N,) int32 colour class of each road cell: its DORI level 0..4 (0 = unseen), or
+    :data:`PARTIAL` where, with k > 1, some chosen camera sees it at the required level
+    but fewer than k do."""
+    n = scene.demand_xyz.shape[0]
     level = np.clip(scene.demand_level, 0, 4).astype(np.int32)
     if scene.demand_partial is not None and scene.demand_partial.shape == (n,):
         level[scene.demand_partial & (level < scene.min_level)] = PARTIAL
-    return v.reshape(-1, 3), quads, level
+    return level
 
 
 def marker_radius(scene: Scene) -> float:
