@@ -270,7 +270,7 @@ _RUN_HELP = {
     default=None,
     help="Street points count by the area of street they stand for (wide roads weigh more "
     "per metre) or by its length (every metre of street the same, lane or avenue; weights "
-    "are street metres) [default: area].",
+    "are street metres times any road, sidewalk or priority weight) [default: area].",
 )
 @click.option(
     "--k",
