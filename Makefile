@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 OUT    ?= out/demo
 
-.PHONY: demo test lint typecheck bench venv install install-dev gl clean sample
+.PHONY: demo test lint typecheck bench venv install install-dev gl browser clean sample
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ gl:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(GL_PACKAGES) >/dev/null; \
 	fi
 
+# Headless Chromium, for the tests that open scene.html and check what its viewer draws.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+	  echo "installing headless Chromium for the HTML viewer tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 sample: $(VENV)/.installed
 	$(PY) citygml/make_sample.py citygml/sample_city.gml
 
@@ -45,7 +53,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed-dev gl lint typecheck
+test: $(VENV)/.installed-dev gl browser lint typecheck
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed-dev

@@ -792,15 +792,10 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no chromium to look at the page with")
-def test_html_screenshot_shows_unseen_red_and_seen_green(tmp_path: Path) -> None:
-    from PIL import Image
-
-    page = tmp_path / "scene.html"
-    render.export_html(small_scene(), page)
-    shot = tmp_path / "shot.png"
+def _open_in_chromium(page: Path, *extra: str) -> str:
+    """Open ``page`` in headless Chromium (800 x 500, 3 s of virtual time); its stdout."""
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
+        done = subprocess.run(
             [
                 str(_chromium()),
                 "--headless",
@@ -815,13 +810,25 @@ def test_html_screenshot_shows_unseen_red_and_seen_green(tmp_path: Path) -> None
                 f"--user-data-dir={profile}",
                 "--window-size=800,500",
                 "--virtual-time-budget=3000",
-                f"--screenshot={shot}",
+                *extra,
                 page.as_uri(),
             ],
             check=True,
             capture_output=True,
+            text=True,
             timeout=90,
         )
+    return done.stdout
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium to look at the page with")
+def test_html_screenshot_shows_unseen_red_and_seen_green(tmp_path: Path) -> None:
+    from PIL import Image
+
+    page = tmp_path / "scene.html"
+    render.export_html(small_scene(), page)
+    shot = tmp_path / "shot.png"
+    _open_in_chromium(page, f"--screenshot={shot}")
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape == (500, 800, 3)
     red, green = _masks(img[:, :600])  # left of the legend
@@ -830,6 +837,33 @@ def test_html_screenshot_shows_unseen_red_and_seen_green(tmp_path: Path) -> None
     assert (cols * red).sum() / red.sum() + 50 < (cols * green).sum() / green.sum()
     grey = (np.ptp(img.astype(int), axis=2) < 8) & (img[..., 0] < 190) & (img[..., 0] > 60)
     assert grey.sum() > 1500  # the shaded building
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium to look at the page with")
+def test_html_north_arrow_and_scale_bar_follow_the_view(tmp_path: Path) -> None:
+    page = tmp_path / "scene.html"
+    scene = small_scene()
+    render.export_html(scene, page)
+    dom = _open_in_chromium(page, "--dump-dom")
+    north = re.search(r'<text id="north"[^>]*data-dx="([-\d.]+)" data-dy="([-\d.]+)"', dom)
+    bar = re.search(r'<text id="scale-text"[^>]*data-metres="(\d+)" data-px="([\d.]+)"', dom)
+    assert north is not None and bar is not None, "the page drew no compass"
+    # The page opens looking from the south-east, 40 degrees up: grid north (+y) lies on
+    # the screen between "right" and "up", the way the view's own axes say.
+    e = np.array(page_data(scene)["view"]["eye_direction"])
+    right = np.cross(-e, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, -e)
+    want = np.array([right[1], -up[1]])  # screen y grows downwards
+    want /= np.linalg.norm(want)
+    got = np.array([float(north.group(1)), float(north.group(2))])
+    assert got @ want > np.cos(np.radians(3))
+    assert got[0] > 0.5 and got[1] < -0.3  # up and to the right
+    # The bar is a round length drawn 60-180 px long; the demand area (40 m across, 800 px
+    # wide window) makes it 10 or 20 m.
+    metres, px = int(bar.group(1)), float(bar.group(2))
+    assert metres in (10, 20) and 60 <= px <= 180
+    assert f"{metres} m (at the centre)" in dom
 
 
 def test_html_of_a_scene_without_streets_or_cameras() -> None:

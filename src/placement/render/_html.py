@@ -43,6 +43,7 @@ from placement.render._scene import Scene
 from placement.render._shapes import (
     FRAME_MARGIN_H,
     FRAME_MARGIN_V,
+    SCALE_STEPS_M,
     VIEW_ANGLE_DEG,
     coverage_cells,
     crease_edges,
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 
 POLE_COLOR = "#404040"
 VOLUME_OPACITY = 0.16
+#: The page can be zoomed in close, so its scale bar also has 1 m and 2 m.
+HTML_SCALE_STEPS_M = (1, 2, *SCALE_STEPS_M)
 
 
 def export_html(scene: Scene, path: Path) -> None:
@@ -112,7 +115,9 @@ def page_data(scene: Scene) -> dict[str, Any]:
     per triangle) or ``color`` (one RGB for lines), ``ambient``, ``diffuse``, ``alpha``,
     ``count`` (triangles or lines) and ``bounds``; ``labels`` (camera ids at 3D points),
     ``view`` (the initial framing), ``radius``, ``light`` and ``background``; ``origin``
-    the (x, y, z) subtracted from every coordinate.
+    the (x, y, z) subtracted from every coordinate; ``compass`` (the ground height under
+    the view, the scale bar's lengths to choose from, metres, and its shortest and longest
+    wanted length, pixels).
     """
     shift = local_origin(scene)
     layers: list[dict[str, Any]] = []
@@ -186,6 +191,16 @@ def page_data(scene: Scene) -> dict[str, Any]:
             "headlight_intensity": HEADLIGHT_INTENSITY,
         },
         "background": [BACKGROUND_TOP, BACKGROUND_BOTTOM],
+        "compass": {
+            # The scale bar is measured on the ground under the view's centre.
+            "ground_z": (
+                round(float(np.median(scene.demand_ground_z)) - float(shift[2]), 3)
+                if scene.demand_ground_z.size
+                else 0.0
+            ),
+            "scale_steps_m": list(HTML_SCALE_STEPS_M),
+            "bar_px": [60.0, 180.0],
+        },
     }
 
 

@@ -5,7 +5,7 @@
 script is our own: plain WebGL 1, no library, nothing fetched.
 """
 
-#: The HTML page: canvas, overlays (title, subtitle, legend, camera labels, controls).
+#: The HTML page: canvas, overlays (title, subtitle, legend, camera labels, compass, controls).
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -33,6 +33,11 @@ html, body { margin: 0; height: 100%; overflow: hidden; background: #d9e2ec;
 #controls { position: absolute; left: 14px; bottom: 12px; font-size: 12px; color: #3a4654; }
 #controls button { font: inherit; margin-right: 10px; padding: 3px 10px; cursor: pointer;
   background: #fff; border: 1px solid #9aa6b2; border-radius: 3px; }
+#compass { position: absolute; right: 14px; bottom: 10px; width: 250px; height: 74px;
+  pointer-events: none; overflow: visible; }
+#compass line, #compass polygon { stroke: #1d2733; stroke-width: 2; fill: #1d2733; }
+#compass text { font-size: 12px; fill: #1d2733; }
+#compass #scale-text { font-size: 11px; fill: #3a4654; }
 #nogl { display: none; position: absolute; left: 16px; top: 90px; color: #a01010; }
 </style>
 </head>
@@ -45,6 +50,11 @@ html, body { margin: 0; height: 100%; overflow: hidden; background: #d9e2ec;
 </ul>
 <div id="controls"><button id="reset" type="button">reset view</button>
 drag: orbit &middot; right-drag or shift-drag: pan &middot; wheel: zoom</div>
+<svg id="compass" aria-label="north arrow and scale bar">
+<line id="needle"></line><polygon id="needle-head"></polygon>
+<text id="north" text-anchor="middle" dominant-baseline="middle">N</text>
+<line id="scale-bar"></line><line id="scale-tick0"></line><line id="scale-tick1"></line>
+<text id="scale-text"></text></svg>
 <div id="nogl">This browser cannot draw WebGL: the 3D view is unavailable.</div>
 <script type="application/json" id="scene-data">@DATA@</script>
 <script>
@@ -316,6 +326,64 @@ SCRIPT = r"""
       l.el.style.left = x.toFixed(1) + "px";
       l.el.style.top = y.toFixed(1) + "px";
     });
+    if (data.compass) drawCompass(mvp, near, cw, ch);
+  }
+
+  // ---- north arrow and scale bar (lower right), measured at the ground under the view's
+  // centre: a perspective picture's scale holds only there, as the label says.
+  var compassBox = document.getElementById("compass");
+  function el(id) { return document.getElementById(id); }
+  function setLine(id, a, b) {
+    var L = el(id);
+    L.setAttribute("x1", a[0].toFixed(1)); L.setAttribute("y1", a[1].toFixed(1));
+    L.setAttribute("x2", b[0].toFixed(1)); L.setAttribute("y2", b[1].toFixed(1));
+  }
+  function toScreen(mvp, p, cw, ch) {
+    var c = [0, 0, 0, 0];
+    for (var r = 0; r < 4; r++) {
+      c[r] = mvp[r] * p[0] + mvp[4 + r] * p[1] + mvp[8 + r] * p[2] + mvp[12 + r];
+    }
+    return { x: (c[0] / c[3] + 1) / 2 * cw, y: (1 - c[1] / c[3]) / 2 * ch, w: c[3] };
+  }
+  function drawCompass(mvp, near, cw, ch) {
+    var g = [state.target[0], state.target[1], data.compass.ground_z];
+    var step = Math.max(state.dist * 0.01, 0.01);
+    var d = eyeDir(), across = unit(cross([-d[0], -d[1], -d[2]], [0, 0, 1]));
+    if (Math.abs(d[2]) > 0.999) across = [Math.cos(state.az), -Math.sin(state.az), 0];
+    var p0 = toScreen(mvp, g, cw, ch);
+    var pn = toScreen(mvp, [g[0], g[1] + step, g[2]], cw, ch);
+    var pa = toScreen(mvp, [g[0] + step * across[0], g[1] + step * across[1], g[2]], cw, ch);
+    var nx = pn.x - p0.x, ny = pn.y - p0.y, len = Math.sqrt(nx * nx + ny * ny);
+    // Behind the eye, or north pointing straight into the screen: no honest arrow to draw.
+    var ok = p0.w > near && pn.w > near && pa.w > near && len > 1e-3 * step;
+    compassBox.style.visibility = ok ? "visible" : "hidden";
+    if (!ok) return;
+    nx /= len; ny /= len;
+    var cx = 32, cy = 40, half = 24, sx = -ny, sy = nx;
+    var tip = [cx + half * nx, cy + half * ny], tail = [cx - half * nx, cy - half * ny];
+    setLine("needle", tail, [cx + (half - 10) * nx, cy + (half - 10) * ny]);
+    el("needle-head").setAttribute("points", [
+      tip, [tip[0] - 12 * nx + 6 * sx, tip[1] - 12 * ny + 6 * sy],
+      [tip[0] - 12 * nx - 6 * sx, tip[1] - 12 * ny - 6 * sy]
+    ].map(function (q) { return q[0].toFixed(1) + "," + q[1].toFixed(1); }).join(" "));
+    el("north").setAttribute("x", (tip[0] + 9 * nx).toFixed(1));
+    el("north").setAttribute("y", (tip[1] + 9 * ny).toFixed(1));
+    el("north").setAttribute("data-dx", nx.toFixed(4));
+    el("north").setAttribute("data-dy", ny.toFixed(4));
+    var perM = Math.sqrt((pa.x - p0.x) * (pa.x - p0.x) + (pa.y - p0.y) * (pa.y - p0.y)) / step;
+    var steps = data.compass.scale_steps_m, metres = steps[0];
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i] * perM <= data.compass.bar_px[1]) metres = steps[i];
+      if (steps[i] * perM >= data.compass.bar_px[0]) break;
+    }
+    var px = metres * perM, x0 = 70, y0 = 48;
+    setLine("scale-bar", [x0, y0], [x0 + px, y0]);
+    setLine("scale-tick0", [x0, y0], [x0, y0 - 6]);
+    setLine("scale-tick1", [x0 + px, y0], [x0 + px, y0 - 6]);
+    var t = el("scale-text");
+    t.setAttribute("x", x0); t.setAttribute("y", y0 + 16);
+    t.setAttribute("data-metres", metres); t.setAttribute("data-px", px.toFixed(1));
+    t.textContent = metres + " m (at the centre)";
   }
 
   var queued = false;
