@@ -92,6 +92,39 @@ def test_staged_output_failure_leaves_missing_dir_absent(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+def test_staged_output_retires_files_this_run_did_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("a.txt", "b.png", "mine.txt"):
+        (out / name).write_text("old")
+    with io.staged_output(out, retire=("a.txt", "b.png", "c.txt")) as stage:
+        (stage / "a.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "mine.txt"]
+    assert (out / "a.txt").read_text() == "new"
+
+    # A move that fails puts the retired file back with the others.
+    (out / "b.png").write_text("old")
+    replace = Path.replace
+
+    def fail_on_d(self: Path, target: Path) -> Path:
+        if self.name == "d.txt":
+            raise OSError(28, "No space left on device")
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", fail_on_d)
+    with (
+        pytest.raises(OptionError, match="left as it was"),
+        io.staged_output(out, retire=("b.png",)) as stage,
+    ):
+        (stage / "a.txt").write_text("newer")
+        (stage / "d.txt").write_text("newer")
+    assert (out / "b.png").read_text() == "old"
+    assert (out / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_staged_output_rejects_a_file(tmp_path: Path) -> None:
     f = tmp_path / "out"
     f.write_text("not a dir")

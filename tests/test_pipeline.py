@@ -347,7 +347,14 @@ def test_kth_levels_against_brute_force() -> None:
 
 def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path) -> None:
     opts = RunOptions(budget=6, k=2, html=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
+    # An earlier run's page would show other cameras: a run without --html removes it.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "scene.html").write_text("an earlier run")
+    (tmp_path / "out" / "notes.txt").write_text("the planner's")
     res = run([sample_tile], opts, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "scene.html").exists()
+    assert (tmp_path / "out" / "notes.txt").read_text() == "the planner's"
+    assert "scene.html" not in res.files and "scene.png" in res.files
     seen = res.coverage.matrix[np.asarray(res.plan.chosen)].toarray() >= 1
     twice = seen.sum(axis=0) >= 2
     once = seen.sum(axis=0) == 1

@@ -24,7 +24,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from enum import Enum
 from pathlib import Path
@@ -106,12 +106,15 @@ def check_writable(out_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_output(out_dir: Path) -> Iterator[Path]:
+def staged_output(out_dir: Path, retire: Iterable[str] = ()) -> Iterator[Path]:
     """Write a run's files into a staging directory, then move them into ``out_dir``.
 
     Parameters
     ----------
     out_dir : the final output directory; created if missing.
+    retire : names of files a run may write: those this run did not write are removed
+        from ``out_dir`` with the move (and put back if it fails), so a folder never holds
+        one run's results beside an earlier run's picture.
 
     Yields
     ------
@@ -141,7 +144,7 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
         made_out = not out_dir.exists()
         try:
             out_dir.mkdir(exist_ok=True)
-            _swap_in(staging, out_dir)
+            _swap_in(staging, out_dir, retire)
         except OSError as e:
             if made_out:
                 with contextlib.suppress(OSError):
@@ -158,15 +161,23 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     log.debug("moved staged output into %s", out_dir)
 
 
-def _swap_in(staging: Path, out_dir: Path) -> None:
+def _swap_in(staging: Path, out_dir: Path, retire: Iterable[str] = ()) -> None:
     """Move every entry of ``staging`` into ``out_dir``, all or none: the entries they
-    replace are first set aside in ``staging`` and put back if any move fails."""
+    replace, and the files named in ``retire`` that no entry replaces, are first set aside
+    in ``staging`` and put back if any move fails."""
     entries = sorted(e for e in staging.iterdir() if e.name != _OLD)
     old = staging / _OLD
     old.mkdir()
     aside: list[str] = []
     placed: list[str] = []
     try:
+        new_names = {e.name for e in entries}
+        for name in sorted(set(retire) - new_names):
+            stale = out_dir / name
+            if stale.is_file() or stale.is_symlink():
+                stale.replace(old / name)
+                aside.append(name)
+                log.info("removed %s: an earlier run wrote it and this one does not", stale)
         for entry in entries:
             target = out_dir / entry.name
             if target.exists() or target.is_symlink():

@@ -944,8 +944,24 @@ def make_summary(
     }
 
 
+#: Every file a run may write. Those a run does not write (``--no-render``, ``--no-html``)
+#: are removed from its folder, so no earlier run's picture stays beside its results.
+OUTPUT_FILES = (
+    "cameras.csv",
+    "cameras.geojson",
+    "coverage.geojson",
+    "streets.csv",
+    "scene.npz",
+    "scene.png",
+    "scene.html",
+    "summary.json",
+    "report.md",
+)
+
+
 def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
-    """Write every output into ``out_dir`` atomically (all files or none)."""
+    """Write every output into ``out_dir`` atomically (all files or none); the files of
+    :data:`OUTPUT_FILES` this run does not write are removed from it."""
     from placement import io
 
     chosen = np.asarray(result.plan.chosen, dtype=np.int32)
@@ -955,7 +971,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()
-    with io.staged_output(out_dir) as stage_dir:
+    with io.staged_output(out_dir, retire=OUTPUT_FILES) as stage_dir:
         cams: dict[str, Any] = {
             "crs": result.city.crs,
             "options": options,
