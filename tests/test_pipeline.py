@@ -172,6 +172,29 @@ def test_view_screenshot(sample_run: Path, tmp_path: Path) -> None:
     assert shot.stat().st_size > 10_000
 
 
+def test_view_screenshot_names_are_checked_before_drawing(sample_run: Path, tmp_path: Path) -> None:
+    code, text = _run(["view", str(sample_run), "--screenshot", str(tmp_path / "plan")])
+    assert code == 0, text
+    assert (tmp_path / "plan.png").stat().st_size > 10_000 and "plan.png" in text
+    for bad, why in [
+        (tmp_path / "no" / "x.png", "does not exist"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "x.txt", "ending in .png"),
+    ]:
+        code, text = _run(["view", str(sample_run), "--screenshot", str(bad)])
+        assert code == 2 and why in text and len(text.strip().splitlines()) == 1, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.png"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "junk"])
+def test_view_of_a_damaged_scene_file(sample_run: Path, tmp_path: Path, damage: str) -> None:
+    data = (sample_run / "scene.npz").read_bytes()
+    (tmp_path / "scene.npz").write_bytes(data[:1000] if damage == "truncated" else b"junk\n")
+    code, text = _run(["view", str(tmp_path), "--screenshot", str(tmp_path / "x.png")])
+    assert code == 2 and "damaged, or not a placement scene" in text, text
+    assert "pickle" not in text and "internal error" not in text
+
+
 def test_view_without_a_display_says_so(sample_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)

@@ -510,7 +510,8 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     "--screenshot",
     type=click.Path(path_type=Path),
     default=None,
-    help="Render off-screen to this PNG instead of opening a window.",
+    help="Render off-screen to this PNG instead of opening a window (.png is added to a "
+    "name without a suffix).",
 )
 @click.pass_context
 def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
@@ -525,6 +526,8 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
             if (result_dir / "summary.json").exists():
                 why = "the run was made with --no-render; run it again without it"
             raise InputFileError(f"{result_dir}: no scene.npz here ({why})")
+        if screenshot is not None:
+            screenshot = _png_path(screenshot)
         scene = render.Scene.load(scene_file)
         if screenshot is None and not _has_display():
             raise OptionError(
@@ -534,6 +537,24 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
         render.show(scene, screenshot=screenshot)
         if screenshot is not None:
             click.echo(f"wrote {screenshot}")
+
+
+def _png_path(path: Path) -> Path:
+    """The PNG ``--screenshot`` names (``.png`` added to a name without a suffix), checked
+    before anything is drawn."""
+    from placement.errors import OptionError
+
+    if path.is_dir():
+        raise OptionError(f"--screenshot {path}: is a folder; give a file name ending in .png")
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    if path.suffix.lower() != ".png":
+        raise OptionError(f"--screenshot {path}: the picture is a PNG; give a name ending in .png")
+    if path.is_dir():
+        raise OptionError(f"--screenshot {path}: is a folder; give a file name ending in .png")
+    if not path.absolute().parent.is_dir():
+        raise OptionError(f"--screenshot {path}: the folder {path.parent} does not exist")
+    return path
 
 
 def _has_display() -> bool:

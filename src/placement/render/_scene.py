@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ from placement.model import (
     Mesh,
     Options,
 )
+
+log = logging.getLogger(__name__)
 
 _SCENE_VERSION = 1
 #: Fields a scene file may lack (older files, or not recorded): they take their defaults.
@@ -137,10 +141,16 @@ class Scene:
                         values[f.name] = a
         except KeyError as e:
             raise InputFileError(f"{path}: not a placement scene (missing {e.args[0]})") from None
-        except (OSError, ValueError) as e:
-            if isinstance(e, InputFileError):
-                raise
-            raise InputFileError(f"{path}: cannot read the scene: {e}") from None
+        except InputFileError:
+            raise
+        except FileNotFoundError:
+            raise InputFileError(f"{path}: no such file") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            # numpy's own words here can advise loading the file with pickles: not passed on.
+            log.debug("cannot read %s: %r", path, e)
+            raise InputFileError(
+                f"{path}: damaged, or not a placement scene; make it again with `placement run`"
+            ) from None
         return Scene(**values)
 
     @property
