@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pyproj import Transformer
 
-from placement.crs import parse_srs_name, to_lonlat, to_metric, zone_for_lonlat
+from placement.citygml import read_citygml
+from placement.crs import (
+    check_metric_crs,
+    parse_srs_name,
+    scale_error,
+    to_lonlat,
+    to_metric,
+    zone_for_lonlat,
+)
 from placement.errors import CRSError
 
 
@@ -63,3 +73,32 @@ def test_to_metric_matches_pyproj_and_keeps_height() -> None:
     assert -60_000 < x[0] < -50_000 and -150_000 < y[0] < -145_000
     lon2, lat2 = to_lonlat(x, y, "EPSG:6674")
     assert np.allclose(lon2, lon, atol=1e-10) and np.allclose(lat2, lat, atol=1e-10)
+
+
+def test_a_crs_not_in_metres_is_refused() -> None:
+    with pytest.raises(CRSError, match="US survey foot"):
+        check_metric_crs("EPSG:2263")  # New York State Plane, feet
+    assert check_metric_crs("epsg:6674") == "EPSG:6674"
+
+
+@pytest.mark.parametrize(
+    ("crs", "lon", "lat", "low", "high"),
+    [
+        ("EPSG:3857", 135.5, 34.65, 0.21, 0.22),  # Web Mercator: 1 / cos(latitude)
+        ("EPSG:6674", 135.5, 34.65, 0.0, 1e-4),  # Osaka in its own zone
+        ("EPSG:32653", 135.5, 34.65, 3e-4, 4e-4),  # UTM 53N near its central meridian
+    ],
+)
+def test_scale_error(crs: str, lon: float, lat: float, low: float, high: float) -> None:
+    assert low <= scale_error(crs, lon, lat) <= high
+
+
+def test_a_crs_that_stretches_distances_is_refused(sample_tile: Path) -> None:
+    with pytest.raises(CRSError, match=r"EPSG:3857 stretches distances by 21\.\d%"):
+        read_citygml([sample_tile], crs="EPSG:3857")
+    # The neighbouring prefecture's zone turns the grid by under a degree but keeps lengths.
+    city = read_citygml([sample_tile], crs="EPSG:6674")
+    assert city.crs == "EPSG:6674" and not any("stretches" in w for w in city.warnings)
+    # Kyushu's zone I, 500 km west: lengths 0.3 % long, a warning, and the run goes on.
+    city = read_citygml([sample_tile], crs="EPSG:6669")
+    assert [w for w in city.warnings if "EPSG:6669 stretches distances by 0.2" in w]

@@ -76,7 +76,8 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option(
     "--crs",
     default=None,
-    help="Metric CRS of the output, e.g. EPSG:6674 (default: the JGD2011 zone of the data).",
+    help="Metric CRS of the output, e.g. EPSG:6674 (default: the JGD2011 zone of the data). "
+    "One that stretches distances at the data by over 1 % (EPSG:3857) is refused.",
 )
 @click.pass_context
 def inspect(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, crs: str | None) -> None:
@@ -191,7 +192,8 @@ _RUN_HELP = {
 @click.option(
     "--crs",
     default=None,
-    help="Metric CRS, e.g. EPSG:6674 [default: the JGD2011 zone of the data].",
+    help="Metric CRS, e.g. EPSG:6674 [default: the JGD2011 zone of the data]. One that "
+    "stretches distances at the data by over 1 % (EPSG:3857) is refused.",
 )
 @click.option(
     "--spacing-m",

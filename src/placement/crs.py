@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 
 from placement.errors import CRSError
@@ -220,8 +220,31 @@ def check_metric_crs(crs: str) -> str:
         raise CRSError(f"unknown CRS {crs!r}: {exc}") from None
     if not c.is_projected:
         raise CRSError(f"CRS {crs!r} is not projected: a metric CRS such as EPSG:6674 is needed")
+    units = {(a.unit_name, a.unit_conversion_factor) for a in c.axis_info[:2]}
+    if any(abs(factor - 1.0) > 1e-12 for _, factor in units):
+        names = ", ".join(sorted(name for name, _ in units))
+        raise CRSError(
+            f"CRS {crs!r} measures in {names}: a CRS in metres such as EPSG:6674 is needed"
+        )
     epsg = c.to_epsg()
     return f"EPSG:{epsg}" if epsg is not None else c.to_string()
+
+
+#: A CRS chosen by the user whose scale at the data is off by more than this is refused:
+#: every range, DORI distance, spacing and street length would be off by as much (Web
+#: Mercator, EPSG:3857: 22 % at 35 degrees north). A plane rectangular zone is within
+#: 0.01 % inside its area.
+SCALE_ERROR_MAX = 0.01
+#: ... and above this, a run warns (a neighbouring prefecture's zone: about 0.7 %).
+SCALE_ERROR_WARN = 0.001
+
+
+def scale_error(crs: str, lon: float, lat: float) -> float:
+    """How far ``crs``'s point scale at (lon, lat) is from 1: the larger error of its scale
+    along the meridian and along the parallel (inf where it cannot say)."""
+    f = Proj(CRS.from_user_input(crs)).get_factors(lon, lat)
+    err = max(abs(f.meridional_scale - 1.0), abs(f.parallel_scale - 1.0))
+    return float(err) if np.isfinite(err) else float("inf")
 
 
 #: JGD2011's area of use when pyproj cannot say (west, south, east, north in degrees; the

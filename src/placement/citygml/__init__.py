@@ -110,8 +110,14 @@ from placement.citygml._header import read_header
 from placement.citygml._parse import parse_file
 from placement.citygml._sources import Source, expand_inputs
 from placement.citygml._tags import POLE_FUNCTIONS
-from placement.crs import check_metric_crs
-from placement.errors import CityGMLError, OptionError
+from placement.crs import (
+    SCALE_ERROR_MAX,
+    SCALE_ERROR_WARN,
+    check_metric_crs,
+    scale_error,
+    to_lonlat,
+)
+from placement.errors import CityGMLError, CRSError, OptionError
 from placement.model import City, SurfaceKind
 
 __all__ = [
@@ -220,6 +226,8 @@ def read_citygml(
     source_crs = ", ".join(f"EPSG:{c}" for c in codes) if codes else "unknown"
     assert target is not None
     city = merge(parts, target, source_crs, tuple(s.label for s in sources))
+    if crs is not None:
+        empty_warnings += _distorting(city)
     empty_warnings += _far_apart(city)
     if empty_warnings:
         city = City(
@@ -254,6 +262,27 @@ def _far_apart(city: City) -> list[str]:
             f"for one area, all in {city.crs}, which distorts distances far from its zone)"
         )
     return out  # not logged here: the caller reports load warnings (run: one line)
+
+
+def _distorting(city: City) -> list[str]:
+    """A warning when the CRS the user chose stretches distances at the data a little;
+    a :class:`CRSError` when it stretches them by more than ``SCALE_ERROR_MAX``."""
+    x0, y0, _, x1, y1, _ = city.bounds()
+    lon, lat = to_lonlat(np.array([(x0 + x1) / 2]), np.array([(y0 + y1) / 2]), city.crs)
+    err = scale_error(city.crs, float(lon[0]), float(lat[0]))
+    where = f"at {float(lon[0]):.4f}, {float(lat[0]):.4f}"
+    if err > SCALE_ERROR_MAX:
+        raise CRSError(
+            f"CRS {city.crs} stretches distances by {err:.1%} {where}, and every range and "
+            "length would be off by as much: leave --crs out (the data's plane rectangular "
+            "zone is chosen) or give that zone"
+        )
+    if err > SCALE_ERROR_WARN:
+        return [
+            f"CRS {city.crs} stretches distances by {err:.2%} {where}: the data's own plane "
+            "rectangular zone (chosen when --crs is left out) keeps them within 0.01 %"
+        ]
+    return []
 
 
 def _load_one(source: Source, target: str | None, default_height_m: float) -> _Loaded:
