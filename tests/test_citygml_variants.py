@@ -1156,3 +1156,47 @@ def test_a_corrupt_zip_member_is_a_one_line_error(tmp_path: Path) -> None:
         read_citygml(zpath)
     msg = str(info.value)
     assert "tiles.zip!udx/bldg/53390000_bldg_6697_op.gml" in msg and "\n" not in msg
+
+
+def test_the_same_data_twice_is_loaded_once(tmp_path: Path) -> None:
+    text = model(uro_members(), envelope=envelope())
+    one = read_citygml(write(tmp_path, "tile.gml", text))
+    (tmp_path / "copy").mkdir()
+    copy = write(tmp_path / "copy", "renamed.gml", text)
+    zipped = tmp_path / "tile.zip"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("udx/bldg/tile.gml", text)
+    for second in (copy, zipped):
+        city = read_citygml([tmp_path / "tile.gml", second])
+        assert len(city.features) == len(one.features) == 3
+        assert city.sources == one.sources
+        assert np.array_equal(city.occluders.faces, one.occluders.faces)
+        (msg,) = [w for w in city.warnings if "loaded already" in w]
+        assert msg.startswith(str(second)) and str(tmp_path / "tile.gml") in msg
+
+    # One feature again beside a new one: both files load, and the repeat is named.
+    again = member("bldg:Building", "b", lod1(X0 + 90, Y0, 5, 5, 0, 9))
+    new = member("bldg:Building", "b-new", lod1(X0 + 120, Y0, 5, 5, 0, 9))
+    city = read_citygml(
+        [
+            tmp_path / "tile.gml",
+            write(tmp_path, "more.gml", model(again + new, envelope=envelope())),
+        ]
+    )
+    assert len(city.features) == 5
+    assert [w for w in city.warnings if "1 features share their gml:id" in w and "'b'" in w]
+
+
+def test_files_of_one_name_without_gml_ids_are_both_loaded(tmp_path: Path) -> None:
+    # The ids made up for features without one repeat between two files named alike.
+    body = lod1(X0, Y0, 5, 5, 0, 9)
+    text = model(
+        f"<core:cityObjectMember><bldg:Building>{body}</bldg:Building></core:cityObjectMember>",
+        envelope=envelope(),
+    )
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write(tmp_path / "a", "tile.gml", text)
+    b = write(tmp_path / "b", "tile.gml", text.replace(f"{X0} ", f"{X0 + 50} ", 1))
+    city = read_citygml([a, b])
+    assert len(city.features) == 2 and not city.warnings

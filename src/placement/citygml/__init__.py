@@ -199,14 +199,38 @@ def read_citygml(
         # The first file with geometry picks the zone, as in a one-by-one read.
         target = next((chosen for _, chosen in loaded_files if chosen is not None), None)
     parts = []
+    kept: list[Source] = []
     source_codes: list[int] = []
     empty_warnings: list[str] = []
+    first_of: dict[str, str] = {}  # gml:id -> the input that loaded it first
     for source, (first_part, chosen) in zip(sources, loaded_files, strict=True):
         part = first_part
         if chosen is not None and target is not None and chosen != target:
             # Read in parallel before the zone was known, and another zone fits it.
             part, _ = _load_one(source, target, default_height_m)
         raw = part.raw
+        # Only the file's own gml:ids: those made up for features without one repeat
+        # from file to file of the same name.
+        own = [f for f, c in zip(raw.ids, raw.cls, strict=True) if not _made_up(f, c, source)]
+        again = [f for f in own if f in first_of]
+        if own and len(again) == len(own):
+            # A copy of an input, or a zip's member given beside the zip: counted once.
+            msg = (
+                f"{source.label}: every feature was loaded already from "
+                f"{first_of[again[0]]} (the same data twice?): skipped"
+            )
+            empty_warnings.append(msg)
+            log.warning("%s", msg)
+            continue
+        if again:
+            msg = (
+                f"{source.label}: {len(again)} features share their gml:id with earlier "
+                f"inputs (first {again[0]!r}, from {first_of[again[0]]}): loaded twice"
+            )
+            empty_warnings.append(msg)
+            log.warning("%s", msg)
+        for fid in own:
+            first_of.setdefault(fid, source.label)
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
@@ -218,6 +242,7 @@ def read_citygml(
         if raw.ids and raw.srs_epsg >= 0:
             source_codes.append(raw.srs_epsg)
         parts.append(part)
+        kept.append(source)
     loaded = sum(len(p.raw.ids) for p in parts)
     if loaded == 0:
         where = sources[0].label if len(sources) == 1 else f"{len(sources)} inputs"
@@ -225,7 +250,7 @@ def read_citygml(
     codes = sorted(set(source_codes))
     source_crs = ", ".join(f"EPSG:{c}" for c in codes) if codes else "unknown"
     assert target is not None
-    city = merge(parts, target, source_crs, tuple(s.label for s in sources))
+    city = merge(parts, target, source_crs, tuple(s.label for s in kept))
     if crs is not None:
         empty_warnings += _distorting(city)
     empty_warnings += _far_apart(city)
@@ -262,6 +287,12 @@ def _far_apart(city: City) -> list[str]:
             f"for one area, all in {city.crs}, which distorts distances far from its zone)"
         )
     return out  # not logged here: the caller reports load warnings (run: one line)
+
+
+def _made_up(fid: str, cls: str, source: Source) -> bool:
+    """Whether ``fid`` is the id the parser gives a feature that has no gml:id."""
+    head = f"{cls}-{source.name}-"
+    return fid.startswith(head) and fid[len(head) :].isdigit()
 
 
 def _distorting(city: City) -> list[str]:
