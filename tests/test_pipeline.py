@@ -16,7 +16,7 @@ from placement.cli import main
 from placement.errors import OptionError
 from placement.pipeline import LEVEL_NAMES, RunOptions, run
 from placement.render import Scene
-from placement.render._draw import subtitle
+from placement.render._draw import legend_entries, subtitle
 
 FAST = ["--time-limit", "5", "--workers", "1"]
 
@@ -89,6 +89,18 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     assert [by_level[n]["points"] for n in LEVEL_NAMES] == sorted(
         (by_level[n]["points"] for n in LEVEL_NAMES), reverse=True
     )
+    # The picture's legend counts each point at its best level: the summary says so too.
+    legend = {
+        e.level: e.share
+        for e in legend_entries(Scene.load(sample_run / "scene.npz"))
+        if e.level is not None
+    }
+    for i, n in enumerate(LEVEL_NAMES, start=1):
+        assert by_level[n]["best_fraction_weighted"] == pytest.approx(legend.get(i, 0.0))
+    assert sum(legend.get(i, 0.0) for i in range(1, 5)) == pytest.approx(
+        summary["coverage"]["covered_fraction_weighted"]
+    )
+    assert "| Best level here |" in (sample_run / "report.md").read_text()
     assert summary["plan"]["bound"] >= summary["plan"]["objective"] - 1e-6
     # Every search phase ended by its fixed work: the run repeats (and says so).
     assert summary["plan"]["repeatable"] is True

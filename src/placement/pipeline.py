@@ -873,6 +873,8 @@ def make_summary(
             "weight": float(w[m].sum()),
             "fraction": float(m.sum() / n) if n else 0.0,
             "fraction_weighted": float(w[m].sum() / total_w) if total_w else 0.0,
+            # Of the demand whose best level is this one: the picture's legend shares.
+            "best_fraction_weighted": float(w[levels == i].sum() / total_w) if total_w else 0.0,
         }
     chosen = np.asarray(plan.chosen, dtype=np.int32)
     src_counts: dict[str, int] = {}

@@ -102,8 +102,11 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         lines += [
             f"## Coverage by DORI level (at or above{by_k})",
             "",
-            "| Level | Points | Weight | Fraction |",
-            "|---|---:|---:|---:|",
+            "The last column is the weighted share whose best level is this one, as the "
+            "picture's legend counts it.",
+            "",
+            "| Level | Points | Weight | Fraction | Best level here |",
+            "|---|---:|---:|---:|---:|",
         ]
         ordered = [n for n in LEVEL_NAMES if n in by_level] + [
             n for n in by_level if n not in LEVEL_NAMES
@@ -112,7 +115,7 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
             d = _dict(by_level[name])
             lines.append(
                 f"| {name} | {_num(d.get('points'))} | {_num(d.get('weight'))} "
-                f"| {_pct(d.get('fraction'))} |"
+                f"| {_pct(d.get('fraction'))} | {_pct(d.get('best_fraction_weighted'))} |"
             )
         lines.append("")
 
