@@ -901,3 +901,18 @@ def test_html_of_a_scene_without_streets_or_cameras() -> None:
     )
     data = page_data(empty)
     assert data["layers"] == [] and data["view"] is None and data["radius"] == 100.0
+
+
+def test_the_window_shows_axes_that_turn_with_the_view(offscreen: None) -> None:
+    from placement.render._draw import add_orientation, build_plotter
+
+    pl = build_plotter(small_scene(), off_screen=True, window_size=(400, 300))
+    add_orientation(pl)
+    axes = pl.renderer.axes_actor
+    assert (
+        axes.GetXAxisLabelText(),
+        axes.GetYAxisLabelText(),
+        axes.GetZAxisLabelText(),
+    ) == ("E", "N", "up")
+    assert pl.renderer.axes_widget.GetEnabled()
+    pl.close()

@@ -551,4 +551,11 @@ def show(scene: Scene, *, screenshot: Path | None = None) -> None:
         render_png(scene, screenshot)
         return
     pl = build_plotter(scene, off_screen=False)
+    add_orientation(pl)
     pl.show()
+
+
+def add_orientation(pl: Any) -> None:
+    """Axes in the window's corner that turn with the view: east, north and up (the
+    picture's north arrow and scale bar hold for its one view only)."""
+    pl.add_axes(xlabel="E", ylabel="N", zlabel="up", line_width=2, labels_off=False)
