@@ -614,6 +614,17 @@ def test_inspect_of_a_file_without_surfaces_says_so(plateau: Path) -> None:
     code, text = _run(["inspect", str(plateau / "nusamai" / "56380598_frn_6697_op.gml")])
     assert code == 0, text
     assert "bounds: none (no surface geometry" in text and "triangles: 0" in text
+    assert "ground heights: n/a (no roads" in text
+    code, text = _run(["inspect", "--json", str(plateau / "nusamai" / "56380598_frn_6697_op.gml")])
+    info = json.loads(text)
+    assert code == 0 and info["bounds_m"] is None and info["counts"] == {"CityFurniture": 1}
+
+
+def test_buildings_alone_ask_for_the_roads_file(plateau: Path, tmp_path: Path) -> None:
+    bldg = plateau / "osaka" / "51357353_bldg_6697_op.gml"
+    code, text = _run(["run", str(bldg), "--out", str(tmp_path / "o"), "--halo", "off"])
+    assert code == 2 and "*_tran_*.gml" in text and "--sites" not in text, text
+    assert not (tmp_path / "o").exists()
 
 
 def test_run_takes_one_path_as_well(sample_tile: Path, tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def _print_inspect(info: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(soft_wrap=True)  # lines whole when piped: grep, not a pager
     t = Table(title="Loaded features", show_lines=False)
     t.add_column("class")
     t.add_column("features", justify="right")
@@ -115,14 +115,19 @@ def _print_inspect(info: dict[str, Any]) -> None:
     b = info["bounds_m"]
     console.print(f"CRS: {info['crs']} (from {info.get('source_crs', '?')})")
     if info["triangles"]:
+        # + 0.0: no "-0.0" for a height a hair below zero.
+        x0, y0, z0, x1, y1, z1 = (round(v, 1) + 0.0 for v in b)
         console.print(
-            f"bounds: x {b[0]:.1f}..{b[3]:.1f}  y {b[1]:.1f}..{b[4]:.1f}  "
-            f"z {b[2]:.1f}..{b[5]:.1f} m ({b[3] - b[0]:.0f} x {b[4] - b[1]:.0f} m)"
+            f"bounds: x {x0:.1f}..{x1:.1f}  y {y0:.1f}..{y1:.1f}  "
+            f"z {z0:.1f}..{z1:.1f} m ({b[3] - b[0]:.0f} x {b[4] - b[1]:.0f} m)"
         )
     else:  # e.g. furniture drawn only as LOD0 lines: features, but nothing to see or block
         console.print("bounds: none (no surface geometry: nothing to block a view or to watch)")
     console.print(f"triangles: {info['triangles']:,}   poles: {info.get('poles', 0)}")
-    console.print(f"ground heights: {info.get('ground_source', '?')}")
+    if any(k in info.get("triangles_by_kind", {}) for k in ("road", "sidewalk")):
+        console.print(f"ground heights: {info.get('ground_source', '?')}")
+    else:
+        console.print("ground heights: n/a (no roads to set on the ground)")
     console.print(f"warnings: {info['warnings']}   skipped features: {info['skipped']}")
     for w in info.get("warning_messages", [])[:10]:
         console.print(f"  [yellow]warning[/]: {w}")
@@ -442,7 +447,7 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(soft_wrap=True)
     plan = summary["plan"]
     cov = summary["coverage"]
     t = Table(title=f"placement {summary['problem'].replace('_', ' ')}", show_header=True)
@@ -472,7 +477,8 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")
     t.add_row(f"coverable at all{by_k}", f"{100 * cov['coverable_fraction']:.1f}% of points")
     for name, lv in cov["by_level"].items():
-        t.add_row(f"  {name}", f"{lv['points']:,} points ({100 * lv['fraction']:.1f}%)")
+        points = f"{lv['points']:,} point{'' if lv['points'] == 1 else 's'}"
+        t.add_row(f"  {name}", f"{points} ({100 * lv['fraction']:.1f}%)")
     areas = summary.get("priority_areas", [])
     for a in areas[:_AREA_ROWS]:
         label = f"priority area {a['area']}" + (f" ({a['name']})" if a["name"] else "")

@@ -98,6 +98,15 @@ def _grid_on(area: Any, spacing_m: float) -> tuple[FloatArray, FloatArray]:
     return x[order], y[order]
 
 
+def check_roads(city: City) -> None:
+    """Raise :class:`InputFileError` when the city has no street surface to watch."""
+    if not len(city.road_area):
+        raise InputFileError(
+            f"{_inputs(city)}: no road surfaces (tran:Road, Track, Square or their traffic "
+            "areas) to sample demand on; give the tile's roads file (*_tran_*.gml) too"
+        )
+
+
 def sample_demand(
     city: City,
     *,
@@ -137,12 +146,8 @@ def sample_demand(
     if weigh_by not in WEIGH_BY:
         raise OptionError(f"weigh_by must be one of {', '.join(WEIGH_BY)}, got {weigh_by!r}")
     empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)
+    check_roads(city)
     area = city.road_area
-    if not len(area):
-        raise InputFileError(
-            f"{_inputs(city)}: no road surfaces (tran:Road, Track, Square or their traffic "
-            "areas) to sample demand on; give the tile's roads file (*_tran_*.gml) too"
-        )
     kinds = np.asarray(area.kind)
     polys = np.asarray(shapely.make_valid(np.asarray(area.polygons, object)), object)
     sidewalk = shapely.union_all(polys[kinds == SurfaceKind.SIDEWALK])

@@ -30,6 +30,7 @@ from placement.camera import PRESETS, Camera, load_camera
 from placement.citygml import read_citygml, summarize
 from placement.demand import (
     WEIGH_BY,
+    check_roads,
     priority_coverage,
     read_priority,
     sample_demand,
@@ -712,6 +713,7 @@ def _run(
         sites = build_sites(city, camera, opts)
         options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
     if not len(options):
+        check_roads(city)  # no streets: their file is what is missing, not sites
         raise OptionError(
             "no candidate camera sites: the tile has no roads or poles; give --sites FILE"
         )

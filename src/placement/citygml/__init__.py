@@ -68,8 +68,9 @@ points, no area, self-intersecting, outside Japan) is dropped with a warning.
     "TrafficArea": 15}.
 ``lod`` dict[str, dict[str, int]]
     Class -> {"lod0": n, "lod1": n, "lod2": n, ...}: the LOD actually used.
-``bounds_m`` list[float]
-    [minx, miny, minz, maxx, maxy, maxz] over occluders and roads, metres.
+``bounds_m`` list[float] or None
+    [minx, miny, minz, maxx, maxy, maxz] over occluders and roads, metres; None when
+    nothing has a surface (furniture drawn only as LOD0 lines, say).
 ``triangles`` int
     Occluder + road triangles.
 ``triangles_by_kind`` dict[str, int]
@@ -298,8 +299,14 @@ def _made_up(fid: str, cls: str, source: Source) -> bool:
 def _distorting(city: City) -> list[str]:
     """A warning when the CRS the user chose stretches distances at the data a little;
     a :class:`CRSError` when it stretches them by more than ``SCALE_ERROR_MAX``."""
-    x0, y0, _, x1, y1, _ = city.bounds()
-    lon, lat = to_lonlat(np.array([(x0 + x1) / 2]), np.array([(y0 + y1) / 2]), city.crs)
+    if city.occluders.n_triangles + city.roads.n_triangles:
+        x0, y0, _, x1, y1, _ = city.bounds()
+        x, y = (x0 + x1) / 2, (y0 + y1) / 2
+    elif len(city.poles):
+        x, y = (float(v) for v in city.poles.xyz[:, :2].mean(axis=0))
+    else:
+        return []  # nothing placed to measure the scale at
+    lon, lat = to_lonlat(np.array([x]), np.array([y]), city.crs)
     err = scale_error(city.crs, float(lon[0]), float(lat[0]))
     where = f"at {float(lon[0]):.4f}, {float(lat[0]):.4f}"
     if err > SCALE_ERROR_MAX:
@@ -443,13 +450,14 @@ def summarize(city: City) -> dict[str, Any]:
         if len(city.road_area)
         else 0.0
     )
+    surfaces = city.occluders.n_triangles + city.roads.n_triangles > 0
     return {
         "crs": city.crs,
         "source_crs": city.source_crs,
         "sources": list(city.sources),
         "counts": counts,
         "lod": lods,
-        "bounds_m": [round(v, 3) for v in city.bounds()],
+        "bounds_m": [round(v, 3) for v in city.bounds()] if surfaces else None,
         "triangles": city.occluders.n_triangles + city.roads.n_triangles,
         "triangles_by_kind": by_kind,
         "poles": len(city.poles),
