@@ -183,6 +183,11 @@ def test_camera_ids() -> None:
     ids = io.camera_ids(1200)
     assert ids[0] == "cam-0001" and ids[-1] == "cam-1200" and len(set(ids)) == 1200
     assert io.camera_ids(0) == []
+    # Installed cameras keep their own ids; the new ones are numbered around them.
+    own = [None, "cam-002", "KG-17", None, None]
+    assert io.camera_ids(5, own) == ["cam-001", "cam-002", "KG-17", "cam-003", "cam-004"]
+    with pytest.raises(ValueError, match="2 own ids for 3 cameras"):
+        io.camera_ids(3, [None, None])
 
 
 def test_cameras_geojson(tmp_path: Path) -> None:

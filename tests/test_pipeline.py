@@ -566,13 +566,31 @@ def test_cameras_file_reads_back_as_the_same_cameras(
     chosen = np.asarray(base.plan.chosen)
     if not edge_sites:
         assert {base.sites.source[s] for s in base.options.site[chosen]} == {"plateau-pole"}
+    with (tmp_path / "a" / "cameras.csv").open() as f:
+        ids_before = [r["id"] for r in csv.DictReader(f)]
+    assert ids_before == [f"cam-{i:03d}" for i in range(1, n + 1)]
     for name in ("cameras.geojson", "cameras.csv"):
+        out = tmp_path / f"again-{name}"
         again = run(
             [sample_tile],
-            RunOptions(budget=1, existing_file=str(tmp_path / "a" / name), **common),
+            RunOptions(
+                budget=1, existing_file=str(tmp_path / "a" / name), **{**common, "render": True}
+            ),
+            out_dir=out,
         )
         kept = np.asarray(again.plan.chosen)[again.options.existing[again.plan.chosen]]
         assert len(kept) == len(chosen) == n
+        # They keep their ids; the new camera is numbered after them, in every output.
+        with (out / "cameras.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        ids = {r["id"]: r for r in rows}
+        new = [f"cam-{n + 1:03d}"] if len(rows) > n else []  # the poles may be full
+        assert new or not edge_sites
+        assert set(ids) == {*ids_before, *new} and len(rows) == len(again.plan.chosen)
+        assert all(ids[i]["existing"] in ("True", "true", "1") for i in ids_before)
+        assert set(Scene.load(out / "scene.npz").cam_ids) == set(ids)
+        seen_by = json.loads((out / "coverage.geojson").read_text())["features"]
+        assert {c for f in seen_by for c in f["properties"]["seen_by"]} <= set(ids)
         np.testing.assert_allclose(
             again.options.origin[kept], base.options.origin[chosen], atol=0.001
         )

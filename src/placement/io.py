@@ -222,10 +222,29 @@ def _missing_ancestors(path: Path) -> list[Path]:
 # Cameras
 
 
-def camera_ids(n: int) -> list[str]:
-    """Stable ids of ``n`` chosen cameras: "cam-001", "cam-002", ... (wider when n > 999)."""
+def camera_ids(n: int, own: Sequence[str | None] | None = None) -> list[str]:
+    """Stable ids of ``n`` chosen cameras: "cam-001", "cam-002", ... (wider when n > 999).
+
+    ``own`` gives, camera by camera, an id of its own to keep (an installed camera's id in
+    the ``--existing`` file, which a run's cameras file read back carries) or None; the
+    others are numbered in order, skipping the numbers kept ids already take.
+    """
+    own = list(own) if own is not None else [None] * n
+    if len(own) != n:
+        raise ValueError(f"{len(own)} own ids for {n} cameras")
+    taken = {i for i in own if i is not None}
     width = max(3, len(str(n)))
-    return [f"cam-{i:0{width}d}" for i in range(1, n + 1)]
+    out: list[str] = []
+    k = 0
+    for mine in own:
+        if mine is not None:
+            out.append(mine)
+            continue
+        k += 1
+        while f"cam-{k:0{width}d}" in taken:
+            k += 1
+        out.append(f"cam-{k:0{width}d}")
+    return out
 
 
 def camera_rows(

@@ -969,9 +969,14 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     from placement import io
 
     chosen = np.asarray(result.plan.chosen, dtype=np.int32)
-    ids = io.camera_ids(len(chosen))
     options = result.options
     site_ids = [result.sites.ids[s] for s in options.site[chosen]]
+    # An installed camera keeps the id its --existing file gave it (a run's cameras file
+    # read back keeps its cam-NNN); new cameras are numbered around those.
+    existing = result.sites.existing[options.site[chosen]]
+    ids = io.camera_ids(
+        len(chosen), [sid if e else None for sid, e in zip(site_ids, existing, strict=True)]
+    )
     min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()
@@ -1012,6 +1017,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 chosen,
                 result.camera,
                 title=_title(result),
+                ids=ids,
                 k=opts.k,
                 min_level=min_level,
                 # Seen at the level by some chosen camera, but by fewer than k.
