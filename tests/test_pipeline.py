@@ -286,6 +286,12 @@ def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None
         ("not xml at all", [], "not"),
         ("<?xml version='1.0'?><CityModel><cityObjectMember>", [], "bad.gml"),
         ("<?xml version='1.0'?><html/>", [], "bad.gml"),
+        (
+            "<?xml version='1.0'?><core:CityModel "
+            "xmlns:core='http://www.opengis.net/citygml/2.0'/>",
+            [],
+            "no CityGML features found",
+        ),
         (None, ["--budget", "-3"], "--budget must be positive"),
         (None, ["--budget", "3", "--cover", "0.5"], "not both"),
         (None, ["--camera", "nope"], "unknown camera preset"),

@@ -916,3 +916,13 @@ def test_the_window_shows_axes_that_turn_with_the_view(offscreen: None) -> None:
     ) == ("E", "N", "up")
     assert pl.renderer.axes_widget.GetEnabled()
     pl.close()
+
+
+def test_html_subtitle_never_wraps_between_a_number_and_its_unit() -> None:
+    from placement.render._html import page
+
+    text = page(small_scene())
+    head = text[text.index('<div id="head">') :]
+    head = head[: head.index("</div>")]
+    assert "detection to 40&nbsp;m" in head and "90&nbsp;deg" in head
+    assert re.search(r"\d (m|deg|%)\b", head.replace("&nbsp;", "\u00a0")) is None

@@ -203,6 +203,7 @@ def read_citygml(
     kept: list[Source] = []
     source_codes: list[int] = []
     empty_warnings: list[str] = []
+    no_features: list[str] = []  # said only if the run goes on: else the error says it
     first_of: dict[str, str] = {}  # gml:id -> the input that loaded it first
     for source, (first_part, chosen) in zip(sources, loaded_files, strict=True):
         part = first_part
@@ -238,8 +239,7 @@ def read_citygml(
                 "(Building, Bridge, OtherConstruction, Road, Track, Square, CityFurniture, "
                 "vegetation, TINRelief)"
             )
-            empty_warnings.append(msg)
-            log.warning("%s", msg)
+            no_features.append(msg)
         if raw.ids and raw.srs_epsg >= 0:
             source_codes.append(raw.srs_epsg)
         parts.append(part)
@@ -248,6 +248,9 @@ def read_citygml(
     if loaded == 0:
         where = sources[0].label if len(sources) == 1 else f"{len(sources)} inputs"
         raise CityGMLError(where, "no CityGML features found (empty tile?)")
+    for msg in no_features:
+        log.warning("%s", msg)
+    empty_warnings = no_features + empty_warnings
     codes = sorted(set(source_codes))
     source_crs = ", ".join(f"EPSG:{c}" for c in codes) if codes else "unknown"
     assert target is not None

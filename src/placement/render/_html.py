@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,17 @@ def page(scene: Scene) -> str:
     )
     return (
         TEMPLATE.replace("@TITLE@", html.escape(scene.title or "camera placement"))
-        .replace("@SUBTITLE@", html.escape(subtitle(scene)))
+        .replace("@SUBTITLE@", _keep_units(html.escape(subtitle(scene))))
         .replace("@LEGEND@", legend)
         .replace("@DATA@", data.replace("</", "<\\/"))  # "</script>" must not end the block
         .replace("@SCRIPT@", SCRIPT)
     )
+
+
+def _keep_units(text: str) -> str:
+    """``text`` with a no-break space between each number and its unit ("31 m", "90 deg"):
+    a narrow window wraps the subtitle between values, never inside one."""
+    return re.sub(r"(\d) (%|(?:m|deg|cameras?)\b)", "\\1&nbsp;\\2", text)
 
 
 def _level_attrs(level: int | None, share: float | None) -> str:
