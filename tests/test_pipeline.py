@@ -68,6 +68,8 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     assert summary["plan"]["chosen"] == len(cams["features"]) <= 6
     assert summary["options"]["budget"] == 6
     assert summary["inputs"][0]["sha256"]
+    ((read, n_features),) = summary["files_read"].items()
+    assert read.endswith("sample_city.gml") and n_features == sum(summary["counts"].values())
     # Every camera stands on the tile.
     minx, miny, _, maxx, maxy, _ = summary["city"]["bounds_m"]
     for f in cams["features"]:
