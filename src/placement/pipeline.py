@@ -899,7 +899,7 @@ def make_summary(
         "inputs": [_file_digest(Path(p)) for p in paths],
         # What was read from them: each file, folder entry or zip member ("zip!member")
         # with the features it gave (a member or copy skipped as a repeat is not here).
-        "files_read": dict(city.extra.get("files", {})),
+        "files_read": {str(k): int(v) for k, v in city.extra.get("files", {}).items()},
         "side_inputs": [
             {"option": key, **_file_digest(Path(getattr(opts, key)))}
             for key in SIDE_FILE_OPTIONS
