@@ -899,7 +899,7 @@ def make_summary(
         "inputs": [_file_digest(Path(p)) for p in paths],
         # What was read from them: each file, folder entry or zip member ("zip!member")
         # with the features it gave (a member or copy skipped as a repeat is not here).
-        "files_read": {str(k): int(v) for k, v in city.extra.get("files", {}).items()},
+        "files_read": _files_read(city),
         "side_inputs": [
             {"option": key, **_file_digest(Path(getattr(opts, key)))}
             for key in SIDE_FILE_OPTIONS
@@ -964,6 +964,11 @@ OUTPUT_FILES = (
     "summary.json",
     "report.md",
 )
+
+
+def _files_read(city: City) -> dict[str, int]:
+    files = city.extra.get("files")
+    return {str(k): int(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
 
 def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
