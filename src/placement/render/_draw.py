@@ -269,7 +269,7 @@ def _legend_actor(entries: list[tuple[str, str]]) -> Any:
         )
         cell_data: Any = swatch.cell_data  # its stubs accept float arrays only
         cell_data.set_scalars(rgb[i : i + 1], "rgb")
-        legend.SetEntry(i, swatch, text, [0.11, 0.15, 0.2])
+        legend.SetEntry(i, swatch, " " + text, [0.11, 0.15, 0.2])  # a gap after the swatch
     legend.ScalarVisibilityOn()
     legend.UseBackgroundOn()
     legend.SetBackgroundColor(1.0, 1.0, 1.0)
@@ -277,10 +277,14 @@ def _legend_actor(entries: list[tuple[str, str]]) -> Any:
     legend.BorderOff()
     legend.SetPadding(6)
     height = min(0.03 * len(entries) + 0.02, 0.6)
+    # VTK fits the text to the box: a box as wide as its longest line keeps one font size
+    # ("detection, not counted (10 %)" used to shrink every line).
+    longest = max(len(text) for text, _ in entries) + 1
+    width = min(max(0.16, 0.0068 * longest + 0.04), 0.3)
     legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-    legend.GetPositionCoordinate().SetValue(0.83, 0.97 - height)
+    legend.GetPositionCoordinate().SetValue(0.99 - width, 0.97 - height)
     legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
-    legend.GetPosition2Coordinate().SetValue(0.16, height)
+    legend.GetPosition2Coordinate().SetValue(width, height)
     return legend
 
 
