@@ -251,6 +251,48 @@ def test_existing_cameras_are_kept(
     assert res.summary["options"]["budget"] == budget
 
 
+def test_a_pole_with_an_installed_camera_can_take_another(
+    sample_tile: Path, tmp_path: Path
+) -> None:
+    """Take back one of two cameras that share a pole: with the others installed, one new
+    camera puts it back, and the answer is the whole run's again."""
+    common: dict[str, Any] = {"render": False, "time_limit_s": 10, "workers": 1}
+    common["cache_dir"] = str(tmp_path / "c")
+    whole = run([sample_tile], RunOptions(budget=40, **common), out_dir=tmp_path / "a")
+    assert whole.plan.status == "optimal"
+    with (tmp_path / "a" / "cameras.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    by_site: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_site.setdefault(r["site_id"], []).append(r)
+    shared = [c for c in by_site.values() if len(c) >= 2]
+    assert shared, "no pole carries two cameras at budget 40"
+    gone = shared[0][0]
+    installed = tmp_path / "installed.csv"
+    with installed.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(r for r in rows if r is not gone)
+    again = run([sample_tile], RunOptions(budget=1, existing_file=str(installed), **common))
+    assert again.plan.status == "optimal"
+    assert again.plan.objective == pytest.approx(whole.plan.objective)
+    new = [c for c in again.plan.chosen if not again.options.existing[c]]
+    assert len(new) == 1
+    assert again.sites.ids[again.options.site[new[0]]] == gone["site_id"]
+    assert again.options.heading_deg[new[0]] == pytest.approx(float(gone["heading_deg"]))
+    # At most one camera a pole: the pole is full already, and the run says so.
+    with pytest.raises(OptionError, match=r"--max-per-site 1: pole \S+ already has \d installed"):
+        run(
+            [sample_tile],
+            RunOptions(
+                budget=1,
+                existing_file=str(tmp_path / "a" / "cameras.csv"),
+                max_per_site=1,
+                **common,
+            ),
+        )
+
+
 def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None:
     cfg = tmp_path / "run.toml"
     cfg.write_text("[run]\nbudget = 2\nheadings = 4\ndemand_spacing_m = 4.0\nrender = false\n")

@@ -23,6 +23,7 @@ from placement.sites import (
     pole_sites,
     read_sites,
     road_edge_sites,
+    shared_poles,
 )
 from placement.visibility import compute_coverage
 from scenes import GROUND_Z, X0, Y0, cross_city
@@ -223,17 +224,26 @@ def test_fixed_tilts_and_mount_height_columns(
         read_sites(bad, city, mount_height_m=6.0)
 
 
-def test_combine_sites_drops_new_sites_on_top_of_existing(tmp_path: Path) -> None:
+def test_an_existing_camera_shares_the_pole_it_stands_on(tmp_path: Path) -> None:
     city = cross_city()
-    lon, lat = _lonlat(X0 - 6, Y0 - 6)  # where the PLATEAU pole stands
+    lon, lat = _lonlat(X0 - 6 + 0.4, Y0 - 6)  # on a bracket of the PLATEAU pole
+    far = _lonlat(X0 + 20, Y0 + 20)
     p = tmp_path / "e.csv"
-    p.write_text(f"lon,lat,heading_deg\n{lon},{lat},0\n")
+    p.write_text(f"lon,lat,heading_deg\n{lon},{lat},0\n{far[0]},{far[1]},90\n")
+    poles = pole_sites(city, mount_height_m=6.0)
     both = combine_sites(
-        read_sites(p, city, mount_height_m=6.0, existing=True),
-        pole_sites(city, mount_height_m=6.0),
-        min_separation_m=1.0,
+        read_sites(p, city, mount_height_m=6.0, existing=True), poles, min_separation_m=1.0
     )
-    assert both.ids == ("existing-0000",)
+    # The pole stays a candidate (its other headings are free), and the camera on it
+    # counts as one of its cameras; the camera standing alone is its own pole.
+    assert both.ids == ("existing-0000", "existing-0001", *poles.ids)
+    pole = shared_poles(both)
+    assert pole.tolist() == [2, 1, *range(2, len(both))]
+    # Two user sites 0.5 m apart are still one.
+    a, b = _lonlat(X0 + 2, Y0 - 20), _lonlat(X0 + 2.5, Y0 - 20)
+    u = tmp_path / "u.csv"
+    u.write_text(f"id,lon,lat\na,{a[0]},{a[1]}\nb,{b[0]},{b[1]}\n")
+    assert combine_sites(read_sites(u, city, mount_height_m=6.0)).ids == ("a",)
 
 
 def test_sites_beyond_the_cameras_reach_are_left_out(

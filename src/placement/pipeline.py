@@ -39,10 +39,17 @@ from placement.demand import (
 )
 from placement.errors import InputFileError, OptionError
 from placement.halo import Halo, halo_margin_m, load_halo, resolve_halo
-from placement.model import City, Demand, Mesh, Options, Sites
+from placement.model import City, Demand, IntArray, Mesh, Options, Sites
 from placement.optimise import LEVEL_NAMES, MAX_SEED, memory_needed
 from placement.report import write_report
-from placement.sites import combine_sites, make_options, pole_sites, read_sites, road_edge_sites
+from placement.sites import (
+    combine_sites,
+    make_options,
+    pole_sites,
+    read_sites,
+    road_edge_sites,
+    shared_poles,
+)
 from placement.streets import street_coverage, street_summary
 from placement.visibility import Coverage, compute_coverage
 
@@ -454,11 +461,46 @@ def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
                 cost=opts.new_pole_cost,
             )
         )
-    return combine_sites(*parts)
+    sites = combine_sites(*parts)
+    # A new site where an installed camera stands keeps its other headings; its pole
+    # stands already, so a camera there costs what one on a PLATEAU pole does.
+    pole = shared_poles(sites)
+    at_camera = np.zeros(len(sites), bool)
+    at_camera[pole[sites.existing]] = True
+    at_camera &= ~sites.existing
+    if at_camera.any():
+        cost = np.where(at_camera, np.minimum(sites.cost, opts.pole_cost), sites.cost)
+        sites = dataclasses.replace(sites, cost=cost)
+    return sites
 
 
-def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions) -> Any:
-    """Run the optimiser the options ask for on a coverage matrix."""
+def _check_full_poles(sites: Sites, pole: IntArray, max_per_site: int | None) -> None:
+    """Refuse a ``max_per_site`` that the installed cameras on one pole exceed already."""
+    if max_per_site is None or not sites.existing.any():
+        return
+    on = pole[sites.existing]
+    count = np.bincount(on, minlength=len(sites))
+    if count.max() > max_per_site:
+        p = int(np.argmax(count))
+        ids = [sites.ids[i] for i in np.flatnonzero(sites.existing) if pole[i] == p]
+        raise OptionError(
+            f"--max-per-site {max_per_site}: pole {sites.ids[p]} already has "
+            f"{len(ids)} installed cameras ({', '.join(ids[:5])})"
+        )
+
+
+def solve(
+    coverage: Coverage,
+    options: Options,
+    demand: Demand,
+    opts: RunOptions,
+    pole: IntArray | None = None,
+) -> Any:
+    """Run the optimiser the options ask for on a coverage matrix.
+
+    ``pole`` : (n_sites,) the pole of each site (:func:`placement.sites.shared_poles`):
+    ``max_per_site`` counts the options of sites on one pole together.
+    """
     from placement import optimise
 
     min_level = opts.level
@@ -466,7 +508,7 @@ def solve(coverage: Coverage, options: Options, demand: Demand, opts: RunOptions
         "k": opts.k,
         "min_level": min_level,
         "existing": options.existing,
-        "site": options.site,
+        "site": options.site if pole is None else pole[options.site],
         "max_per_site": opts.max_per_site,
         "time_limit": opts.time_limit_s,
         "seed": opts.seed,
@@ -711,6 +753,7 @@ def _run(
         )
     with stage("sites"):
         sites = build_sites(city, camera, opts)
+        _check_full_poles(sites, shared_poles(sites), opts.max_per_site)
         options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
     if not len(options):
         check_roads(city)  # no streets: their file is what is missing, not sites
@@ -748,7 +791,7 @@ def _run(
         )
     check_memory(coverage.matrix.nnz, opts.time_limit_s)
     with stage("optimise"):
-        plan = solve(coverage, options, demand, opts)
+        plan = solve(coverage, options, demand, opts, pole=shared_poles(sites))
     chosen = np.asarray(plan.chosen, dtype=np.int32)
     levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
     min_level = opts.level

@@ -29,7 +29,7 @@ from placement.citygml import POLE_BASE_M
 from placement.crs import to_metric
 from placement.errors import InputFileError, OptionError
 from placement.heights import height_at
-from placement.model import City, Mesh, Options, Sites
+from placement.model import City, IntArray, Mesh, Options, Sites
 
 if TYPE_CHECKING:
     from placement.camera import Camera
@@ -321,8 +321,10 @@ def read_sites(
 
 
 def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
-    """All sites of ``parts`` in order; a site within ``min_separation_m`` of an earlier one
-    (an existing camera or a user site listed first) is dropped, unless it is existing."""
+    """All sites of ``parts`` in order; a new site within ``min_separation_m`` of an earlier
+    new one (a user site listed first) is dropped. Existing cameras are never dropped, and
+    do not drop the new site they stand at: its other headings stay free (see
+    :func:`shared_poles`)."""
     parts = tuple(p for p in parts if len(p))
     if not parts:
         return _empty_sites()
@@ -332,7 +334,7 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
     if min_separation_m > 0 and xyz.shape[0] > 1:
         tree = cKDTree(xyz[:, :2])
         for i, j in sorted(tree.query_pairs(min_separation_m)):
-            if keep[i] and not existing[j]:
+            if keep[i] and not existing[i] and not existing[j]:
                 keep[j] = False
     ids = [i for p in parts for i in p.ids]
     seen: set[str] = set()
@@ -352,6 +354,23 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
         tilt_deg=np.concatenate([p.fixed_tilts() for p in parts])[keep],
         clearance_m=np.concatenate([p.clearances() for p in parts])[keep],
     )
+
+
+def shared_poles(sites: Sites, radius_m: float = 1.0) -> IntArray:
+    """The pole of each site, as a site index: an existing camera within ``radius_m`` of a
+    new site hangs on that site's pole (the nearest one), every other site is its own.
+
+    Pass ``shared_poles(sites)[options.site]`` as the optimiser's ``site`` so that
+    ``max_per_site`` counts an installed camera on the pole it shares with a candidate.
+    """
+    pole = np.arange(len(sites), dtype=np.int32)
+    new = np.flatnonzero(~sites.existing)
+    old = np.flatnonzero(sites.existing)
+    if new.size and old.size:
+        dist, near = cKDTree(sites.xyz[new, :2]).query(sites.xyz[old, :2])
+        hit = dist <= radius_m
+        pole[old[hit]] = new[near[hit]]
+    return pole
 
 
 def make_options(
