@@ -293,6 +293,24 @@ def test_a_pole_with_an_installed_camera_can_take_another(
         )
 
 
+def test_installed_cameras_of_another_model_are_warned_of(
+    sample_tile: Path, tmp_path: Path
+) -> None:
+    common: dict[str, Any] = {"render": False, "time_limit_s": 5, "workers": 1}
+    common["cache_dir"] = str(tmp_path / "c")
+    tele = run(
+        [sample_tile], RunOptions(budget=3, camera="tele-30", **common), out_dir=tmp_path / "t"
+    )
+    path = str(tmp_path / "t" / "cameras.csv")
+    same = run([sample_tile], RunOptions(budget=0, existing_file=path, camera="tele-30", **common))
+    assert same.plan.objective == pytest.approx(tele.plan.objective)
+    assert not [w for w in same.summary["run_warnings"] if "another camera" in w]
+    other = run([sample_tile], RunOptions(budget=0, existing_file=path, **common))
+    (msg,) = [w for w in other.summary["run_warnings"] if "another camera" in w]
+    assert "3 of 3 cameras" in msg and "tele-30" in msg and "fullhd-103" in msg
+    assert other.plan.objective < tele.plan.objective  # scored as wide, short-range cameras
+
+
 def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None:
     cfg = tmp_path / "run.toml"
     cfg.write_text("[run]\nbudget = 2\nheadings = 4\ndemand_spacing_m = 4.0\nrender = false\n")

@@ -437,6 +437,7 @@ def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
                 mount_height_m=camera.height_m,
                 existing=True,
                 reach_m=reach,
+                camera=camera,
             )
         )
     if opts.sites_file:
@@ -447,6 +448,7 @@ def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
                 mount_height_m=camera.height_m,
                 cost=opts.new_pole_cost,
                 reach_m=reach,
+                camera=camera,
             )
         )
     if opts.plateau_poles:

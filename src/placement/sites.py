@@ -208,6 +208,7 @@ def read_sites(
     cost: float = 1.0,
     prefix: str | None = None,
     reach_m: float | None = None,
+    camera: Camera | None = None,
 ) -> Sites:
     """Sites from a user file: CSV or GeoJSON points in lon/lat (JGD2011 or WGS84).
 
@@ -228,6 +229,8 @@ def read_sites(
         left out with a warning (a city-wide list given for one tile); when every site is
         that far, the file is refused (lon and lat swapped, or another city). None keeps
         every site.
+    camera : the camera the run models every site with: rows that name another one (a
+        cameras file's ``camera``, ``hfov_deg``, ``vfov_deg``, ``range_m``) are warned of.
     """
     p = Path(path)
     rows = _read_point_rows(p)
@@ -272,6 +275,8 @@ def read_sites(
             )
             rows = [r for r, k in zip(rows, near, strict=True) if k]
             lon, lat, xy = lon[near], lat[near], xy[near]
+    if camera is not None:
+        _warn_other_camera(p, rows, camera, noun)
     ground = height_at(_ground_mesh(city), xy)
     # ... and the lens elevation (height_m beside mount_height_m): its ground is then the
     # pole's foot, not the ground under the bracket.
@@ -317,6 +322,41 @@ def read_sites(
         heading_deg=heading,
         source=("user",) * n,
         tilt_deg=tilt,
+    )
+
+
+def _warn_other_camera(
+    p: Path, rows: list[dict[str, float | str]], camera: Camera, noun: str
+) -> None:
+    """Warn when rows were written for another camera than the one the run models."""
+    mine = {"hfov_deg": camera.hfov_deg, "vfov_deg": camera.vfov_deg, "range_m": camera.range_m}
+
+    def other(r: dict[str, float | str]) -> bool:
+        if "camera" in r and r["camera"] != camera.name:
+            return True
+        return any(k in r and abs(float(r[k]) - v) > 0.05 for k, v in mine.items())
+
+    odd = [i for i, r in enumerate(rows) if other(r)]
+    if not odd:
+        return
+    r = rows[odd[0]]
+    what = ", ".join(
+        [str(r["camera"])] * ("camera" in r) + [f"{k} {float(r[k]):g}" for k in mine if k in r]
+    )
+    log.warning(
+        "%s: %d of %d %s were written for another camera (row %d: %s); this run models "
+        "every camera as %s (hfov_deg %g, vfov_deg %g, range_m %g): give --camera or "
+        "--camera-file to score them as they are",
+        p,
+        len(odd),
+        len(rows),
+        noun,
+        odd[0] + 1,
+        what,
+        camera.name,
+        camera.hfov_deg,
+        camera.vfov_deg,
+        camera.range_m,
     )
 
 
@@ -490,6 +530,9 @@ _NUMERIC = (
     "cost",
     "x_m",
     "y_m",
+    "hfov_deg",
+    "vfov_deg",
+    "range_m",
 )
 
 
@@ -540,7 +583,7 @@ def _typed(p: Path, where: str, row: dict[str, Any]) -> dict[str, float | str]:
                 raise InputFileError(f"{p}: {where}: {k} is not a number: {v!r}") from None
             if not np.isfinite(out[k]):
                 raise InputFileError(f"{p}: {where}: {k} is not finite")
-        elif k in ("id", "crs"):
+        elif k in ("id", "crs", "camera"):
             out[k] = str(v)
     if "lon" not in out or "lat" not in out:
         raise InputFileError(f"{p}: {where}: lon and lat are required")
