@@ -309,6 +309,54 @@ def test_fractional_weights_and_costs() -> None:
     assert q.bound <= mopt + 1e-9 <= q.objective + 2e-9
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_decimal_costs_and_weights_are_proven_optimal(seed: int) -> None:
+    """Costs such as 1.1 / 1.5 and weights such as 0.5 or 1.25 are whole in tenths or
+    hundredths: the exact models use them so, and prove the optimum as on whole numbers."""
+    A, w, _ = _instance(seed)
+    rng = np.random.default_rng(500 + seed)
+    c = rng.choice([1.0, 1.1, 1.5, 2.25], A.shape[0])
+    w = w * rng.choice([0.5, 1.25, 0.1], w.shape[0])
+    C = (A >= 1).astype(np.int64)
+    budget = float(rng.choice([1.1, 2.6, 3.3]))
+    p = max_coverage(sp.csr_matrix(A), w, c, budget=budget, time_limit=2.0, seed=seed)
+    opt = brute_max(C, w, c, budget, 1)
+    _check_max(p, opt, C, w, c, budget, 1)
+    assert p.status == "optimal" and not p.clock_cut
+    q = min_cover(sp.csr_matrix(A), w, c, target=0.7, time_limit=2.0, seed=seed)
+    mopt = brute_min(C, w, c, 0.7, 1)
+    assert mopt is not None and q.status == "optimal"
+    assert q.objective == pytest.approx(mopt)
+
+
+def test_one_cost_for_every_option_counts_cameras() -> None:
+    # 30 cameras at 1.1 cost 33.000000000000014 in floating point: they fit a budget of 33
+    # as 30 at 1 fit 30, and the answers are the same.
+    # At 80 x 1.1 the search proved 3,611 only at unit costs (feasible at 1.1, before).
+    A = _spatial(1200, 12000, seed=3)
+    unit = max_coverage(A, None, None, budget=80, time_limit=5.0, seed=1)
+    dear = max_coverage(A, None, np.full(1200, 1.1), budget=88, time_limit=5.0, seed=1)
+    assert unit.status == "optimal" and unit.objective == 3611
+    assert dear.objective == unit.objective and dear.bound == unit.bound
+    assert dear.chosen.tolist() == unit.chosen.tolist() and dear.status == unit.status
+    assert dear.cost == pytest.approx(88.0)
+
+
+def test_nothing_left_to_choose_is_optimal() -> None:
+    # Option 0 is installed; 1 and 2 share its pole, and the pole takes one camera.
+    A = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 1], [0, 1, 1]], np.int8))
+    w = np.array([1.0, 5.0, 5.0])
+    for budget in (0, 1, 5):
+        p = max_coverage(
+            A, w, None, budget=budget, existing=np.array([True, False, False]),
+            site=np.array([0, 0, 0]), max_per_site=1, time_limit=2.0,
+        )  # fmt: skip
+        assert (p.objective, p.bound, p.gap, p.status) == (1.0, 1.0, 0.0, "optimal")
+    # Nothing affordable: 0 is the answer, and the proof.
+    p = max_coverage(A, w, np.array([2.5, 2.5, 2.5]), budget=1.5, time_limit=2.0)
+    assert (p.objective, p.bound, p.status) == (0.0, 0.0, "optimal") and not p.clock_cut
+
+
 def test_known_small_case() -> None:
     # Option 0 sees points 0-2, option 1 points 2-4, option 2 point 5 only at level 1.
     A = sp.csr_matrix(

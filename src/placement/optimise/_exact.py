@@ -44,13 +44,27 @@ def _integral(a: FloatArray) -> bool:
     return bool(np.all(a == np.round(a))) and (a.size == 0 or float(np.abs(a).max()) < 2**40)
 
 
-def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float]:
-    """Integer image of a non-negative vector and the factor it was multiplied by."""
+#: Factors tried to make decimal costs and weights whole (1.1, 1.5, 0.25, 2.255 ...).
+_DENOMINATORS = (2, 4, 5, 8, 10, 16, 20, 25, 40, 50, 100, 200, 250, 500, 1000, 10_000, 100_000)
+
+
+def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float, bool]:
+    """Integer image of a non-negative vector, the factor it was multiplied by, and
+    whether the image is exact (the vector times the factor is whole) or rounded (``up``
+    or down)."""
     if _integral(a):
-        return [int(t) for t in np.round(a)], 1.0
+        return [int(t) for t in np.round(a)], 1.0, True
+    if a.size and float(a.min()) >= 0.0:
+        for m in _DENOMINATORS:
+            am = a * m
+            r = np.round(am)
+            if float(am.max()) > 1e9 or float(am.sum()) > 2.0**50:
+                break
+            if np.all(np.abs(am - r) <= 1e-9 * np.maximum(1.0, am)):
+                return [int(t) for t in r], float(m), True
     s = _SCALE / max(float(a.max()), 1e-300)
     r = np.ceil(a * s) if up else np.floor(a * s)
-    return [int(t) for t in r], s
+    return [int(t) for t in r], s, False
 
 
 def _solve(
@@ -116,12 +130,14 @@ def cpsat_max(
     avail = _times_covered(R, free)
     const = float(R.w[need <= 0].sum())
     pts = np.flatnonzero((need > 0) & (avail >= need))
-    wv, ws = _scaled(R.w[pts], up=False)
-    exact_w = ws == 1.0
+    wv, ws, exact_w = _scaled(R.w[pts], up=False)
     left = budget - float(R.cost[fixed1].sum())
-    cint, cs = _scaled(R.cost, up=True)
-    exact_c = cs == 1.0
-    cap_int = int(np.floor(left * cs + 1e-9)) if exact_c else int(np.floor(left * cs))
+    cint, cs, exact_c = _scaled(R.cost, up=True)
+    cap_int = (
+        int(np.floor(left * cs + 1e-9 * max(1.0, left * cs)))
+        if exact_c
+        else int(np.floor(left * cs))
+    )
     if cap_int < 0:
         return ExactResult(None, None, False, "fixed options exceed budget")
     m = cp_model.CpModel()
@@ -169,7 +185,7 @@ def cpsat_max(
     if exact_c and status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN):
         b = float(solver.best_objective_bound)
         if exact_w:
-            bound = const + b
+            bound = const + b / ws
         else:
             # Weights were rounded down: add back the most that rounding removed.
             err = float((R.w[pts] - np.asarray(wv) / ws).sum())
@@ -216,8 +232,8 @@ def cpsat_min(
     xv = {int(j): m.new_bool_var(f"x{j}") for j in fidx}
     sub = R.Bt[pts]
     hcount = None if hint is None else _times_covered(R, hint & free)
-    wv, ws = _scaled(R.w[pts], up=False)
-    exact_w = ws == 1.0 or full
+    wv, ws, exact_w = _scaled(R.w[pts], up=False)
+    exact_w = exact_w or full
     ys = []
     for t, p in enumerate(pts.tolist()):
         cols = sub.indices[sub.indptr[t] : sub.indptr[t + 1]]
@@ -248,7 +264,7 @@ def cpsat_min(
             room = int(R.site_cap[s] - used[s])
             if room < len(lits):
                 m.add(sum(lits) <= room)
-    cv, cs = _scaled(R.cost, up=False)
+    cv, cs, exact_c = _scaled(R.cost, up=False)
     m.minimize(sum(cv[j] * xv[int(j)] for j in fidx))
     if hint is not None:
         for j, var in xv.items():
@@ -272,7 +288,7 @@ def cpsat_min(
     return ExactResult(
         x,
         bound,
-        status == cp_model.OPTIMAL and exact_w and cs == 1.0,
+        status == cp_model.OPTIMAL and exact_w and exact_c,
         _status_name(status),
         float(solver.deterministic_time),
         _clock_cut(status, solver, time_s),
