@@ -383,6 +383,8 @@ def max_coverage(
         and mult is not None
         and fits(R)
         and not leaf_used
+        # A limit under the blocks' minimum never runs them, on any machine: no clock cut.
+        and time_limit > _BLOCKS_MIN_S
         and (bb is None or bb.clock_cut or not settled)
     ):
         # The blocks' choices could have been tried: the clock left no time for the blocks,
