@@ -230,3 +230,23 @@ def test_cache_dir_is_recorded_absolute(tmp_path: Path, monkeypatch: pytest.Monk
     assert d["cache_dir"] == str(tmp_path / "rel" / "cache")
     with pytest.raises(OptionError, match="--workers must be at most"):
         RunOptions(workers=10**9)
+
+
+def test_config_keys_outside_run_are_refused_and_the_command_line_wins(tmp_path: Path) -> None:
+    cfg = tmp_path / "run.toml"
+    for text, names in [
+        ("budget = 3\n[run]\nseed = 1\n", "'budget' outside the [run] table"),
+        ("[run]\nseed = 1\n[camera]\nhfov_deg = 20\n", "'camera' outside the [run] table"),
+        ("[run]\nbudget = 3\ncover = 0.5\n", "not both"),
+    ]:
+        cfg.write_text(text)
+        with pytest.raises(OptionError) as info:
+            RunOptions.from_toml(cfg)
+        assert str(info.value).startswith(f"{cfg}: ") and names in str(info.value)
+    # The command line's goal replaces the file's other one.
+    cfg.write_text("[run]\ncover = 0.5\nseed = 2\n")
+    opts = RunOptions.from_toml(cfg, budget=5)
+    assert (opts.budget, opts.cover, opts.seed) == (5.0, None, 2)
+    cfg.write_text("[run]\nbudget = 5\n")
+    opts = RunOptions.from_toml(cfg, cover=0.8)
+    assert (opts.budget, opts.cover) == (None, 0.8)

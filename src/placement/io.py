@@ -289,14 +289,16 @@ def camera_rows(
         "lon": np.round(lon, 7).tolist(),
         "lat": np.round(lat, 7).tolist(),
         # Millimetres: a run's cameras file reads back as the same lenses (sites.read_sites).
-        "x_m": np.round(origin[:, 0], 3).tolist(),
-        "y_m": np.round(origin[:, 1], 3).tolist(),
-        "height_m": np.round(origin[:, 2], 3).tolist(),
+        # Full precision: read back as --existing, a lens a millimetre off can lose a
+        # grazing view (Osaka 51357353: one camera saw 209 points, not 210).
+        "x_m": origin[:, 0].astype(np.float64).tolist(),
+        "y_m": origin[:, 1].astype(np.float64).tolist(),
+        "height_m": origin[:, 2].astype(np.float64).tolist(),
         "mount_height_m": [None] * k
         if ground_z is None
         else np.round(origin[:, 2] - np.asarray(ground_z, np.float64), 3).tolist(),
-        "heading_deg": np.round(options.heading_deg[chosen], 2).tolist(),
-        "tilt_deg": np.round(options.tilt_deg[chosen], 2).tolist(),
+        "heading_deg": options.heading_deg[chosen].astype(np.float64).tolist(),
+        "tilt_deg": options.tilt_deg[chosen].astype(np.float64).tolist(),
         "existing": options.existing[chosen].astype(bool).tolist(),
         "cost": options.cost[chosen].astype(np.float64).tolist(),
         "covered_weight": np.round(np.asarray(covered_weight, np.float64), 4).tolist(),

@@ -359,6 +359,12 @@ class RunOptions:
         table = doc.get("run", doc)
         if not isinstance(table, dict):
             raise OptionError(f"{p}: 'run' must be a table of options, got {table!r}")
+        outside = sorted(k for k in doc if k != "run") if "run" in doc else []
+        if outside:
+            raise OptionError(
+                f"{p}: {', '.join(repr(k) for k in outside)} outside the [run] table would "
+                "be ignored: put every option under [run] (or leave [run] out)"
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {}
         for key, raw in table.items():
@@ -376,11 +382,21 @@ class RunOptions:
             values["halo"] = tuple(
                 h if h in _HALO_WORDS else _beside(folder, h) for h in values["halo"]
             )
+        # The command line wins, also over the other goal: --budget replaces the file's
+        # cover, --cover its budget.
+        if overrides.get("budget") is not None:
+            values.pop("cover", None)
+        if overrides.get("cover") is not None:
+            values.pop("budget", None)
         values.update(overrides)
         try:
             return cls(**values)
         except TypeError as e:
             raise OptionError(f"{p}: {e}") from e
+        except OptionError as e:
+            if overrides:
+                raise
+            raise OptionError(f"{p}: {e}") from None
 
 
 def _beside(folder: Path, path: str) -> str:
@@ -1023,13 +1039,15 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
 
     chosen = np.asarray(result.plan.chosen, dtype=np.int32)
     options = result.options
-    site_ids = [result.sites.ids[s] for s in options.site[chosen]]
+    own = [result.sites.ids[s] for s in options.site[chosen]]
     # An installed camera keeps the id its --existing file gave it (a run's cameras file
     # read back keeps its cam-NNN); new cameras are numbered around those.
     existing = result.sites.existing[options.site[chosen]]
-    ids = io.camera_ids(
-        len(chosen), [sid if e else None for sid, e in zip(site_ids, existing, strict=True)]
-    )
+    ids = io.camera_ids(len(chosen), [i if e else None for i, e in zip(own, existing, strict=True)])
+    # Its site is the candidate it stands at (the pole or kerb site a run's cameras file
+    # named), else itself.
+    pole = shared_poles(result.sites)
+    site_ids = [result.sites.ids[s] for s in pole[options.site[chosen]]]
     min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()
