@@ -37,3 +37,25 @@ def test_notebook_cells_are_valid_python() -> None:
     joined = "\n".join(code)
     for api in ("read_citygml", "compute_coverage", "max_coverage", "min_cover", "render_png"):
         assert api in joined, api
+
+
+def test_the_top_level_names_are_typed_and_listed() -> None:
+    """``import placement; placement.read_citygml`` is what the README shows: each public
+    name is imported for type checkers too (else mypy sees Any), and dir() lists it."""
+    import importlib
+
+    import placement
+
+    src = Path(placement.__file__).read_text(encoding="utf-8")
+    typed: set[str] = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom)
+                typed |= {a.asname or a.name for a in imp.names}
+    public = set(placement.__all__) - {"__version__"}
+    assert public == typed
+    assert public <= set(dir(placement))
+    for name in sorted(public - {"optimise"}):
+        module, attr = placement._LAZY[name]
+        assert getattr(placement, name) is getattr(importlib.import_module(module), attr)

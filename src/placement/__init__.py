@@ -7,9 +7,27 @@ The pipeline stages are importable one by one for notebooks; heavy dependencies
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # the names below, typed for mypy and editors; imported lazily at run time
+    from placement import optimise
+    from placement.camera import Camera
+    from placement.citygml import read_citygml
+    from placement.demand import sample_demand
+    from placement.errors import PlacementError
+    from placement.model import City, Demand, Mesh, Options, Sites
+    from placement.pipeline import RunOptions, run
+    from placement.sites import (
+        combine_sites,
+        make_options,
+        pole_sites,
+        read_sites,
+        road_edge_sites,
+        shared_poles,
+    )
+    from placement.visibility import Coverage, compute_coverage
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -22,6 +40,7 @@ _LAZY = {
     "pole_sites": ("placement.sites", "pole_sites"),
     "read_sites": ("placement.sites", "read_sites"),
     "combine_sites": ("placement.sites", "combine_sites"),
+    "shared_poles": ("placement.sites", "shared_poles"),
     "make_options": ("placement.sites", "make_options"),
     "sample_demand": ("placement.demand", "sample_demand"),
     "run": ("placement.pipeline", "run"),
@@ -55,6 +74,7 @@ __all__ = [
     "road_edge_sites",
     "run",
     "sample_demand",
+    "shared_poles",
 ]
 
 
@@ -69,3 +89,8 @@ def __getattr__(name: str) -> Any:
 
         return importlib.import_module("placement.optimise")
     raise AttributeError(f"module 'placement' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names too, for tab completion in notebooks (they load lazily)."""
+    return sorted({*globals(), *__all__})

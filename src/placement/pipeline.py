@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +52,9 @@ from placement.sites import (
 )
 from placement.streets import street_coverage, street_summary
 from placement.visibility import Coverage, compute_coverage
+
+if TYPE_CHECKING:
+    from placement.optimise import Plan
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +421,7 @@ class Result:
     options: Options
     demand: Demand
     coverage: Coverage
-    plan: Any
+    plan: Plan
     levels: npt.NDArray[np.int8]
     camera_weight: npt.NDArray[np.float64]
     summary: dict[str, Any]
@@ -513,7 +516,7 @@ def solve(
     demand: Demand,
     opts: RunOptions,
     pole: IntArray | None = None,
-) -> Any:
+) -> Plan:
     """Run the optimiser the options ask for on a coverage matrix.
 
     ``pole`` : (n_sites,) the pole of each site (:func:`placement.sites.shared_poles`):
@@ -912,7 +915,7 @@ def make_summary(
     options: Options,
     demand: Demand,
     coverage: Coverage,
-    plan: Any,
+    plan: Plan,
     levels: npt.NDArray[np.int8],
     timings: dict[str, float],
     halo: Halo | None = None,

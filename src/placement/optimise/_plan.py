@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -62,7 +62,7 @@ class Plan:
     objective: float
     bound: float
     gap: float
-    status: str
+    status: Literal["optimal", "feasible"]
     message: str
     time_s: float
     coverage_count: npt.NDArray[np.int32]
@@ -73,7 +73,7 @@ class Plan:
     cost: float
     greedy_objective: float
     method: str
-    problem: str
+    problem: Literal["max_coverage", "min_cover"]
     clock_cut: tuple[str, ...] = ()
 
     @property
@@ -108,7 +108,7 @@ class Plan:
 def _plan(
     inp: Inputs,
     chosen: IntArray,
-    problem: str,
+    problem: Literal["max_coverage", "min_cover"],
     *,
     objective: float | None,
     bound: float,
@@ -142,7 +142,7 @@ def _plan(
         gap = 0.0
     # Within the solvers' own tolerances (CP-SAT works on weights scaled to integers,
     # SCIP to 1e-6): a gap this small is a proof of optimality on fractional weights too.
-    status = "optimal" if gap <= _OPTIMAL_GAP else "feasible"
+    status: Literal["optimal", "feasible"] = "optimal" if gap <= _OPTIMAL_GAP else "feasible"
     elapsed = time.perf_counter() - t0
     msg = (
         f"{problem}: {chosen.size} options, objective {obj:.6g}, bound {bound:.6g}, "
