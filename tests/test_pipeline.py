@@ -68,6 +68,9 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     assert summary["plan"]["chosen"] == len(cams["features"]) <= 6
     assert summary["options"]["budget"] == 6
     assert summary["inputs"][0]["sha256"]
+    sw = summary["software"]
+    assert sw["ortools"] and sw["numpy"] and sw["python"].startswith("3.")
+    assert sw["git"] is None or len(sw["git"]) >= 7  # a commit when run from a checkout
     ((read, n_features),) = summary["files_read"].items()
     assert read.endswith("sample_city.gml") and n_features == sum(summary["counts"].values())
     # Every camera stands on the tile.

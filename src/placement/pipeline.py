@@ -960,6 +960,7 @@ def make_summary(
     )
     return {
         "version": __version__,
+        "software": software(),
         "inputs": [_file_digest(Path(p)) for p in paths],
         # What was read from them: each file, folder entry or zip member ("zip!member")
         # with the features it gave (a member or copy skipped as a repeat is not here).
@@ -1028,6 +1029,52 @@ OUTPUT_FILES = (
     "summary.json",
     "report.md",
 )
+
+
+#: The packages whose versions can change an answer (OR-Tools' deterministic time and
+#: PDLP, the ray caster, the parsers), recorded beside the code's own version.
+_SOFTWARE = (
+    "numpy",
+    "scipy",
+    "ortools",
+    "highspy",
+    "embreex",
+    "trimesh",
+    "shapely",
+    "pyproj",
+    "lxml",
+)
+
+
+def software() -> dict[str, str | None]:
+    """What ran: Python, the key packages' versions, and the git commit of the code when
+    it runs from a git checkout (with "+dirty" when it has uncommitted changes), else None."""
+    import importlib.metadata
+    import platform
+    import subprocess
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _SOFTWARE:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    here = Path(__file__).resolve().parent
+    commit: str | None = None
+    try:
+        got = subprocess.run(
+            ["git", "-C", str(here), "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        if got.returncode == 0 and got.stdout.strip():
+            commit = got.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    out["git"] = commit
+    return out
 
 
 def _files_read(city: City) -> dict[str, int]:
