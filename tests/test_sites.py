@@ -268,3 +268,31 @@ def test_sites_beyond_the_cameras_reach_are_left_out(
     other.write_text(f"lon,lat\n{lon:.9f},{lat:.9f}\n")
     with pytest.raises(InputFileError, match=r"none of its 1 sites lies within 60 m.*300 km"):
         read_sites(other, city, mount_height_m=6.0, reach_m=60.0)
+
+
+def test_the_library_refuses_what_the_command_line_refuses(tmp_path: Path) -> None:
+    city = cross_city()
+    cam = PRESETS["fullhd-103"]
+    for call, needle in [
+        (lambda: road_edge_sites(city, mount_height_m=-6), "mount_height_m must be"),
+        (lambda: road_edge_sites(city, mount_height_m=float("nan")), "mount_height_m must be"),
+        (lambda: pole_sites(city, mount_height_m=6, cost=-1), "cost must be"),
+        (lambda: sample_demand(city, target_height_m=-1), "target_height_m must be"),
+    ]:
+        with pytest.raises(OptionError, match=needle):
+            call()
+    p = tmp_path / "s.csv"
+    lon, lat = to_lonlat(np.array([X0]), np.array([Y0 - 20]), city.crs)
+    p.write_text(f"lon,lat\n{lon[0]},{lat[0]}\n")
+    with pytest.raises(OptionError, match="read_sites: mount_height_m must be"):
+        read_sites(p, city, mount_height_m=-1.0)
+    sites = road_edge_sites(city, mount_height_m=6)
+    for bad in (2.5, True, 0):
+        with pytest.raises(OptionError, match="headings must be a whole number"):
+            make_options(sites, cam, headings=bad)  # type: ignore[arg-type]
+    options = make_options(sites, cam, headings=4)
+    demand = sample_demand(city)
+    with pytest.raises(OptionError, match="camera must be a Camera, got NoneType"):
+        compute_coverage(city, options, demand, None)  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="options must be an Options, got Demand"):
+        compute_coverage(city, demand, options, cam)  # type: ignore[arg-type]

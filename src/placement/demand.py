@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,10 @@ def sample_demand(
     if weigh_by not in WEIGH_BY:
         raise OptionError(f"weigh_by must be one of {', '.join(WEIGH_BY)}, got {weigh_by!r}")
     empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)
+    if not (isinstance(target_height_m, int | float) and math.isfinite(target_height_m)) or (
+        target_height_m < 0
+    ):
+        raise OptionError(f"target_height_m must be a finite number >= 0, got {target_height_m!r}")
     check_roads(city)
     area = city.road_area
     kinds = np.asarray(area.kind)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,13 @@ def _ground_mesh(city: City) -> Mesh:
     return city.roads if city.roads.n_triangles else city.occluders
 
 
+def _check_site_values(who: str, mount_height_m: float, cost: float) -> None:
+    """The values the command line refuses, refused in the library too."""
+    for name, v in (("mount_height_m", mount_height_m), ("cost", cost)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+            raise OptionError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
+
+
 def road_edge_sites(
     city: City,
     *,
@@ -82,6 +90,7 @@ def road_edge_sites(
     -------
     Sites with ids "edge-00000"..., source "road-edge".
     """
+    _check_site_values("road_edge_sites", mount_height_m, cost)
     if spacing_m <= 0:
         raise OptionError(f"site spacing must be positive, got {spacing_m} m")
     if inset_m < 0:
@@ -139,6 +148,7 @@ def pole_sites(
     min_height_m : the shortest pole that can carry a camera, metres.
     cost : the cost of a camera on an existing pole (often lower than a new pole).
     """
+    _check_site_values("pole_sites", mount_height_m, cost)
     poles = city.poles
     keep = np.array(
         [functions is None or f in functions for f in poles.function], dtype=bool
@@ -232,6 +242,7 @@ def read_sites(
     camera : the camera the run models every site with: rows that name another one (a
         cameras file's ``camera``, ``hfov_deg``, ``vfov_deg``, ``range_m``) are warned of.
     """
+    _check_site_values("read_sites", mount_height_m, cost)
     p = Path(path)
     rows = _read_point_rows(p)
     if not rows:
@@ -435,8 +446,8 @@ def make_options(
     -------
     Options, ordered by site, then tilt, then heading.
     """
-    if headings < 1:
-        raise OptionError(f"headings must be >= 1, got {headings}")
+    if isinstance(headings, bool) or not isinstance(headings, int | np.integer) or headings < 1:
+        raise OptionError(f"headings must be a whole number >= 1, got {headings!r}")
     tilts = np.asarray([camera.tilt_deg] if tilts_deg is None else list(tilts_deg), float)
     if tilts.size == 0 or (tilts < -90).any() or (tilts > 90).any():
         raise OptionError("tilts must be between -90 and 90 degrees below the horizon")

@@ -107,6 +107,18 @@ def compute_coverage(
     Coverage with an (n_options, n_points) int8 CSR matrix of DORI levels.
     """
     t_start = time.perf_counter()
+    for name, value, kind in (
+        ("occluders", occluders, (Mesh, City)),
+        ("options", options, (Options,)),
+        ("demand", demand, (Demand,)),
+        ("camera", camera, (Camera,)),
+    ):
+        if not isinstance(value, kind):
+            want = " or ".join(k.__name__ for k in kind)
+            a = "an" if want[0] in "AEIOU" else "a"
+            raise OptionError(
+                f"compute_coverage: {name} must be {a} {want}, got {type(value).__name__}"
+            )
     mesh = occluders.occluders if isinstance(occluders, City) else occluders
     if workers < 1:
         raise OptionError(f"workers must be at least 1, got {workers}")
