@@ -141,6 +141,14 @@ def test_load_camera_preset_with_overrides(tmp_path: Path) -> None:
     table.write_text("[camera]\nhfov_deg = 80.0\nh_pixels = 2560\n", encoding="utf-8")
     cam2 = load_camera(table)
     assert (cam2.hfov_deg, cam2.h_pixels, cam2.vfov_deg) == (80.0, 2560, 58.0)
+    # Unnamed, a file's own camera takes the file's name, not the default's or a preset's.
+    assert cam2.name == "table"
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text('preset = "fullhd-103"\nhfov_deg = 90.0\n', encoding="utf-8")
+    assert load_camera(narrow).name == "narrow"
+    same = tmp_path / "same.toml"
+    same.write_text('preset = "4k-90"\n', encoding="utf-8")
+    assert load_camera(same) == PRESETS["4k-90"]
 
 
 def test_load_camera_errors_name_file_and_key(tmp_path: Path) -> None:

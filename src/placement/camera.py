@@ -231,7 +231,8 @@ def load_camera(path: str | Path) -> Camera:
 
     Keys equal the :class:`Camera` field names; an optional ``preset = "4k-90"`` starts
     from that preset and the other keys override it. The keys may also sit in a single
-    ``[camera]`` table.
+    ``[camera]`` table. Without a ``name`` the camera is named after the file ("mycam" for
+    ``mycam.toml``), unless the file names a preset and nothing else.
 
     Raises
     ------
@@ -248,6 +249,10 @@ def load_camera(path: str | Path) -> Camera:
         raise InputFileError(f"{path}: not valid TOML: {exc}") from None
     if set(data) == {"camera"} and isinstance(data["camera"], dict):
         data = data["camera"]
+    if "name" not in data and set(data) != {"preset"}:
+        # Outputs name the camera: a file's own camera is named after the file, not
+        # after the preset it started from (or the default's).
+        data = {**data, "name": path.stem}
     return Camera.from_dict(data, source=str(path))
 
 
