@@ -90,6 +90,7 @@ points, no area, self-intersecting, outside Japan) is dropped with a warning.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -204,35 +205,27 @@ def read_citygml(
     source_codes: list[int] = []
     empty_warnings: list[str] = []
     no_features: list[str] = []  # said only if the run goes on: else the error says it
-    first_of: dict[str, str] = {}  # gml:id -> the input that loaded it first
+    first_of: dict[str, str] = {}  # content digest -> the input that loaded it first
     for source, (first_part, chosen) in zip(sources, loaded_files, strict=True):
         part = first_part
         if chosen is not None and target is not None and chosen != target:
             # Read in parallel before the zone was known, and another zone fits it.
             part, _ = _load_one(source, target, default_height_m)
         raw = part.raw
-        # Only the file's own gml:ids: those made up for features without one repeat
-        # from file to file of the same name.
-        own = [f for f, c in zip(raw.ids, raw.cls, strict=True) if not _made_up(f, c, source)]
-        again = [f for f in own if f in first_of]
-        if own and len(again) == len(own):
-            # A copy of an input, or a zip's member given beside the zip: counted once.
+        # The same data twice (a copy, a zip's member beside the zip): the same features
+        # with the same coordinates. Ids alone are not enough: other producers than PLATEAU
+        # number their features per file.
+        digest = _content_digest(part) if raw.ids else None
+        if digest is not None and digest in first_of:
             msg = (
-                f"{source.label}: every feature was loaded already from "
-                f"{first_of[again[0]]} (the same data twice?): skipped"
+                f"{source.label}: the same features as {first_of[digest]} "
+                "(the same data twice?): skipped"
             )
             empty_warnings.append(msg)
             log.warning("%s", msg)
             continue
-        if again:
-            msg = (
-                f"{source.label}: {len(again)} features share their gml:id with earlier "
-                f"inputs (first {again[0]!r}, from {first_of[again[0]]}): loaded twice"
-            )
-            empty_warnings.append(msg)
-            log.warning("%s", msg)
-        for fid in own:
-            first_of.setdefault(fid, source.label)
+        if digest is not None:
+            first_of[digest] = source.label
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
@@ -293,10 +286,18 @@ def _far_apart(city: City) -> list[str]:
     return out  # not logged here: the caller reports load warnings (run: one line)
 
 
-def _made_up(fid: str, cls: str, source: Source) -> bool:
-    """Whether ``fid`` is the id the parser gives a feature that has no gml:id."""
-    head = f"{cls}-{source.name}-"
-    return fid.startswith(head) and fid[len(head) :].isdigit()
+def _content_digest(part: FilePart) -> str:
+    """A digest of a file's features: their classes, ids (those made up for features
+    without one hold the file's name, so they are left out) and geometry in metres."""
+    raw = part.raw
+    h = hashlib.blake2b(digest_size=16)
+    for fid, cls in zip(raw.ids, raw.cls, strict=True):
+        head = f"{cls}-{raw.source.name}-"
+        made_up = fid.startswith(head) and fid[len(head) :].isdigit()
+        h.update(f"{cls}\0{'' if made_up else fid}\0".encode())
+    for a in (part.occ.vertices, part.roads.vertices, part.pole_xyz):
+        h.update(np.ascontiguousarray(a, np.float64).tobytes())
+    return h.hexdigest()
 
 
 def _distorting(city: City) -> list[str]:
