@@ -1091,3 +1091,21 @@ def test_min_level_by_name_and_fractional_weights_proven_optimal() -> None:
     )
     assert by_int.objective == pytest.approx(best)
     assert by_int.status == "optimal"  # not "feasible" with a gap of 1e-7
+
+
+def test_the_gap_does_not_depend_on_the_units_of_the_weights() -> None:
+    # A cover's cost against its bound, and a coverage against its bound, are what the gap
+    # compares: not the total weight (a heavy point nobody sees once made a gap vanish).
+    rng = np.random.default_rng(0)
+    A = sp.csr_matrix((rng.random((60, 400)) < 0.08).astype(np.int8))
+    plain = min_cover(A, None, None, target=0.9, k=2, time_limit=1.0)
+    heavy = min_cover(A, np.full(400, 1e6), None, target=0.9, k=2, time_limit=1.0)
+    assert plain.status == heavy.status == "feasible"
+    assert heavy.gap == pytest.approx(plain.gap) and plain.gap > 0.05
+    blind = sp.hstack([A, sp.csr_matrix((60, 1), dtype=np.int8)]).tocsr()
+    w = np.ones(401)
+    w[-1] = 1e9  # seen by no option
+    p = max_coverage(blind, w, None, budget=3, k=2, time_limit=1.0)
+    q = max_coverage(blind, np.ones(401), None, budget=3, k=2, time_limit=1.0)
+    assert p.status == q.status == "feasible"
+    assert p.gap == pytest.approx(q.gap) and q.gap > 0.1

@@ -296,6 +296,29 @@ def test_a_pole_with_an_installed_camera_can_take_another(
         )
 
 
+def test_new_cameras_are_no_twins_of_installed_ones(sample_tile: Path, tmp_path: Path) -> None:
+    """Where points need two cameras, a copy of an installed camera on its own pole would
+    'see' them a second time: no option repeats an installed camera."""
+    common: dict[str, Any] = {"render": False, "time_limit_s": 5, "workers": 1}
+    common["cache_dir"] = str(tmp_path / "c")
+    run([sample_tile], RunOptions(budget=8, **common), out_dir=tmp_path / "a")
+    res = run(
+        [sample_tile],
+        RunOptions(budget=6, k=2, existing_file=str(tmp_path / "a" / "cameras.csv"), **common),
+    )
+    chosen = np.asarray(res.plan.chosen)
+    old = chosen[res.options.existing[chosen]]
+    new = chosen[~res.options.existing[chosen]]
+    assert len(old) == 8 and len(new) >= 1
+    for j in new:
+        same = (
+            (np.hypot(*(res.options.origin[old, :2] - res.options.origin[j, :2]).T) < 1.0)
+            & (np.abs(res.options.heading_deg[old] - res.options.heading_deg[j]) < 0.5)
+            & (np.abs(res.options.tilt_deg[old] - res.options.tilt_deg[j]) < 0.5)
+        )
+        assert not same.any()
+
+
 def test_installed_cameras_of_another_model_are_warned_of(
     sample_tile: Path, tmp_path: Path
 ) -> None:

@@ -239,6 +239,12 @@ def test_an_existing_camera_shares_the_pole_it_stands_on(tmp_path: Path) -> None
     assert both.ids == ("existing-0000", "existing-0001", *poles.ids)
     pole = shared_poles(both)
     assert pole.tolist() == [2, 1, *range(2, len(both))]
+    # The pole offers every heading but the installed camera's own: a twin of it would see
+    # what it sees (and count twice where points need two cameras).
+    opts = make_options(both, PRESETS["fullhd-103"], headings=8)
+    on_pole = np.sort(opts.heading_deg[opts.site == 2])
+    np.testing.assert_allclose(on_pole, [45, 90, 135, 180, 225, 270, 315])
+    assert (opts.site == 0).sum() == 1 and opts.heading_deg[opts.site == 0][0] == 0.0
     # Two user sites 0.5 m apart are still one.
     a, b = _lonlat(X0 + 2, Y0 - 20), _lonlat(X0 + 2.5, Y0 - 20)
     u = tmp_path / "u.csv"
@@ -286,6 +292,9 @@ def test_the_library_refuses_what_the_command_line_refuses(tmp_path: Path) -> No
     p.write_text(f"lon,lat\n{lon[0]},{lat[0]}\n")
     with pytest.raises(OptionError, match="read_sites: mount_height_m must be"):
         read_sites(p, city, mount_height_m=-1.0)
+    # numpy's scalars are numbers too (values read from arrays).
+    assert len(road_edge_sites(city, mount_height_m=np.float32(6), cost=np.int64(2))) > 0
+    assert len(sample_demand(city, target_height_m=np.float32(1.5))) > 0
     sites = road_edge_sites(city, mount_height_m=6)
     for bad in (2.5, True, 0):
         with pytest.raises(OptionError, match="headings must be a whole number"):

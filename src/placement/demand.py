@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,8 +148,11 @@ def sample_demand(
     if weigh_by not in WEIGH_BY:
         raise OptionError(f"weigh_by must be one of {', '.join(WEIGH_BY)}, got {weigh_by!r}")
     empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)
-    if not (isinstance(target_height_m, int | float) and math.isfinite(target_height_m)) or (
-        target_height_m < 0
+    if (
+        isinstance(target_height_m, bool)
+        or not isinstance(target_height_m, numbers.Real)
+        or not math.isfinite(target_height_m)
+        or target_height_m < 0
     ):
         raise OptionError(f"target_height_m must be a finite number >= 0, got {target_height_m!r}")
     check_roads(city)

@@ -1060,20 +1060,25 @@ def software() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = None
     here = Path(__file__).resolve().parent
-    commit: str | None = None
-    try:
-        got = subprocess.run(
-            ["git", "-C", str(here), "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        if got.returncode == 0 and got.stdout.strip():
-            commit = got.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    out["git"] = commit
+
+    def git(*args: str) -> str | None:
+        try:
+            got = subprocess.run(
+                ["git", "-C", str(here), *args],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return got.stdout.strip() or None if got.returncode == 0 else None
+
+    # Only this project's own checkout: installed into a venv inside another git project,
+    # the code would otherwise record that project's commit.
+    top = git("rev-parse", "--show-toplevel")
+    ours = top is not None and here == Path(top).resolve() / "src" / "placement"
+    out["git"] = git("describe", "--always", "--dirty=+dirty", "--abbrev=12") if ours else None
     return out
 
 

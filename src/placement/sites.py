@@ -18,6 +18,7 @@ import csv
 import json
 import logging
 import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from placement.citygml import POLE_BASE_M
 from placement.crs import to_metric
 from placement.errors import InputFileError, OptionError
 from placement.heights import height_at
-from placement.model import City, IntArray, Mesh, Options, Sites
+from placement.model import BoolArray, City, FloatArray, IntArray, Mesh, Options, Sites
 
 if TYPE_CHECKING:
     from placement.camera import Camera
@@ -59,7 +60,8 @@ def _ground_mesh(city: City) -> Mesh:
 def _check_site_values(who: str, mount_height_m: float, cost: float) -> None:
     """The values the command line refuses, refused in the library too."""
     for name, v in (("mount_height_m", mount_height_m), ("cost", cost)):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+        # numbers.Real takes numpy's scalars too (a value read from an array).
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
             raise OptionError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
 
 
@@ -475,6 +477,8 @@ def make_options(
         reach = clear[arm] + BRACKET_M
         origin[arm, 0] += reach * np.sin(h)
         origin[arm, 1] += reach * np.cos(h)
+    keep = ~_installed_twins(sites, site, heading, tilt)
+    site, heading, tilt, origin = site[keep], heading[keep], tilt[keep], origin[keep]
     return Options(
         site=site,
         heading_deg=heading,
@@ -483,6 +487,25 @@ def make_options(
         cost=sites.cost[site],
         existing=sites.existing[site],
     )
+
+
+def _installed_twins(
+    sites: Sites, site: IntArray, heading: FloatArray, tilt: FloatArray
+) -> BoolArray:
+    """Options of a candidate site that repeat the heading and tilt of an installed camera
+    on the same pole (:func:`shared_poles`): a second camera there would see what the
+    first sees, and where points need two cameras (``k`` > 1) it would count twice."""
+    pole = shared_poles(sites)
+    twin = np.zeros(site.shape[0], bool)
+    for s in np.flatnonzero(sites.existing & (pole != np.arange(len(sites)))):
+        here = np.flatnonzero(site == s)
+        there = np.flatnonzero(site == pole[s])
+        if not (here.size and there.size):
+            continue
+        dh = np.abs((heading[there][:, None] - heading[here][None, :] + 180.0) % 360.0 - 180.0)
+        dt = np.abs(tilt[there][:, None] - tilt[here][None, :])
+        twin[there[((dh < 0.5) & (dt < 0.5)).any(axis=1)]] = True
+    return twin
 
 
 def _rings(geom: Any) -> list[Any]:

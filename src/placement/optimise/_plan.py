@@ -136,10 +136,8 @@ def _plan(
         bound = min(bound, obj)
         gap = (obj - bound) / obj if obj > 0 else 0.0
     gap = max(0.0, gap)
-    if abs(bound - obj) <= 1e-6 * max(1.0, total):
-        # A difference this small against the total weight is rounding in the bound (a
-        # bound of 4e-5 over an answer of 0 was a "100 % gap").
-        gap = 0.0
+    if abs(bound - obj) <= 1e-12 * max(1.0, abs(bound), abs(obj)):
+        gap = 0.0  # floating-point sums in another order (10.249999999999998 and 10.25)
     # Within the solvers' own tolerances (CP-SAT works on weights scaled to integers,
     # SCIP to 1e-6): a gap this small is a proof of optimality on fractional weights too.
     status: Literal["optimal", "feasible"] = "optimal" if gap <= _OPTIMAL_GAP else "feasible"
