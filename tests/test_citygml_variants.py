@@ -1174,6 +1174,14 @@ def test_the_same_data_twice_is_loaded_once(tmp_path: Path) -> None:
         (msg,) = [w for w in city.warnings if "the same data twice" in w]
         assert msg.startswith(str(second)) and str(tmp_path / "tile.gml") in msg
 
+    # The same features in another order are the same data.
+    m1 = member("bldg:Building", "q1", lod1(X0, Y0, 5, 5, 0, 9))
+    m2 = member("bldg:Building", "q2", lod1(X0 + 30, Y0, 6, 5, 0, 12))
+    ab = write(tmp_path, "ab.gml", model(m1 + m2, envelope=envelope()))
+    ba = write(tmp_path, "ba.gml", model(m2 + m1, envelope=envelope()))
+    city = read_citygml([ab, ba])
+    assert len(city.features) == 2 and [w for w in city.warnings if "same data twice" in w]
+
     # Files that number their features alike (other producers than PLATEAU do) but hold
     # other features: both load, without a word.
     here = model(member("bldg:Building", "b1", lod1(X0, Y0, 5, 5, 0, 9)), envelope=envelope())

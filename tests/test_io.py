@@ -186,6 +186,9 @@ def test_camera_ids() -> None:
     # Installed cameras keep their own ids; the new ones are numbered around them.
     own = [None, "cam-002", "KG-17", None, None]
     assert io.camera_ids(5, own) == ["cam-001", "cam-002", "KG-17", "cam-003", "cam-004"]
+    # 999 installed cam-NNN and 3 new: cam-1000.., never a cam-0001 beside cam-001.
+    many = io.camera_ids(1002, [f"cam-{i:03d}" for i in range(1, 1000)] + [None] * 3)
+    assert many[-3:] == ["cam-1000", "cam-1001", "cam-1002"] and len(set(many)) == 1002
     with pytest.raises(ValueError, match="2 own ids for 3 cameras"):
         io.camera_ids(3, [None, None])
 

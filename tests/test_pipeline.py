@@ -105,7 +105,13 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     assert sum(legend.get(i, 0.0) for i in range(1, 5)) == pytest.approx(
         summary["coverage"]["covered_fraction_weighted"]
     )
-    assert "| Best level here |" in (sample_run / "report.md").read_text()
+    report = (sample_run / "report.md").read_text()
+    assert "| Best level here |" in report
+    det = by_level["detection"]
+    row = next(ln for ln in report.splitlines() if ln.startswith("| detection |"))
+    assert row.endswith(
+        f"| {100 * det['fraction_weighted']:.1f} % | {100 * det['best_fraction_weighted']:.1f} % |"
+    )
     assert summary["plan"]["bound"] >= summary["plan"]["objective"] - 1e-6
     # Every search phase ended by its fixed work: the run repeats (and says so).
     assert summary["plan"]["repeatable"] is True
@@ -200,15 +206,31 @@ def test_view_screenshot_names_are_checked_before_drawing(sample_run: Path, tmp_
     ]:
         code, text = _run(["view", str(sample_run), "--screenshot", str(bad)])
         assert code == 2 and why in text and len(text.strip().splitlines()) == 1, text
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.png"]
+    code, text = _run(["view", str(sample_run), "--screenshot", str(tmp_path / "Upper.PNG")])
+    assert code == 0 and "Upper.png" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Upper.png", "plan.png"]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "junk"])
+@pytest.mark.parametrize("damage", ["truncated", "junk", "faces", "cameras"])
 def test_view_of_a_damaged_scene_file(sample_run: Path, tmp_path: Path, damage: str) -> None:
     data = (sample_run / "scene.npz").read_bytes()
-    (tmp_path / "scene.npz").write_bytes(data[:1000] if damage == "truncated" else b"junk\n")
+    if damage in ("truncated", "junk"):
+        (tmp_path / "scene.npz").write_bytes(data[:1000] if damage == "truncated" else b"junk\n")
+        why = "damaged, or not a placement scene"
+    else:  # well-formed arrays that do not fit together: a face past the vertices would
+        # crash the drawing library itself
+        with np.load(sample_run / "scene.npz") as z:
+            arrays = {k: z[k] for k in z.files}
+        if damage == "faces":
+            arrays["occ_faces"] = arrays["occ_faces"].copy()
+            arrays["occ_faces"][0, 0] = 10**6
+            why = "occ_faces refer to vertices that do not exist"
+        else:
+            arrays["cam_ids"] = arrays["cam_ids"][:1]
+            why = "cam_ids must have one entry per camera"
+        np.savez_compressed(tmp_path / "scene.npz", **arrays)
     code, text = _run(["view", str(tmp_path), "--screenshot", str(tmp_path / "x.png")])
-    assert code == 2 and "damaged, or not a placement scene" in text, text
+    assert code == 2 and why in text, text
     assert "pickle" not in text and "internal error" not in text
 
 

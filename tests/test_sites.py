@@ -245,6 +245,18 @@ def test_an_existing_camera_shares_the_pole_it_stands_on(tmp_path: Path) -> None
     on_pole = np.sort(opts.heading_deg[opts.site == 2])
     np.testing.assert_allclose(on_pole, [45, 90, 135, 180, 225, 270, 315])
     assert (opts.site == 0).sum() == 1 and opts.heading_deg[opts.site == 0][0] == 0.0
+    # Two installed cameras at one spot with no candidate beside them share a pole too,
+    # so --max-per-site counts them together; a repeated id is named.
+    twin = tmp_path / "twin.csv"
+    twin.write_text(f"id,lon,lat,heading_deg\nA,{far[0]},{far[1]},0\nB,{far[0]},{far[1]},180\n")
+    alone = combine_sites(read_sites(twin, city, mount_height_m=6.0, existing=True))
+    assert shared_poles(alone).tolist() == [0, 0]
+    twin.write_text(f"id,lon,lat,heading_deg\nA,{far[0]},{far[1]},0\nA,{lon},{lat},90\n")
+    with pytest.raises(InputFileError, match="site id 'A' appears more than once"):
+        read_sites(twin, city, mount_height_m=6.0, existing=True)
+    twin.write_text(f"id,lon,lat,heading_deg\n{poles.ids[0]},{far[0]},{far[1]},0\n")
+    with pytest.raises(OptionError, match="appears twice: an --existing or --sites file"):
+        combine_sites(read_sites(twin, city, mount_height_m=6.0, existing=True), poles)
     # Two user sites 0.5 m apart are still one.
     a, b = _lonlat(X0 + 2, Y0 - 20), _lonlat(X0 + 2.5, Y0 - 20)
     u = tmp_path / "u.csv"

@@ -519,7 +519,7 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="Render off-screen to this PNG instead of opening a window (.png is added to a "
-    "name without a suffix).",
+    "name without a suffix, and written in lower case).",
 )
 @click.pass_context
 def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
@@ -556,7 +556,9 @@ def _png_path(path: Path) -> Path:
         raise OptionError(f"--screenshot {path}: is a folder; give a file name ending in .png")
     if not path.suffix:
         path = path.with_name(path.name + ".png")
-    if path.suffix.lower() != ".png":
+    elif path.suffix.lower() == ".png":
+        path = path.with_suffix(".png")  # the writer knows the lower-case suffix only
+    if path.suffix != ".png":
         raise OptionError(f"--screenshot {path}: the picture is a PNG; give a name ending in .png")
     if path.is_dir():
         raise OptionError(f"--screenshot {path}: is a folder; give a file name ending in .png")

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -232,8 +233,9 @@ def camera_ids(n: int, own: Sequence[str | None] | None = None) -> list[str]:
     own = list(own) if own is not None else [None] * n
     if len(own) != n:
         raise ValueError(f"{len(own)} own ids for {n} cameras")
-    taken = {i for i in own if i is not None}
-    width = max(3, len(str(n)))
+    # Numbers kept ids take, whatever their width: no cam-0001 beside an installed cam-001.
+    taken = {int(m.group(1)) for i in own if i is not None and (m := _CAM_ID.fullmatch(i))}
+    width = max(3, len(str(n + len(taken))))
     out: list[str] = []
     k = 0
     for mine in own:
@@ -241,10 +243,13 @@ def camera_ids(n: int, own: Sequence[str | None] | None = None) -> list[str]:
             out.append(mine)
             continue
         k += 1
-        while f"cam-{k:0{width}d}" in taken:
+        while k in taken:
             k += 1
         out.append(f"cam-{k:0{width}d}")
     return out
+
+
+_CAM_ID = re.compile(r"cam-(\d+)")
 
 
 def camera_rows(

@@ -102,10 +102,11 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         lines += [
             f"## Coverage by DORI level (at or above{by_k})",
             "",
-            "The last column is the weighted share whose best level is this one, as the "
-            "picture's legend counts it.",
+            "Shares are of the demand weight, as in the title. The last column counts each "
+            "point at its best level only (the colours of the street in the picture): those "
+            "shares add up to the share covered.",
             "",
-            "| Level | Points | Weight | Fraction | Best level here |",
+            "| Level | Points | Weight | Share | Best level here |",
             "|---|---:|---:|---:|---:|",
         ]
         ordered = [n for n in LEVEL_NAMES if n in by_level] + [
@@ -115,7 +116,7 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
             d = _dict(by_level[name])
             lines.append(
                 f"| {name} | {_num(d.get('points'))} | {_num(d.get('weight'))} "
-                f"| {_pct(d.get('fraction'))} | {_pct(d.get('best_fraction_weighted'))} |"
+                f"| {_pct(d.get('fraction_weighted'))} | {_pct(d.get('best_fraction_weighted'))} |"
             )
         lines.append("")
 

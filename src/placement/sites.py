@@ -324,7 +324,8 @@ def read_sites(
         raise InputFileError(f"{p}: cost and height_m must be >= 0")
     ids = tuple(str(r.get("id", f"{prefix}-{i:04d}")) for i, r in enumerate(rows))
     if len(set(ids)) != len(ids):
-        raise InputFileError(f"{p}: site ids are not unique")
+        again = next(i for k, i in enumerate(ids) if i in ids[:k])
+        raise InputFileError(f"{p}: site id {again!r} appears more than once")
     n = len(rows)
     return Sites(
         ids=ids,
@@ -393,7 +394,11 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
     seen: set[str] = set()
     for k, sid in enumerate(ids):
         if keep[k] and sid in seen:
-            raise OptionError(f"site id {sid!r} appears twice")
+            raise OptionError(
+                f"site id {sid!r} appears twice: an --existing or --sites file uses an id "
+                "that another file, or one of the tool's own sites (edge-NNNNN, pole-...), has; "
+                "rename it there"
+            )
         seen.add(sid)
     src = [s for p in parts for s in p.source]
     return Sites(
@@ -411,7 +416,8 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
 
 def shared_poles(sites: Sites, radius_m: float = 1.0) -> IntArray:
     """The pole of each site, as a site index: an existing camera within ``radius_m`` of a
-    new site hangs on that site's pole (the nearest one), every other site is its own.
+    new site hangs on that site's pole (the nearest one); installed cameras with no new site
+    that near share the first one's pole among them; every other site is its own.
 
     Pass ``shared_poles(sites)[options.site]`` as the optimiser's ``site`` so that
     ``max_per_site`` counts an installed camera on the pole it shares with a candidate.
@@ -423,6 +429,11 @@ def shared_poles(sites: Sites, radius_m: float = 1.0) -> IntArray:
         dist, near = cKDTree(sites.xyz[new, :2]).query(sites.xyz[old, :2])
         hit = dist <= radius_m
         pole[old[hit]] = new[near[hit]]
+        old = old[~hit]
+    if old.size > 1:
+        # Installed cameras with no candidate beside them share a pole among themselves.
+        for i, j in sorted(cKDTree(sites.xyz[old, :2]).query_pairs(radius_m)):
+            pole[old[j]] = pole[old[i]]
     return pole
 
 

@@ -287,16 +287,25 @@ def _far_apart(city: City) -> list[str]:
 
 
 def _content_digest(part: FilePart) -> str:
-    """A digest of a file's features: their classes, ids (those made up for features
-    without one hold the file's name, so they are left out) and geometry in metres."""
+    """A digest of a file's features, whatever their order in the file: their classes and
+    ids (those made up for features without one hold the file's name, so they are left
+    out), and sums of their vertices to the millimetre and of their squares (integers, so
+    the order does not change them)."""
     raw = part.raw
-    h = hashlib.blake2b(digest_size=16)
+    keys = []
     for fid, cls in zip(raw.ids, raw.cls, strict=True):
         head = f"{cls}-{raw.source.name}-"
         made_up = fid.startswith(head) and fid[len(head) :].isdigit()
-        h.update(f"{cls}\0{'' if made_up else fid}\0".encode())
+        keys.append(f"{cls}\0{'' if made_up else fid}")
+    h = hashlib.blake2b(digest_size=16)
+    h.update("\n".join(sorted(keys)).encode())
     for a in (part.occ.vertices, part.roads.vertices, part.pole_xyz):
-        h.update(np.ascontiguousarray(a, np.float64).tobytes())
+        mm = np.rint(np.asarray(a, np.float64) * 1000.0).astype(np.int64)
+        with np.errstate(over="ignore"):  # wraps around: still the same for the same data
+            sums = (mm.sum(axis=0), (mm * mm).sum(axis=0))
+        h.update(np.array([mm.shape[0]], np.int64).tobytes())
+        for t in sums:
+            h.update(np.ascontiguousarray(t, np.int64).tobytes())
     return h.hexdigest()
 
 

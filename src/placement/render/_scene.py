@@ -151,11 +151,40 @@ class Scene:
             raise InputFileError(
                 f"{path}: damaged, or not a placement scene; make it again with `placement run`"
             ) from None
+        problem = _inconsistent(values)
+        if problem:
+            raise InputFileError(
+                f"{path}: not a consistent placement scene ({problem}); make it again with "
+                "`placement run`"
+            )
         return Scene(**values)
 
     @property
     def n_cameras(self) -> int:
         return len(self.cam_ids)
+
+
+def _inconsistent(v: dict[str, Any]) -> str | None:
+    """What does not fit together in a scene's arrays (a file edited by hand, or pieces of
+    two runs), checked before anything is drawn: a face past its mesh's vertices would
+    crash the drawing library, not raise."""
+    for mesh in ("occ", "road"):
+        verts, faces = np.asarray(v[f"{mesh}_vertices"]), np.asarray(v[f"{mesh}_faces"])
+        if verts.ndim != 2 or verts.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3:
+            return f"{mesh}_vertices and {mesh}_faces must be (n, 3)"
+        if faces.size and (faces.min() < 0 or faces.max() >= verts.shape[0]):
+            return f"{mesh}_faces refer to vertices that do not exist"
+    if np.asarray(v["occ_kind"]).shape != (np.asarray(v["occ_faces"]).shape[0],):
+        return "occ_kind must have one entry per occluder face"
+    n = np.asarray(v["demand_xyz"]).shape[0]
+    for name in ("demand_ground_z", "demand_level", "demand_weight", "demand_partial"):
+        if name in v and v[name] is not None and np.asarray(v[name]).shape != (n,):
+            return f"{name} must have one entry per street point ({n})"
+    k = np.asarray(v["cam_origin"]).shape[0]
+    for name in ("cam_ground_z", "cam_heading_deg", "cam_tilt_deg", "cam_existing", "cam_ids"):
+        if len(v[name]) != k:
+            return f"{name} must have one entry per camera ({k})"
+    return None
 
 
 def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positionally)

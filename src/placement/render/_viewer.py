@@ -33,8 +33,9 @@ html, body { margin: 0; height: 100%; overflow: hidden; background: #d9e2ec;
 #controls { position: absolute; left: 14px; bottom: 12px; font-size: 12px; color: #3a4654; }
 #controls button { font: inherit; margin-right: 10px; padding: 3px 10px; cursor: pointer;
   background: #fff; border: 1px solid #9aa6b2; border-radius: 3px; }
-#compass { position: absolute; right: 14px; bottom: 10px; width: 250px; height: 74px;
-  pointer-events: none; overflow: visible; }
+#compass { position: absolute; right: 14px; bottom: 10px; width: 270px; height: 74px;
+  pointer-events: none; overflow: hidden; }
+@media (max-width: 760px) { #compass { bottom: 40px; } }
 #compass line, #compass polygon { stroke: #1d2733; stroke-width: 2; fill: #1d2733; }
 #compass text { font-size: 12px; fill: #1d2733; }
 #compass #scale-text { font-size: 11px; fill: #3a4654; }
@@ -376,7 +377,12 @@ SCRIPT = r"""
       if (steps[i] * perM <= data.compass.bar_px[1]) metres = steps[i];
       if (steps[i] * perM >= data.compass.bar_px[0]) break;
     }
-    var px = metres * perM, x0 = 70, y0 = 48;
+    // A bar longer than the box (zoomed in closer than its shortest length) is not drawn.
+    var px = metres * perM, x0 = 84, y0 = 48;
+    var fits = px <= 180;
+    ["scale-bar", "scale-tick0", "scale-tick1", "scale-text"].forEach(function (id) {
+      el(id).style.visibility = fits ? "visible" : "hidden";
+    });
     setLine("scale-bar", [x0, y0], [x0 + px, y0]);
     setLine("scale-tick0", [x0, y0], [x0, y0 - 6]);
     setLine("scale-tick1", [x0 + px, y0], [x0 + px, y0 - 6]);
