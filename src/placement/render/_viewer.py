@@ -35,7 +35,13 @@ html, body { margin: 0; height: 100%; overflow: hidden; background: #d9e2ec;
   background: #fff; border: 1px solid #9aa6b2; border-radius: 3px; }
 #compass { position: absolute; right: 14px; bottom: 10px; width: 270px; height: 74px;
   pointer-events: none; overflow: hidden; }
-@media (max-width: 760px) { #compass { bottom: 40px; } }
+@media (max-width: 760px) {
+  /* A narrow window: the title takes the width, the legend moves down above the compass. */
+  #compass { bottom: 40px; }
+  #head { right: 16px; }
+  #head h1 { font-size: 20px; }
+  #legend { top: auto; bottom: 120px; font-size: 13px; }
+}
 #compass line, #compass polygon { stroke: #1d2733; stroke-width: 2; fill: #1d2733; }
 #compass text { font-size: 12px; fill: #1d2733; }
 #compass #scale-text { font-size: 11px; fill: #3a4654; }
