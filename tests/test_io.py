@@ -405,8 +405,20 @@ def full_summary() -> dict[str, object]:
             "covered_fraction_weighted": 0.7386,
             "coverable_fraction": 0.9,
             "by_level": {
-                "detection": {"points": 740, "weight": 812.5, "fraction": 0.74},
-                "identification": {"points": 100, "weight": 110.0, "fraction": 0.1},
+                "detection": {
+                    "points": 740,
+                    "weight": 812.5,
+                    "fraction": 0.74,
+                    "fraction_weighted": 0.7386,
+                    "best_fraction_weighted": 0.6386,
+                },
+                "identification": {
+                    "points": 100,
+                    "weight": 110.0,
+                    "fraction": 0.1,
+                    "fraction_weighted": 0.1,
+                    "best_fraction_weighted": 0.1,
+                },
             },
         },
         "timings_s": {"load": 1.5, "visibility": 2.25},
@@ -440,7 +452,8 @@ def test_report(tmp_path: Path) -> None:
     assert "| Demand covered (weighted) | 73.9 % |" in text
     assert "| Demand covered (points) | 74.0 % (740 of 1,000 points) |" in text
     assert "| Gap | 2.1 % |" in text and "| Proven bound | 830 |" in text
-    assert "| identification | 100 | 110 | 10.0 % |" in text
+    assert "| identification | 100 | 110 | 10.0 % | 10.0 % |" in text
+    assert "| detection | 740 | 812.500 | 73.9 % | 63.9 % |" in text
     assert text.index("| detection") < text.index("| identification")
     assert "| **total** | **3.75** |" in text
     assert "`tiles/53360000_bldg.gml`" in text and "ring not closed" in text
