@@ -92,13 +92,19 @@ def test_staged_output_failure_leaves_missing_dir_absent(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
+def _folder_of_old_files(tmp_path: Path, *names: str) -> Path:
+    """``tmp_path / "out"`` holding the files ``names``, each reading "old"."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in names:
+        (out / name).write_text("old")
+    return out
+
+
 def test_staged_output_retires_files_this_run_did_not_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    for name in ("a.txt", "b.png", "mine.txt"):
-        (out / name).write_text("old")
+    out = _folder_of_old_files(tmp_path, "a.txt", "b.png", "mine.txt")
     with io.staged_output(out, retire=("a.txt", "b.png", "c.txt")) as stage:
         (stage / "a.txt").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "mine.txt"]
@@ -135,10 +141,7 @@ def test_staged_output_rejects_a_file(tmp_path: Path) -> None:
 def test_staged_output_undoes_its_moves_when_one_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    for name in ("a.txt", "b.txt", "c.txt"):
-        (out / name).write_text("old")
+    out = _folder_of_old_files(tmp_path, "a.txt", "b.txt", "c.txt")
     real = Path.replace
 
     def replace(self: Path, target: Any) -> Path:
