@@ -484,7 +484,7 @@ def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
         )
     sites = combine_sites(*parts)
     # A new site where an installed camera stands keeps its other headings; its pole
-    # stands already, so a camera there costs what one on a PLATEAU pole does.
+    # stands already, so a camera there costs no more than one on a PLATEAU pole.
     pole = shared_poles(sites)
     at_camera = np.zeros(len(sites), bool)
     at_camera[pole[sites.existing]] = True
