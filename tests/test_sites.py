@@ -251,6 +251,10 @@ def test_an_existing_camera_shares_the_pole_it_stands_on(tmp_path: Path) -> None
     twin.write_text(f"id,lon,lat,heading_deg\nA,{far[0]},{far[1]},0\nB,{far[0]},{far[1]},180\n")
     alone = combine_sites(read_sites(twin, city, mount_height_m=6.0, existing=True))
     assert shared_poles(alone).tolist() == [0, 0]
+    # ... and two installed twins both stay: only candidates lose an installed view.
+    twin.write_text(f"id,lon,lat,heading_deg\nA,{far[0]},{far[1]},0\nB,{far[0]},{far[1]},0\n")
+    pair = combine_sites(read_sites(twin, city, mount_height_m=6.0, existing=True))
+    assert make_options(pair, PRESETS["fullhd-103"]).site.tolist() == [0, 1]
     twin.write_text(f"id,lon,lat,heading_deg\nA,{far[0]},{far[1]},0\nA,{lon},{lat},90\n")
     with pytest.raises(InputFileError, match="site id 'A' appears more than once"):
         read_sites(twin, city, mount_height_m=6.0, existing=True)

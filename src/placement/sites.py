@@ -508,9 +508,14 @@ def _installed_twins(
     first sees, and where points need two cameras (``k`` > 1) it would count twice."""
     pole = shared_poles(sites)
     twin = np.zeros(site.shape[0], bool)
-    for s in np.flatnonzero(sites.existing & (pole != np.arange(len(sites)))):
-        here = np.flatnonzero(site == s)
-        there = np.flatnonzero(site == pole[s])
+    # Each site's options as one slice of the options sorted by site.
+    order = np.argsort(site, kind="stable")
+    start = np.searchsorted(site[order], np.arange(len(sites) + 1))
+    # Installed cameras on a candidate's pole only: two installed cameras sharing a spot
+    # are both kept, whatever they look at.
+    for s in np.flatnonzero(sites.existing & ~sites.existing[pole]):
+        here = order[start[s] : start[s + 1]]
+        there = order[start[pole[s]] : start[pole[s] + 1]]
         if not (here.size and there.size):
             continue
         dh = np.abs((heading[there][:, None] - heading[here][None, :] + 180.0) % 360.0 - 180.0)
