@@ -241,7 +241,8 @@ _RUN_HELP = {
     type=click.Path(path_type=Path),
     default=None,
     help="Cameras already installed (same format, heading_deg required; a run's cameras.csv "
-    "or cameras.geojson reads back as the same cameras); kept at no cost.",
+    "or cameras.geojson reads back as the same cameras); kept at no cost, under their own "
+    "ids. The candidate site a camera stands on keeps its other headings.",
 )
 @click.option(
     "--priority",
@@ -295,7 +296,7 @@ _RUN_HELP = {
     "--max-per-site",
     type=int,
     default=None,
-    help="Most cameras (headings) on one pole [default: no limit].",
+    help="Most cameras (headings) on one pole, installed ones included [default: no limit].",
 )
 @click.option(
     "--time-limit",

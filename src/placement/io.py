@@ -223,6 +223,10 @@ def _missing_ancestors(path: Path) -> list[Path]:
 # Cameras
 
 
+#: The generated camera ids, "cam-" and a number.
+_CAM_ID = re.compile(r"cam-(\d+)")
+
+
 def camera_ids(n: int, own: Sequence[str | None] | None = None) -> list[str]:
     """Stable ids of ``n`` chosen cameras: "cam-001", "cam-002", ... (wider when n > 999).
 
@@ -247,9 +251,6 @@ def camera_ids(n: int, own: Sequence[str | None] | None = None) -> list[str]:
             k += 1
         out.append(f"cam-{k:0{width}d}")
     return out
-
-
-_CAM_ID = re.compile(r"cam-(\d+)")
 
 
 def camera_rows(

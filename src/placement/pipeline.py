@@ -774,7 +774,8 @@ def _run(
         )
     with stage("sites"):
         sites = build_sites(city, camera, opts)
-        _check_full_poles(sites, shared_poles(sites), opts.max_per_site)
+        pole = shared_poles(sites)
+        _check_full_poles(sites, pole, opts.max_per_site)
         options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
     if not len(options):
         check_roads(city)  # no streets: their file is what is missing, not sites
@@ -812,7 +813,7 @@ def _run(
         )
     check_memory(coverage.matrix.nnz, opts.time_limit_s)
     with stage("optimise"):
-        plan = solve(coverage, options, demand, opts, pole=shared_poles(sites))
+        plan = solve(coverage, options, demand, opts, pole=pole)
     chosen = np.asarray(plan.chosen, dtype=np.int32)
     levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
     min_level = opts.level
