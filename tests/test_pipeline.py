@@ -725,6 +725,34 @@ def test_cameras_file_reads_back_as_the_same_cameras(
         assert again.camera_weight[: len(kept)].sum() == pytest.approx(base.camera_weight.sum())
 
 
+def test_installed_cameras_keep_their_files_site_ids_where_no_site_is_offered(
+    sample_tile: Path, tmp_path: Path
+) -> None:
+    """A cameras file read back by a run that offers no candidate at their poles (no
+    road-edge sites, no PLATEAU poles) still names the poles the file named, not the
+    cameras themselves."""
+    common: dict[str, Any] = {"render": False, "time_limit_s": 5, "workers": 1}
+    run([sample_tile], RunOptions(budget=3, **common), out_dir=tmp_path / "a")
+    with (tmp_path / "a" / "cameras.csv").open() as f:
+        before = {r["id"]: r["site_id"] for r in csv.DictReader(f)}
+    assert len(before) == 3 and all(s.startswith(("edge-", "pole-")) for s in before.values())
+    again = run(
+        [sample_tile],
+        RunOptions(
+            budget=0,
+            existing_file=str(tmp_path / "a" / "cameras.geojson"),
+            road_edge_sites=False,
+            plateau_poles=False,
+            **common,
+        ),
+        out_dir=tmp_path / "b",
+    )
+    assert set(again.sites.source) == {"user"}
+    with (tmp_path / "b" / "cameras.csv").open() as f:
+        after = {r["id"]: r["site_id"] for r in csv.DictReader(f)}
+    assert after == before
+
+
 @pytest.mark.parametrize(
     ("opts", "why"),
     [

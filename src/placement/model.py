@@ -269,6 +269,9 @@ class Sites:
         height: a camera there hangs on a bracket just outside it, towards its heading
         (:func:`placement.sites.make_options`); 0 for a site with no pole in the model;
         None: 0 everywhere.
+    pole_ids : the pole each site stands at, as its file named it (the ``site_id`` of a
+        run's cameras file read back with ``--existing``); None, or an empty name: the
+        site's own id.
     """
 
     ids: tuple[str, ...]
@@ -280,6 +283,13 @@ class Sites:
     source: tuple[str, ...]
     tilt_deg: FloatArray | None = None
     clearance_m: FloatArray | None = None
+    pole_ids: tuple[str, ...] | None = None
+
+    def pole_names(self) -> tuple[str, ...]:
+        """The name of the pole each site stands at: its file's, else its own id."""
+        if self.pole_ids is None:
+            return self.ids
+        return tuple(p or i for p, i in zip(self.pole_ids, self.ids, strict=True))
 
     def fixed_tilts(self) -> FloatArray:
         """(N,) the fixed tilt of each site, NaN where free."""

@@ -1100,10 +1100,11 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     # read back keeps its cam-NNN); new cameras are numbered around those.
     existing = result.sites.existing[options.site[chosen]]
     ids = io.camera_ids(len(chosen), [i if e else None for i, e in zip(own, existing, strict=True)])
-    # Its site is the candidate it stands at (the pole or kerb site a run's cameras file
-    # named), else itself.
+    # Its site is the candidate it stands at, else the pole its file named (a run's cameras
+    # file read back where this run offers no site there), else itself.
     pole = shared_poles(result.sites)
-    site_ids = [result.sites.ids[s] for s in pole[options.site[chosen]]]
+    names = result.sites.pole_names()
+    site_ids = [names[s] for s in pole[options.site[chosen]]]
     min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()

@@ -227,7 +227,8 @@ def read_sites(
     CSV needs a header with ``lon`` and ``lat`` columns; optional ``mount_height_m`` (lens
     height above the ground; ``height_m`` is read so when ``mount_height_m`` is absent),
     ``heading_deg`` (fixed heading; required for existing cameras), ``tilt_deg`` (fixed
-    tilt below the horizon), ``cost`` and ``id``. GeoJSON needs Point features; the same
+    tilt below the horizon), ``cost``, ``id`` and ``site_id`` (the pole it stands at, kept
+    in the outputs where the run offers no site there). GeoJSON needs Point features; the same
     optional names are read from properties (the point's z is not read). A run's
     ``cameras.csv`` or ``cameras.geojson`` reads back as the same cameras: where a row's
     ``crs`` is the model's, its ``x_m`` / ``y_m`` and its lens elevation ``height_m`` (with
@@ -329,6 +330,7 @@ def read_sites(
     n = len(rows)
     return Sites(
         ids=ids,
+        pole_ids=tuple(str(r.get("site_id", "")) for r in rows),
         xyz=np.column_stack([xy, ground + mount]),
         ground_z=ground,
         cost=np.where(existing, 0.0, costs),
@@ -401,6 +403,7 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
             )
         seen.add(sid)
     src = [s for p in parts for s in p.source]
+    poles = [n for p in parts for n in (p.pole_ids or ("",) * len(p))]
     return Sites(
         ids=tuple(i for i, k in zip(ids, keep, strict=True) if k),
         xyz=xyz[keep],
@@ -411,6 +414,7 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
         source=tuple(s for s, k in zip(src, keep, strict=True) if k),
         tilt_deg=np.concatenate([p.fixed_tilts() for p in parts])[keep],
         clearance_m=np.concatenate([p.clearances() for p in parts])[keep],
+        pole_ids=tuple(n for n, k in zip(poles, keep, strict=True) if k),
     )
 
 
@@ -633,7 +637,7 @@ def _typed(p: Path, where: str, row: dict[str, Any]) -> dict[str, float | str]:
                 raise InputFileError(f"{p}: {where}: {k} is not a number: {v!r}") from None
             if not np.isfinite(out[k]):
                 raise InputFileError(f"{p}: {where}: {k} is not finite")
-        elif k in ("id", "crs", "camera"):
+        elif k in ("id", "site_id", "crs", "camera"):
             out[k] = str(v)
     if "lon" not in out or "lat" not in out:
         raise InputFileError(f"{p}: {where}: lon and lat are required")
