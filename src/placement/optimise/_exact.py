@@ -67,6 +67,20 @@ def _scaled(a: FloatArray, *, up: bool) -> tuple[list[int], float, bool]:
     return [int(t) for t in r], s, False
 
 
+def cost_unit(cost: FloatArray) -> float | None:
+    """The largest u > 0 of which every cost is a whole multiple (1 for whole costs with no
+    common factor, 1.5 for costs that are all 1.5, 0.5 for 1.5 and 2.5), found among the
+    decimal factors :func:`_scaled` tries; None when the costs have none or are all 0.
+    Every cover then costs a whole number of units, so a bound on the cheapest may be
+    rounded up to one."""
+    a = np.asarray(cost, dtype=np.float64)
+    whole, m, exact = _scaled(a, up=True)
+    ints = np.asarray(whole, dtype=np.int64)
+    if not exact or not np.any(ints > 0):
+        return None
+    return float(np.gcd.reduce(ints[ints > 0])) / m
+
+
 def _solve(
     model: Any,
     *,

@@ -40,6 +40,7 @@ from placement.optimise._decompose import (
 )
 from placement.optimise._exact import (
     ExactResult,
+    cost_unit,
     cpsat_min,
     scip_bound_min,
     set_cover_full,
@@ -194,7 +195,9 @@ def min_cover(
     full = target >= 1.0
     if full:
         t_res = float(R.w.sum())
-    integral_c = bool(np.all(R.cost == np.round(R.cost)))
+    # Every cover costs a whole number of this unit (1 for whole costs, c for costs all c):
+    # a bound rounds up to one, and only a cover a unit cheaper improves.
+    unit = cost_unit(R.cost)
     methods: list[str] = []
     if t_res <= 1e-12 * max(1.0, R.coverable_weight):
         x = np.zeros(R.n, np.bool_)
@@ -303,8 +306,7 @@ def min_cover(
             cuts.append("Lagrangian steps")
         if lag.bound > lb:
             lb, bound_by = lag.bound, f"Lagrangian ({lag.iterations} subgradient steps)"
-        if integral_c:
-            lb = math.ceil(lb - 1e-6)
+        lb = _round_up(lb, unit)
         # Its greedy completions cost a full greedy each (1.1 s on 10,000 x 100,000): only
         # when the deadline has not passed already (a 1 s limit there took 3.3 s).
         x_l = None
@@ -317,7 +319,7 @@ def min_cover(
             if c_l < ub - 1e-9 * max(1.0, ub):
                 x, ub = x_l, c_l
                 methods.append("Lagrangian heuristic")
-        thr = ub - 1 + 1e-6 if integral_c else ub * (1 + 1e-12)
+        thr = ub - unit * (1 - 1e-6) if unit else ub * (1 + 1e-12)
         one, zero = fix_min(R, lag.mult, lag.bound, thr)
     gap_open = not math.isfinite(ub) or lb < ub - 1e-9 * max(1.0, ub)
     if gap_open and time.perf_counter() >= deadline - _margin(0.2, time_limit):
@@ -425,8 +427,7 @@ def min_cover(
                 methods.append("CP-SAT")
         if res.bound is not None:
             cand = min(base, res.bound)
-            if integral_c and math.isfinite(cand):
-                cand = math.ceil(cand - 1e-6)
+            cand = _round_up(cand, unit)
             if cand > lb:
                 lb = cand
                 bound_by = (
@@ -438,8 +439,7 @@ def min_cover(
         if sb is not None:
             # Bounds after fixing hold only for covers cheaper than the incumbent of then.
             sb = min(worker_base, sb)
-            if integral_c and math.isfinite(sb):
-                sb = math.ceil(sb - 1e-6)
+            sb = _round_up(sb, unit)
             if sb > lb:
                 lb = sb
                 bound_by = bound_worker.describe() + (
@@ -450,7 +450,7 @@ def min_cover(
     if lp is not None:
         got = lp.result(deadline - 0.05 if lb < ub else 0.0)
         if got is not None:
-            cand = math.ceil(got.bound - 1e-6) if integral_c else got.bound
+            cand = _round_up(got.bound, unit)
             if cand > lb:
                 lb = cand
                 bound_by = (
@@ -587,6 +587,13 @@ def _wls_steps(R: Reduced, x: BoolArray, seconds: float) -> int:
     nnz = float(R.B.nnz)
     per_step = float(x.sum()) + 2.0 * (nnz / max(1, R.n)) * (nnz / max(1, R.m)) + 10.0
     return int(max(1000, seconds * _WLS_UNITS_PER_S / per_step))
+
+
+def _round_up(bound: float, unit: float | None) -> float:
+    """A lower bound on a cost that is a whole number of ``unit``, rounded up to one."""
+    if unit is None or not math.isfinite(bound):
+        return bound
+    return unit * math.ceil(bound / unit - 1e-6)
 
 
 def _feasible_min(R: Reduced, x: BoolArray, t_res: float) -> bool:
