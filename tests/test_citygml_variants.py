@@ -1192,6 +1192,28 @@ def test_the_same_data_twice_is_loaded_once(tmp_path: Path) -> None:
     assert len(city.features) == 2 and not city.warnings
 
 
+def test_inputs_that_share_features_load_both_and_say_so(tmp_path: Path) -> None:
+    # A whole tile and a trimmed copy of it (or two versions of one tile): the features
+    # they share stand at the same places under the same ids. Both load (they are not the
+    # same data), and the warning names the count, the other file and the first id.
+    m1 = member("bldg:Building", "q1", lod1(X0, Y0, 5, 5, 0, 9))
+    m2 = member("bldg:Building", "q2", lod1(X0 + 30, Y0, 6, 5, 0, 12))
+    m2_moved = member("bldg:Building", "q2", lod1(X0 + 31, Y0, 6, 5, 0, 13))  # resurveyed
+    m3 = member("bldg:Building", "q3", lod1(X0 + 60, Y0, 6, 5, 0, 12))
+    whole = write(tmp_path, "whole.gml", model(m1 + m2 + m3, envelope=envelope()))
+    part = write(tmp_path, "part.gml", model(m2_moved + m3, envelope=envelope()))
+    city = read_citygml([whole, part])
+    assert len(city.features) == 5
+    (msg,) = [w for w in city.warnings if "overlapping inputs" in w]
+    assert msg.startswith(f"{part}: 2 of its 2 features have the ids of features")
+    assert str(whole) in msg and "(first: q2)" in msg and "\n" not in msg
+    # Across the tile, the same id is another producer's numbering: no word.
+    far = member("bldg:Building", "q1", lod1(X0 + 200, Y0, 5, 5, 0, 9))
+    other = write(tmp_path, "other.gml", model(far, envelope=envelope()))
+    city = read_citygml([whole, other])
+    assert len(city.features) == 4 and not city.warnings
+
+
 def test_files_of_one_name_without_gml_ids_are_both_loaded(tmp_path: Path) -> None:
     # The ids made up for features without one repeat between two files named alike.
     def text(x: float) -> str:

@@ -92,6 +92,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -206,6 +207,8 @@ def read_citygml(
     empty_warnings: list[str] = []
     no_features: list[str] = []  # said only if the run goes on: else the error says it
     first_of: dict[str, str] = {}  # content digest -> the input that loaded it first
+    # class and id of a feature -> the input that loaded it first, and where it stands
+    owner: dict[str, tuple[str, tuple[float, float]]] = {}
     for source, (first_part, chosen) in zip(sources, loaded_files, strict=True):
         part = first_part
         if chosen is not None and target is not None and chosen != target:
@@ -226,6 +229,26 @@ def read_citygml(
             continue
         if digest is not None:
             first_of[digest] = source.label
+        # Part of the data twice (two versions of a tile, a trimmed copy beside the whole
+        # one): both stay, but the run should say so, as streets there would count twice.
+        keys, places = _feature_places(part)
+        shared = [
+            k
+            for k, xy in zip(keys, places, strict=True)
+            if k in owner and math.dist(owner[k][1], xy) <= SAME_PLACE_M
+        ]
+        if shared:
+            msg = (
+                f"{source.label}: {len(shared)} of its {len(keys)} features have the ids of "
+                f"features at the same places in {owner[shared[0]][0]} (first: "
+                f"{shared[0].split(chr(0))[1]}): "
+                "overlapping inputs (one tile twice, or two versions of it?); both are "
+                "loaded, so what they share counts twice"
+            )
+            empty_warnings.append(msg)
+            log.warning("%s", msg)
+        for k, xy in zip(keys, places, strict=True):
+            owner.setdefault(k, (source.label, xy))
         if not raw.ids:
             msg = (
                 f"{source.label}: no supported features "
@@ -286,17 +309,54 @@ def _far_apart(city: City) -> list[str]:
     return out  # not logged here: the caller reports load warnings (run: one line)
 
 
+def _feature_keys(part: FilePart, *, made_up: bool = False) -> list[str]:
+    """Class and id of each of a file's features ("Building\0bldg_..."), in file order;
+    ids made up for features without one (they hold the file's name) are left out, or
+    with ``made_up`` given as the class alone."""
+    raw = part.raw
+    keys = []
+    for fid, cls in zip(raw.ids, raw.cls, strict=True):
+        head = f"{cls}-{raw.source.name}-"
+        if not (fid.startswith(head) and fid[len(head) :].isdigit()):
+            keys.append(f"{cls}\0{fid}")
+        elif made_up:
+            keys.append(f"{cls}\0")
+    return keys
+
+
+#: One feature id in two inputs names one object when they stand this near (plan
+#: centroids, metres); farther apart, it is another producer numbering its features alike.
+SAME_PLACE_M = 5.0
+
+
+def _feature_places(part: FilePart) -> tuple[list[str], list[tuple[float, float]]]:
+    """Class and id (as :func:`_feature_keys`) and plan centroid of the triangles' first
+    corners of each feature with an id of its own and triangles."""
+    n = len(part.raw.ids)
+    sums = np.zeros((n, 2))
+    count = np.zeros(n)
+    for mesh in (part.occ, part.roads):
+        f = mesh.feature
+        ok = (f >= 0) & (f < n)
+        xy = mesh.vertices[mesh.faces[ok, 0], :2]
+        count += np.bincount(f[ok], minlength=n)
+        for j in range(2):
+            sums[:, j] += np.bincount(f[ok], weights=xy[:, j], minlength=n)
+    own = _feature_keys(part, made_up=True)
+    keys, where = [], []
+    for i, k in enumerate(own):
+        if count[i] > 0 and not k.endswith("\0"):
+            keys.append(k)
+            where.append((float(sums[i, 0] / count[i]), float(sums[i, 1] / count[i])))
+    return keys, where
+
+
 def _content_digest(part: FilePart) -> str:
     """A digest of a file's features, whatever their order in the file: their classes and
     ids (those made up for features without one hold the file's name, so they are left
     out), and sums of their vertices to the millimetre and of their squares (integers, so
     the order does not change them)."""
-    raw = part.raw
-    keys = []
-    for fid, cls in zip(raw.ids, raw.cls, strict=True):
-        head = f"{cls}-{raw.source.name}-"
-        made_up = fid.startswith(head) and fid[len(head) :].isdigit()
-        keys.append(f"{cls}\0{'' if made_up else fid}")
+    keys = _feature_keys(part, made_up=True)
     h = hashlib.blake2b(digest_size=16)
     h.update("\n".join(sorted(keys)).encode())
     for a in (part.occ.vertices, part.roads.vertices, part.pole_xyz):
