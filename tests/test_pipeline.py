@@ -49,6 +49,53 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, sample_tile: Path) -> P
     return out
 
 
+def test_area_outputs_hold_the_points_they_count(sample_run: Path) -> None:
+    """coverage_areas.geojson has one (Multi)Polygon per level reached, made of the points
+    at that level (each inside it); views.geojson one per camera and level, made of the
+    points that camera sees at that level."""
+    import shapely
+
+    pts = json.loads((sample_run / "coverage.geojson").read_text())["features"]
+    bands = json.loads((sample_run / "coverage_areas.geojson").read_text())["features"]
+    summary = json.loads((sample_run / "summary.json").read_text())
+    by_level: dict[int | None, list[tuple[float, float]]] = {}
+    for f in pts:
+        by_level.setdefault(f["properties"]["level"], []).append(f["geometry"]["coordinates"][:2])
+    assert [b["properties"]["level"] for b in bands] == sorted(by_level, key=lambda v: v or 0)
+    assert sum(b["properties"]["points"] for b in bands) == len(pts)
+    total = sum(b["properties"]["area_m2"] for b in bands)
+    # Cells of 2 m, cut at the kerbs: a little less than 4 m2 a point.
+    assert 0.85 * 4 * len(pts) < total <= 4 * len(pts)
+    for b in bands:
+        p = b["properties"]
+        inside = by_level[p["level"]]
+        assert p["points"] == len(inside)
+        assert p["level_name"] == ("unseen" if p["level"] is None else LEVEL_NAMES[p["level"] - 1])
+        assert p["covered"] == (p["level"] is not None)
+        assert p["weight_share"] == pytest.approx(
+            p["weight"] / summary["demand"]["total_weight"], abs=1e-6
+        )
+        geom = shapely.geometry.shape(b["geometry"])
+        assert geom.is_valid and geom.geom_type in ("Polygon", "MultiPolygon")
+        d = shapely.distance(geom, shapely.points(np.array(inside)))
+        assert float(d.max()) < 1e-6  # degrees: each point lies in its level's area
+    others = [shapely.geometry.shape(b["geometry"]) for b in bands]
+    assert others[0].intersection(others[1]).area < 1e-12
+    unseen = next(b for b in bands if b["properties"]["level"] is None)["properties"]
+    assert unseen["weight_share"] == pytest.approx(
+        1 - summary["coverage"]["covered_fraction_weighted"], abs=1e-5
+    )
+    views = json.loads((sample_run / "views.geojson").read_text())["features"]
+    cams = json.loads((sample_run / "cameras.geojson").read_text())["features"]
+    ids = [c["properties"]["id"] for c in cams]
+    assert sorted({v["properties"]["id"] for v in views}) == sorted(ids)
+    for cam in ids:
+        mine = [v["properties"] for v in views if v["properties"]["id"] == cam]
+        sees = [f for f in pts if cam in f["properties"]["seen_by"]]
+        assert sum(m["points"] for m in mine) == len(sees) > 0
+        assert [m["level"] for m in mine] == sorted({m["level"] for m in mine})
+
+
 def test_outputs_exist_and_agree(sample_run: Path) -> None:
     names = {p.name for p in sample_run.iterdir()}
     assert {
@@ -61,6 +108,8 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
         "scene.html",
         "scene.npz",
         "streets.csv",
+        "coverage_areas.geojson",
+        "views.geojson",
     } <= names
     summary = json.loads((sample_run / "summary.json").read_text())
     cams = json.loads((sample_run / "cameras.geojson").read_text())

@@ -349,7 +349,8 @@ def run(
 
     Loads PATHS (CityGML files, folders or PLATEAU zips), proposes sites, samples the
     streets, casts rays, optimises, and writes to --out: summary.json, cameras.geojson,
-    coverage.geojson, cameras.csv, streets.csv, report.md, scene.png, scene.html, scene.npz.
+    coverage.geojson, coverage_areas.geojson, views.geojson, cameras.csv, streets.csv,
+    report.md, scene.png, scene.html, scene.npz.
     """
     verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
     with _errors(verbose):

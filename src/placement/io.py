@@ -620,3 +620,42 @@ def write_summary_json(path: Path, summary: Mapping[str, Any]) -> None:
         jsonable(summary), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
     )
     Path(path).write_text(text + "\n", "utf-8")
+
+
+def write_areas_geojson(
+    path: Path, *, crs: str, features: Sequence[tuple[Any, Mapping[str, Any]]]
+) -> None:
+    """Write (Multi)Polygons in lon/lat, one feature per (geometry, properties) pair.
+
+    ``geometry`` is a shapely (Multi)Polygon in the metric ``crs`` (an empty one is
+    written with a null geometry); coordinates are rounded to 7 decimals (about 1 cm)."""
+    import shapely
+
+    def lonlat(xy: FloatArray) -> FloatArray:
+        lon, lat = to_lonlat(xy[:, 0], xy[:, 1], crs)
+        return np.column_stack([lon, lat])
+
+    def rounded(obj: Any) -> Any:
+        if isinstance(obj, tuple | list):
+            if obj and isinstance(obj[0], float):
+                return [round(v, 7) for v in obj]
+            return [rounded(o) for o in obj]
+        return obj
+
+    out = []
+    for geom, props in features:
+        g = None
+        if geom is not None and not geom.is_empty:
+            # Snapped to the 1e-7 degree grid by GEOS, which keeps the polygons valid
+            # (rounding each coordinate alone can make a ring cross itself).
+            ll = shapely.set_precision(shapely.transform(geom, lonlat), 1e-7)
+            if not ll.is_empty:
+                g = shapely.geometry.mapping(ll)
+                g = {"type": g["type"], "coordinates": rounded(g["coordinates"])}
+        feature = {"type": "Feature", "geometry": g, "properties": jsonable(dict(props))}
+        text = json.dumps(feature, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        out.append(text)
+    with Path(path).open("w", encoding="utf-8") as f:
+        f.write('{"type":"FeatureCollection","features":[\n')
+        f.write(",\n".join(out))
+        f.write("\n]}\n")

@@ -1023,6 +1023,8 @@ OUTPUT_FILES = (
     "cameras.csv",
     "cameras.geojson",
     "coverage.geojson",
+    "coverage_areas.geojson",
+    "views.geojson",
     "streets.csv",
     "scene.npz",
     "scene.png",
@@ -1133,6 +1135,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             road_ids=_road_ids(result.city, result.demand),
         )
         io.write_streets_csv(stage_dir / "streets.csv", result.streets)
+        _write_areas(result, stage_dir, chosen, ids=ids, site_ids=site_ids, min_level=min_level)
         picture: str | None = None
         if opts.render:
             from placement import render
@@ -1164,6 +1167,70 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
         write_report(stage_dir / "report.md", result.summary, picture=picture)
         written = sorted(p.name for p in stage_dir.iterdir())
     return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
+
+
+def _write_areas(
+    result: Result,
+    stage_dir: Path,
+    chosen: npt.NDArray[np.int32],
+    *,
+    ids: Sequence[str],
+    site_ids: Sequence[str],
+    min_level: int,
+) -> None:
+    """``coverage_areas.geojson`` (the street area at each level the run counts by) and
+    ``views.geojson`` (each chosen camera's street area, per level from ``min_level``)."""
+    from placement import areas, io
+
+    names = ("unseen", *LEVEL_NAMES)
+    demand = result.demand
+    surface = areas.street_surface(result.city)
+    total_area = float(surface.area)
+    total_weight = float(demand.weight.sum())
+    bands = areas.level_areas(demand, result.levels, surface)
+    io.write_areas_geojson(
+        stage_dir / "coverage_areas.geojson",
+        crs=result.city.crs,
+        features=[
+            (
+                a.geometry,
+                {
+                    "level": level or None,
+                    "level_name": names[level],
+                    "covered": level >= min_level,
+                    "points": a.points,
+                    "weight": round(a.weight, 6),
+                    "area_m2": round(a.area_m2, 2),
+                    "area_share": round(a.area_m2 / total_area, 6) if total_area else None,
+                    "weight_share": round(a.weight / total_weight, 6) if total_weight else None,
+                },
+            )
+            for level, a in sorted(bands.items())
+        ],
+    )
+    views = areas.camera_areas(demand, result.coverage.matrix[chosen], min_level, surface)
+    existing = result.options.existing[chosen]
+    io.write_areas_geojson(
+        stage_dir / "views.geojson",
+        crs=result.city.crs,
+        features=[
+            (
+                a.geometry,
+                {
+                    "id": ids[c],
+                    "site_id": site_ids[c],
+                    "existing": bool(existing[c]),
+                    "level": level,
+                    "level_name": names[level],
+                    "points": a.points,
+                    "weight": round(a.weight, 6),
+                    "area_m2": round(a.area_m2, 2),
+                },
+            )
+            for c, mine in enumerate(views)
+            for level, a in sorted(mine.items())
+        ],
+    )
 
 
 def _road_ids(city: City, demand: Demand) -> list[str | None] | None:
