@@ -485,3 +485,38 @@ def test_report_says_when_the_clock_stopped_the_search(tmp_path: Path) -> None:
         "| Repeatable | no: the time limit stopped regional search, blocks' choices; "
         "a rerun may choose other cameras |" in text
     )
+
+
+def test_report_lists_the_cameras(tmp_path: Path) -> None:
+    from placement import report
+
+    def cam(i: int, existing: bool = False) -> dict[str, Any]:
+        return {
+            "id": f"cam-{i:03d}",
+            "site_id": f"edge-{i:05d}",
+            "lon": 135.5 + i * 1e-4,
+            "lat": 34.6,
+            "mount_height_m": 6.0,
+            "heading_deg": 45.0 * (i % 8),
+            "tilt_deg": 20.0,
+            "covered_weight": 100.0 + i,
+            "loss_weight": 50.25,
+            "existing": existing,
+        }
+
+    path = tmp_path / "report.md"
+    write_report(path, full_summary(), picture=None, cameras=[cam(1, True), cam(2)])
+    text = path.read_text()
+    assert text.index("## Result") < text.index("## Cameras") < text.index("## Coverage by")
+    assert "| `cam-001` (installed) | `edge-00001` | 135.500100, 34.600000 | 6 | 45° | 20° " in text
+    assert (
+        "| `cam-002` | `edge-00002` | 135.500200, 34.600000 | 6 | 90° | 20° | 102 | 50.2 |" in text
+    )
+    n = report.MAX_CAMERA_ROWS + 3
+    write_report(path, full_summary(), picture=None, cameras=[cam(i) for i in range(1, n + 1)])
+    text = path.read_text()
+    assert f"`cam-{report.MAX_CAMERA_ROWS:03d}`" in text
+    assert f"`cam-{report.MAX_CAMERA_ROWS + 1:03d}`" not in text
+    assert "| ... and 3 more in `cameras.csv` |" in text
+    write_report(path, full_summary(), picture=None)
+    assert "## Cameras" not in path.read_text()

@@ -156,6 +156,12 @@ def test_outputs_exist_and_agree(sample_run: Path) -> None:
     )
     report = (sample_run / "report.md").read_text()
     assert "| Best level here |" in report
+    # The report lists every camera, as cameras.geojson has it.
+    for f in cams["features"]:
+        p = f["properties"]
+        lon, lat = f["geometry"]["coordinates"][:2]
+        row = f"| `{p['id']}` | `{p['site_id']}` | {lon:.6f}, {lat:.6f} |"
+        assert row in report
     det = by_level["detection"]
     row = next(ln for ln in report.splitlines() if ln.startswith("| detection |"))
     assert row.endswith(

@@ -1164,7 +1164,12 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
         # The write stage as far as these two small files: the rest of it is done.
         result.summary["timings_s"]["write"] = time.perf_counter() - began
         io.write_summary_json(stage_dir / "summary.json", result.summary)
-        write_report(stage_dir / "report.md", result.summary, picture=picture)
+        write_report(
+            stage_dir / "report.md",
+            result.summary,
+            picture=picture,
+            cameras=io.camera_rows(**cams),
+        )
         written = sorted(p.name for p in stage_dir.iterdir())
     return dataclasses.replace(result, out_dir=out_dir, files=tuple(written))
 

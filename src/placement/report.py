@@ -7,15 +7,24 @@ are left out, so the report of a partial or older summary still renders.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from placement.io import jsonable
 from placement.optimise import LEVEL_NAMES
 
+#: Cameras listed in the report; the rest are in cameras.csv.
+MAX_CAMERA_ROWS = 100
 
-def write_report(path: Path, summary: Mapping[str, Any], *, picture: str | None) -> None:
+
+def write_report(
+    path: Path,
+    summary: Mapping[str, Any],
+    *,
+    picture: str | None,
+    cameras: Sequence[Mapping[str, Any]] = (),
+) -> None:
     """Write a short Markdown report of a run for a planner.
 
     Parameters
@@ -25,11 +34,19 @@ def write_report(path: Path, summary: Mapping[str, Any], *, picture: str | None)
         ``problem``, ``plan``, ``coverage``, ``timings_s``, ``ground_source``, ``warnings``);
         missing keys are left out of the report.
     picture : path of the 3D picture relative to the report, embedded when given.
+    cameras : the rows of cameras.csv (:func:`placement.io.camera_rows`), listed under
+        "Cameras" (the first :data:`MAX_CAMERA_ROWS`).
     """
-    Path(path).write_text(render_report(summary, picture=picture), "utf-8")
+    text = render_report(summary, picture=picture, cameras=cameras)
+    Path(path).write_text(text, "utf-8")
 
 
-def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
+def render_report(
+    summary: Mapping[str, Any],
+    *,
+    picture: str | None,
+    cameras: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """The Markdown text of :func:`write_report`."""
     s = jsonable(summary)
     plan = _dict(s.get("plan"))
@@ -96,6 +113,8 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
         lines += ["## Result", "", "| | |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in rows]
         lines.append("")
+
+    lines += _camera_lines(cameras, k if isinstance(k, int) else 1)
 
     by_level = _dict(cov.get("by_level"))
     if by_level:
@@ -231,6 +250,41 @@ def render_report(summary: Mapping[str, Any], *, picture: str | None) -> str:
             )
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _camera_lines(cameras: Sequence[Mapping[str, Any]], k: int) -> list[str]:
+    """The "Cameras" section: where each chosen camera goes and what it is worth."""
+    if not cameras:
+        return []
+    alone = "what k cameras see with it only" if k > 1 else "what no other camera sees"
+    lines = [
+        "## Cameras",
+        "",
+        "Where each camera goes: the lens position, its height above the ground, where it "
+        "looks (heading clockwise from north, tilt below the horizon), the demand weight it "
+        f"sees and the weight that stops counting without it ({alone}). All columns, and "
+        "the plane coordinates: `cameras.csv`, `cameras.geojson`.",
+        "",
+        "| Camera | Site | At (lon, lat) | Height (m) | Heading | Tilt | Sees | Without it, lost |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for c in cameras[:MAX_CAMERA_ROWS]:
+        d = jsonable(dict(c))
+        name = f"`{d.get('id')}`" + (" (installed)" if d.get("existing") else "")
+        at = ""
+        if isinstance(d.get("lon"), float) and isinstance(d.get("lat"), float):
+            at = f"{d['lon']:.6f}, {d['lat']:.6f}"
+        lines.append(
+            f"| {name} | `{d.get('site_id')}` | {at} | {_num(d.get('mount_height_m'), 1)} "
+            f"| {_num(d.get('heading_deg'), 1)}° | {_num(d.get('tilt_deg'), 1)}° "
+            f"| {_num(d.get('covered_weight'), 1)} | {_num(d.get('loss_weight'), 1)} |"
+        )
+    if len(cameras) > MAX_CAMERA_ROWS:
+        lines.append(
+            f"| ... and {len(cameras) - MAX_CAMERA_ROWS:,} more in `cameras.csv` | | | | | | | |"
+        )
+    lines.append("")
+    return lines
 
 
 def _dict(v: Any) -> dict[str, Any]:
