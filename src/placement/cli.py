@@ -6,6 +6,7 @@ one line on stderr and a non-zero exit (2 for bad input or options, 1 for an int
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -512,6 +513,114 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
         t.add_row(f"time: {stage_name}", f"{secs:.2f} s")
     console.print(t)
     console.print(f"results in {out_dir}/")
+
+
+def _sweep(
+    ctx: click.Context,
+    /,
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    config: Path | None,
+    budgets: str,
+    **kw: Any,
+) -> None:
+    """Run the optimiser at several budgets and draw coverage against budget.
+
+    One complete run per budget into --out/budget-<B>/ (the rays are cast once and read
+    from the cache after), with the same options otherwise, and beside them sweep.csv,
+    sweep.svg (covered share and proven bound against budget) and sweep.md.
+    """
+    verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
+    with _errors(verbose):
+        from placement.errors import OptionError
+        from placement.pipeline import RunOptions
+        from placement.sweep import sweep
+
+        try:
+            values = [float(b) for b in budgets.split(",") if b.strip()]
+        except ValueError:
+            raise OptionError(
+                f"--budgets must be comma-separated numbers, got {budgets!r}"
+            ) from None
+        _require_exist(paths)
+        overrides = _overrides(kw)
+        opts = RunOptions.from_toml(config, **overrides) if config else RunOptions(**overrides)
+        if opts.cover is not None:
+            opts = dataclasses.replace(opts, cover=None, budget=None)
+        with _sweep_progress(quiet) as report:
+            rows = sweep(list(paths), opts, values, out_dir=out_dir, progress=report)
+        if not quiet:
+            _print_sweep(rows, out_dir)
+
+
+@contextmanager
+def _sweep_progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """One line per budget, naming the stage it is at."""
+    if quiet:
+        yield lambda stage, done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(
+        SpinnerColumn(finished_text="done"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+
+        def report(stage: str, done: int, total: int) -> None:
+            budget, _, name = stage.partition(": ")
+            if budget not in tasks:
+                for t in tasks.values():  # the runs go one after the other
+                    bar.update(t, total=1, completed=1)
+                tasks[budget] = bar.add_task(budget, total=None)
+            bar.update(tasks[budget], description=f"{budget}: {name}")
+
+        yield report
+        for t in tasks.values():
+            bar.update(t, total=1, completed=1)
+
+
+def _print_sweep(rows: list[dict[str, Any]], out_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="placement sweep: street seen against budget")
+    for name in ("budget", "cameras", "covered (weighted)", "proven bound", "gap", "status"):
+        t.add_column(name, justify="left" if name == "status" else "right")
+    for r in rows:
+        bound = r["bound_fraction_weighted"]
+        t.add_row(
+            f"{r['budget']:g}",
+            str(r["cameras"]),
+            f"{100 * r['covered_fraction_weighted']:.1f}%",
+            "-" if bound is None else f"{100 * bound:.1f}%",
+            f"{100 * r['gap']:.2f}%",
+            r["status"],
+        )
+    console = Console(soft_wrap=True)
+    console.print(t)
+    console.print(f"results in {out_dir}/ (sweep.md, sweep.csv, sweep.svg, budget-*/)")
+
+
+# `placement sweep` takes every option of `placement run` but the goal.
+sweep_command = click.Command(
+    "sweep",
+    callback=click.pass_context(_sweep),
+    help=_sweep.__doc__,
+    short_help="Run at several budgets; coverage against budget.",
+    params=[
+        *(p for p in run.params if p.name not in ("budget", "cover")),
+        click.Option(
+            ["--budgets"],
+            required=True,
+            help="Comma-separated budgets, in cameras or in the units of the costs, e.g. 10,20,40,80.",
+        ),
+    ],
+)
+main.add_command(sweep_command)
 
 
 @main.command()

@@ -1,0 +1,276 @@
+"""How much street do N cameras see? One run per budget, and the curve they make.
+
+:func:`sweep` runs :func:`placement.pipeline.run` once per budget, with the same options
+otherwise, into ``budget-<B>/`` folders of ``out_dir`` (each a complete run: its
+summary.json reproduces it with ``placement run ... --budget B``). The rays are cast once:
+the later runs read the visibility cache the first one wrote (unless ``use_cache`` is off).
+Beside the folders it writes ``sweep.csv`` (one row per budget), ``sweep.svg`` (covered
+share and proven bound against budget) and ``sweep.md`` (the table, the chart, and what
+each step of budget adds). Everything is staged and moved in at the end: a sweep that
+fails leaves ``out_dir`` as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from placement.errors import OptionError
+from placement.pipeline import RunOptions, check_before_work, run
+
+#: Budgets one sweep may run (each is a whole run).
+MAX_BUDGETS = 50
+
+#: Files a sweep writes beside its budget folders.
+SWEEP_FILES = ("sweep.csv", "sweep.svg", "sweep.md")
+
+#: Columns of sweep.csv.
+SWEEP_COLUMNS = (
+    "budget",
+    "cameras",
+    "new",
+    "existing",
+    "cost",
+    "covered_fraction_weighted",
+    "bound_fraction_weighted",
+    "gap",
+    "status",
+    "added_per_unit",
+    "covered_points",
+    "covered_street_m",
+    "objective",
+    "bound",
+    "repeatable",
+    "seconds",
+    "folder",
+)
+
+
+def check_budgets(budgets: Sequence[float]) -> list[float]:
+    """The budgets in rising order; one-line :class:`OptionError` on a bad list."""
+    if not budgets:
+        raise OptionError("--budgets needs at least one budget, e.g. 10,20,40")
+    out: list[float] = []
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, numbers.Real) or not math.isfinite(b):
+            raise OptionError(f"--budgets must be numbers, got {b!r}")
+        if b < 0:
+            raise OptionError(f"--budgets must be >= 0, got {b:g}")
+        out.append(float(b))
+    if len(set(out)) != len(out):
+        again = next(b for i, b in enumerate(out) if b in out[:i])
+        raise OptionError(f"--budgets lists {again:g} twice")
+    if len(out) > MAX_BUDGETS:
+        raise OptionError(f"--budgets: at most {MAX_BUDGETS} budgets, got {len(out)}")
+    return sorted(out)
+
+
+def folder_name(budget: float) -> str:
+    """``budget-10``, ``budget-2.5``."""
+    return f"budget-{budget:g}"
+
+
+def sweep(
+    paths: str | Path | Sequence[str | Path],
+    opts: RunOptions,
+    budgets: Sequence[float],
+    *,
+    out_dir: str | Path,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``opts`` at each budget into ``out_dir/budget-<B>/``; write the curve beside.
+
+    Parameters
+    ----------
+    paths : CityGML files, folders or zips, as for :func:`placement.pipeline.run`.
+    opts : every option but the goal: ``cover`` must be None (the budget is swept).
+    budgets : the budgets, in cameras or money as ``opts`` counts costs.
+    out_dir : the folder for the budget folders and sweep.csv / .svg / .md.
+    progress : called as ``progress(stage, done, total)``; stages are named
+        ``"budget B: load"`` and so on.
+
+    Returns
+    -------
+    The rows of sweep.csv, budget rising.
+    """
+    from placement import io
+
+    if opts.cover is not None:
+        raise OptionError("--cover does not go with a sweep: it sweeps the budget")
+    todo = check_budgets(budgets)
+    if todo[0] == 0 and opts.existing_file is None:
+        raise OptionError(
+            "--budgets 0 chooses nothing: it scores the cameras of --existing FILE alone"
+        )
+    out = Path(out_dir)
+    check_before_work(dataclasses.replace(opts, budget=todo[-1]), out)
+    rows: list[dict[str, Any]] = []
+    with io.staged_output(out, retire=SWEEP_FILES) as stage:
+        for b in todo:
+            label = f"budget {b:g}"
+
+            def step(stage_name: str, done: int, total: int, label: str = label) -> None:
+                if progress is not None:
+                    progress(f"{label}: {stage_name}", done, total)
+
+            result = run(
+                paths,
+                dataclasses.replace(opts, budget=b),
+                out_dir=stage / folder_name(b),
+                progress=step,
+            )
+            rows.append(_row(b, result.summary, rows[-1] if rows else None))
+        _write_csv(stage / "sweep.csv", rows)
+        (stage / "sweep.svg").write_text(curve_svg(rows), "utf-8")
+        (stage / "sweep.md").write_text(_markdown(rows, opts), "utf-8")
+    return rows
+
+
+def _row(budget: float, summary: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+    plan = summary["plan"]
+    cov = summary["coverage"]
+    total = float(cov.get("total_weight") or 0.0)
+    frac = float(cov["covered_fraction_weighted"])
+    bound = float(plan["bound"])
+    added = None
+    if before is not None and budget > before["budget"]:
+        added = (frac - before["covered_fraction_weighted"]) / (budget - before["budget"])
+    return {
+        "budget": budget,
+        "cameras": int(plan["chosen"]),
+        "new": int(plan["new"]),
+        "existing": int(plan["existing"]),
+        "cost": float(plan["cost"]),
+        "covered_fraction_weighted": frac,
+        # The bound is on the objective: the weight covered, as the fraction is.
+        "bound_fraction_weighted": min(1.0, bound / total) if total > 0 else None,
+        "gap": float(plan["gap"]),
+        "status": str(plan["status"]),
+        "added_per_unit": added,
+        "covered_points": int(cov["covered_points"]),
+        "covered_street_m": cov.get("covered_street_m"),
+        "objective": float(plan["objective"]),
+        "bound": bound,
+        "repeatable": bool(plan.get("repeatable", True)),
+        "seconds": round(sum(float(v) for v in summary.get("timings_s", {}).values()), 3),
+        "folder": folder_name(budget),
+    }
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=SWEEP_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: "" if r[k] is None else r[k] for k in SWEEP_COLUMNS})
+
+
+def _markdown(rows: Sequence[dict[str, Any]], opts: RunOptions) -> str:
+    k = f", each point by {opts.k} cameras" if opts.k > 1 else ""
+    lines = [
+        "# Coverage against budget",
+        "",
+        f"One run per budget, the same options otherwise (seen at {opts.min_level} or "
+        f"better{k}). Each run's files are in its folder; its summary.json reproduces it.",
+        "",
+        "![Covered share and proven bound against budget](sweep.svg)",
+        "",
+        "| Budget | Cameras | Covered (weighted) | Proven bound | Gap "
+        "| Added per unit of budget | Folder |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        added = "" if r["added_per_unit"] is None else f"{100 * r['added_per_unit']:+.2f} pts"
+        bound = "" if r["bound_fraction_weighted"] is None else _pct(r["bound_fraction_weighted"])
+        lines.append(
+            f"| {r['budget']:g} | {r['cameras']} | {_pct(r['covered_fraction_weighted'])} "
+            f"| {bound} | {_pct(r['gap'])} | {added} | `{r['folder']}/` |"
+        )
+    falls = [
+        (a["budget"], b["budget"])
+        for a, b in itertools.pairwise(rows)
+        if b["covered_fraction_weighted"] < a["covered_fraction_weighted"] - 1e-12
+    ]
+    lines.append("")
+    if falls:
+        lo, hi = falls[0]
+        lines += [
+            f"At budget {hi:g} the answer covers less than at {lo:g}: the search stopped "
+            "short there (see its gap); raise --time-limit.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def curve_svg(rows: Sequence[dict[str, Any]], width: int = 560, height: int = 340) -> str:
+    """A line chart of the covered share (green) and its proven bound (grey, dashed)
+    against the budget, with axes, ticks and a dot per run."""
+    left, right, top, bottom = 56, 20, 36, 48
+    bmax = max(float(r["budget"]) for r in rows) or 1.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(b: float) -> float:
+        return left + plot_w * b / bmax
+
+    def y(f: float) -> float:
+        return top + plot_h * (1.0 - min(max(f, 0.0), 1.0))
+
+    ours = [(x(r["budget"]), y(r["covered_fraction_weighted"])) for r in rows]
+    bound = [
+        (x(r["budget"]), y(r["bound_fraction_weighted"]))
+        for r in rows
+        if r["bound_fraction_weighted"] is not None
+    ]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{width / 2:.0f}" y="20" text-anchor="middle" font-size="14">'
+        "Street seen (green) and proven bound (grey) against budget</text>",
+    ]
+    parts += [
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{y(f):.1f}" y2="{y(f):.1f}" '
+        'stroke="#ddd"/>'
+        f'<text x="{left - 6}" y="{y(f) + 4:.1f}" text-anchor="end" font-size="11">'
+        f"{100 * f:.0f} %</text>"
+        for f in (0.0, 0.25, 0.5, 0.75, 1.0)
+    ]
+    parts += [
+        f'<text x="{x(b):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+        f'font-size="11">{b:g}</text>'
+        for b in _ticks(bmax)
+    ]
+    parts.append(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{top + plot_h}" y2="{top + plot_h}" '
+        'stroke="#333"/>'
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}" stroke="#333"/>'
+        f'<text x="{left + plot_w / 2:.0f}" y="{height - 10}" text-anchor="middle" '
+        'font-size="12">budget (cameras, or cost)</text>'
+    )
+    if bound:
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in bound)
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="#888" stroke-dasharray="5 3"/>')
+    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in ours)
+    parts.append(f'<polyline points="{pts}" fill="none" stroke="#1b7837" stroke-width="2"/>')
+    parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="#1b7837"/>' for a, b in ours]
+    parts.append("</svg>")
+    return "".join(parts) + "\n"
+
+
+def _ticks(bmax: float) -> list[float]:
+    """Round tick values from 0 to ``bmax``, about five of them."""
+    raw = bmax / 5
+    mag = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw)
+    n = int(bmax // step)
+    return [i * step for i in range(n + 1)]

@@ -1,0 +1,136 @@
+"""placement sweep: one run per budget, and the coverage-against-budget curve."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from placement.cli import main
+from placement.errors import OptionError
+from placement.pipeline import RunOptions, run
+from placement.sweep import SWEEP_COLUMNS, _markdown, check_budgets, curve_svg, sweep
+
+
+@pytest.mark.parametrize(
+    ("budgets", "why"),
+    [
+        ([], "at least one budget"),
+        ([5, -1], ">= 0"),
+        ([5, 10, 5], "lists 5 twice"),
+        ([math.nan], "must be numbers"),
+        ([True], "must be numbers"),
+        (list(range(1, 60)), "at most 50"),
+    ],
+)
+def test_bad_budgets_are_refused(budgets: list[Any], why: str) -> None:
+    with pytest.raises(OptionError, match=re.escape(why)):
+        check_budgets(budgets)
+
+
+def test_budgets_are_run_in_rising_order() -> None:
+    assert check_budgets([20, 5, 10.5]) == [5.0, 10.5, 20.0]
+
+
+def test_sweep_runs_each_budget_as_run_would(sample_tile: Path, tmp_path: Path) -> None:
+    opts = RunOptions(render=False, time_limit_s=3, workers=1, cache_dir=str(tmp_path / "c"))
+    out = tmp_path / "sweep"
+    rows = sweep([sample_tile], opts, [3, 1], out_dir=out)
+    assert [r["budget"] for r in rows] == [1.0, 3.0]
+    assert {p.name for p in out.iterdir()} == {
+        "budget-1",
+        "budget-3",
+        "sweep.csv",
+        "sweep.svg",
+        "sweep.md",
+    }
+    # Each folder is the run of its budget: the same answer as `placement run --budget B`.
+    alone = run([sample_tile], RunOptions(**{**opts.__dict__, "budget": 3.0}))
+    s3 = json.loads((out / "budget-3" / "summary.json").read_text())
+    assert s3["options"]["budget"] == 3
+    assert s3["plan"]["objective"] == alone.plan.objective == rows[1]["objective"]
+    assert rows[1]["cameras"] == len(alone.plan.chosen) == 3
+    assert s3["visibility"]["from_cache"] is True  # the rays were cast once
+    with (out / "sweep.csv").open() as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == list(SWEEP_COLUMNS)
+    assert [float(r["covered_fraction_weighted"]) for r in table] == [
+        r["covered_fraction_weighted"] for r in rows
+    ]
+    assert table[0]["added_per_unit"] == ""
+    assert rows[1]["added_per_unit"] == pytest.approx(
+        (rows[1]["covered_fraction_weighted"] - rows[0]["covered_fraction_weighted"]) / 2
+    )
+    assert rows[0]["covered_fraction_weighted"] < rows[1]["covered_fraction_weighted"]
+    assert rows[1]["bound_fraction_weighted"] == pytest.approx(
+        s3["plan"]["bound"] / s3["coverage"]["total_weight"]
+    )
+    svg = (out / "sweep.svg").read_text()
+    assert svg.count("<circle") == 2 and svg.startswith("<svg")
+    md = (out / "sweep.md").read_text()
+    assert "| 3 | 3 |" in md and "`budget-3/`" in md and "covers less" not in md
+
+
+def test_a_failing_sweep_leaves_the_folder_as_it_was(
+    sample_tile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import placement.sweep as ps
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    calls: list[float] = []
+
+    def second_fails(*args: Any, **kw: Any) -> Any:
+        calls.append(args[1].budget)
+        if len(calls) == 2:
+            raise OptionError("the second run failed")
+        return run(*args, **kw)
+
+    monkeypatch.setattr(ps, "run", second_fails)
+    opts = RunOptions(render=False, time_limit_s=2, workers=1)
+    with pytest.raises(OptionError, match="the second run failed"):
+        sweep([sample_tile], opts, [1, 2], out_dir=out)
+    assert calls == [1.0, 2.0]
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    with pytest.raises(OptionError, match="--cover does not go with a sweep"):
+        sweep([sample_tile], RunOptions(cover=0.5), [1], out_dir=out)
+
+
+def test_the_note_says_when_more_budget_covered_less() -> None:
+    rows = [
+        {
+            "budget": b,
+            "cameras": int(b),
+            "covered_fraction_weighted": f,
+            "bound_fraction_weighted": 0.9,
+            "gap": 0.1,
+            "added_per_unit": None,
+            "folder": f"budget-{b:g}",
+        }
+        for b, f in ((10.0, 0.5), (20.0, 0.49))
+    ]
+    assert "At budget 20 the answer covers less than at 10" in _markdown(rows, RunOptions())
+    svg = curve_svg(rows)
+    assert svg.count("<polyline") == 2
+
+
+def test_cli_sweep(sample_tile: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    args = ["sweep", str(sample_tile), "--budgets", "2,1", "--out", str(out), "--no-render"]
+    r = CliRunner().invoke(main, [*args, "--time-limit", "2", "--cache-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "street seen against budget" in r.output
+    assert (out / "budget-1" / "cameras.csv").is_file() and (out / "sweep.md").is_file()
+    bad = CliRunner().invoke(main, ["-q", *args[:3], "2,x", *args[4:]])
+    assert bad.exit_code == 2 and "--budgets must be comma-separated numbers" in bad.output
+    assert bad.output.count("\n") == 1
+    # The goal is the swept budget: no --budget or --cover.
+    other = CliRunner().invoke(main, [*args, "--cover", "0.5"])
+    assert other.exit_code == 2 and "No such option '--cover'" in other.output
