@@ -314,6 +314,47 @@ def test_dem_gives_the_ground_under_flat_roads(tmp_path: Path) -> None:
     assert Counter(city.occluders.kind.tolist()) == {int(SurfaceKind.TERRAIN): 2}
 
 
+def test_roads_off_the_dem_are_not_given_its_edge_height_silently(tmp_path: Path) -> None:
+    # The DEM covers x, y in -10..50; a second flat road lies 250 m east of it (another
+    # part of the 2nd mesh was given, say). Its nearest DEM height would be a guess.
+    tris = "".join(
+        f"<gml:Triangle><gml:exterior><gml:LinearRing><gml:posList>{pos(t)}</gml:posList></gml:LinearRing></gml:exterior></gml:Triangle>"
+        for t in (
+            [(-10, -10, 3.0), (50, -10, 3.0), (50, 50, 9.0)],
+            [(-10, -10, 3.0), (50, 50, 9.0), (-10, 50, 9.0)],
+        )
+    )
+    dem = (
+        '<core:cityObjectMember><dem:ReliefFeature gml:id="rf"><dem:lod>1</dem:lod><dem:reliefComponent>'
+        '<dem:TINRelief gml:id="tin"><dem:lod>1</dem:lod><dem:tin><gml:TriangulatedSurface><gml:trianglePatches>'
+        f"{tris}</gml:trianglePatches></gml:TriangulatedSurface></dem:tin></dem:TINRelief>"
+        "</dem:reliefComponent></dem:ReliefFeature></core:cityObjectMember>"
+    )
+
+    def road(rid: str, x: float) -> str:
+        flat = [(x, 0, 0.0), (x + 10, 0, 0.0), (x + 10, 10, 0.0), (x, 10, 0.0)]
+        return f'<core:cityObjectMember><tran:Road gml:id="{rid}"><tran:lod1MultiSurface>{ms(poly(flat))}</tran:lod1MultiSurface></tran:Road></core:cityObjectMember>'
+
+    both = dem + road("near", 0) + road("far", 300)
+    city = read_citygml(write(tmp_path, "off.gml", document(both)))
+    (msg,) = [w for w in city.warnings if "off the DEM" in w]
+    assert msg.startswith("4 of 8 road and pole vertices lie more than 50 m off the DEM")
+    assert "the DEM's nearest point, a guess" in msg
+    assert city.ground_source == "dem"
+    # With a building beside the far road, its base gives the ground there.
+    house = building(
+        "b", f"<bldg:lod1Solid>{solid(box_faces(300, 20, 8, 6, 20.0, 26.0))}</bldg:lod1Solid>"
+    )
+    city = read_citygml(write(tmp_path, "off2.gml", document(both + house)))
+    (msg,) = [w for w in city.warnings if "off the DEM" in w]
+    assert "ground comes from the buildings" in msg
+    assert city.ground_source == "dem and buildings"
+    v = city.roads.vertices
+    far = v[:, 0] > v[:, 0].min() + 100
+    assert np.allclose(v[far, 2], 20.0, atol=1e-6)
+    assert np.allclose(v[~far, 2], 3.0 + 0.1 * (v[~far, 1] - Y0 + 10.0), atol=1e-3)
+
+
 def test_poles_furniture_and_tree(tmp_path: Path) -> None:
     pole = (
         '<core:cityObjectMember><frn:CityFurniture gml:id="pole"><frn:function>4840</frn:function>'

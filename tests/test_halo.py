@@ -132,14 +132,22 @@ def tiles(tmp_path: Path) -> dict[str, Path]:
     return write_tiles(tmp_path / "tiles")
 
 
-def test_find_halo_files_picks_the_neighbours_bldg_only(tiles: dict[str, Path]) -> None:
+def test_find_halo_files_picks_the_neighbours_bldg_and_tran(tiles: dict[str, Path]) -> None:
     main = [tiles["main_bldg"], tiles["main_tran"]]
     found = find_halo_files(main)
-    assert found == sorted([tiles["east_bldg"].resolve(), tiles["west_bldg"].resolve()])
+    assert found == sorted(
+        [tiles["east_bldg"].resolve(), tiles["east_tran"].resolve(), tiles["west_bldg"].resolve()]
+    )
+    # Roads only with roads: a buildings input alone takes the neighbours' buildings.
+    assert find_halo_files([tiles["main_bldg"]]) == sorted(
+        [tiles["east_bldg"].resolve(), tiles["west_bldg"].resolve()]
+    )
     # An input is never halo, whichever way the option names it.
     both = [*main, tiles["east_bldg"]]
     assert tiles["east_bldg"].resolve() not in find_halo_files(both)
-    assert resolve_halo(["auto", str(tiles["east_bldg"])], both) == [tiles["west_bldg"].resolve()]
+    assert resolve_halo(["auto", str(tiles["east_bldg"])], both) == sorted(
+        [tiles["east_tran"].resolve(), tiles["west_bldg"].resolve()]
+    )
     assert resolve_halo(["off"], main) == []
     assert resolve_halo([str(tiles["east_bldg"])], main) == [tiles["east_bldg"].resolve()]
     with pytest.raises(OptionError, match="off"):
@@ -162,16 +170,13 @@ def test_udx_layout_and_vegetation(tmp_path: Path) -> None:
     tran = udx / "tran" / f"{MAIN}_tran_6697_op.gml"
     found = {p.name for p in find_halo_files([tran])}
     # The main tile's own bldg is not a neighbour: with only roads loaded, it stays out.
-    assert found == {f"{c}_bldg_6697_op.gml" for c in (EAST, "51357352")}
-    veg = udx / "veg" / f"{MAIN}_veg_6697_op.gml"
-    found = {p.name for p in find_halo_files([tran, veg])}
-    assert found == {f"{c}_{k}_6697_op.gml" for c in (EAST, "51357352") for k in ("bldg", "veg")}
-    brid = udx / "brid" / f"{MAIN}_brid_6697_op.gml"
-    found = {p.name for p in find_halo_files([tran, brid])}
-    assert found == {f"{c}_{k}_6697_op.gml" for c in (EAST, "51357352") for k in ("bldg", "brid")}
-    cons = udx / "cons" / f"{MAIN}_cons_6697_op.gml"
-    found = {p.name for p in find_halo_files([tran, cons])}
-    assert found == {f"{c}_{k}_6697_op.gml" for c in (EAST, "51357352") for k in ("bldg", "cons")}
+    # The neighbours' roads come with roads (they tell a street that runs on).
+    near = (EAST, "51357352")
+    assert found == {f"{c}_{k}_6697_op.gml" for c in near for k in ("bldg", "tran")}
+    for kind in ("veg", "brid", "cons"):
+        other = udx / kind / f"{MAIN}_{kind}_6697_op.gml"
+        found = {p.name for p in find_halo_files([tran, other])}
+        assert found == {f"{c}_{k}_6697_op.gml" for c in near for k in ("bldg", "tran", kind)}
     # A half-mesh bldg file of the east neighbour touches the main tile; its far half does not.
     (udx / "bldg" / f"{EAST}3_bldg_6697_op.gml").write_text(text, encoding="utf-8")
     (udx / "bldg" / f"{EAST}4_bldg_6697_op.gml").write_text(text, encoding="utf-8")
@@ -180,8 +185,9 @@ def test_udx_layout_and_vegetation(tmp_path: Path) -> None:
 
 
 def test_find_halo_files_follows_the_rule_on_random_layouts(tmp_path: Path) -> None:
-    """Halo = a bldg file, not an input, whose square touches an input's square and overlaps
-    no input square of its own kind; checked against that rule written out directly."""
+    """Halo = a bldg file (or a tran file, with a tran input), not an input, whose square
+    touches an input's square and overlaps no input square of its own kind; checked against
+    that rule written out directly."""
     centre = parse_mesh_code(MAIN)
     block = [
         MeshSquare(3, centre.row + dr, centre.col + dc)
@@ -199,10 +205,11 @@ def test_find_halo_files_follows_the_rule_on_random_layouts(tmp_path: Path) -> N
         chosen = [
             keys[i] for i in rng.choice(len(keys), size=int(rng.integers(1, 6)), replace=False)
         ]
+        kinds = {"bldg"} | {k for _, k in chosen if k == "tran"}
         expected = {
             files[sq, k].resolve()
             for (sq, k) in keys
-            if k == "bldg"
+            if k in kinds
             and (sq, k) not in chosen
             and any(sq.touches(t) for t, _ in chosen)
             and not any(t == sq and tk == k for t, tk in chosen)
@@ -280,7 +287,12 @@ def test_halo_blocks_views_and_adds_no_sites_or_demand(tiles: dict[str, Path]) -
     # summary.json records the halo with digests, and the broken west neighbour as skipped.
     h = on.summary["halo"]
     assert h["mode"] == ["auto"] and h["triangles"] == 12
-    assert [f["path"] for f in h["files"]] == [str(tiles["east_bldg"].resolve())]
+    assert [f["path"] for f in h["files"]] == [
+        str(tiles["east_bldg"].resolve()),
+        str(tiles["east_tran"].resolve()),
+    ]
+    # The east street meets none of the main tile's: it is kept, and changes no kerb pole.
+    assert h["road_surfaces"] == 1 and h["footprints"] == 1
     assert h["files"][0]["sha256"] == hashlib.sha256(tiles["east_bldg"].read_bytes()).hexdigest()
     assert len(h["skipped"]) == 1
     assert off.summary["halo"]["files"] == []
@@ -317,17 +329,19 @@ def test_osaka_centre_tile_halo(plateau: Path) -> None:
     if not all(p.exists() for p in paths):
         pytest.skip(f"osaka/{CENTRE} bldg + tran not found")
     found = find_halo_files(paths)
-    codes = set()
+    codes: dict[str, set[str]] = {"bldg": set(), "tran": set()}
     for p in found:
         parsed = split_tile_name(p.name)
-        assert parsed is not None and parsed[1] == "bldg"
-        codes.add(parsed[0].code)
-    assert codes == {sq.code for sq in parse_mesh_code(CENTRE).neighbours()}
+        assert parsed is not None and parsed[1] in codes
+        codes[parsed[1]].add(parsed[0].code)
+    around = {sq.code for sq in parse_mesh_code(CENTRE).neighbours()}
+    assert codes == {"bldg": around, "tran": around}
     city = read_citygml(paths)
     camera = Camera()
     margin = halo_margin_m(camera)
     halo = load_halo(found, city, margin_m=margin, workers=2)
-    assert len(halo.files) == 8 and not halo.skipped
+    assert len(halo.files) == 16 and not halo.skipped
+    assert len(halo.road_polygons) > 0 and len(halo.footprints) > 0
     total = sum(f.triangles for f in halo.files)
     assert 0 < halo.mesh.n_triangles == sum(f.kept for f in halo.files) < total / 3
     # Every kept triangle comes within the margin of the tile's data.

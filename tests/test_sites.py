@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from placement.camera import PRESETS, Camera
 from placement.crs import to_lonlat
 from placement.demand import sample_demand
 from placement.errors import InputFileError, OptionError
-from placement.model import City, Mesh, SurfaceKind
+from placement.model import City, Mesh, Poles, RoadArea, SurfaceKind
 from placement.sites import (
     BRACKET_M,
     combine_sites,
@@ -321,3 +323,77 @@ def test_the_library_refuses_what_the_command_line_refuses(tmp_path: Path) -> No
         compute_coverage(city, options, demand, None)  # type: ignore[arg-type]
     with pytest.raises(OptionError, match="options must be an Options, got Demand"):
         compute_coverage(city, demand, options, cam)  # type: ignore[arg-type]
+
+
+def test_a_street_running_on_into_the_next_tile_has_no_pole_across_it() -> None:
+    # The north arm stops at y = Y0 + 50 where the tile's data stops; the next tile's road
+    # carries it on. Without that road the cut looks like a kerb and gets poles across the
+    # carriageway; with it, none, and every pole stands on the city's own roads.
+    city = cross_city()
+    on = (shapely.box(X0 - 5, Y0 + 50, X0 + 5, Y0 + 150),)
+    far = (shapely.box(X0 + 200, Y0, X0 + 210, Y0 + 100),)  # meets none of the city's roads
+
+    def across_cut(s: Any) -> int:
+        x, y = s.xyz[:, 0] - X0, s.xyz[:, 1] - Y0
+        return int(((y > 49.0) & (np.abs(x) < 4.0)).sum())
+
+    alone = road_edge_sites(city, mount_height_m=6.0, spacing_m=2.0)
+    assert across_cut(alone) > 0
+    joined = road_edge_sites(city, mount_height_m=6.0, spacing_m=2.0, beyond_roads=on)
+    assert across_cut(joined) == 0
+    roads = shapely.union_all(list(city.road_area.polygons))
+    assert shapely.dwithin(roads, shapely.points(joined.xyz[:, :2]), 1e-6).all()
+    # The kerbs of the arm keep their poles up to the cut.
+    kerb = np.abs(np.abs(joined.xyz[:, 0] - X0) - 4.5) < 1e-6
+    assert (joined.xyz[kerb, 1] - Y0).max() > 48.0
+    # A neighbour's road that meets none of the city's changes nothing.
+    same = road_edge_sites(city, mount_height_m=6.0, spacing_m=2.0, beyond_roads=far)
+    np.testing.assert_array_equal(same.xyz, alone.xyz)
+
+
+def test_a_crack_between_road_surfaces_is_no_kerb() -> None:
+    # Two traffic areas of one 10 m street that miss each other by 1 cm: the inset would
+    # open the crack into a 1 m slot, its sides taken for kerbs mid-carriageway.
+    base = cross_city()
+    west = shapely.box(X0 - 50, Y0 - 5, X0, Y0 + 5)
+    east = shapely.box(X0 + 0.01, Y0 - 5, X0 + 50, Y0 + 5)
+    area = RoadArea((west, east), np.array([1, 1], np.int8), np.array([0, 1], np.int32))
+    city = dataclasses.replace(base, road_area=area, footprints=(), poles=Poles.empty())
+    s = road_edge_sites(city, mount_height_m=6.0, spacing_m=2.0)
+    x, y = s.xyz[:, 0] - X0, s.xyz[:, 1] - Y0
+    mid = np.abs(x) < 45.0  # away from the street's two real ends
+    assert mid.sum() > 40 and np.all(np.abs(np.abs(y[mid]) - 4.5) < 1e-6)
+
+
+def test_neighbours_buildings_hold_no_street_point_or_pole() -> None:
+    # A building stored in the next tile stands over the west arm: no kerb pole and no
+    # street point inside it, as for the city's own buildings.
+    city = cross_city()
+    over = shapely.box(X0 - 40, Y0 - 8, X0 - 20, Y0 + 8)
+    s = road_edge_sites(city, mount_height_m=6.0, spacing_m=2.0, beyond_footprints=(over,))
+    assert not shapely.contains_xy(over, s.xyz[:, 0], s.xyz[:, 1]).any()
+    free = road_edge_sites(city, mount_height_m=6.0, spacing_m=2.0)
+    assert shapely.contains_xy(over, free.xyz[:, 0], free.xyz[:, 1]).any()
+    d = sample_demand(city, spacing_m=2.0, exclude=(over,))
+    full = sample_demand(city, spacing_m=2.0)
+    inside = shapely.contains_xy(over, full.xyz[:, 0], full.xyz[:, 1])
+    assert 40 <= inside.sum() <= 60  # 20 m x 10 m of street at 2 m: 50 cells
+    assert len(d) == len(full) - int(inside.sum())
+    assert not shapely.contains_xy(over, d.xyz[:, 0], d.xyz[:, 1]).any()
+
+
+def test_plateau_poles_far_from_every_road_are_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    city = cross_city()
+    poles = Poles(
+        np.array([[X0 - 6, Y0 - 6, GROUND_Z], [X0 + 3000, Y0, GROUND_Z]]),
+        np.array([8.0, 8.0]),
+        ("4840", "4840"),
+        np.array([4, 4], np.int32),
+    )
+    city = dataclasses.replace(city, poles=poles)
+    with caplog.at_level(logging.WARNING, logger="placement"):
+        s = pole_sites(city, mount_height_m=6.0, reach_m=60.0)
+    assert len(s) == 1 and s.xyz[0, 0] == pytest.approx(X0 - 6)
+    (msg,) = [r.getMessage() for r in caplog.records if "PLATEAU poles" in r.getMessage()]
+    assert msg.startswith("1 of 2 PLATEAU poles stand farther than 60 m from every road")
+    assert len(pole_sites(city, mount_height_m=6.0)) == 2  # no reach given: all kept

@@ -119,6 +119,7 @@ def sample_demand(
     priority: Priority | None = None,
     clip: shapely.Polygon | None = None,
     weigh_by: str = "area",
+    exclude: Sequence[Any] = (),
 ) -> Demand:
     """Sample the road surfaces of ``city`` on a grid.
 
@@ -136,6 +137,9 @@ def sample_demand(
         and perimeter), so every
         metre of street counts the same, lane or avenue (:func:`street_length`).
         Road, sidewalk and priority weights multiply either.
+    exclude : more plan polygons that hold no street point, as building footprints hold
+        none: the footprints of the neighbouring tiles' buildings (the halo's), where one
+        stored in the next tile stands over this tile's road.
 
     Returns
     -------
@@ -172,8 +176,9 @@ def sample_demand(
             f"{_inputs(city)}: demand spacing {spacing_m:g} m puts no grid point on the "
             f"{everything.area:.0f} m^2 of road surface; use a smaller --demand-spacing-m"
         )
-    if city.footprints:
-        blocks = shapely.union_all(np.asarray(city.footprints, object))
+    if city.footprints or len(exclude):
+        buildings = [*city.footprints, *exclude]
+        blocks = shapely.union_all(shapely.make_valid(np.asarray(buildings, object)))
         shapely.prepare(blocks)
         inside = shapely.contains_xy(blocks, x, y)
         x, y = x[~inside], y[~inside]

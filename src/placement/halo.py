@@ -103,6 +103,13 @@ class Halo:
     skipped: tuple[str, ...] = ()
     margin_m: float = 0.0
     mode: tuple[str, ...] = ()
+    #: The neighbours' road surfaces near the inputs (plan polygons): a street that runs on
+    #: into the next tile does not end at the inputs' cut, so no kerb pole goes there.
+    road_polygons: tuple[Any, ...] = ()
+    #: The neighbours' building footprints near the inputs (plan polygons): a building
+    #: stored in the next tile that stands over the inputs' road holds no street point
+    #: and no kerb pole, as the inputs' own buildings do not.
+    footprints: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``halo`` section of summary.json."""
@@ -111,6 +118,8 @@ class Halo:
             "margin_m": self.margin_m,
             "files": [f.to_dict() for f in self.files],
             "triangles": self.mesh.n_triangles,
+            "road_surfaces": len(self.road_polygons),
+            "footprints": len(self.footprints),
             "skipped": list(self.skipped),
         }
 
@@ -148,7 +157,10 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     if not tiles:
         return []
     # Vegetation, bridges and walls only when the inputs have them: the user left them out.
-    kinds = ["bldg"] + [k for k in ("veg", "brid", "cons") if any(k == kt for _, kt, _ in tiles)]
+    # Roads too: the neighbours' roads tell a street that runs on from one that ends.
+    kinds = ["bldg"] + [
+        k for k in ("veg", "brid", "cons", "tran") if any(k == kt for _, kt, _ in tiles)
+    ]
     folders: list[Path] = []
     for _, _, folder in tiles:
         for f in _search_folders(folder, kinds):
@@ -177,6 +189,14 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             if halo:
                 found.append((f.resolve(), square, kind))
     _log_missing(tiles, kinds, found)
+    if "tran" in kinds and not any(k == "tran" for _, _, k in found):
+        roads = sorted({t.code for t, k, _ in tiles if k == "tran"})
+        log.warning(
+            "halo: no neighbouring road (tran) file beside %s: where a street runs on into "
+            "the next tile, its cut end may get new poles across the road (put the "
+            "neighbours' *_tran_* files beside it)",
+            ", ".join(roads),
+        )
     return sorted({f for f, _, _ in found})
 
 
@@ -278,7 +298,11 @@ def load_halo(
     meshes: list[Mesh] = []
     total: dict[str, int] = {}
     kept: dict[str, int] = {}
+    roads: list[Any] = []
+    footprints: list[Any] = []
     for hc in cities:
+        roads += _near(hc.road_area.polygons, lo, hi)
+        footprints += _near(hc.footprints, lo, hi)
         occ = hc.occluders
         tri = occ.vertices[occ.faces][:, :, :2]  # (F, 3, 2)
         near = np.all(tri.min(axis=1) <= hi, axis=1) & np.all(tri.max(axis=1) >= lo, axis=1)
@@ -295,7 +319,15 @@ def load_halo(
         for p in paths
         if str(p) in total
     ]
-    halo = Halo(Mesh.concatenate(meshes), tuple(out), tuple(skipped), margin_m, tuple(mode))
+    halo = Halo(
+        Mesh.concatenate(meshes),
+        tuple(out),
+        tuple(skipped),
+        margin_m,
+        tuple(mode),
+        road_polygons=tuple(roads),
+        footprints=tuple(footprints),
+    )
     log.info(
         "halo: kept %d of %d occluder triangles from %d files (margin %.1f m)",
         halo.mesh.n_triangles,
@@ -304,3 +336,14 @@ def load_halo(
         margin_m,
     )
     return halo
+
+
+def _near(polygons: Sequence[Any], lo: np.ndarray, hi: np.ndarray) -> list[Any]:
+    """The plan polygons whose bounding box meets the box ``lo``-``hi``."""
+    if not len(polygons):
+        return []
+    import shapely
+
+    b = shapely.bounds(np.asarray(polygons, object))
+    near = (b[:, 0] <= hi[0]) & (b[:, 1] <= hi[1]) & (b[:, 2] >= lo[0]) & (b[:, 3] >= lo[1])
+    return [polygons[int(i)] for i in np.flatnonzero(near)]

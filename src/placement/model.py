@@ -209,7 +209,8 @@ class City:
     poles : pole-like city furniture, candidate camera sites.
     ground_source : where road heights came from: "model" (the file's own heights),
         "dem", "buildings" (estimated from the bases of nearby buildings) or "none"; "model
-        and dem" / "model and buildings" when only some roads were flat and got estimates.
+        and dem" / "model and buildings" when only some roads were flat and got estimates;
+        "dem and buildings" where some flat roads lay off the DEM (more than 50 m from it).
     warnings : one line per skipped or repaired feature.
     skipped : number of features skipped because their geometry was broken.
     """

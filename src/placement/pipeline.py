@@ -443,8 +443,11 @@ def load_camera_for(opts: RunOptions) -> Camera:
     return cam
 
 
-def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
-    """Existing cameras first (never dropped), then user sites, PLATEAU poles, road edges."""
+def build_sites(city: City, camera: Camera, opts: RunOptions, halo: Halo | None = None) -> Sites:
+    """Existing cameras first (never dropped), then user sites, PLATEAU poles, road edges.
+
+    ``halo`` (the neighbouring tiles' roads and footprints) keeps kerb poles off the
+    inputs' cut street ends and out of the neighbours' buildings."""
     parts: list[Sites] = []
     # A site farther than the camera's reach from the model sees none of it.
     reach = camera.max_distance_for_level(1)
@@ -471,7 +474,9 @@ def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
             )
         )
     if opts.plateau_poles:
-        parts.append(pole_sites(city, mount_height_m=camera.height_m, cost=opts.pole_cost))
+        parts.append(
+            pole_sites(city, mount_height_m=camera.height_m, cost=opts.pole_cost, reach_m=reach)
+        )
     if opts.road_edge_sites:
         parts.append(
             road_edge_sites(
@@ -480,6 +485,8 @@ def build_sites(city: City, camera: Camera, opts: RunOptions) -> Sites:
                 spacing_m=opts.spacing_m,
                 inset_m=opts.inset_m,
                 cost=opts.new_pole_cost,
+                beyond_roads=halo.road_polygons if halo is not None else (),
+                beyond_footprints=halo.footprints if halo is not None else (),
             )
         )
     sites = combine_sites(*parts)
@@ -773,7 +780,7 @@ def _run(
             progress=lambda d, t: report("halo", d, t),
         )
     with stage("sites"):
-        sites = build_sites(city, camera, opts)
+        sites = build_sites(city, camera, opts, halo)
         pole = shared_poles(sites)
         _check_full_poles(sites, pole, opts.max_per_site)
         options = make_options(sites, camera, headings=opts.headings, tilts_deg=opts.tilts_deg)
@@ -792,6 +799,7 @@ def _run(
             sidewalk_weight=opts.sidewalk_weight,
             priority=priority,
             weigh_by=opts.weigh_by,
+            exclude=halo.footprints,
         )
     if not len(demand):
         raise OptionError("no demand points: the tile has no road surfaces to watch")

@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 #: Poles shorter than this (bollards, short posts) cannot carry a camera, metres.
 MIN_POLE_HEIGHT_M = 3.0
+#: Cracks narrower than this between road surfaces are closed before the kerb line is
+#: found, metres (adjacent LOD3 traffic areas leave hairline gaps of millimetres).
+CRACK_M = 0.1
+
 #: A camera on a PLATEAU pole hangs on a bracket this far outside the pole's surface, metres.
 BRACKET_M = 0.1
 #: The largest pole radius taken from the model (a vertex of the base farther out is another
@@ -72,13 +76,16 @@ def road_edge_sites(
     spacing_m: float = 20.0,
     inset_m: float = 0.5,
     cost: float = 1.0,
+    beyond_roads: Sequence[Any] = (),
+    beyond_footprints: Sequence[Any] = (),
 ) -> Sites:
     """New poles along road edges.
 
-    The road surfaces are merged in plan, shrunk by ``inset_m`` (so a pole stands just inside
-    the road, on the kerb line), and their boundaries sampled every ``spacing_m`` metres.
-    Points closer than ``spacing_m / 2`` to an earlier one are dropped, as are points inside a
-    building footprint.
+    The road surfaces are merged in plan (cracks narrower than :data:`CRACK_M` between
+    them closed: adjacent traffic areas that do not quite meet are one road), shrunk by
+    ``inset_m`` (so a pole stands just inside the road, on the kerb line), and their
+    boundaries sampled every ``spacing_m`` metres. Points closer than ``spacing_m / 2`` to
+    an earlier one are dropped, as are points inside a building footprint.
 
     Parameters
     ----------
@@ -87,6 +94,11 @@ def road_edge_sites(
     spacing_m : distance between poles along an edge, metres (> 0).
     inset_m : how far inside the road edge a pole stands, metres (>= 0).
     cost : the cost of a camera on one such pole (a new pole).
+    beyond_roads : road surfaces of the neighbouring tiles (plan polygons, the halo's):
+        merged with the city's, so that a street running on into the next tile has no
+        edge across it where the tile's data stops; poles stand on the city's roads only.
+    beyond_footprints : building footprints of the neighbouring tiles: no pole inside
+        them either.
 
     Returns
     -------
@@ -99,9 +111,20 @@ def road_edge_sites(
         raise OptionError(f"site inset must be >= 0, got {inset_m} m")
     if not len(city.road_area):
         return _empty_sites()
-    roads = shapely.union_all(shapely.make_valid(np.asarray(city.road_area.polygons, object)))
-    if inset_m > 0:
-        roads = roads.buffer(-inset_m, join_style="mitre")
+    own = shapely.union_all(shapely.make_valid(np.asarray(city.road_area.polygons, object)))
+    roads = own
+    # Only the neighbours' roads that meet the city's change its kerb line.
+    more = np.asarray(beyond_roads, object)
+    if more.size:
+        more = shapely.make_valid(more)
+        more = more[shapely.dwithin(own, more, CRACK_M)]
+    if more.size:
+        roads = shapely.union_all(np.append(more, own))
+    # Closed first: a crack between two traffic areas would otherwise open, shrunk, into a
+    # slot whose sides are taken for kerbs (poles mid-carriageway, Osaka 52350301).
+    roads = roads.buffer(CRACK_M / 2, join_style="mitre").buffer(
+        -(inset_m + CRACK_M / 2), join_style="mitre"
+    )
     rings = _rings(roads)
     if not rings:
         return _empty_sites()
@@ -115,8 +138,13 @@ def road_edge_sites(
         pts = shapely.line_interpolate_point(ring, d)
         pieces.append(shapely.get_coordinates(pts)[:, :2])
     xy = np.concatenate(pieces)
+    if more.size:
+        # Only the city's own roads hold its poles (the rings run through the neighbours').
+        shapely.prepare(own)
+        near = shapely.dwithin(own, shapely.points(xy), CRACK_M)
+        xy = xy[np.asarray(near, bool)]
     xy = _thin(xy, spacing_m / 2.0)
-    xy = xy[~_inside_footprints(city, xy)]
+    xy = xy[~_inside_footprints(city, xy, beyond_footprints)]
     ground = height_at(_ground_mesh(city), xy)
     n = xy.shape[0]
     return Sites(
@@ -137,6 +165,7 @@ def pole_sites(
     functions: frozenset[str] | None = None,
     min_height_m: float = MIN_POLE_HEIGHT_M,
     cost: float = 1.0,
+    reach_m: float | None = None,
 ) -> Sites:
     """Existing PLATEAU poles as sites.
 
@@ -149,12 +178,31 @@ def pole_sites(
         loader found: roadside and utility poles, street lights, signals).
     min_height_m : the shortest pole that can carry a camera, metres.
     cost : the cost of a camera on an existing pole (often lower than a new pole).
+    reach_m : poles farther than this from every road surface see no street: they are left
+        out with a warning (a furniture file of another place). None keeps them all.
     """
     _check_site_values("pole_sites", mount_height_m, cost)
     poles = city.poles
     keep = np.array(
         [functions is None or f in functions for f in poles.function], dtype=bool
     ).reshape(-1) & (poles.height_m >= min_height_m)
+    if reach_m is not None and keep.any() and len(city.road_area):
+        tree = shapely.STRtree(np.asarray(city.road_area.polygons, object))
+        at = np.flatnonzero(keep)
+        pairs, dist = tree.query_nearest(
+            shapely.points(poles.xyz[at, :2]), return_distance=True, all_matches=False
+        )
+        far = at[pairs[0][np.asarray(dist, float) > reach_m]]
+        if far.size:
+            log.warning(
+                "%d of %d PLATEAU poles stand farther than %.0f m from every road and see "
+                "none of it; left out (first: %s; another place's furniture file?)",
+                far.size,
+                at.size,
+                reach_m,
+                city.features.ids[poles.feature[far[0]]],
+            )
+            keep[far] = False
     idx = np.flatnonzero(keep)
     if idx.size == 0:
         return _empty_sites()
@@ -551,10 +599,11 @@ def _thin(xy: np.ndarray, min_dist: float) -> np.ndarray:
     return xy[keep]
 
 
-def _inside_footprints(city: City, xy: np.ndarray) -> np.ndarray:
-    if not city.footprints or xy.shape[0] == 0:
+def _inside_footprints(city: City, xy: np.ndarray, more: Sequence[Any] = ()) -> np.ndarray:
+    polys = [*city.footprints, *more]
+    if not polys or xy.shape[0] == 0:
         return np.zeros(xy.shape[0], bool)
-    blocks = shapely.union_all(np.asarray(city.footprints, object))
+    blocks = shapely.union_all(shapely.make_valid(np.asarray(polys, object)))
     shapely.prepare(blocks)
     return np.asarray(shapely.contains_xy(blocks, xy[:, 0], xy[:, 1]), bool)
 

@@ -522,11 +522,22 @@ def _one_leg(foot: FloatArray, rows: IntArray, vf: IntArray, vv: FloatArray) -> 
             foot[i, :2] = xy[label == leg].mean(axis=0)
 
 
-def _ground_from_dem(occ: Mesh, xy: FloatArray) -> FloatArray | None:
+#: A point farther than this in plan from every DEM vertex is off the DEM, metres: its
+#: nearest DEM height would be a guess (a DEM part of another area gives any height).
+DEM_REACH_M = 50.0
+
+
+def _ground_from_dem(
+    occ: Mesh, xy: FloatArray, off: npt.NDArray[np.bool_] | None = None
+) -> FloatArray | None:
+    """Ground heights at ``xy`` from the TIN: linear inside its hull, the nearest vertex's
+    outside. ``off``, when given, is set True where a point is farther than
+    :data:`DEM_REACH_M` from every DEM vertex."""
     terrain = occ.kind == SurfaceKind.TERRAIN
     if not terrain.any():
         return None
-    from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.spatial import cKDTree
 
     v = occ.vertices[np.unique(occ.faces[terrain])]
     # TIN vertices are shared between triangles: deduplicate for the Delaunay.
@@ -535,7 +546,10 @@ def _ground_from_dem(occ: Mesh, xy: FloatArray) -> FloatArray | None:
     z = np.asarray(lin(xy), np.float64)
     miss = ~np.isfinite(z)
     if miss.any():
-        z[miss] = NearestNDInterpolator(v[:, :2], v[:, 2])(xy[miss])
+        dist, near = cKDTree(v[:, :2]).query(xy[miss])
+        z[miss] = v[near, 2]
+        if off is not None:
+            off[np.flatnonzero(miss)[dist > DEM_REACH_M]] = True
     return z
 
 
@@ -674,8 +688,24 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
     ground_source = "model" if road.n_triangles else "none"
     if flat.any() or pflat.any():
         xy = np.concatenate([road.vertices[flat, :2], pxyz[pflat, :2]])
-        z = _ground_from_dem(occ, xy)
+        beyond = np.zeros(xy.shape[0], bool)
+        z = _ground_from_dem(occ, xy, beyond)
         ground_source = "dem"
+        if z is not None and beyond.any():
+            # Roads beyond the DEM (another part of the 2nd mesh given?): the buildings
+            # there give their ground, else the DEM's nearest height stands, and either
+            # way the run says so.
+            zb = _ground_from_buildings(occ, features, xy[beyond])
+            if zb is not None:
+                z[beyond] = zb
+            warnings.append(
+                f"{int(beyond.sum())} of {beyond.size} road and pole vertices lie more than "
+                f"{DEM_REACH_M:.0f} m off the DEM (terrain) given: their ground comes from "
+                + ("the buildings" if zb is not None else "the DEM's nearest point, a guess")
+                + " (is the DEM of this area?)"
+            )
+            if zb is not None:
+                ground_source = "dem and buildings"
         if z is None:
             z = _ground_from_buildings(occ, features, xy)
             ground_source = "buildings"
