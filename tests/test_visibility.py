@@ -215,6 +215,65 @@ def test_a_road_crest_hides_the_street_beyond_it() -> None:
     ground = seen(compute_coverage(city.view_blockers(), opts, demand(pts), Camera(), workers=1))
     assert (ground[0] > 0).tolist() == [True, False]
     assert city.view_blockers().n_triangles == city.occluders.n_triangles + len(f)
+    # A City given whole blocks with its roads too, as `placement run` does.
+    whole = seen(compute_coverage(city, opts, demand(pts), Camera(), workers=1))
+    np.testing.assert_array_equal(whole, ground)
+
+
+def test_a_street_point_at_the_lens_itself_is_not_divided_by() -> None:
+    # An installed camera mounted at the target height stands on a grid point: distance 0.
+    pts = [LENS.tolist(), along(0.0, 20.0, 10.0).tolist()]
+    cov = compute_coverage(Mesh.empty(), options(LENS, [0.0]), demand(pts), Camera(), workers=1)
+    assert (seen(cov)[0] > 0).tolist() == [False, True]
+
+
+_GUARDED_PACKET = """
+import ctypes, mmap, sys
+import numpy as np
+from placement.visibility._embree import OCCLUDED16, Scene
+from placement.visibility._kernel import PACKET, PACKET_FLOATS
+
+libc = ctypes.CDLL(None)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+page = mmap.PAGESIZE
+buf = mmap.mmap(-1, 4 * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+guard = base + 3 * page
+assert libc.mprotect(guard, page, 0) == 0  # the page after the buffer: no access at all
+n = PACKET_FLOATS * PACKET
+addr = guard - 4 * n  # the kernel's packet buffer, flush against the guard page
+ray = np.frombuffer((ctypes.c_float * n).from_address(addr), np.float32)
+ray_u = ray.view(np.uint32)
+valid = np.zeros(2 * PACKET, np.int32)
+off = (-valid.ctypes.data % 64) // 4
+valid = valid[off : off + PACKET]
+scene = Scene(np.array([[-1, -1, 5], [1, -1, 5], [0, 1, 5]], np.float32), np.array([[0, 1, 2]]))
+for lane in range(PACKET):
+    for row, value in enumerate((0, 0, 0, 0, 0, 0, 1, 0, 10.0)):
+        ray[row * PACKET + lane] = value
+    ray_u[9 * PACKET + lane] = 0xFFFFFFFF
+    ray_u[10 * PACKET + lane] = 0
+    ray_u[11 * PACKET + lane] = 0
+    valid[lane] = -1
+OCCLUDED16(valid.ctypes.data, scene.handle, addr, None)
+print("tfar", ray[8 * PACKET])
+"""
+
+
+def test_the_packet_buffer_holds_what_embree_touches(tmp_path: Path) -> None:
+    """On a CPU without native 16-wide packets Embree reads and writes each lane back as an
+    RTCRayHit16, 576 bytes past an RTCRay16: with the kernel's buffer flush against a page
+    that may not be touched, one packet query must neither fault nor miss the triangle."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "guarded.py"
+    script.write_text(_GUARDED_PACKET)
+    r = subprocess.run(
+        [sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stdout.strip() == "tfar -inf"  # every ray hits the triangle 5 m up
 
 
 def test_behind_the_camera_and_outside_vertical_fov_are_not_seen() -> None:

@@ -86,7 +86,8 @@ def compute_coverage(
 
     Parameters
     ----------
-    occluders : the blocking triangles, or a City (its ``occluders`` mesh is used).
+    occluders : the blocking triangles, or a City (its ``view_blockers()``: the occluders and
+        the road surfaces, as ``placement run`` uses).
     options : camera options; the lens is at ``origin`` looking ``heading_deg`` (clockwise
         from +y) tilted ``tilt_deg`` below the horizon. The camera's own ``height_m`` and
         ``tilt_deg`` are not used here: the options carry them.
@@ -119,7 +120,7 @@ def compute_coverage(
             raise OptionError(
                 f"compute_coverage: {name} must be {a} {want}, got {type(value).__name__}"
             )
-    mesh = occluders.occluders if isinstance(occluders, City) else occluders
+    mesh = occluders.view_blockers() if isinstance(occluders, City) else occluders
     if workers < 1:
         raise OptionError(f"workers must be at least 1, got {workers}")
     if chunk_pairs < 1:

@@ -36,6 +36,13 @@ S_REACH, S_VIEW, S_SEGMENTS = range(3)
 
 #: Rays per Embree packet query (``rtcOccluded16``).
 PACKET = 16
+#: Floats per lane of the packet buffer. An RTCRay16 holds 12, but on a CPU without native
+#: 16-wide packets (no AVX-512) Embree traces the lanes one by one and reads and writes
+#: each back as an RTCRayHit16 (21 floats a lane: the ray and the 9 fields of its hit
+#: record), past the end of an RTCRay16. With two threads those stray writes put back
+#: another thread's stale bytes (an audit: 2-5 % of repeated calls failed, and a matrix
+#: came back silently different). The buffer holds a whole RTCRayHit16, and to spare.
+PACKET_FLOATS = 32
 
 
 @numba.njit(inline="always")
@@ -181,7 +188,8 @@ def run_sites(
     sort_count = np.zeros(257, np.int64)
     slot = np.empty((most_opts, most_points + 1), np.int64)  # per option: into vis
     n_slot = np.zeros(most_opts, np.int64)
-    ray = _aligned(12 * PACKET, np.float32)  # RTCRay16: structure of arrays
+    # RTCRay16 (structure of arrays) in front, room for Embree's hit record behind it.
+    ray = _aligned(PACKET_FLOATS * PACKET, np.float32)
     ray_u = ray.view(np.uint32)
     valid = _aligned(PACKET, np.int32)
     ray_ptr = ray.ctypes.data
@@ -209,7 +217,8 @@ def run_sites(
                 if d2 > far2:  # clearly out of reach: no square root, no division
                     continue
                 d = math.sqrt(d2)
-                if not ((d > 0.0) & (d <= range_m) & (px_m / d >= covered)):
+                # Short-circuit: a point at the lens itself (d = 0) is not divided by.
+                if not (d > 0.0 and d <= range_m and px_m / d >= covered):
                     continue
                 n_reach += n_opt
                 # Only the options of the point's octant are tested (and read later).
