@@ -19,8 +19,10 @@ from placement.errors import InputFileError
 from placement.model import Demand, Mesh, Options
 from placement.visibility._occlusion import END_MARGIN_M, START_MARGIN_M
 
-#: Bumped whenever the meaning or layout of a cached coverage changes.
-FORMAT_VERSION = 1
+#: Bumped whenever the meaning or layout of a cached coverage changes. 2: matrices cast by
+#: two threads before the packet buffer held Embree's hit record could be wrong; caches of
+#: format 1 are not read.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
