@@ -290,7 +290,8 @@ def test_traffic_areas_replace_the_lod1_surface_and_flat_roads_get_ground(tmp_pa
     assert city.roads.vertices[:, 2].max() == pytest.approx(5.1)
 
 
-def test_dem_gives_the_ground_under_flat_roads(tmp_path: Path) -> None:
+def _sloped_dem() -> str:
+    """A DEM over x, y in -10..50 m rising 6 m northwards: z = 3 + 0.1 (y + 10)."""
     tris = "".join(
         f"<gml:Triangle><gml:exterior><gml:LinearRing><gml:posList>{pos(t)}</gml:posList></gml:LinearRing></gml:exterior></gml:Triangle>"
         for t in (
@@ -298,12 +299,16 @@ def test_dem_gives_the_ground_under_flat_roads(tmp_path: Path) -> None:
             [(-10, -10, 3.0), (50, 50, 9.0), (-10, 50, 9.0)],
         )
     )
-    dem = (
+    return (
         '<core:cityObjectMember><dem:ReliefFeature gml:id="rf"><dem:lod>1</dem:lod><dem:reliefComponent>'
         '<dem:TINRelief gml:id="tin"><dem:lod>1</dem:lod><dem:tin><gml:TriangulatedSurface><gml:trianglePatches>'
         f"{tris}</gml:trianglePatches></gml:TriangulatedSurface></dem:tin></dem:TINRelief>"
         "</dem:reliefComponent></dem:ReliefFeature></core:cityObjectMember>"
     )
+
+
+def test_dem_gives_the_ground_under_flat_roads(tmp_path: Path) -> None:
+    dem = _sloped_dem()
     flat = [(0, 0, 0.0), (10, 0, 0.0), (10, 10, 0.0), (0, 10, 0.0)]
     road = f'<core:cityObjectMember><tran:Road gml:id="r"><tran:lod1MultiSurface>{ms(poly(flat))}</tran:lod1MultiSurface></tran:Road></core:cityObjectMember>'
     city = read_citygml(write(tmp_path, "dem.gml", document(dem + road)))
@@ -317,19 +322,7 @@ def test_dem_gives_the_ground_under_flat_roads(tmp_path: Path) -> None:
 def test_roads_off_the_dem_are_not_given_its_edge_height_silently(tmp_path: Path) -> None:
     # The DEM covers x, y in -10..50; a second flat road lies 250 m east of it (another
     # part of the 2nd mesh was given, say). Its nearest DEM height would be a guess.
-    tris = "".join(
-        f"<gml:Triangle><gml:exterior><gml:LinearRing><gml:posList>{pos(t)}</gml:posList></gml:LinearRing></gml:exterior></gml:Triangle>"
-        for t in (
-            [(-10, -10, 3.0), (50, -10, 3.0), (50, 50, 9.0)],
-            [(-10, -10, 3.0), (50, 50, 9.0), (-10, 50, 9.0)],
-        )
-    )
-    dem = (
-        '<core:cityObjectMember><dem:ReliefFeature gml:id="rf"><dem:lod>1</dem:lod><dem:reliefComponent>'
-        '<dem:TINRelief gml:id="tin"><dem:lod>1</dem:lod><dem:tin><gml:TriangulatedSurface><gml:trianglePatches>'
-        f"{tris}</gml:trianglePatches></gml:TriangulatedSurface></dem:tin></dem:TINRelief>"
-        "</dem:reliefComponent></dem:ReliefFeature></core:cityObjectMember>"
-    )
+    dem = _sloped_dem()
 
     def road(rid: str, x: float) -> str:
         flat = [(x, 0, 0.0), (x + 10, 0, 0.0), (x + 10, 10, 0.0), (x, 10, 0.0)]

@@ -155,13 +155,10 @@ def render_report(
         ]
         for r in least:
             d = _dict(r)
-            at = ""
-            if isinstance(d.get("lon"), float) and isinstance(d.get("lat"), float):
-                at = f"{d['lon']:.6f}, {d['lat']:.6f}"
             lines.append(
                 f"| `{d.get('road_id')}` | {d.get('class')} | {_num(d.get('points'))} "
                 f"| {_pct(d.get('covered_fraction'))} | {_num(d.get('uncovered_weight'))} "
-                f"| {at} |"
+                f"| {_lonlat(d)} |"
             )
         lines.append("")
 
@@ -271,11 +268,8 @@ def _camera_lines(cameras: Sequence[Mapping[str, Any]], k: int) -> list[str]:
     for c in cameras[:MAX_CAMERA_ROWS]:
         d = jsonable(dict(c))
         name = f"`{d.get('id')}`" + (" (installed)" if d.get("existing") else "")
-        at = ""
-        if isinstance(d.get("lon"), float) and isinstance(d.get("lat"), float):
-            at = f"{d['lon']:.6f}, {d['lat']:.6f}"
         lines.append(
-            f"| {name} | `{d.get('site_id')}` | {at} | {_num(d.get('mount_height_m'), 1)} "
+            f"| {name} | `{d.get('site_id')}` | {_lonlat(d)} | {_num(d.get('mount_height_m'), 1)} "
             f"| {_num(d.get('heading_deg'), 1)}° | {_num(d.get('tilt_deg'), 1)}° "
             f"| {_num(d.get('covered_weight'), 1)} | {_num(d.get('loss_weight'), 1)} |"
         )
@@ -285,6 +279,12 @@ def _camera_lines(cameras: Sequence[Mapping[str, Any]], k: int) -> list[str]:
         )
     lines.append("")
     return lines
+
+
+def _lonlat(d: Mapping[str, Any]) -> str:
+    """ "lon, lat" to 6 decimals (about 10 cm), or "" when either is missing."""
+    lon, lat = d.get("lon"), d.get("lat")
+    return f"{lon:.6f}, {lat:.6f}" if isinstance(lon, float) and isinstance(lat, float) else ""
 
 
 def _dict(v: Any) -> dict[str, Any]:
