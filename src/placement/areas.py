@@ -11,6 +11,7 @@ the points it was made of.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +39,15 @@ class Area:
         return float(self.geometry.area)
 
 
-def street_surface(city: City) -> Any:
-    """The street surface in plan: the road polygons less the building footprints."""
+def street_surface(city: City, more_footprints: Sequence[Any] = ()) -> Any:
+    """The street surface in plan: the road polygons less the building footprints (and
+    ``more_footprints``: the neighbouring tiles' buildings, the halo's)."""
     polys = shapely.make_valid(np.asarray(city.road_area.polygons, object))
     surface = shapely.union_all(polys)
-    if city.footprints:
-        surface = surface.difference(shapely.union_all(np.asarray(city.footprints, object)))
+    buildings = [*city.footprints, *more_footprints]
+    if buildings:
+        blocks = shapely.union_all(shapely.make_valid(np.asarray(buildings, object)))
+        surface = surface.difference(blocks)
     return surface
 
 

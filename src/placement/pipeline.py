@@ -1197,7 +1197,9 @@ def _write_areas(
 
     names = ("unseen", *LEVEL_NAMES)
     demand = result.demand
-    surface = areas.street_surface(result.city)
+    surface = areas.street_surface(
+        result.city, result.halo.footprints if result.halo is not None else ()
+    )
     total_area = float(surface.area)
     total_weight = float(demand.weight.sum())
     bands = areas.level_areas(demand, result.levels, surface)
