@@ -348,6 +348,29 @@ def test_roads_off_the_dem_are_not_given_its_edge_height_silently(tmp_path: Path
     assert np.allclose(v[~far, 2], 3.0 + 0.1 * (v[~far, 1] - Y0 + 10.0), atol=1e-3)
 
 
+def test_roads_alone_take_the_ground_from_the_roads_stored_with_heights(tmp_path: Path) -> None:
+    # A road stored with its heights (z 5 to 7, as LOD3 traffic areas are) and one stored
+    # flat at z = 0 beside it, no DEM and no buildings: the flat one is lifted onto the
+    # heights of the other, not left 5 m below it.
+    def road(rid: str, ring: list[tuple[float, float, float]]) -> str:
+        return f'<core:cityObjectMember><tran:Road gml:id="{rid}"><tran:lod1MultiSurface>{ms(poly(ring))}</tran:lod1MultiSurface></tran:Road></core:cityObjectMember>'
+
+    real = road("real", [(0, 0, 5.0), (40, 0, 7.0), (40, 10, 7.0), (0, 10, 5.0)])
+    flat = road("flat", [(40, 0, 0.0), (60, 0, 0.0), (60, 10, 0.0), (40, 10, 0.0)])
+    city = read_citygml(write(tmp_path, "roads.gml", document(real + flat)))
+    assert city.ground_source == "model and roads"
+    (msg,) = [w for w in city.warnings if "no DEM or buildings" in w]
+    assert "it comes from the 4 road and pole points stored with their heights" in msg
+    v = city.roads.vertices
+    east = v[:, 0] > v[:, 0].min() + 50  # the flat road's far end: the nearest height, 7
+    assert np.allclose(v[east, 2], 7.0, atol=1e-6)
+    assert v[:, 2].min() == pytest.approx(5.0, abs=1e-6)
+    # With nothing stored with heights, z stays 0 and the run says so.
+    city = read_citygml(write(tmp_path, "flat.gml", document(flat)))
+    assert city.ground_source == "none" and np.allclose(city.roads.vertices[:, 2], 0.0)
+    assert any("z kept at 0" in w for w in city.warnings)
+
+
 def test_poles_furniture_and_tree(tmp_path: Path) -> None:
     pole = (
         '<core:cityObjectMember><frn:CityFurniture gml:id="pole"><frn:function>4840</frn:function>'

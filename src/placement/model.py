@@ -210,7 +210,9 @@ class City:
     ground_source : where road heights came from: "model" (the file's own heights),
         "dem", "buildings" (estimated from the bases of nearby buildings) or "none"; "model
         and dem" / "model and buildings" when only some roads were flat and got estimates;
-        "dem and buildings" where some flat roads lay off the DEM (more than 50 m from it).
+        "dem and buildings" where some flat roads lay off the DEM (more than 50 m from it);
+        "roads" ("model and roads") with neither DEM nor buildings, from the heights of the
+        roads and pole feet stored with them.
     warnings : one line per skipped or repaired feature.
     skipped : number of features skipped because their geometry was broken.
     """

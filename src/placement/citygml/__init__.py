@@ -79,7 +79,7 @@ points, no area, self-intersecting, outside Japan) is dropped with a warning.
     Pole-like furniture found.
 ``ground_source`` str
     "model", "dem", "buildings", "model and dem", "model and buildings", "dem and
-    buildings", "model and dem and buildings" or "none" (see
+    buildings", "model and dem and buildings", "model and roads" or "none" (see
     ``City.ground_source``).
 ``warnings`` int, ``warning_messages`` list[str]
     Number of warnings, and the first 50 of them.

@@ -4,6 +4,7 @@ filled in from a DEM or from nearby building bases where the file's roads are fl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -553,6 +554,24 @@ def _ground_from_dem(
     return z
 
 
+def _ground_from_known(known: FloatArray, xy: FloatArray) -> FloatArray | None:
+    """Heights at ``xy`` from points of known height: linear between them, the nearest's
+    outside their hull; None with fewer than 3 of them."""
+    if known.shape[0] < 3:
+        return None
+    from scipy.interpolate import LinearNDInterpolator
+    from scipy.spatial import QhullError, cKDTree
+
+    v = np.unique(np.round(known, 3), axis=0)
+    z = np.full(xy.shape[0], np.nan)
+    with contextlib.suppress(QhullError):  # all on one line: the nearest only
+        z = np.asarray(LinearNDInterpolator(v[:, :2], v[:, 2])(xy), np.float64)
+    miss = ~np.isfinite(z)
+    if miss.any():
+        z[miss] = v[cKDTree(v[:, :2]).query(xy[miss])[1], 2]
+    return z
+
+
 def _ground_from_buildings(occ: Mesh, features: FeatureTable, xy: FloatArray) -> FloatArray | None:
     cls = np.array(features.cls, dtype=object)
     is_bldg = np.isin(cls, _BUILDING_CLASSES) & (features.lod >= 1)
@@ -709,6 +728,21 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
         if z is None:
             z = _ground_from_buildings(occ, features, xy)
             ground_source = "buildings"
+        if z is None:
+            # Roads alone: the roads (LOD2/3 traffic areas) and pole feet stored with their
+            # heights give the ground of those stored flat, not z = 0 beside them (a 6 m
+            # step where the two kinds meet on Osaka 52350301).
+            used = np.zeros(road.vertices.shape[0], bool)
+            used[road.faces.ravel()] = True
+            known = np.concatenate([road.vertices[used & ~flat], pxyz[~pflat]])
+            z = _ground_from_known(known, xy)
+            if z is not None:
+                ground_source = "roads"
+                warnings.append(
+                    f"road surfaces are flat (z = 0) and no DEM or buildings give the ground: "
+                    f"it comes from the {known.shape[0]:,} road and pole points stored with "
+                    "their heights"
+                )
         if z is None:
             ground_source = "none"
             warnings.append(
