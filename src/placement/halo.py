@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 
 from placement._hashing import file_sha256
 from placement.camera import Camera
@@ -342,8 +343,6 @@ def _near(polygons: Sequence[Any], lo: np.ndarray, hi: np.ndarray) -> list[Any]:
     """The plan polygons whose bounding box meets the box ``lo``-``hi``."""
     if not len(polygons):
         return []
-    import shapely
-
     b = shapely.bounds(np.asarray(polygons, object))
     near = (b[:, 0] <= hi[0]) & (b[:, 1] <= hi[1]) & (b[:, 2] >= lo[0]) & (b[:, 3] >= lo[1])
     return [polygons[int(i)] for i in np.flatnonzero(near)]

@@ -69,7 +69,7 @@ def render_report(
     k = cov.get("k")
     by_k = f", by {k} cameras" if isinstance(k, int) and k > 1 else ""
     if "covered_fraction_weighted" in cov:
-        rows.append((f"Demand covered (weighted{by_k})", _pct(cov["covered_fraction_weighted"])))
+        rows.append((f"Demand covered (weighted{by_k})", percent(cov["covered_fraction_weighted"])))
     if "covered_street_m" in cov and "street_m" in cov:
         rows.append(
             (
@@ -79,16 +79,19 @@ def render_report(
         )
     if "covered_fraction_coverable" in plan:
         rows.append(
-            (f"Of the coverable demand (weighted{by_k})", _pct(plan["covered_fraction_coverable"]))
+            (
+                f"Of the coverable demand (weighted{by_k})",
+                percent(plan["covered_fraction_coverable"]),
+            )
         )
     if "covered_fraction" in cov:
         pts = ""
         if "covered_points" in cov and "points" in cov:
             pts = f" ({_num(cov['covered_points'])} of {_num(cov['points'])} points)"
-        rows.append((f"Demand covered (points{by_k})", _pct(cov["covered_fraction"]) + pts))
+        rows.append((f"Demand covered (points{by_k})", percent(cov["covered_fraction"]) + pts))
     if "coverable_fraction" in cov:
         label = f"Coverable by {k} candidates" if by_k else "Coverable by any candidate"
-        rows.append((label, _pct(cov["coverable_fraction"])))
+        rows.append((label, percent(cov["coverable_fraction"])))
     for key, label in (
         ("objective", "Objective"),
         ("bound", "Proven bound"),
@@ -98,7 +101,7 @@ def render_report(
     ):
         if key in plan:
             v = plan[key]
-            rows.append((label, _pct(v) if key == "gap" else _num(v)))
+            rows.append((label, percent(v) if key == "gap" else _num(v)))
     cut = plan.get("clock_cut")
     if isinstance(cut, list) and cut:
         rows.append(
@@ -135,7 +138,8 @@ def render_report(
             d = _dict(by_level[name])
             lines.append(
                 f"| {name} | {_num(d.get('points'))} | {_num(d.get('weight'))} "
-                f"| {_pct(d.get('fraction_weighted'))} | {_pct(d.get('best_fraction_weighted'))} |"
+                f"| {percent(d.get('fraction_weighted'))} "
+                f"| {percent(d.get('best_fraction_weighted'))} |"
             )
         lines.append("")
 
@@ -157,7 +161,7 @@ def render_report(
             d = _dict(r)
             lines.append(
                 f"| `{d.get('road_id')}` | {d.get('class')} | {_num(d.get('points'))} "
-                f"| {_pct(d.get('covered_fraction'))} | {_num(d.get('uncovered_weight'))} "
+                f"| {percent(d.get('covered_fraction'))} | {_num(d.get('uncovered_weight'))} "
                 f"| {_lonlat(d)} |"
             )
         lines.append("")
@@ -175,7 +179,7 @@ def render_report(
         ]
         for a in areas:
             d = _dict(a)
-            share = _pct(d.get("covered_fraction")) if d.get("weight") else "no street points"
+            share = percent(d.get("covered_fraction")) if d.get("weight") else "no street points"
             lines.append(
                 f"| {_num(d.get('area'))} | {d.get('name') or ''} | {_num(d.get('multiplier'))} "
                 f"| {_num(d.get('points'))} | {_num(d.get('covered_points'))} | {share} |"
@@ -305,7 +309,8 @@ def _num(v: Any, decimals: int = 3) -> str:
     return str(v)
 
 
-def _pct(v: Any) -> str:
+def percent(v: Any) -> str:
+    """A fraction as "12.3 %" ("n/a" when it is not a number)."""
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return "n/a"
     return f"{100.0 * v:.1f} %"

@@ -23,6 +23,7 @@ from typing import Any
 
 from placement.errors import OptionError
 from placement.pipeline import RunOptions, check_before_work, run
+from placement.report import percent
 
 #: Budgets one sweep may run (each is a whole run).
 MAX_BUDGETS = 50
@@ -187,10 +188,12 @@ def _markdown(rows: Sequence[dict[str, Any]], opts: RunOptions) -> str:
     ]
     for r in rows:
         added = "" if r["added_per_unit"] is None else f"{100 * r['added_per_unit']:+.2f} pts"
-        bound = "" if r["bound_fraction_weighted"] is None else _pct(r["bound_fraction_weighted"])
+        bound = (
+            "" if r["bound_fraction_weighted"] is None else percent(r["bound_fraction_weighted"])
+        )
         lines.append(
-            f"| {r['budget']:g} | {r['cameras']} | {_pct(r['covered_fraction_weighted'])} "
-            f"| {bound} | {_pct(r['gap'])} | {added} | `{r['folder']}/` |"
+            f"| {r['budget']:g} | {r['cameras']} | {percent(r['covered_fraction_weighted'])} "
+            f"| {bound} | {percent(r['gap'])} | {added} | `{r['folder']}/` |"
         )
     falls = [
         (a["budget"], b["budget"])
@@ -206,10 +209,6 @@ def _markdown(rows: Sequence[dict[str, Any]], opts: RunOptions) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
 
 
 def curve_svg(rows: Sequence[dict[str, Any]], width: int = 560, height: int = 340) -> str:
