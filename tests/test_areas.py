@@ -82,3 +82,17 @@ def test_camera_areas_hold_each_cameras_points_by_level() -> None:
     assert got[0][4].points == 1 and got[1][3].area_m2 == pytest.approx(8.0)
     everything = areas.camera_areas(_demand(xy, 2.0), seen)
     assert sorted(everything[1]) == [1, 3] and everything[1][1].points == 1
+
+
+def test_unseen_area_is_the_rest_of_the_street_surface() -> None:
+    # A 20 x 10 m street with a 1 m strip (too narrow for a 2 m grid point) beside it.
+    xy = _grid(10, 5, 2.0)
+    lv = np.where(xy[:, 0] < 9.0, 2, 0).astype(np.int8)  # the west half seen
+    street = shapely.union_all([shapely.box(-1, -1, 19, 9), shapely.box(-1, 9, 19, 10)])
+    got = areas.level_areas(_demand(xy, 2.0), lv, street)
+    assert got[2].area_m2 == pytest.approx(10.0 * 10.0)
+    # The rest of the street, the strip's whole length included, is unseen.
+    assert got[0].area_m2 == pytest.approx(street.area - 100.0)
+    assert got[0].points == int((lv == 0).sum()) == 25
+    assert got[0].geometry.intersection(got[2].geometry).area == pytest.approx(0.0)
+    assert sum(a.area_m2 for a in got.values()) == pytest.approx(street.area)

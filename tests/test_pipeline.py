@@ -64,8 +64,10 @@ def test_area_outputs_hold_the_points_they_count(sample_run: Path) -> None:
     assert [b["properties"]["level"] for b in bands] == sorted(by_level, key=lambda v: v or 0)
     assert sum(b["properties"]["points"] for b in bands) == len(pts)
     total = sum(b["properties"]["area_m2"] for b in bands)
-    # Cells of 2 m, cut at the kerbs: a little less than 4 m2 a point.
-    assert 0.85 * 4 * len(pts) < total <= 4 * len(pts)
+    # Cells of 2 m, cut at the kerbs, about 4 m2 a point; the unseen area is the rest of the
+    # street surface, so the areas add up to all of it.
+    assert 0.85 * 4 * len(pts) < total <= 1.1 * 4 * len(pts)
+    assert sum(b["properties"]["area_share"] for b in bands) == pytest.approx(1.0, abs=1e-5)
     for b in bands:
         p = b["properties"]
         inside = by_level[p["level"]]
@@ -80,7 +82,9 @@ def test_area_outputs_hold_the_points_they_count(sample_run: Path) -> None:
         d = shapely.distance(geom, shapely.points(np.array(inside)))
         assert float(d.max()) < 1e-6  # degrees: each point lies in its level's area
     others = [shapely.geometry.shape(b["geometry"]) for b in bands]
-    assert others[0].intersection(others[1]).area < 1e-12
+    # Each polygon is snapped to 1e-7 degrees on its own: along shared edges they may
+    # overlap by a centimetre, no more (1e-12 square degrees is about 0.01 m2).
+    assert others[0].intersection(others[1]).area < 5e-12
     unseen = next(b for b in bands if b["properties"]["level"] is None)["properties"]
     assert unseen["weight_share"] == pytest.approx(
         1 - summary["coverage"]["covered_fraction_weighted"], abs=1e-5
