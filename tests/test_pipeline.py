@@ -508,6 +508,31 @@ def test_inspect_json(sample_tile: Path) -> None:
     assert code == 0 and "Building" in text
 
 
+def test_python_m_placement_is_the_command(sample_tile: Path) -> None:
+    """``python -m placement`` works where the script is not on the PATH (a notebook's
+    kernel, a venv not activated), under the command's own name."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "placement", "inspect", str(sample_tile), "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["counts"]["Building"] > 10
+    bad = subprocess.run(
+        [sys.executable, "-m", "placement", "run", str(sample_tile)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "Usage: placement run" in bad.stderr
+
+
 def test_real_lod2_tile_end_to_end(plateau: Path, tmp_path: Path) -> None:
     tiles = [plateau / "osaka" / f"52350301_{k}_6697_op.gml" for k in ("bldg", "tran")]
     out = tmp_path / "osaka"
