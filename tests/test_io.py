@@ -520,3 +520,46 @@ def test_report_lists_the_cameras(tmp_path: Path) -> None:
     assert "| ... and 3 more in `cameras.csv` |" in text
     write_report(path, full_summary(), picture=None)
     assert "## Cameras" not in path.read_text()
+
+
+def test_area_polygons_are_wound_as_rfc_7946_asks(tmp_path: Path) -> None:
+    """Shells counter-clockwise, holes clockwise (RFC 7946 3.1.6), whatever the input's
+    winding: GEOS's overlays return shells clockwise. Places stay where they were."""
+    import shapely
+
+    x0, y0 = -30000.0, -130000.0  # EPSG:6674 metres, near Osaka
+    cw_with_hole = shapely.Polygon(
+        [(x0, y0), (x0, y0 + 40), (x0 + 40, y0 + 40), (x0 + 40, y0)],
+        [[(x0 + 10, y0 + 10), (x0 + 30, y0 + 10), (x0 + 30, y0 + 30), (x0 + 10, y0 + 30)]],
+    )
+    assert not cw_with_hole.exterior.is_ccw and cw_with_hole.interiors[0].is_ccw
+    two = shapely.MultiPolygon([cw_with_hole, shapely.box(x0 + 100, y0, x0 + 120, y0 + 20)])
+    path = tmp_path / "areas.geojson"
+    io.write_areas_geojson(
+        path, crs="EPSG:6674", features=[(cw_with_hole, {"n": 1}), (two, {"n": 2})]
+    )
+    feats = json.loads(path.read_text())["features"]
+    # One geometry type for the layer (GDAL: a Polygon/MultiPolygon mix is "Unknown").
+    assert [f["geometry"]["type"] for f in feats] == ["MultiPolygon", "MultiPolygon"]
+    rings = [ring for f in feats for poly in f["geometry"]["coordinates"] for ring in poly]
+    assert len(rings) == 2 + 3
+    for f in feats:
+        g = shapely.geometry.shape(f["geometry"])
+        for p in getattr(g, "geoms", [g]):
+            assert p.exterior.is_ccw
+            assert all(not h.is_ccw for h in p.interiors)
+    back = Transformer.from_crs("EPSG:6668", "EPSG:6674", always_xy=True)
+    shell = np.array(feats[0]["geometry"]["coordinates"][0][0])
+    x, y = back.transform(shell[:, 0], shell[:, 1])
+    assert shapely.Polygon(np.column_stack([x, y])).area == pytest.approx(1600.0, rel=1e-4)
+
+
+def test_percent_never_rounds_a_share_to_empty_or_whole() -> None:
+    from placement.report import percent
+
+    assert percent(0.0) == "0.0 %" and percent(1.0) == "100.0 %"
+    assert percent(0.123) == "12.3 %"
+    assert percent(18 / 56407) == "<0.1 %"  # 18 recognition points on the Osaka tile
+    assert percent(0.99991) == ">99.9 %" and percent(0.99949) == "99.9 %"
+    assert percent(0.00051, "") == "0.1%"
+    assert percent(None) == percent(True) == "n/a"

@@ -607,6 +607,15 @@ def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path
     assert cov["coverable_points"] == int(any_two.sum())
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Demand covered (weighted, by 2 cameras)" in report
+    # The polygons keep the points seen once apart from the unseen ones too.
+    bands = json.loads((tmp_path / "out" / "coverage_areas.geojson").read_text())["features"]
+    by_name = {b["properties"]["level_name"]: b["properties"] for b in bands}
+    assert by_name["seen by fewer than 2"]["points"] == int(once.sum())
+    assert by_name["unseen"]["points"] == int((~seen.any(axis=0)).sum())
+    assert by_name["seen by fewer than 2"]["level"] is None
+    assert not by_name["seen by fewer than 2"]["covered"]
+    assert sum(b["properties"]["points"] for b in bands) == len(res.demand)
+    assert sum(b["properties"]["area_share"] for b in bands) == pytest.approx(1.0, abs=1e-5)
     # At k = 2 a camera's loss is the points seen by exactly two chosen cameras, it one.
     exactly = seen.sum(axis=0) == 2
     w = res.demand.weight

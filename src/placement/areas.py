@@ -93,12 +93,13 @@ def level_areas(
     demand: Demand, levels: npt.ArrayLike, surface: Any | None = None
 ) -> dict[int, Area]:
     """The street area at each coverage level (0 = unseen, 1..4 the DORI levels) that some
-    point reaches; ``levels`` (N,) is each point's level.
+    point reaches; ``levels`` (N,) is each point's level (-1: a class of the caller's own
+    below the levels, such as "seen by fewer than k").
 
     With a ``surface``, level 0 is the rest of it: the street no camera is shown to see,
     strips too narrow for a grid point included, so the levels' areas add up to the
     surface's. (It is also much cheaper than the union of most of a tile's cells.)"""
-    lv = np.clip(np.asarray(levels, np.int64), 0, 4)
+    lv = np.clip(np.asarray(levels, np.int64), -1, 4)
     if lv.shape != (len(demand),):
         raise ValueError(f"areas: {len(demand)} demand points but levels of shape {lv.shape}")
     out: dict[int, Area] = {}
@@ -106,7 +107,7 @@ def level_areas(
     for level in np.unique(lv).tolist():
         m = lv == level
         if level == 0 and surface is not None:
-            seen = cells_area(xy[lv > 0], demand.spacing_m)
+            seen = cells_area(xy[lv != 0], demand.spacing_m)
             geom = _polygonal(shapely.make_valid(shapely.difference(surface, seen)))
         else:
             geom = cells_area(xy[m], demand.spacing_m, surface)

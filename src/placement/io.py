@@ -622,13 +622,25 @@ def write_summary_json(path: Path, summary: Mapping[str, Any]) -> None:
     Path(path).write_text(text + "\n", "utf-8")
 
 
+def _multipolygon_ccw(geom: Any) -> Any:
+    """``geom``'s polygons as one MultiPolygon (a layer of one geometry type, as GDAL and
+    the GeoPackage and shapefile formats want), shells counter-clockwise and holes clockwise
+    as RFC 7946 asks (GEOS's overlays return them the other way round)."""
+    import shapely
+    from shapely.geometry.polygon import orient
+
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
+    return shapely.MultiPolygon([orient(p, 1.0) for p in parts])
+
+
 def write_areas_geojson(
     path: Path, *, crs: str, features: Sequence[tuple[Any, Mapping[str, Any]]]
 ) -> None:
-    """Write (Multi)Polygons in lon/lat, one feature per (geometry, properties) pair.
+    """Write MultiPolygons in lon/lat, one feature per (geometry, properties) pair.
 
     ``geometry`` is a shapely (Multi)Polygon in the metric ``crs`` (an empty one is
-    written with a null geometry); coordinates are rounded to 7 decimals (about 1 cm)."""
+    written with a null geometry); coordinates are rounded to 7 decimals (about 1 cm),
+    shells counter-clockwise (RFC 7946)."""
     import shapely
 
     def lonlat(xy: FloatArray) -> FloatArray:
@@ -649,6 +661,7 @@ def write_areas_geojson(
             # Snapped to the 1e-7 degree grid by GEOS, which keeps the polygons valid
             # (rounding each coordinate alone can make a ring cross itself).
             ll = shapely.set_precision(shapely.transform(geom, lonlat), 1e-7)
+            ll = _multipolygon_ccw(ll)
             if not ll.is_empty:
                 g = shapely.geometry.mapping(ll)
                 g = {"type": g["type"], "coordinates": rounded(g["coordinates"])}

@@ -1143,7 +1143,9 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
             road_ids=_road_ids(result.city, result.demand),
         )
         io.write_streets_csv(stage_dir / "streets.csv", result.streets)
-        _write_areas(result, stage_dir, chosen, ids=ids, site_ids=site_ids, min_level=min_level)
+        _write_areas(
+            result, stage_dir, chosen, ids=ids, site_ids=site_ids, min_level=min_level, k=opts.k
+        )
         picture: str | None = None
         if opts.render:
             from placement import render
@@ -1159,10 +1161,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 ids=ids,
                 k=opts.k,
                 min_level=min_level,
-                # Seen at the level by some chosen camera, but by fewer than k.
-                partial=(result.seen_count > 0) & (result.levels < min_level)
-                if opts.k > 1 and len(result.seen_count) == len(result.demand)
-                else None,
+                partial=_partial(result, opts.k, min_level),
             )
             scene.save(stage_dir / "scene.npz")
             render.render_png(scene, stage_dir / "scene.png")
@@ -1190,19 +1189,28 @@ def _write_areas(
     ids: Sequence[str],
     site_ids: Sequence[str],
     min_level: int,
+    k: int,
 ) -> None:
-    """``coverage_areas.geojson`` (the street area at each level the run counts by) and
-    ``views.geojson`` (each chosen camera's street area, per level from ``min_level``)."""
+    """``coverage_areas.geojson`` (the street area at each level the run counts by; with
+    k > 1 the points some chosen camera sees at ``min_level`` but fewer than k do apart from
+    the unseen ones) and ``views.geojson`` (each chosen camera's street area, per level from
+    ``min_level``)."""
     from placement import areas, io
 
     names = ("unseen", *LEVEL_NAMES)
+    # Index -1: the "partial" band, below the levels.
+    names_of = {-1: f"seen by fewer than {k}", **dict(enumerate(names))}
     demand = result.demand
     surface = areas.street_surface(
         result.city, result.halo.footprints if result.halo is not None else ()
     )
     total_area = float(surface.area)
     total_weight = float(demand.weight.sum())
-    bands = areas.level_areas(demand, result.levels, surface)
+    classes = np.asarray(result.levels, np.int64).copy()
+    partial = _partial(result, k, min_level)
+    if partial is not None:
+        classes[partial & (classes == 0)] = -1
+    bands = areas.level_areas(demand, classes, surface)
     io.write_areas_geojson(
         stage_dir / "coverage_areas.geojson",
         crs=result.city.crs,
@@ -1210,8 +1218,8 @@ def _write_areas(
             (
                 a.geometry,
                 {
-                    "level": level or None,
-                    "level_name": names[level],
+                    "level": level if level > 0 else None,
+                    "level_name": names_of[level],
                     "covered": level >= min_level,
                     "points": a.points,
                     "weight": round(a.weight, 6),
@@ -1246,6 +1254,14 @@ def _write_areas(
             for level, a in sorted(mine.items())
         ],
     )
+
+
+def _partial(result: Result, k: int, min_level: int) -> npt.NDArray[np.bool_] | None:
+    """With k > 1, the points some chosen camera sees at ``min_level`` but fewer than k do
+    (one more camera there would make them count); None with k = 1."""
+    if k <= 1 or len(result.seen_count) != len(result.demand):
+        return None
+    return np.asarray((result.seen_count > 0) & (result.levels < min_level), bool)
 
 
 def _road_ids(city: City, demand: Demand) -> list[str | None] | None:
