@@ -450,6 +450,8 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from placement.report import percent
+
     console = Console(soft_wrap=True)
     plan = summary["plan"]
     cov = summary["coverage"]
@@ -469,7 +471,8 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
     by_k = f", {k} cameras" if k > 1 else ""
     t.add_row(
         f"street covered ({cov['min_level']}+{by_k})",
-        f"{100 * cov['covered_fraction']:.1f}% of points, {100 * cov['covered_fraction_weighted']:.1f}% of weight",
+        f"{percent(cov['covered_fraction'], '')} of points, "
+        f"{percent(cov['covered_fraction_weighted'], '')} of weight",
     )
     if "street_m" in cov:
         t.add_row(
@@ -477,16 +480,16 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
             f"{cov['covered_street_m']:,.0f} m of {cov['street_m']:,.0f} m",
         )
     if "covered_fraction_coverable" in plan:
-        t.add_row("  of the coverable weight", f"{100 * plan['covered_fraction_coverable']:.1f}%")
-    t.add_row(f"coverable at all{by_k}", f"{100 * cov['coverable_fraction']:.1f}% of points")
+        t.add_row("  of the coverable weight", percent(plan["covered_fraction_coverable"], ""))
+    t.add_row(f"coverable at all{by_k}", f"{percent(cov['coverable_fraction'], '')} of points")
     for name, lv in cov["by_level"].items():
         points = f"{lv['points']:,} point{'' if lv['points'] == 1 else 's'}"
-        t.add_row(f"  {name}", f"{points} ({100 * lv['fraction']:.1f}%)")
+        t.add_row(f"  {name}", f"{points} ({percent(lv['fraction'], '')})")
     areas = summary.get("priority_areas", [])
     for a in areas[:_AREA_ROWS]:
         label = f"priority area {a['area']}" + (f" ({a['name']})" if a["name"] else "")
         seen = (
-            f"{100 * a['covered_fraction']:.1f}% of its weight"
+            f"{percent(a['covered_fraction'], '')} of its weight"
             if a["weight"] > 0
             else "no street points in it"
         )

@@ -150,7 +150,7 @@ def render_report(
             "## Streets left most uncovered",
             "",
             f"{_num(streets.get('total'))} road surfaces with street points: "
-            f"{_num(streets.get('not_seen'))} not seen at all, "
+            f"{_num(streets.get('not_seen'))} with no point covered, "
             f"{_num(streets.get('fully_covered'))} fully covered. All of them, worst first: "
             "`streets.csv`; their points carry `road_id` in `coverage.geojson`.",
             "",
@@ -309,11 +309,16 @@ def _num(v: Any, decimals: int = 3) -> str:
     return str(v)
 
 
-def percent(v: Any) -> str:
-    """A fraction as "12.3 %" ("n/a" when it is not a number)."""
+def percent(v: Any, sep: str = " ") -> str:
+    """A fraction as "12.3 %" ("n/a" when it is not a number). Rounding never makes a share
+    look empty or whole when it is not: "<0.1 %" and ">99.9 %"."""
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return "n/a"
-    return f"{100.0 * v:.1f} %"
+    if 0.0 < v < 0.0005:
+        return f"<0.1{sep}%"
+    if 0.9995 <= v < 1.0:
+        return f">99.9{sep}%"
+    return f"{100.0 * v:.1f}{sep}%"
 
 
 def _inline(v: Any) -> str:

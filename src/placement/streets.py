@@ -80,7 +80,8 @@ def street_coverage(
 
 
 def street_summary(rows: list[dict[str, Any]], top: int = 10) -> dict[str, Any]:
-    """Counts for summary.json: streets, not seen at all, fully covered, and the ``top``
+    """Counts for summary.json: streets, with no point covered (``not_seen``: covered as the
+    run counts, so at ``min_level`` by ``k`` cameras), fully covered, and the ``top``
     least covered (id, class, points, covered fraction, uncovered weight, and the lon / lat
     of one of its points, to find it on a map)."""
     keys = ("road_id", "class", "points", "covered_fraction", "uncovered_weight", "lon", "lat")
