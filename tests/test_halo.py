@@ -217,6 +217,35 @@ def test_find_halo_files_follows_the_rule_on_random_layouts(tmp_path: Path) -> N
         assert set(find_halo_files([files[c] for c in chosen])) == expected
 
 
+def test_missing_road_neighbours_warning_names_only_the_tiles_at_the_edge(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 3 x 3 block of road tiles with nothing around it: the warning names the eight tiles
+    at its edge, not the centre, whose eight neighbours are all inputs."""
+    centre = parse_mesh_code(MAIN)
+    block = [
+        MeshSquare(3, centre.row + dr, centre.col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+    ]
+    files = []
+    for sq in block:
+        files.append(tmp_path / f"{sq.code}_tran_6697_op.gml")
+        files[-1].write_text("", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="placement.halo"):
+        assert find_halo_files(files) == []
+    said = [r.getMessage() for r in caplog.records if "neighbouring road" in r.getMessage()]
+    assert len(said) == 1
+    named = said[0].split(" beside ")[1].split(":")[0].split(", ")
+    assert sorted(named) == sorted(sq.code for sq in block if sq != centre)
+    # With one neighbour's road file beside the block, it says nothing.
+    caplog.clear()
+    (tmp_path / f"{MeshSquare(3, centre.row + 2, centre.col).code}_tran_6697_op.gml").write_text(
+        "", encoding="utf-8"
+    )
+    with caplog.at_level(logging.WARNING, logger="placement.halo"):
+        assert len(find_halo_files(files)) == 1
+    assert not any("neighbouring road" in r.getMessage() for r in caplog.records)
+
+
 def test_load_halo_keeps_near_triangles_and_skips_broken_files(
     tiles: dict[str, Path], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -191,7 +191,19 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
                 found.append((f.resolve(), square, kind))
     _log_missing(tiles, kinds, found)
     if "tran" in kinds and not any(k == "tran" for _, _, k in found):
-        roads = sorted({t.code for t, k, _ in tiles if k == "tran"})
+        # The road tiles with a neighbour that is not an input: one inside a block of
+        # inputs has all its streets' ends.
+        have = [t for t, k, _ in tiles if k == "tran"]
+        roads = sorted(
+            {
+                t.code
+                for t in have
+                if any(not any(h.overlaps(n) for h in have) for n in t.neighbours())
+            }
+        )
+    else:
+        roads = []
+    if roads:
         log.warning(
             "halo: no neighbouring road (tran) file beside %s: where a street runs on into "
             "the next tile, its cut end may get new poles across the road (put the "
