@@ -149,6 +149,41 @@ def test_read_sites_csv_and_geojson(tmp_path: Path) -> None:
     assert e.ids == ("existing-0000",)
 
 
+def test_a_lens_inside_a_building_is_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The building stands on (X0+10..30, Y0+10..30), 20 m tall: a camera in its middle at
+    6 m is inside it; one on its roof, one on its wall (at the footprint's edge) and one in
+    the street are not."""
+    city = cross_city()
+    rows = [
+        ("in", X0 + 20, Y0 + 20, 6.0),
+        ("roof", X0 + 20, Y0 + 20, 21.0),
+        ("wall", X0 + 10.2, Y0 + 20, 6.0),
+        ("street", X0, Y0 + 20, 6.0),
+        ("in-2", X0 + 12, Y0 + 28, 19.0),
+    ]
+    p = tmp_path / "e.csv"
+    lines = ["id,lon,lat,mount_height_m,heading_deg"]
+    for name, x, y, h in rows:
+        lon, lat = _lonlat(x, y)
+        lines.append(f"{name},{lon:.9f},{lat:.9f},{h},90")
+    p.write_text("\n".join(lines) + "\n")
+    with caplog.at_level("WARNING", logger="placement.sites"):
+        s = read_sites(p, city, mount_height_m=6.0, existing=True)
+    assert len(s) == 5  # warned of, not dropped: the planner decides
+    said = [r.getMessage() for r in caplog.records if "inside a building" in r.getMessage()]
+    assert len(said) == 1
+    assert "2 of 5 cameras" in said[0] and "first: in (row 1)" in said[0]
+    # Nothing inside: nothing said.
+    caplog.clear()
+    q = tmp_path / "ok.csv"
+    q.write_text("\n".join(lines[:1] + lines[2:5]) + "\n")
+    with caplog.at_level("WARNING", logger="placement.sites"):
+        read_sites(q, city, mount_height_m=6.0, existing=True)
+    assert "inside a building" not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [

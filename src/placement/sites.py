@@ -46,6 +46,10 @@ CRACK_M = 0.1
 
 #: A camera on a PLATEAU pole hangs on a bracket this far outside the pole's surface, metres.
 BRACKET_M = 0.1
+#: A site this far inside a building's footprint, below its roof, has its lens inside the
+#: building (a camera on a wall stands at the footprint's edge, give or take the survey's
+#: error), metres.
+INSIDE_BUILDING_M = 0.5
 #: The largest pole radius taken from the model (a vertex of the base farther out is another
 #: leg of the same feature), metres.
 MAX_CLEARANCE_M = 1.0
@@ -376,6 +380,7 @@ def read_sites(
         again = next(i for k, i in enumerate(ids) if i in ids[:k])
         raise InputFileError(f"{p}: site id {again!r} appears more than once")
     n = len(rows)
+    _warn_inside_buildings(p, city, xy, ground + mount, ids=ids, noun=noun)
     return Sites(
         ids=ids,
         pole_ids=tuple(str(r.get("site_id", "")) for r in rows),
@@ -386,6 +391,41 @@ def read_sites(
         heading_deg=heading,
         source=("user",) * n,
         tilt_deg=tilt,
+    )
+
+
+def _warn_inside_buildings(
+    p: Path, city: City, xy: FloatArray, z: FloatArray, *, ids: Sequence[str], noun: str
+) -> None:
+    """Warn of sites whose lens lies inside a building: more than
+    :data:`INSIDE_BUILDING_M` within its footprint and below its roof there (they see
+    nothing; a wrong position, or a camera indoors)."""
+    if not city.footprints or not len(xy):
+        return
+    inner = shapely.buffer(
+        shapely.make_valid(np.asarray(city.footprints, object)), -INSIDE_BUILDING_M
+    )
+    tree = shapely.STRtree(inner)
+    pts, polys = tree.query(shapely.points(xy), predicate="within")
+    if not pts.size:
+        return
+    occ = city.occluders
+    building = np.isin(occ.feature, np.asarray(city.footprint_feature)[np.unique(polys)])
+    roof = height_at(occ.select(building), xy[pts], fallback="nan")
+    under = pts[np.nan_to_num(roof, nan=-np.inf) > z[pts]]
+    if not under.size:
+        return
+    under = np.unique(under)
+    first = int(under[0])
+    log.warning(
+        "%s: %d of %d %s have the lens inside a building (below its roof, within its "
+        "walls), where they see nothing; first: %s (row %d)",
+        p,
+        under.size,
+        len(xy),
+        noun,
+        ids[first],
+        first + 1,
     )
 
 
