@@ -84,6 +84,29 @@ def test_staged_output_failure_leaves_existing_dir_untouched(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_a_full_disk_is_one_line_naming_the_folder(tmp_path: Path) -> None:
+    """A write the disk refuses is the user's to fix (OptionError: exit 2), named by the
+    output folder and the file; other OS errors stay what they are."""
+    import errno
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "x.txt").write_text("old")
+    with pytest.raises(OptionError) as info, io.staged_output(out) as stage:
+        (stage / "x.txt").write_text("new")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(info.value) == (
+        f"{out}: cannot write the results: No space left on device; the folder is left as it was"
+    )
+    denied = r"Permission denied \(coverage.geojson\)"
+    with pytest.raises(OptionError, match=denied), io.staged_output(out) as stage:
+        raise PermissionError(errno.EACCES, "Permission denied", str(stage / "coverage.geojson"))
+    with pytest.raises(PermissionError), io.staged_output(out):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "input.gml"))
+    assert [p.name for p in out.iterdir()] == ["x.txt"] and (out / "x.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_staged_output_failure_leaves_missing_dir_absent(tmp_path: Path) -> None:
     out = tmp_path / "new" / "deeper" / "out"
     with pytest.raises(KeyboardInterrupt), io.staged_output(out) as stage:

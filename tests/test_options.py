@@ -138,11 +138,19 @@ def test_camera_preset_or_camera_file_not_both(tmp_path: Path) -> None:
     # Naming the default preset explicitly conflicts too.
     with pytest.raises(OptionError, match="not both"):
         RunOptions(camera=DEFAULT_CAMERA, camera_file=str(cam))
-    # A preset in the config and a camera file on the command line.
+    # A preset in the config and a camera file on the command line: the command line wins
+    # (a config made from a summary.json always names the preset), and the other way round.
     cfg = tmp_path / "run.toml"
     cfg.write_text('camera = "tele-30"\n')
+    opts = RunOptions.from_toml(cfg, camera_file=str(cam))
+    assert (opts.camera, opts.camera_file) == (None, str(cam))
+    cfg.write_text(f'camera_file = "{cam}"\n')
+    opts = RunOptions.from_toml(cfg, camera="4k-90")
+    assert (opts.camera, opts.camera_file) == ("4k-90", None)
+    # Both in the file itself are still refused.
+    cfg.write_text(f'camera = "tele-30"\ncamera_file = "{cam}"\n')
     with pytest.raises(OptionError, match="not both"):
-        RunOptions.from_toml(cfg, camera_file=str(cam))
+        RunOptions.from_toml(cfg)
     # The effective preset is recorded; a camera file records none.
     assert RunOptions().to_dict()["camera"] == DEFAULT_CAMERA
     assert load_camera_for(RunOptions()).name == DEFAULT_CAMERA
@@ -250,3 +258,23 @@ def test_config_keys_outside_run_are_refused_and_the_command_line_wins(tmp_path:
     cfg.write_text("[run]\nbudget = 5\n")
     opts = RunOptions.from_toml(cfg, cover=0.8)
     assert (opts.budget, opts.cover) == (None, 0.8)
+
+
+def test_cli_switches_back_on_what_a_config_switched_off(tmp_path: Path, sample_tile: Path) -> None:
+    """Every on/off option has both flags, so the command line wins both ways."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        "[run]\nbudget = 2\nrender = false\nhtml = false\nplateau_poles = false\n"
+        "use_cache = false\ntime_limit_s = 2\nworkers = 1\n"
+    )
+    out = tmp_path / "out"
+    args = ["run", str(sample_tile), "--out", str(out), "--config", str(cfg)]
+    r = CliRunner().invoke(
+        main, ["-q", *args, "--render", "--no-html", "--plateau-poles", "--cache",
+               "--cache-dir", str(tmp_path / "c"), "--inset-m", "1.0"]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    o = json.loads((out / "summary.json").read_text())["options"]
+    assert (o["render"], o["html"], o["plateau_poles"], o["use_cache"]) == (True, False, True, True)
+    assert o["inset_m"] == 1.0 and o["road_edge_sites"] is True
+    assert (out / "scene.png").is_file() and not (out / "scene.html").exists()

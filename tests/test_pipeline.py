@@ -495,6 +495,21 @@ def test_missing_file_and_view_of_non_result(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text("{}")  # a run made with --no-render
     code, text = _run(["view", str(tmp_path)])
     assert code == 2 and "made with --no-render" in text
+    code, text = _run(["view", str(tmp_path / "gone")])
+    assert code == 2 and text.strip() == f"placement: error: {tmp_path / 'gone'}: no such folder"
+    sweep = tmp_path / "sweep"
+    (sweep / "budget-10").mkdir(parents=True)
+    (sweep / "sweep.md").write_text("# Coverage against budget")
+    code, text = _run(["view", str(sweep)])
+    assert code == 2 and "a sweep's folder: view one of its runs, budget-10" in text
+    # A link to a folder that is gone is refused before any work.
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    code, text = _run(["run", str(tmp_path / "none.gml"), "--out", str(tmp_path / "link")])
+    assert code == 2 and "no such file" in text  # the input is checked first
+    from placement.io import check_writable
+
+    with pytest.raises(OptionError, match=r"a symbolic link to .*gone, which does not exist"):
+        check_writable(tmp_path / "link")
 
 
 def test_inspect_json(sample_tile: Path) -> None:
@@ -925,3 +940,37 @@ def test_run_warnings_reach_summary_and_report_even_when_quiet(
     (note,) = [w for w in summary["run_warnings"] if "farther than" in w]  # ... but recorded
     assert "1 of 2 sites" in note
     assert "## Run warnings" in (out / "report.md").read_text()
+
+
+def test_a_folder_input_is_recorded_with_its_zips(sample_tile: Path, tmp_path: Path) -> None:
+    """summary.json's digest of a folder covers the PLATEAU zips the reader takes from it,
+    so a changed zip shows."""
+    import zipfile
+
+    from placement.pipeline import _file_digest
+
+    folder = tmp_path / "city"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "city.zip", "w") as z:
+        z.write(sample_tile, "udx/bldg/sample_city.gml")
+    (folder / "notes.txt").write_text("not read")
+    d = _file_digest(folder)
+    assert d["files"] == 1 and d["bytes"] == (folder / "city.zip").stat().st_size
+    with zipfile.ZipFile(folder / "city.zip", "a") as z:
+        z.writestr("udx/bldg/other.gml", "<x/>")
+    assert _file_digest(folder)["sha256"] != d["sha256"]
+
+
+def test_files_read_are_named_by_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """summary.json's files_read is the same from whichever folder the run started."""
+    from placement.pipeline import _absolute
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.gml").write_text("<x/>")
+    (tmp_path / "d" / "c!ty.zip").write_text("zip")
+    monkeypatch.chdir(tmp_path)
+    assert _absolute("d/a.gml") == str(tmp_path / "d" / "a.gml")
+    assert _absolute("d/c!ty.zip!udx/bldg/b.gml") == f"{tmp_path / 'd' / 'c!ty.zip'}!udx/bldg/b.gml"
+    assert _absolute("gone.gml") == "gone.gml"

@@ -15,7 +15,16 @@ from click.testing import CliRunner
 from placement.cli import main
 from placement.errors import OptionError
 from placement.pipeline import RunOptions, run
-from placement.sweep import SWEEP_COLUMNS, _markdown, check_budgets, curve_svg, sweep
+from placement.sweep import (
+    SWEEP_COLUMNS,
+    _markdown,
+    _ticks,
+    budget_text,
+    check_budgets,
+    curve_svg,
+    folder_name,
+    sweep,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,12 +122,62 @@ def test_the_note_says_when_more_budget_covered_less() -> None:
             "gap": 0.1,
             "added_per_unit": None,
             "folder": f"budget-{b:g}",
+            "repeatable": b < 15,
         }
         for b, f in ((10.0, 0.5), (20.0, 0.49))
     ]
-    assert "At budget 20 the answer covers less than at 10" in _markdown(rows, RunOptions())
+    md = _markdown(rows, RunOptions())
+    assert "At budget 20 the answer covers less than at 10" in md
+    # The clock-cut run is named; the page does not promise that every run repeats.
+    assert "At budget 20 the time limit stopped a search" in md
+    assert "Every run repeats exactly" not in md
+    rows[1]["repeatable"] = True
+    assert "Every run repeats exactly" in _markdown(rows, RunOptions())
     svg = curve_svg(rows)
     assert svg.count("<polyline") == 2
+
+
+def test_budget_folders_are_unique_and_written_out() -> None:
+    """Money budgets (yen) are written out whole, and budgets that differ name different
+    folders (1e+06 named 1,000,000 and 1,000,001 alike)."""
+    assert folder_name(1_000_000) == "budget-1000000"
+    assert folder_name(1_000_001) == "budget-1000001"
+    assert folder_name(2.5) == "budget-2.5" and folder_name(10) == "budget-10"
+    assert folder_name(0.001) == "budget-0.001"
+    assert budget_text(1_300_000.0) == "1300000"
+    # Ticks reach the top budget (0.5 // 0.1 is 4.0 in floats) and print without noise.
+    assert _ticks(0.5) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    assert [budget_text(t) for t in _ticks(0.6)] == ["0", "0.2", "0.4", "0.6"]
+
+
+def test_a_sweep_replaces_an_earlier_sweep_or_run_in_its_folder(
+    sample_tile: Path, tmp_path: Path
+) -> None:
+    """A folder holds one set of results: a sweep removes an earlier sweep's budget folders
+    and an earlier run's files, a run a sweep's; the user's own files and folders stay."""
+    opts = RunOptions(render=False, time_limit_s=2, workers=1, cache_dir=str(tmp_path / "c"))
+    out = tmp_path / "out"
+    sweep([sample_tile], opts, [1, 2, 3], out_dir=out)
+    (out / "notes.txt").write_text("mine")
+    (out / "budget-plans").mkdir()  # the user's, not a run: no summary.json
+    sweep([sample_tile], opts, [1, 2], out_dir=out)
+    assert {p.name for p in out.iterdir()} == {
+        "budget-1",
+        "budget-2",
+        "budget-plans",
+        "notes.txt",
+        "sweep.csv",
+        "sweep.svg",
+        "sweep.md",
+    }
+    run([sample_tile], RunOptions(**{**opts.__dict__, "budget": 2.0}), out_dir=out)
+    names = {p.name for p in out.iterdir()}
+    assert "summary.json" in names and "notes.txt" in names and "budget-plans" in names
+    assert not any(n.startswith("sweep.") or n in ("budget-1", "budget-2") for n in names)
+    sweep([sample_tile], opts, [1], out_dir=out)
+    names = {p.name for p in out.iterdir()}
+    assert "summary.json" not in names and "cameras.csv" not in names
+    assert {"budget-1", "sweep.md", "notes.txt", "budget-plans"} <= names
 
 
 def test_cli_sweep(sample_tile: Path, tmp_path: Path) -> None:
@@ -134,3 +193,50 @@ def test_cli_sweep(sample_tile: Path, tmp_path: Path) -> None:
     # The goal is the swept budget: no --budget or --cover.
     other = CliRunner().invoke(main, [*args, "--cover", "0.5"])
     assert other.exit_code == 2 and "No such option '--cover'" in other.output
+    assert "repeatable" in r.output
+
+
+def test_cli_sweep_leaves_out_a_configs_goal(sample_tile: Path, tmp_path: Path) -> None:
+    """A config made for `placement run` works for a sweep: its budget or cover (even a
+    budget of 0, or both) is left out with a warning, not an error naming --budget."""
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[run]\nbudget = 0\ncover = 0.5\nrender = false\ntime_limit_s = 2\n")
+    out = tmp_path / "s"
+    args = ["sweep", str(sample_tile), "--budgets", "1", "--out", str(out), "--config", str(cfg)]
+    r = CliRunner().invoke(main, [*args, "--cache-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "budget = 0 left out: a sweep takes its budgets from --budgets" in r.output
+    assert "cover = 0.5 left out" in r.output
+    s1 = json.loads((out / "budget-1" / "summary.json").read_text())
+    assert s1["options"]["budget"] == 1 and s1["options"]["cover"] is None
+    assert s1["options"]["render"] is False
+
+
+def test_sigterm_stops_a_sweep_as_ctrl_c_does(sample_tile: Path, tmp_path: Path) -> None:
+    """SIGTERM (timeout, a cancelled CI job) mid-sweep: exit 128 + 15, one line, and neither
+    the output folder nor the staging folder of its results is left behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "placement", "-q", "sweep", str(sample_tile), "--out", str(out)]
+    args = ["--budgets", ",".join(map(str, range(1, 21))), "--no-render", "--no-cache"]
+    p = subprocess.Popen(
+        [*cmd, *args, "--workers", "1"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".s.staging-*/budget-1")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.poll() is None, "the sweep ended before it could be stopped"
+        os.kill(p.pid, signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 128 + signal.SIGTERM
+    assert err.strip() == "placement: error: stopped by SIGTERM"
+    assert sorted(q.name for q in tmp_path.iterdir()) == []

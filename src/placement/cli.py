@@ -10,7 +10,9 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,12 +34,51 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, a CI job cancelled, a terminal closed): the command
+    stops as on Ctrl-C, its staged outputs removed, and exits with 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` while a command runs (Python's
+    default ends the process at once and leaves a staging folder of results behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pid = os.getpid()
+
+    def stop(signum: int, frame: Any) -> None:
+        if os.getpid() != pid:  # a forked child (the LP bound phase): end as by default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+
+    signums = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    before = {n: signal.getsignal(n) for n in signums}
+    for n in signums:
+        signal.signal(n, stop)
+    try:
+        yield
+    finally:
+        for n, handler in before.items():
+            signal.signal(n, handler)
+
+
 @contextmanager
 def _errors(verbose: int) -> Iterator[None]:
     try:
-        yield
+        with _stop_on_signals():
+            yield
     except PlacementError as e:
         _fail(str(e).splitlines()[0] if str(e) else type(e).__name__, EXIT_USER)
+    except Terminated as e:
+        _fail(f"stopped by {signal.Signals(e.signum).name}", 128 + e.signum)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except MemoryError:
@@ -208,16 +249,20 @@ _RUN_HELP = {
     help="Distance between candidate poles along road edges, metres [default: 20].",
 )
 @click.option(
-    "--no-road-edge-sites",
-    is_flag=True,
+    "--inset-m",
+    type=float,
     default=None,
-    help="Do not propose new poles along road edges.",
+    help="How far in from the road's outer edge the candidate poles stand, metres [default: 0.5].",
 )
 @click.option(
-    "--no-plateau-poles",
-    is_flag=True,
+    "--road-edge-sites/--no-road-edge-sites",
     default=None,
-    help="Do not offer existing PLATEAU poles (frn) as sites.",
+    help="Propose new poles along road edges, or not [default: on].",
+)
+@click.option(
+    "--plateau-poles/--no-plateau-poles",
+    default=None,
+    help="Offer existing PLATEAU poles (frn) as sites, or not [default: on].",
 )
 @click.option(
     "--pole-cost",
@@ -324,23 +369,28 @@ _RUN_HELP = {
     "--cache-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Visibility cache folder [default: $PLACEMENT_CACHE or ~/.cache/placement].",
+    help="Visibility cache folder [default: $PLACEMENT_CACHE, else $XDG_CACHE_HOME/placement or ~/.cache/placement].",
 )
 @click.option(
-    "--no-cache", is_flag=True, default=None, help="Neither read nor write the visibility cache."
-)
-@click.option(
-    "--no-render",
-    is_flag=True,
+    "--cache/--no-cache",
+    "use_cache",
     default=None,
-    help="Skip the picture: scene.png, scene.html and scene.npz (so no placement view).",
+    help="Read and write the visibility cache, or neither [default: on].",
 )
-@click.option("--no-html", is_flag=True, default=None, help="Skip scene.html.")
+@click.option(
+    "--render/--no-render",
+    default=None,
+    help="Draw the picture: scene.png, scene.html and scene.npz (--no-render: none, so no "
+    "placement view) [default: on].",
+)
+@click.option(
+    "--html/--no-html", default=None, help="Write scene.html (--no-html skips it) [default: on]."
+)
 @click.option(
     "--halo",
     multiple=True,
     metavar="auto|off|PATH",
-    help="Neighbouring tiles whose buildings occlude too (never sites, streets or drawn): 'auto' finds the bldg (and veg, brid, cons) files of the adjacent mesh codes beside the inputs; 'off'; or a .gml file or folder (repeat for more) [default: auto].",
+    help="Neighbouring tiles whose buildings occlude too (never sites, streets or drawn): 'auto' finds the bldg (and veg, brid, cons, and tran: a street that runs on into the next tile is no dead end) files of the adjacent mesh codes beside the inputs, for the kinds the inputs have; 'off'; or a .gml file or folder (repeat for more) [default: auto].",
 )
 @click.pass_context
 def run(
@@ -352,6 +402,8 @@ def run(
     streets, casts rays, optimises, and writes to --out: summary.json, cameras.geojson,
     coverage.geojson, coverage_areas.geojson, views.geojson, cameras.csv, streets.csv,
     report.md, scene.png, scene.html, scene.npz.
+
+    -q / -v go before the command: placement -q run ...
     """
     verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
     with _errors(verbose):
@@ -372,20 +424,9 @@ def _overrides(kw: dict[str, Any]) -> dict[str, Any]:
     from placement.errors import OptionError
 
     out: dict[str, Any] = {}
-    flags = {
-        "no_road_edge_sites": "road_edge_sites",
-        "no_plateau_poles": "plateau_poles",
-        "no_cache": "use_cache",
-        "no_render": "render",
-        "no_html": "html",
-    }
     for key, raw in kw.items():
         value = raw
         if value is None:
-            continue
-        if key in flags:
-            if value:
-                out[flags[key]] = False
             continue
         if key == "halo":
             if value:  # click gives () when the option is absent
@@ -530,14 +571,17 @@ def _sweep(
     """Run the optimiser at several budgets and draw coverage against budget.
 
     One complete run per budget into --out/budget-<B>/ (the rays are cast once and read
-    from the cache after), with the same options otherwise, and beside them sweep.csv,
-    sweep.svg (covered share and proven bound against budget) and sweep.md.
+    from the cache after, unless --no-cache), with the same options otherwise, and beside
+    them sweep.csv, sweep.svg (covered share and proven bound against budget) and
+    sweep.md. A --config file's budget or cover is left out.
+
+    -q / -v go before the command: placement -q sweep ...
     """
     verbose, quiet = ctx.obj["verbose"], ctx.obj["quiet"]
     with _errors(verbose):
         from placement.errors import OptionError
-        from placement.pipeline import RunOptions
-        from placement.sweep import sweep
+        from placement.pipeline import RunOptions, check_before_work
+        from placement.sweep import check_budgets, sweep
 
         try:
             values = [float(b) for b in budgets.split(",") if b.strip()]
@@ -547,9 +591,17 @@ def _sweep(
             ) from None
         _require_exist(paths)
         overrides = _overrides(kw)
-        opts = RunOptions.from_toml(config, **overrides) if config else RunOptions(**overrides)
-        if opts.cover is not None:
-            opts = dataclasses.replace(opts, cover=None, budget=None)
+        # The sweep sets the budgets: a config's goal is left out (with a warning).
+        why = "a sweep takes its budgets from --budgets"
+        goal = {"budget": why, "cover": why}
+        opts = (
+            RunOptions.from_toml(config, ignore=goal, **overrides)
+            if config
+            else RunOptions(**overrides)
+        )
+        # Checked before the progress display starts (the sweep checks them again).
+        todo = check_budgets(values)
+        check_before_work(dataclasses.replace(opts, budget=todo[-1]), out_dir)
         with _sweep_progress(quiet) as report:
             rows = sweep(list(paths), opts, values, out_dir=out_dir, progress=report)
         if not quiet:
@@ -590,18 +642,23 @@ def _print_sweep(rows: list[dict[str, Any]], out_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from placement.report import percent
+    from placement.sweep import budget_text
+
     t = Table(title="placement sweep: street seen against budget")
-    for name in ("budget", "cameras", "covered (weighted)", "proven bound", "gap", "status"):
-        t.add_column(name, justify="left" if name == "status" else "right")
+    columns = ("budget", "cameras", "covered (weighted)", "proven bound", "gap", "status")
+    for name in (*columns, "repeatable"):
+        t.add_column(name, justify="left" if name in ("status", "repeatable") else "right")
     for r in rows:
         bound = r["bound_fraction_weighted"]
         t.add_row(
-            f"{r['budget']:g}",
+            budget_text(r["budget"]),
             str(r["cameras"]),
-            f"{100 * r['covered_fraction_weighted']:.1f}%",
-            "-" if bound is None else f"{100 * bound:.1f}%",
+            percent(r["covered_fraction_weighted"], ""),
+            "-" if bound is None else percent(bound, ""),
             f"{100 * r['gap']:.2f}%",
             r["status"],
+            "yes" if r["repeatable"] else "no: clock-cut (raise --time-limit)",
         )
     console = Console(soft_wrap=True)
     console.print(t)
@@ -643,10 +700,15 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
         from placement.errors import InputFileError, OptionError
 
         scene_file = result_dir / "scene.npz"
+        if not result_dir.is_dir():
+            raise InputFileError(f"{result_dir}: no such folder")
         if not scene_file.exists():
             why = "not a placement run folder?"
             if (result_dir / "summary.json").exists():
                 why = "the run was made with --no-render; run it again without it"
+            elif (result_dir / "sweep.md").exists():
+                runs = sorted(p.name for p in result_dir.glob("budget-*") if p.is_dir())
+                why = f"a sweep's folder: view one of its runs, {', '.join(runs) or 'budget-*'}"
             raise InputFileError(f"{result_dir}: no scene.npz here ({why})")
         if screenshot is not None:
             screenshot = _png_path(screenshot)
@@ -656,7 +718,14 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
                 "no display to open a window on (DISPLAY is not set): give --screenshot "
                 f"FILE.png, or open {result_dir / 'scene.html'} in a browser"
             )
-        render.show(scene, screenshot=screenshot)
+        try:
+            render.show(scene, screenshot=screenshot)
+        except OSError as e:  # the disk refused the picture (full, read only)
+            if screenshot is None or e.filename is None:
+                raise
+            raise OptionError(
+                f"--screenshot {screenshot}: cannot write: {e.strerror or e}"
+            ) from None
         if screenshot is not None:
             click.echo(f"wrote {screenshot}")
 
@@ -678,6 +747,10 @@ def _png_path(path: Path) -> Path:
         raise OptionError(f"--screenshot {path}: is a folder; give a file name ending in .png")
     if not path.absolute().parent.is_dir():
         raise OptionError(f"--screenshot {path}: the folder {path.parent} does not exist")
+    if not os.access(path.absolute().parent, os.W_OK | os.X_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        raise OptionError(f"--screenshot {path}: cannot write there (permission or read-only)")
     return path
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import logging
 import math
@@ -88,6 +89,10 @@ def check_writable(out_dir: Path) -> None:
         folder that exists above it) does not let a folder be made in it.
     """
     out_dir = Path(out_dir)
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise OptionError(
+            f"{out_dir}: a symbolic link to {out_dir.readlink()}, which does not exist"
+        )
     if out_dir.exists() and not out_dir.is_dir():
         raise OptionError(f"{out_dir}: the output path exists and is not a directory")
     probe_in = [out_dir] if out_dir.is_dir() else []
@@ -115,7 +120,9 @@ def staged_output(out_dir: Path, retire: Iterable[str] = ()) -> Iterator[Path]:
     out_dir : the final output directory; created if missing.
     retire : names of files a run may write: those this run did not write are removed
         from ``out_dir`` with the move (and put back if it fails), so a folder never holds
-        one run's results beside an earlier run's picture.
+        one run's results beside an earlier run's picture. A name with ``*`` is a pattern:
+        it matches files, and folders that hold a run (a ``summary.json``), such as a
+        sweep's ``budget-*`` folders.
 
     Yields
     ------
@@ -141,7 +148,16 @@ def staged_output(out_dir: Path, retire: Iterable[str] = ()) -> Iterator[Path]:
         _remove_empty(created)
         raise OptionError(f"{out_dir}: cannot write: {e.strerror or e}") from None
     try:
-        yield staging
+        try:
+            yield staging
+        except OSError as e:
+            if not _writing_failed(e, staging):
+                raise
+            what = Path(e.filename).name if e.filename else None
+            raise OptionError(
+                f"{out_dir}: cannot write the results: {e.strerror or e}"
+                f"{f' ({what})' if what else ''}; the folder is left as it was"
+            ) from None
         made_out = not out_dir.exists()
         try:
             out_dir.mkdir(exist_ok=True)
@@ -162,6 +178,24 @@ def staged_output(out_dir: Path, retire: Iterable[str] = ()) -> Iterator[Path]:
     log.debug("moved staged output into %s", out_dir)
 
 
+#: The errors of a write that the disk refused (full, over quota, file too large, read
+#: only): the user's to fix, not a fault of this program.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+
+
+def _writing_failed(e: OSError, staging: Path) -> bool:
+    """``e`` is the failure of writing the results (into ``staging``, or the disk's)."""
+    if e.errno in _DISK_ERRNOS:
+        return True
+    if not e.filename:
+        return False
+    try:
+        Path(e.filename).absolute().relative_to(staging.absolute())
+    except ValueError:
+        return False
+    return True
+
+
 def _swap_in(staging: Path, out_dir: Path, retire: Iterable[str] = ()) -> None:
     """Move every entry of ``staging`` into ``out_dir``, all or none: the entries they
     replace, and the files named in ``retire`` that no entry replaces, are first set aside
@@ -173,12 +207,11 @@ def _swap_in(staging: Path, out_dir: Path, retire: Iterable[str] = ()) -> None:
     placed: list[str] = []
     try:
         new_names = {e.name for e in entries}
-        for name in sorted(set(retire) - new_names):
+        for name in sorted(_retired(out_dir, retire) - new_names):
             stale = out_dir / name
-            if stale.is_file() or stale.is_symlink():
-                stale.replace(old / name)
-                aside.append(name)
-                log.info("removed %s: an earlier run wrote it and this one does not", stale)
+            stale.replace(old / name)
+            aside.append(name)
+            log.info("removed %s: an earlier run wrote it and this one does not", stale)
         for entry in entries:
             target = out_dir / entry.name
             if target.exists() or target.is_symlink():
@@ -194,6 +227,22 @@ def _swap_in(staging: Path, out_dir: Path, retire: Iterable[str] = ()) -> None:
             with contextlib.suppress(OSError):
                 (old / name).replace(out_dir / name)
         raise
+
+
+def _retired(out_dir: Path, retire: Iterable[str]) -> set[str]:
+    """The entries of ``out_dir`` that ``retire`` names (see :func:`staged_output`)."""
+    out: set[str] = set()
+    for name in retire:
+        if "*" not in name:
+            stale = out_dir / name
+            if stale.is_file() or stale.is_symlink():
+                out.add(name)
+            continue
+        for stale in out_dir.glob(name):
+            run_folder = stale.is_dir() and not stale.is_symlink()
+            if stale.is_file() or (run_folder and (stale / "summary.json").is_file()):
+                out.add(stale.name)
+    return out
 
 
 #: The folder inside the staging folder that holds the entries a run replaces.

@@ -14,7 +14,7 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,9 +345,13 @@ class RunOptions:
         return d
 
     @classmethod
-    def from_toml(cls, path: str | Path, **overrides: Any) -> RunOptions:
+    def from_toml(
+        cls, path: str | Path, *, ignore: Mapping[str, str] | None = None, **overrides: Any
+    ) -> RunOptions:
         """Options from a TOML file (keys = field names, at top level or under ``[run]``),
-        then ``overrides`` (e.g. the command line's explicit options) on top.
+        then ``overrides`` (e.g. the command line's explicit options) on top. The keys of
+        ``ignore`` are left out of the file (a sweep's goal: it sets the budgets itself),
+        with a warning giving the key's reason where the file has them.
 
         Relative paths in the file (side files, cache_dir, halo paths) are relative to the
         file's folder; paths in ``overrides`` stay as given. A bad value in the file raises
@@ -373,6 +377,9 @@ class RunOptions:
         for key, raw in table.items():
             if key not in names:
                 raise OptionError(f"{p}: unknown option {key!r}")
+            if ignore and key in ignore:
+                log.warning("%s: %s = %r left out: %s", p, key, raw, ignore[key])
+                continue
             try:
                 values[key] = _check_field(key, raw)
             except OptionError as e:
@@ -391,6 +398,11 @@ class RunOptions:
             values.pop("cover", None)
         if overrides.get("cover") is not None:
             values.pop("budget", None)
+        # ... and over the other way of naming the camera.
+        if overrides.get("camera") is not None:
+            values.pop("camera_file", None)
+        if overrides.get("camera_file") is not None:
+            values.pop("camera", None)
         values.update(overrides)
         try:
             return cls(**values)
@@ -897,8 +909,12 @@ def camera_figures(
 
 
 def _file_digest(path: Path) -> dict[str, Any]:
+    """Path, size and SHA-256 of an input; of a folder, over the files the reader takes
+    from it (``.gml`` and ``.zip``, as :func:`placement.citygml.expand_inputs`)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".gml")
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".gml", ".zip")
+        )
         h = hashlib.sha256()
         size = 0
         for f in files:
@@ -1040,6 +1056,13 @@ OUTPUT_FILES = (
     "summary.json",
     "report.md",
 )
+#: What a sweep (:mod:`placement.sweep`) writes: these files, and a run's folder per budget.
+SWEEP_FILES = ("sweep.csv", "sweep.svg", "sweep.md")
+BUDGET_FOLDERS = "budget-*"
+#: Every entry a run or a sweep may leave in its folder: each removes the others' (a run
+#: into a sweep's folder, a sweep into a run's or into an earlier sweep's with other
+#: budgets), so a folder holds one set of results.
+RESULT_ENTRIES = (*OUTPUT_FILES, *SWEEP_FILES, BUDGET_FOLDERS)
 
 
 #: The packages whose versions can change an answer (OR-Tools' deterministic time and
@@ -1094,8 +1117,22 @@ def software() -> dict[str, str | None]:
 
 
 def _files_read(city: City) -> dict[str, int]:
+    """Features read per document, named by absolute path (``a.zip!member`` inside a zip),
+    so the record is the same from whichever folder the run was started."""
     files = city.extra.get("files")
-    return {str(k): int(v) for k, v in files.items()} if isinstance(files, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    return {_absolute(str(k)): int(v) for k, v in files.items()}
+
+
+def _absolute(label: str) -> str:
+    """A source's label (``path`` or ``path!member``) with its path made absolute."""
+    cuts = [i for i, c in enumerate(label) if c == "!"]
+    for end in [len(label), *cuts]:
+        path = Path(label[:end])
+        if path.is_file():
+            return str(path.resolve()) + label[end:]
+    return label
 
 
 def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
@@ -1118,7 +1155,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()
-    with io.staged_output(out_dir, retire=OUTPUT_FILES) as stage_dir:
+    with io.staged_output(out_dir, retire=RESULT_ENTRIES) as stage_dir:
         cams: dict[str, Any] = {
             "crs": result.city.crs,
             "options": options,

@@ -21,15 +21,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from placement.errors import OptionError
-from placement.pipeline import RunOptions, check_before_work, run
+from placement.pipeline import (
+    RESULT_ENTRIES,
+    RunOptions,
+    check_before_work,
+    run,
+)
 from placement.report import percent
 
 #: Budgets one sweep may run (each is a whole run).
 MAX_BUDGETS = 50
 
-#: Files a sweep writes beside its budget folders.
-SWEEP_FILES = ("sweep.csv", "sweep.svg", "sweep.md")
 
 #: Columns of sweep.csv.
 SWEEP_COLUMNS = (
@@ -62,19 +67,25 @@ def check_budgets(budgets: Sequence[float]) -> list[float]:
         if isinstance(b, bool) or not isinstance(b, numbers.Real) or not math.isfinite(b):
             raise OptionError(f"--budgets must be numbers, got {b!r}")
         if b < 0:
-            raise OptionError(f"--budgets must be >= 0, got {b:g}")
+            raise OptionError(f"--budgets must be >= 0, got {budget_text(b)}")
         out.append(float(b))
     if len(set(out)) != len(out):
         again = next(b for i, b in enumerate(out) if b in out[:i])
-        raise OptionError(f"--budgets lists {again:g} twice")
+        raise OptionError(f"--budgets lists {budget_text(again)} twice")
     if len(out) > MAX_BUDGETS:
         raise OptionError(f"--budgets: at most {MAX_BUDGETS} budgets, got {len(out)}")
     return sorted(out)
 
 
+def budget_text(budget: float) -> str:
+    """A budget written out whole, as short as it can be and unlike any other budget's:
+    ``10``, ``2.5``, ``1000000``, ``1000001`` (not ``1e+06``: money budgets in yen)."""
+    return np.format_float_positional(float(budget), trim="-")
+
+
 def folder_name(budget: float) -> str:
-    """``budget-10``, ``budget-2.5``."""
-    return f"budget-{budget:g}"
+    """``budget-10``, ``budget-2.5``, ``budget-1500000``."""
+    return f"budget-{budget_text(budget)}"
 
 
 def sweep(
@@ -112,9 +123,9 @@ def sweep(
     out = Path(out_dir)
     check_before_work(dataclasses.replace(opts, budget=todo[-1]), out)
     rows: list[dict[str, Any]] = []
-    with io.staged_output(out, retire=SWEEP_FILES) as stage:
+    with io.staged_output(out, retire=RESULT_ENTRIES) as stage:
         for b in todo:
-            label = f"budget {b:g}"
+            label = f"budget {budget_text(b)}"
 
             def step(stage_name: str, done: int, total: int, label: str = label) -> None:
                 if progress is not None:
@@ -178,7 +189,8 @@ def _markdown(rows: Sequence[dict[str, Any]], opts: RunOptions) -> str:
         "# Coverage against budget",
         "",
         f"One run per budget, the same options otherwise (seen at {opts.min_level} or "
-        f"better{k}). Each run's files are in its folder; its summary.json reproduces it.",
+        f"better{k}). Each run's files are in its folder; its summary.json records every "
+        "option it ran with.",
         "",
         "![Covered share and proven bound against budget](sweep.svg)",
         "",
@@ -192,8 +204,9 @@ def _markdown(rows: Sequence[dict[str, Any]], opts: RunOptions) -> str:
             "" if r["bound_fraction_weighted"] is None else percent(r["bound_fraction_weighted"])
         )
         lines.append(
-            f"| {r['budget']:g} | {r['cameras']} | {percent(r['covered_fraction_weighted'])} "
-            f"| {bound} | {percent(r['gap'])} | {added} | `{r['folder']}/` |"
+            f"| {budget_text(r['budget'])} | {r['cameras']} "
+            f"| {percent(r['covered_fraction_weighted'])} | {bound} | {percent(r['gap'])} "
+            f"| {added} | `{r['folder']}/` |"
         )
     falls = [
         (a["budget"], b["budget"])
@@ -201,10 +214,21 @@ def _markdown(rows: Sequence[dict[str, Any]], opts: RunOptions) -> str:
         if b["covered_fraction_weighted"] < a["covered_fraction_weighted"] - 1e-12
     ]
     lines.append("")
+    cut = [budget_text(r["budget"]) for r in rows if not r["repeatable"]]
+    if cut:
+        lines += [
+            f"At budget{'s' if len(cut) > 1 else ''} {', '.join(cut)} the time limit stopped "
+            "a search before its work was done: a rerun may choose other cameras (raise "
+            "--time-limit for a repeatable answer). The other runs repeat exactly.",
+            "",
+        ]
+    else:
+        lines += ["Every run repeats exactly from its summary.json.", ""]
     if falls:
         lo, hi = falls[0]
         lines += [
-            f"At budget {hi:g} the answer covers less than at {lo:g}: the search stopped "
+            f"At budget {budget_text(hi)} the answer covers less than at {budget_text(lo)}: "
+            "the search stopped "
             "short there (see its gap); raise --time-limit.",
             "",
         ]
@@ -246,7 +270,7 @@ def curve_svg(rows: Sequence[dict[str, Any]], width: int = 560, height: int = 34
     ]
     parts += [
         f'<text x="{x(b):.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-        f'font-size="11">{b:g}</text>'
+        f'font-size="11">{budget_text(b)}</text>'
         for b in _ticks(bmax)
     ]
     parts.append(
@@ -271,5 +295,5 @@ def _ticks(bmax: float) -> list[float]:
     raw = bmax / 5
     mag = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
     step = next(s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw)
-    n = int(bmax // step)
-    return [i * step for i in range(n + 1)]
+    n = math.floor(bmax / step * (1 + 1e-9))  # 0.5 // 0.1 is 4.0 in floats
+    return [round(i * step, 12) for i in range(n + 1)]
