@@ -83,9 +83,11 @@ def budget_curve(
     # 6. Render the largest budget's plan.
     if plan is not None:
         from placement import render
+        from placement.pipeline import chosen_levels
 
         chosen = np.asarray(plan.chosen)
-        levels = np.asarray(coverage.matrix[chosen].max(axis=0).toarray()).ravel().astype(np.int8)
+        # The best level a chosen camera sees each point at (0: none; pass k for k cameras).
+        levels = chosen_levels(coverage.matrix, chosen, len(demand))
         scene = render.scene_from(
             city, demand, levels, options, chosen, camera, title=f"{len(chosen)} cameras"
         )

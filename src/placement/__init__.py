@@ -6,8 +6,9 @@ The pipeline stages are importable one by one for notebooks; heavy dependencies
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
+
+from placement import _logging
 
 __version__ = "0.1.0"
 
@@ -29,7 +30,8 @@ if TYPE_CHECKING:  # the names below, typed for mypy and editors; imported lazil
     )
     from placement.visibility import Coverage, compute_coverage
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+# Warnings print to stderr when the caller configured no logging (a notebook).
+_logging.install()
 
 _LAZY = {
     "read_citygml": ("placement.citygml", "read_citygml"),

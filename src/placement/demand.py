@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from placement._checks import number
 from placement.crs import to_metric
 from placement.errors import InputFileError, OptionError
 from placement.heights import height_at
@@ -145,10 +146,13 @@ def sample_demand(
     -------
     Demand ordered by grid row (y) then column (x).
     """
-    if not spacing_m > 0:
-        raise OptionError(f"demand spacing must be positive, got {spacing_m} m")
-    if road_weight < 0 or sidewalk_weight < 0:
-        raise OptionError("road and sidewalk weights must be >= 0")
+    spacing_m = number("sample_demand", "spacing_m", spacing_m, above=0.0)
+    road_weight = number("sample_demand", "road_weight", road_weight, minimum=0.0)
+    sidewalk_weight = number("sample_demand", "sidewalk_weight", sidewalk_weight, minimum=0.0)
+    if clip is not None and not isinstance(clip, shapely.Geometry):
+        raise OptionError(
+            f"sample_demand: clip must be a shapely polygon, got {type(clip).__name__}"
+        )
     if weigh_by not in WEIGH_BY:
         raise OptionError(f"weigh_by must be one of {', '.join(WEIGH_BY)}, got {weigh_by!r}")
     empty = Demand(np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, np.int8), spacing_m)

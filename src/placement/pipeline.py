@@ -12,13 +12,14 @@ import hashlib
 import logging
 import math
 import os
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,8 +27,10 @@ from scipy import sparse
 
 from placement import __version__
 from placement._hashing import file_sha256
+from placement._logging import COLLECTS_ONLY
 from placement.camera import PRESETS, Camera, load_camera
 from placement.citygml import read_citygml, summarize
+from placement.citygml._sources import input_paths
 from placement.demand import (
     WEIGH_BY,
     check_roads,
@@ -647,7 +650,7 @@ def _why_nothing(  # noqa: PLR0917 (solve's own values, passed on)
 
 
 def chosen_levels(
-    matrix: Any, chosen: npt.NDArray[np.int32], n_points: int, k: int = 1
+    matrix: Any, chosen: npt.ArrayLike, n_points: int, k: int = 1
 ) -> npt.NDArray[np.int8]:
     """(N,) DORI level at which ``k`` of the chosen options see each demand point (0 = fewer
     than ``k`` see it): the k-th best level over the chosen options, so the best for k = 1.
@@ -714,31 +717,51 @@ def run(
     ------
     PlacementError on bad input or options; ``out_dir`` is then left as it was.
     """
-    if isinstance(paths, str | Path):  # one file, folder or zip
-        paths = [paths]
-    paths = list(paths)
+    if opts is not None and not isinstance(opts, RunOptions):
+        raise OptionError(
+            f"opts must be a RunOptions, got {type(opts).__name__} "
+            "(RunOptions(**values) makes one from a dict)"
+        )
     opts = opts or RunOptions()
     check_before_work(opts, out_dir)
     # The run's warnings (sites left out, a clock-cut search, ...) go into summary.json and
     # report.md as well as to the terminal.
-    notes = _Notes()
-    placement_log = logging.getLogger("placement")
-    placement_log.addHandler(notes)
-    try:
-        return _run(paths, opts, out_dir=out_dir, progress=progress, notes=notes.messages)
-    finally:
-        placement_log.removeHandler(notes)
+    with _Notes() as notes:
+        return _run(
+            input_paths(paths), opts, out_dir=out_dir, progress=progress, notes=notes.messages
+        )
 
 
 class _Notes(logging.Handler):
-    """Collects the messages of the warnings logged under ``placement`` during a run."""
+    """Collects the messages of the warnings logged under ``placement`` during a run.
+
+    Runs in several threads at once each keep the warnings of their own thread (a record
+    does not say which run made it); a run alone also keeps those of its helper threads."""
+
+    _active: ClassVar[list[_Notes]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
+        setattr(self, COLLECTS_ONLY, True)
         self.messages: list[str] = []
+        self.thread = threading.get_ident()
+
+    def __enter__(self) -> _Notes:
+        with _Notes._lock:
+            _Notes._active.append(self)
+        logging.getLogger("placement").addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger("placement").removeHandler(self)
+        with _Notes._lock:
+            _Notes._active.remove(self)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not getattr(record, "load_summary", False):  # the load's own list has those
+        if getattr(record, "load_summary", False):  # the load's own list has those
+            return
+        if record.thread == self.thread or len(_Notes._active) == 1:
             self.messages.append(record.getMessage())
 
 

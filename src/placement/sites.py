@@ -21,20 +21,19 @@ import math
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from placement._checks import number
+from placement.camera import Camera
 from placement.citygml import POLE_BASE_M
 from placement.crs import to_metric
 from placement.errors import InputFileError, OptionError
 from placement.heights import height_at
 from placement.model import BoolArray, City, FloatArray, IntArray, Mesh, Options, Sites
-
-if TYPE_CHECKING:
-    from placement.camera import Camera
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +108,8 @@ def road_edge_sites(
     Sites with ids "edge-00000"..., source "road-edge".
     """
     _check_site_values("road_edge_sites", mount_height_m, cost)
-    if spacing_m <= 0:
-        raise OptionError(f"site spacing must be positive, got {spacing_m} m")
-    if inset_m < 0:
-        raise OptionError(f"site inset must be >= 0, got {inset_m} m")
+    spacing_m = number("road_edge_sites", "spacing_m", spacing_m, above=0.0)
+    inset_m = number("road_edge_sites", "inset_m", inset_m, minimum=0.0)
     if not len(city.road_area):
         return _empty_sites()
     own = shapely.union_all(shapely.make_valid(np.asarray(city.road_area.polygons, object)))
@@ -186,6 +183,9 @@ def pole_sites(
         out with a warning (a furniture file of another place). None keeps them all.
     """
     _check_site_values("pole_sites", mount_height_m, cost)
+    min_height_m = number("pole_sites", "min_height_m", min_height_m, minimum=0.0)
+    if reach_m is not None:
+        reach_m = number("pole_sites", "reach_m", reach_m, minimum=0.0)
     poles = city.poles
     keep = np.array(
         [functions is None or f in functions for f in poles.function], dtype=bool
@@ -469,6 +469,12 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
     new one (a user site listed first) is dropped. Existing cameras are never dropped, and
     do not drop the new site they stand at: its other headings stay free (see
     :func:`shared_poles`)."""
+    bad = next((p for p in parts if not isinstance(p, Sites)), None)
+    if bad is not None:
+        raise OptionError(
+            f"combine_sites: takes Sites one by one (combine_sites(a, b), or "
+            f"combine_sites(*parts)), got {type(bad).__name__}"
+        )
     parts = tuple(p for p in parts if len(p))
     if not parts:
         return _empty_sites()
@@ -553,7 +559,21 @@ def make_options(
     """
     if isinstance(headings, bool) or not isinstance(headings, int | np.integer) or headings < 1:
         raise OptionError(f"headings must be a whole number >= 1, got {headings!r}")
-    tilts = np.asarray([camera.tilt_deg] if tilts_deg is None else list(tilts_deg), float)
+    if not isinstance(camera, Camera):
+        raise OptionError(
+            f"make_options: camera must be a Camera (e.g. PRESETS[{camera!r}]), "
+            f"got {type(camera).__name__}"
+        )
+    if isinstance(tilts_deg, str | bytes):  # "20" would be the tilts 2 and 0
+        raise OptionError(
+            f"make_options: tilts_deg must be numbers, e.g. (20.0, 35.0), got {tilts_deg!r}"
+        )
+    if isinstance(tilts_deg, numbers.Real):  # one tilt
+        tilts_deg = [tilts_deg]
+    given = [camera.tilt_deg] if tilts_deg is None else list(tilts_deg)
+    tilts = np.asarray(
+        [number("make_options", "tilts_deg", t, minimum=-90.0) for t in given], float
+    )
     if tilts.size == 0 or (tilts < -90).any() or (tilts > 90).any():
         raise OptionError("tilts must be between -90 and 90 degrees below the horizon")
     n_head = 1 if camera.hfov_deg >= 360 else headings

@@ -107,6 +107,27 @@ def _zip_sources(path: Path) -> list[Source]:
     return [Source(path, i.filename, i.file_size) for i in sorted(infos, key=lambda i: i.filename)]
 
 
+def input_paths(paths: object) -> list[str | Path]:
+    """``paths`` (one path, or a list of them) as a list, refused in one line when it is
+    neither (None, a list inside the list, a number)."""
+    if isinstance(paths, str | Path):
+        return [paths]
+    try:
+        items: list[object] = list(paths)  # type: ignore[call-overload]
+    except TypeError:
+        raise CityGMLError(
+            None, f"inputs must be a path or a list of paths, got {type(paths).__name__}"
+        ) from None
+    bad = next((p for p in items if not isinstance(p, str | Path)), None)
+    if bad is not None:
+        nested = " (a list inside the list?)" if isinstance(bad, list | tuple) else ""
+        raise CityGMLError(
+            None,
+            f"inputs must be paths (str or Path), got {type(bad).__name__} {bad!r:.60}{nested}",
+        )
+    return [p for p in items if isinstance(p, str | Path)]
+
+
 def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
     """Every CityGML document named by ``paths``, in a stable order, each once. Folders
     and zips leave out the PLATEAU files of :data:`NOT_READ_KINDS` (by file name).
@@ -116,7 +137,7 @@ def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
     CityGMLError : a path does not exist, or a folder / zip holds no ``.gml`` file, or
         only files of kinds this tool does not read.
     """
-    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    items = input_paths(paths)
     if not items:
         raise CityGMLError(None, "no input given")
     out: list[Source] = []

@@ -534,7 +534,9 @@ def _frame(pl: Any, scene: Scene, shift: FloatArray, aspect: float) -> None:
     pl.camera.clipping_range = (max(distance / 200.0, 0.5), distance * 4.0)
 
 
-def render_png(scene: Scene, path: Path, *, window_size: tuple[int, int] = (1600, 1000)) -> None:
+def render_png(
+    scene: Scene, path: str | Path, *, window_size: tuple[int, int] = (1600, 1000)
+) -> None:
     """Draw the scene off screen and save it as a PNG."""
     pl = build_plotter(scene, off_screen=True, window_size=window_size)
     try:
@@ -543,7 +545,7 @@ def render_png(scene: Scene, path: Path, *, window_size: tuple[int, int] = (1600
         pl.close()
 
 
-def show(scene: Scene, *, screenshot: Path | None = None) -> None:
+def show(scene: Scene, *, screenshot: str | Path | None = None) -> None:
     """Show the scene in an interactive window, or save an off-screen picture instead.
 
     Parameters

@@ -67,7 +67,7 @@ VOLUME_OPACITY = 0.16
 HTML_SCALE_STEPS_M = (1, 2, *SCALE_STEPS_M)
 
 
-def export_html(scene: Scene, path: Path) -> None:
+def export_html(scene: Scene, path: str | Path) -> None:
     """Write the scene as a self-contained interactive HTML page (no network needed).
 
     Parameters

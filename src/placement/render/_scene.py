@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from placement.camera import Camera
-from placement.errors import InputFileError
+from placement.errors import InputFileError, OptionError
 from placement.heights import height_at
 from placement.model import (
     BoolArray,
@@ -90,7 +91,7 @@ class Scene:
     min_level: int = 1
     demand_partial: BoolArray | None = None
 
-    def save(self, path: Path) -> None:
+    def save(self, path: str | Path) -> None:
         """Write the scene as one compressed ``.npz`` (plain arrays, no pickle)."""
         arrays: dict[str, Any] = {"format_version": np.array(_SCENE_VERSION)}
         for f in fields(self):
@@ -107,7 +108,7 @@ class Scene:
             np.savez_compressed(fh, **arrays)
 
     @staticmethod
-    def load(path: Path) -> Scene:
+    def load(path: str | Path) -> Scene:
         """Read a scene written by :meth:`save`.
 
         Raises
@@ -190,9 +191,9 @@ def _inconsistent(v: dict[str, Any]) -> str | None:
 def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positionally)
     city: City,
     demand: Demand,
-    levels: Int8Array,
+    levels: npt.ArrayLike,
     options: Options,
-    chosen: IntArray,
+    chosen: npt.ArrayLike,
     camera: Camera,
     *,
     title: str,
@@ -226,14 +227,27 @@ def scene_from(  # noqa: PLR0917 (the pipeline's call; the data arrive positiona
     -------
     The :class:`Scene`.
     """
-    chosen = np.asarray(chosen, np.int64)
+    chosen = np.asarray(chosen, np.int64).reshape(-1)
     levels = np.asarray(levels, np.int8)
     if levels.shape != (len(demand),):
-        raise ValueError(f"scene: {len(demand)} demand points but levels has shape {levels.shape}")
+        raise OptionError(
+            f"scene_from: {len(demand)} demand points but levels has shape {levels.shape}"
+        )
+    if chosen.size and (chosen.min() < 0 or chosen.max() >= len(options)):
+        raise OptionError(
+            f"scene_from: chosen holds rows outside the {len(options)} options "
+            f"({int(chosen.min())}..{int(chosen.max())})"
+        )
     n_cameras = chosen.shape[0]
     if ids is None:
         width = max(3, len(str(n_cameras)))
         ids = [f"cam-{i:0{width}d}" for i in range(1, n_cameras + 1)]
+    if len(ids) != n_cameras:
+        raise OptionError(f"scene_from: {len(ids)} ids for {n_cameras} chosen cameras")
+    if partial is not None and np.shape(partial) != (len(demand),):
+        raise OptionError(
+            f"scene_from: {len(demand)} demand points but partial has shape {np.shape(partial)}"
+        )
     origin = options.origin[chosen].astype(np.float64)
     margin = float(camera.range_m if margin_m is None else margin_m)
     occ = _crop(city.occluders, demand.xyz, origin, margin)

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from placement._checks import number
 from placement.camera import Camera
 from placement.errors import InputFileError, OptionError
 from placement.model import City, Demand, Mesh, Options
@@ -121,10 +122,8 @@ def compute_coverage(
                 f"compute_coverage: {name} must be {a} {want}, got {type(value).__name__}"
             )
     mesh = occluders.view_blockers() if isinstance(occluders, City) else occluders
-    if workers < 1:
-        raise OptionError(f"workers must be at least 1, got {workers}")
-    if chunk_pairs < 1:
-        raise OptionError(f"chunk_pairs must be at least 1, got {chunk_pairs}")
+    workers = int(number("compute_coverage", "workers", workers, minimum=1, whole=True))
+    chunk_pairs = int(number("compute_coverage", "chunk_pairs", chunk_pairs, minimum=1, whole=True))
     _check_inputs(mesh, options, demand)
     n_options, n_points = len(options), len(demand)
     if n_options.bit_length() + max(1, n_points.bit_length()) + 3 > 63:
@@ -200,8 +199,13 @@ def compute_coverage(
             collect(_run_chunk(task, scene, job))
     elif jobs:
         with ThreadPoolExecutor(n_workers, thread_name_prefix="placement-visibility") as pool:
-            for fut in as_completed([pool.submit(_run_chunk, task, scene, job) for job in jobs]):
-                collect(fut.result())
+            futures = [pool.submit(_run_chunk, task, scene, job) for job in jobs]
+            try:
+                for fut in as_completed(futures):
+                    collect(fut.result())
+            except BaseException:  # Ctrl-C: the chunks not started are not run
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     if progress is not None and done < n_options:
         progress(n_options, n_options)  # options with nothing in reach are done too
     t_rays = time.perf_counter()
