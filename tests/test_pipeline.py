@@ -917,7 +917,7 @@ def test_a_missing_side_file_stops_the_run_before_the_work(
         ["run", str(sample_tile), "--out", str(out), "--existing", str(tmp_path / "none.csv")]
     )
     assert code == 2 and text.strip().endswith(
-        "none.csv: no such file (--existing (existing_file))"
+        "none.csv: no such file (--existing / existing_file)"
     )
     assert not out.exists()
 

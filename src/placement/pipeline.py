@@ -100,11 +100,7 @@ _FLAGS = {
     "sites_file": "--sites",
     "existing_file": "--existing",
     "priority_file": "--priority",
-    "road_edge_sites": "--no-road-edge-sites",
-    "plateau_poles": "--no-plateau-poles",
-    "use_cache": "--no-cache",
-    "render": "--no-render",
-    "html": "--no-html",
+    "use_cache": "--cache",
 }
 
 
@@ -112,7 +108,7 @@ def _flag(name: str) -> str:
     """How a range error names option ``name``: its command-line flag, and the TOML key too
     when the two are spelt differently beyond dashes."""
     flag = _FLAGS.get(name)
-    return f"{flag} ({name})" if flag else "--" + name.replace("_", "-")
+    return f"{flag} / {name}" if flag else "--" + name.replace("_", "-")
 
 
 def _as_int(name: str, value: object) -> int:
@@ -177,7 +173,8 @@ def _as_tilts(value: object) -> tuple[float, ...]:
         raise OptionError(f"tilts_deg must hold at least one tilt, got {value!r}")
     if any(not -90 <= t <= 90 for t in tilts):
         raise OptionError(
-            f"tilts_deg must be between -90 and 90 degrees below the horizon, got {value!r}"
+            "--tilts-deg must be between -90 and 90 degrees below the horizon, got "
+            + ",".join(f"{t:g}" for t in tilts)
         )
     return tuple(tilts)
 
