@@ -60,7 +60,10 @@ def _cli(args: list[str]) -> tuple[int, str]:
         ("budget = -1", "--budget must be positive or 0"),
         ("seed = -1", "--seed must be >= 0"),
         ("workers = 0", "--workers must be >= 1"),
-        ("tilts_deg = [100]", "--tilts-deg must be between -90 and 90 degrees below the horizon, got 100"),
+        (
+            "tilts_deg = [100]",
+            "--tilts-deg must be between -90 and 90 degrees below the horizon, got 100",
+        ),  # noqa: E501
         ('camera = "nope"', "unknown camera preset 'nope'"),
         ('min_level = "glance"', "--min-level must be one of"),
         ('crs = ""', "crs must be a non-empty string"),
