@@ -63,7 +63,7 @@ def _cli(args: list[str]) -> tuple[int, str]:
         (
             "tilts_deg = [100]",
             "--tilts-deg must be between -90 and 90 degrees below the horizon, got 100",
-        ),  # noqa: E501
+        ),
         ('camera = "nope"', "unknown camera preset 'nope'"),
         ('min_level = "glance"', "--min-level must be one of"),
         ('crs = ""', "crs must be a non-empty string"),
