@@ -132,3 +132,15 @@ def test_ctrl_c_in_compute_coverage_skips_the_chunks_not_started(
         compute_coverage(city, options, demand, CAM, workers=2, chunk_pairs=1, min_parallel_pairs=0)
     # The interrupted chunk and at most what the other thread had started.
     assert jobs >= 10 and len(calls) <= 3
+
+
+def test_empty_path_and_an_inset_wider_than_the_roads(caplog: pytest.LogCaptureFixture) -> None:
+    from placement.citygml import read_citygml
+
+    with pytest.raises(CityGMLError, match="an input path is empty"):
+        read_citygml("")  # would read the whole working folder
+    city = cross_city()  # streets 10 m wide
+    with caplog.at_level("WARNING", logger="placement.sites"):
+        s = road_edge_sites(city, mount_height_m=6.0, inset_m=1000.0)
+    assert len(s) == 0
+    assert "an inset of 1000 m leaves no kerb line" in caplog.text

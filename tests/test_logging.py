@@ -77,3 +77,38 @@ def test_wrong_inputs_and_options_are_one_line_errors() -> None:
     with pytest.raises(OptionError, match=r"opts must be a RunOptions, got dict \(RunOptions"):
         run("a.gml", {"budget": 2})  # type: ignore[arg-type]
     assert RunOptions(budget=2).budget == 2
+
+
+def test_a_quiet_handler_is_obeyed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`placement -q` keeps a handler for errors only: warnings then print nowhere."""
+    top = logging.getLogger("placement")
+    monkeypatch.setattr(top, "propagate", False)
+    quiet = logging.StreamHandler()
+    quiet.setLevel(logging.ERROR)
+    top.addHandler(quiet)
+    try:
+        logging.getLogger("placement.sites").warning("hidden by -q")
+    finally:
+        top.removeHandler(quiet)
+    assert capsys.readouterr().err == ""
+
+
+def test_nohup_keeps_the_hangup_ignored() -> None:
+    """`nohup placement run ...`: SIGHUP stays ignored while the command runs; SIGTERM
+    stops it as Ctrl-C would."""
+    import signal
+
+    from placement.cli import Terminated, _stop_on_signals
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with _stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+            with pytest.raises(Terminated):
+                signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

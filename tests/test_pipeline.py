@@ -499,6 +499,8 @@ def test_missing_file_and_view_of_non_result(tmp_path: Path) -> None:
     assert code == 2 and text.strip() == f"placement: error: {tmp_path / 'gone'}: no such folder"
     sweep = tmp_path / "sweep"
     (sweep / "budget-10").mkdir(parents=True)
+    (sweep / "budget-10" / "summary.json").write_text("{}")
+    (sweep / "budget-notes").mkdir()  # the user's: not a run
     (sweep / "sweep.md").write_text("# Coverage against budget")
     code, text = _run(["view", str(sweep)])
     assert code == 2 and "a sweep's folder: view one of its runs, budget-10" in text

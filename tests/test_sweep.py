@@ -157,27 +157,33 @@ def test_a_sweep_replaces_an_earlier_sweep_or_run_in_its_folder(
     and an earlier run's files, a run a sweep's; the user's own files and folders stay."""
     opts = RunOptions(render=False, time_limit_s=2, workers=1, cache_dir=str(tmp_path / "c"))
     out = tmp_path / "out"
-    sweep([sample_tile], opts, [1, 2, 3], out_dir=out)
+    sweep([sample_tile], opts, [1, 2, 3, 4], out_dir=out)
     (out / "notes.txt").write_text("mine")
-    (out / "budget-plans").mkdir()  # the user's, not a run: no summary.json
+    (out / "budget-plans").mkdir()  # the user's: not a run the sweep listed
+    (out / "budget-plans" / "summary.json").write_text("{}")
+    (out / "budget-2025.xlsx").write_text("the user's spreadsheet")
+    (out / "budget-4" / "council.txt").write_text("notes in a run folder")
     sweep([sample_tile], opts, [1, 2], out_dir=out)
     assert {p.name for p in out.iterdir()} == {
         "budget-1",
         "budget-2",
+        "budget-4",  # the earlier sweep's, but it holds the user's notes: left in place
         "budget-plans",
+        "budget-2025.xlsx",
         "notes.txt",
         "sweep.csv",
         "sweep.svg",
         "sweep.md",
     }
+    assert (out / "budget-4" / "council.txt").is_file()
     run([sample_tile], RunOptions(**{**opts.__dict__, "budget": 2.0}), out_dir=out)
     names = {p.name for p in out.iterdir()}
-    assert "summary.json" in names and "notes.txt" in names and "budget-plans" in names
+    assert {"summary.json", "notes.txt", "budget-plans", "budget-2025.xlsx"} <= names
     assert not any(n.startswith("sweep.") or n in ("budget-1", "budget-2") for n in names)
     sweep([sample_tile], opts, [1], out_dir=out)
     names = {p.name for p in out.iterdir()}
     assert "summary.json" not in names and "cameras.csv" not in names
-    assert {"budget-1", "sweep.md", "notes.txt", "budget-plans"} <= names
+    assert {"budget-1", "sweep.md", "notes.txt", "budget-plans", "budget-2025.xlsx"} <= names
 
 
 def test_cli_sweep(sample_tile: Path, tmp_path: Path) -> None:
@@ -240,3 +246,25 @@ def test_sigterm_stops_a_sweep_as_ctrl_c_does(sample_tile: Path, tmp_path: Path)
     assert p.returncode == 128 + signal.SIGTERM
     assert err.strip() == "placement: error: stopped by SIGTERM"
     assert sorted(q.name for q in tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_during_a_sweep_names_the_sweeps_folder(
+    sample_tile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import placement.io as pio
+
+    def full(*args: Any, **kw: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pio, "write_streets_csv", full)
+    out = tmp_path / "sw"
+    opts = RunOptions(render=False, time_limit_s=2, workers=1, cache_dir=str(tmp_path / "c"))
+    with pytest.raises(OptionError) as info:
+        sweep([sample_tile], opts, [1], out_dir=out)
+    assert str(info.value).startswith(f"{out}: cannot write the results: No space left")
+    assert ".staging" not in str(info.value)
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["c"]
+    with pytest.raises(OptionError, match="at most 1e"):
+        check_budgets([10, 1e300])

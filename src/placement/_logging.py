@@ -18,8 +18,8 @@ COLLECTS_ONLY = "placement_collects_only"
 
 
 class Fallback(logging.Handler):
-    """Prints WARNING and above to stderr ("placement: WARNING: ...") when no other
-    handler up the logger chain would handle the record."""
+    """Prints WARNING and above to stderr ("placement: WARNING: ...") when there is no
+    other handler up the logger chain (nobody configured logging)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -40,8 +40,9 @@ def _someone_else_handles(record: logging.LogRecord) -> bool:
         for h in logger.handlers:
             if isinstance(h, Fallback | logging.NullHandler) or getattr(h, COLLECTS_ONLY, False):
                 continue
-            if record.levelno >= h.level:
-                return True
+            # Somebody configured logging: their levels decide (the command line's -q keeps
+            # a handler for errors only, and means it).
+            return True
         if not logger.propagate:
             return False
         logger = logger.parent

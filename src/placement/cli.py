@@ -60,8 +60,10 @@ def _stop_on_signals() -> Iterator[None]:
         raise Terminated(signum)
 
     signums = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    # A signal already ignored stays so (`nohup placement run ...` must survive the hangup).
     before = {n: signal.getsignal(n) for n in signums}
-    for n in signums:
+    before = {n: h for n, h in before.items() if h is not signal.SIG_IGN}
+    for n in before:
         signal.signal(n, stop)
     try:
         yield
@@ -658,7 +660,7 @@ def _print_sweep(rows: list[dict[str, Any]], out_dir: Path) -> None:
             "-" if bound is None else percent(bound, ""),
             f"{100 * r['gap']:.2f}%",
             r["status"],
-            "yes" if r["repeatable"] else "no: clock-cut (raise --time-limit)",
+            "yes" if r["repeatable"] else "no (clock)",
         )
     console = Console(soft_wrap=True)
     console.print(t)
@@ -707,7 +709,9 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
             if (result_dir / "summary.json").exists():
                 why = "the run was made with --no-render; run it again without it"
             elif (result_dir / "sweep.md").exists():
-                runs = sorted(p.name for p in result_dir.glob("budget-*") if p.is_dir())
+                runs = sorted(
+                    p.name for p in result_dir.glob("budget-*") if (p / "summary.json").is_file()
+                )
                 why = f"a sweep's folder: view one of its runs, {', '.join(runs) or 'budget-*'}"
             raise InputFileError(f"{result_dir}: no scene.npz here ({why})")
         if screenshot is not None:

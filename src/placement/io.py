@@ -120,9 +120,8 @@ def staged_output(out_dir: Path, retire: Iterable[str] = ()) -> Iterator[Path]:
     out_dir : the final output directory; created if missing.
     retire : names of files a run may write: those this run did not write are removed
         from ``out_dir`` with the move (and put back if it fails), so a folder never holds
-        one run's results beside an earlier run's picture. A name with ``*`` is a pattern:
-        it matches files, and folders that hold a run (a ``summary.json``), such as a
-        sweep's ``budget-*`` folders.
+        one run's results beside an earlier run's picture. A name may be a folder (an
+        earlier sweep's run folder): it goes the same way.
 
     Yields
     ------
@@ -231,18 +230,11 @@ def _swap_in(staging: Path, out_dir: Path, retire: Iterable[str] = ()) -> None:
 
 def _retired(out_dir: Path, retire: Iterable[str]) -> set[str]:
     """The entries of ``out_dir`` that ``retire`` names (see :func:`staged_output`)."""
-    out: set[str] = set()
-    for name in retire:
-        if "*" not in name:
-            stale = out_dir / name
-            if stale.is_file() or stale.is_symlink():
-                out.add(name)
-            continue
-        for stale in out_dir.glob(name):
-            run_folder = stale.is_dir() and not stale.is_symlink()
-            if stale.is_file() or (run_folder and (stale / "summary.json").is_file()):
-                out.add(stale.name)
-    return out
+    return {
+        name
+        for name in retire
+        if (out_dir / name).is_file() or (out_dir / name).is_symlink() or (out_dir / name).is_dir()
+    }
 
 
 #: The folder inside the staging folder that holds the entries a run replaces.

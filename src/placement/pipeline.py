@@ -7,11 +7,13 @@ the ``options`` of summary.json, so any result can be reproduced from its summar
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import logging
 import math
 import os
+import re
 import threading
 import time
 import tomllib
@@ -1078,11 +1080,37 @@ OUTPUT_FILES = (
 )
 #: What a sweep (:mod:`placement.sweep`) writes: these files, and a run's folder per budget.
 SWEEP_FILES = ("sweep.csv", "sweep.svg", "sweep.md")
-BUDGET_FOLDERS = "budget-*"
-#: Every entry a run or a sweep may leave in its folder: each removes the others' (a run
-#: into a sweep's folder, a sweep into a run's or into an earlier sweep's with other
-#: budgets), so a folder holds one set of results.
-RESULT_ENTRIES = (*OUTPUT_FILES, *SWEEP_FILES, BUDGET_FOLDERS)
+
+
+def result_entries(out_dir: str | Path) -> tuple[str, ...]:
+    """Every entry of ``out_dir`` a run or a sweep left there, which the next run or sweep
+    removes (a run into a sweep's folder, a sweep into a run's or into an earlier sweep's
+    with other budgets), so a folder holds one set of results: the files of
+    :data:`OUTPUT_FILES` and :data:`SWEEP_FILES`, and the run folders the earlier sweep's
+    ``sweep.csv`` lists, where they hold nothing but a run's files. Anything else stays."""
+    out = Path(out_dir)
+    names = [*OUTPUT_FILES, *SWEEP_FILES]
+    try:
+        with (out / "sweep.csv").open(newline="", encoding="utf-8") as f:
+            listed = [str(row.get("folder") or "") for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return tuple(names)
+    for name in listed:
+        folder = out / name
+        if not re.fullmatch(r"budget-[0-9.e+-]+", name) or folder.is_symlink():
+            continue
+        if not folder.is_dir():
+            continue
+        inside = {p.name for p in folder.iterdir()}
+        if "summary.json" in inside and inside <= set(OUTPUT_FILES):
+            names.append(name)
+        else:
+            log.warning(
+                "%s: left in place: it holds files a run does not write (%s)",
+                folder,
+                ", ".join(sorted(inside - set(OUTPUT_FILES))[:3]) or "no summary.json",
+            )
+    return tuple(names)
 
 
 #: The packages whose versions can change an answer (OR-Tools' deterministic time and
@@ -1175,7 +1203,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
     min_level = opts.level
     written: list[str] = []
     began = time.perf_counter()
-    with io.staged_output(out_dir, retire=RESULT_ENTRIES) as stage_dir:
+    with io.staged_output(out_dir, retire=result_entries(out_dir)) as stage_dir:
         cams: dict[str, Any] = {
             "crs": result.city.crs,
             "options": options,

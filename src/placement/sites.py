@@ -128,6 +128,12 @@ def road_edge_sites(
     )
     rings = _rings(roads)
     if not rings:
+        log.warning(
+            "road_edge_sites: an inset of %g m leaves no kerb line on the roads (none is "
+            "wider than %g m): no sites along road edges",
+            inset_m,
+            2 * inset_m,
+        )
         return _empty_sites()
     lengths = shapely.length(np.asarray(rings, object))
     pieces = []

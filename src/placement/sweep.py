@@ -25,15 +25,17 @@ import numpy as np
 
 from placement.errors import OptionError
 from placement.pipeline import (
-    RESULT_ENTRIES,
     RunOptions,
     check_before_work,
+    result_entries,
     run,
 )
 from placement.report import percent
 
 #: Budgets one sweep may run (each is a whole run).
 MAX_BUDGETS = 50
+#: The largest budget (a trillion yen): its folder name stays short.
+MAX_BUDGET = 1e12
 
 
 #: Columns of sweep.csv.
@@ -68,6 +70,8 @@ def check_budgets(budgets: Sequence[float]) -> list[float]:
             raise OptionError(f"--budgets must be numbers, got {b!r}")
         if b < 0:
             raise OptionError(f"--budgets must be >= 0, got {budget_text(b)}")
+        if b > MAX_BUDGET:
+            raise OptionError(f"--budgets: at most {MAX_BUDGET:.0e} each, got {b:g}")
         out.append(float(b))
     if len(set(out)) != len(out):
         again = next(b for i, b in enumerate(out) if b in out[:i])
@@ -123,7 +127,7 @@ def sweep(
     out = Path(out_dir)
     check_before_work(dataclasses.replace(opts, budget=todo[-1]), out)
     rows: list[dict[str, Any]] = []
-    with io.staged_output(out, retire=RESULT_ENTRIES) as stage:
+    with io.staged_output(out, retire=result_entries(out)) as stage:
         for b in todo:
             label = f"budget {budget_text(b)}"
 
@@ -131,12 +135,21 @@ def sweep(
                 if progress is not None:
                     progress(f"{label}: {stage_name}", done, total)
 
-            result = run(
-                paths,
-                dataclasses.replace(opts, budget=b),
-                out_dir=stage / folder_name(b),
-                progress=step,
-            )
+            try:
+                result = run(
+                    paths,
+                    dataclasses.replace(opts, budget=b),
+                    out_dir=stage / folder_name(b),
+                    progress=step,
+                )
+            except OptionError as e:  # a write that failed names the hidden staging folder
+                if str(stage) not in str(e):
+                    raise
+                raise OptionError(
+                    str(e)
+                    .replace(str(stage / folder_name(b)), str(out))
+                    .replace(str(stage), str(out))
+                ) from None
             rows.append(_row(b, result.summary, rows[-1] if rows else None))
         _write_csv(stage / "sweep.csv", rows)
         (stage / "sweep.svg").write_text(curve_svg(rows), "utf-8")

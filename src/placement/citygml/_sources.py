@@ -111,7 +111,7 @@ def input_paths(paths: object) -> list[str | Path]:
     """``paths`` (one path, or a list of them) as a list, refused in one line when it is
     neither (None, a list inside the list, a number)."""
     if isinstance(paths, str | Path):
-        return [paths]
+        paths = [paths]
     try:
         items: list[object] = list(paths)  # type: ignore[call-overload]
     except TypeError:
@@ -125,6 +125,8 @@ def input_paths(paths: object) -> list[str | Path]:
             None,
             f"inputs must be paths (str or Path), got {type(bad).__name__} {bad!r:.60}{nested}",
         )
+    if any(isinstance(p, str) and not p.strip() for p in items):
+        raise CityGMLError(None, "an input path is empty")
     return [p for p in items if isinstance(p, str | Path)]
 
 
