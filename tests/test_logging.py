@@ -9,6 +9,7 @@ import threading
 import pytest
 
 import placement  # noqa: F401  (installs the fallback handler)
+from placement._logging import Fallback
 from placement.citygml._sources import input_paths
 from placement.errors import CityGMLError, OptionError
 from placement.pipeline import RunOptions, _Notes, run
@@ -18,8 +19,10 @@ def test_warnings_print_when_nobody_configured_logging(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     top = logging.getLogger("placement")
-    # As in a notebook: nothing above the library's logger (pytest's root handlers cut off).
+    # As in a notebook: nothing above the library's logger (pytest's root handlers cut off,
+    # and no command line's handler left by an earlier test).
     monkeypatch.setattr(top, "propagate", False)
+    monkeypatch.setattr(top, "handlers", [h for h in top.handlers if isinstance(h, Fallback)])
     logging.getLogger("placement.sites").warning("far.csv: 1 of 2 sites left out")
     logging.getLogger("placement.sites").info("not shown")
     assert capsys.readouterr().err == "placement: WARNING: far.csv: 1 of 2 sites left out\n"
@@ -85,6 +88,7 @@ def test_a_quiet_handler_is_obeyed(
     """`placement -q` keeps a handler for errors only: warnings then print nowhere."""
     top = logging.getLogger("placement")
     monkeypatch.setattr(top, "propagate", False)
+    monkeypatch.setattr(top, "handlers", [h for h in top.handlers if isinstance(h, Fallback)])
     quiet = logging.StreamHandler()
     quiet.setLevel(logging.ERROR)
     top.addHandler(quiet)

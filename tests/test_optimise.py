@@ -1017,8 +1017,8 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
 
     def solve() -> list[Plan]:
         return [
-            max_coverage(A, budget=15, time_limit=2.0),
-            min_cover(A, target=0.9, time_limit=2.0),
+            max_coverage(A, budget=15, time_limit=3.0),
+            min_cover(A, target=0.9, time_limit=3.0),
         ]
 
     plain = solve()
@@ -1034,8 +1034,9 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     assert b.covered_fraction_coverable >= 0.9 - 1e-12
     assert b.objective == b.chosen.size <= b.greedy_objective
     for p in with_lp:
-        # time_limit is approximate: allow for a loaded machine (2.08 s seen under load).
-        assert p.time_s < 2.5
+        # time_limit is approximate: allow for a loaded machine (2.08 s of 2 seen under
+        # load). 3 s, not 2: under the whole suite the LP child's start once took its share.
+        assert p.time_s < 3.6
     assert with_lp[0].objective <= with_lp[0].bound
     # Partial cover: SCIP's bound stays 0 in 2 s here, so the LP duals beat the subgradient.
     assert "LP duals" in with_lp[1].method

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
+import logging
 import os
 import pickle
 import signal
@@ -179,6 +180,13 @@ def _serve() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Nothing else may write to the answer pipe: prints go to stderr.
     sys.stdout = sys.stderr
+    # The parent reports what matters; a worker's own log records print nowhere (the
+    # library's stderr fallback would print them past the command line's -q).
+    top = logging.getLogger("placement")
+    for h in list(top.handlers):
+        top.removeHandler(h)
+    top.addHandler(logging.NullHandler())
+    top.propagate = False
     # Ctrl-C reaches the whole process group: the parent reports it and stops this worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
