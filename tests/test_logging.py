@@ -15,14 +15,20 @@ from placement.errors import CityGMLError, OptionError
 from placement.pipeline import RunOptions, _Notes, run
 
 
+def _as_in_a_notebook(monkeypatch: pytest.MonkeyPatch) -> logging.Logger:
+    """The library's logger as in a notebook: nothing above it (pytest's root handlers cut
+    off) and no other handler (the command line's left by an earlier test, pytest's capture
+    handlers of this test): the fallback alone. Called in the test, after pytest's set-up."""
+    top = logging.getLogger("placement")
+    monkeypatch.setattr(top, "propagate", False)
+    monkeypatch.setattr(top, "handlers", [h for h in top.handlers if isinstance(h, Fallback)])
+    return top
+
+
 def test_warnings_print_when_nobody_configured_logging(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    top = logging.getLogger("placement")
-    # As in a notebook: nothing above the library's logger (pytest's root handlers cut off,
-    # and no command line's handler left by an earlier test).
-    monkeypatch.setattr(top, "propagate", False)
-    monkeypatch.setattr(top, "handlers", [h for h in top.handlers if isinstance(h, Fallback)])
+    top = _as_in_a_notebook(monkeypatch)
     logging.getLogger("placement.sites").warning("far.csv: 1 of 2 sites left out")
     logging.getLogger("placement.sites").info("not shown")
     assert capsys.readouterr().err == "placement: WARNING: far.csv: 1 of 2 sites left out\n"
@@ -86,9 +92,7 @@ def test_a_quiet_handler_is_obeyed(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`placement -q` keeps a handler for errors only: warnings then print nowhere."""
-    top = logging.getLogger("placement")
-    monkeypatch.setattr(top, "propagate", False)
-    monkeypatch.setattr(top, "handlers", [h for h in top.handlers if isinstance(h, Fallback)])
+    top = _as_in_a_notebook(monkeypatch)
     quiet = logging.StreamHandler()
     quiet.setLevel(logging.ERROR)
     top.addHandler(quiet)
