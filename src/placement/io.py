@@ -230,11 +230,7 @@ def _swap_in(staging: Path, out_dir: Path, retire: Iterable[str] = ()) -> None:
 
 def _retired(out_dir: Path, retire: Iterable[str]) -> set[str]:
     """The entries of ``out_dir`` that ``retire`` names (see :func:`staged_output`)."""
-    return {
-        name
-        for name in retire
-        if (out_dir / name).is_file() or (out_dir / name).is_symlink() or (out_dir / name).is_dir()
-    }
+    return {name for name in retire if os.path.lexists(out_dir / name)}
 
 
 #: The folder inside the staging folder that holds the entries a run replaces.

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import math
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,10 +65,8 @@ def _ground_mesh(city: City) -> Mesh:
 
 def _check_site_values(who: str, mount_height_m: float, cost: float) -> None:
     """The values the command line refuses, refused in the library too."""
-    for name, v in (("mount_height_m", mount_height_m), ("cost", cost)):
-        # numbers.Real takes numpy's scalars too (a value read from an array).
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-            raise OptionError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
+    number(who, "mount_height_m", mount_height_m, minimum=0.0)
+    number(who, "cost", cost, minimum=0.0)
 
 
 def road_edge_sites(
@@ -408,11 +405,12 @@ def _warn_inside_buildings(
     nothing; a wrong position, or a camera indoors)."""
     if not city.footprints or not len(xy):
         return
-    inner = shapely.buffer(
-        shapely.make_valid(np.asarray(city.footprints, object)), -INSIDE_BUILDING_M
-    )
-    tree = shapely.STRtree(inner)
-    pts, polys = tree.query(shapely.points(xy), predicate="within")
+    # Within a footprint first (a tree query), then within its inset (the few found only).
+    footprints = shapely.make_valid(np.asarray(city.footprints, object))
+    points = shapely.points(xy)
+    pts, polys = shapely.STRtree(footprints).query(points, predicate="within")
+    inside = shapely.within(points[pts], shapely.buffer(footprints[polys], -INSIDE_BUILDING_M))
+    pts, polys = pts[inside], polys[inside]
     if not pts.size:
         return
     occ = city.occluders

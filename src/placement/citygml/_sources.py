@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from placement.errors import CityGMLError
 from placement.meshcode import split_tile_name
@@ -127,7 +127,7 @@ def input_paths(paths: object) -> list[str | Path]:
         )
     if any(isinstance(p, str) and not p.strip() for p in items):
         raise CityGMLError(None, "an input path is empty")
-    return [p for p in items if isinstance(p, str | Path)]
+    return cast(list[str | Path], items)
 
 
 def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
