@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from placement import pipeline
 from placement.cli import main
 from placement.errors import OptionError
 from placement.pipeline import RunOptions, run
@@ -47,10 +48,24 @@ def test_budgets_are_run_in_rising_order() -> None:
     assert check_budgets([20, 5, 10.5]) == [5.0, 10.5, 20.0]
 
 
-def test_sweep_runs_each_budget_as_run_would(sample_tile: Path, tmp_path: Path) -> None:
-    opts = RunOptions(render=False, time_limit_s=3, workers=1, cache_dir=str(tmp_path / "c"))
+def test_sweep_runs_each_budget_as_run_would(
+    sample_tile: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opts = RunOptions(render=False, time_limit_s=3, workers=1, use_cache=False)
     out = tmp_path / "sweep"
+    calls = {"read_citygml": 0, "compute_coverage": 0}
+    for name in calls:
+        real = getattr(pipeline, name)
+
+        def spy(*a: Any, real: Any = real, name: str = name, **kw: Any) -> Any:
+            calls[name] += 1
+            return real(*a, **kw)
+
+        monkeypatch.setattr(pipeline, name, spy)
     rows = sweep([sample_tile], opts, [3, 1], out_dir=out)
+    # The tile is read and the rays cast once for both budgets (the cache is off).
+    assert calls == {"read_citygml": 1, "compute_coverage": 1}
+    monkeypatch.undo()
     assert [r["budget"] for r in rows] == [1.0, 3.0]
     assert {p.name for p in out.iterdir()} == {
         "budget-1",
@@ -65,7 +80,14 @@ def test_sweep_runs_each_budget_as_run_would(sample_tile: Path, tmp_path: Path) 
     assert s3["options"]["budget"] == 3
     assert s3["plan"]["objective"] == alone.plan.objective == rows[1]["objective"]
     assert rows[1]["cameras"] == len(alone.plan.chosen) == 3
-    assert s3["visibility"]["from_cache"] is True  # the rays were cast once
+    assert s3["sweep"] == {
+        "budgets": [1.0, 3.0],
+        "shared_stages": ["load", "halo", "sites", "demand", "visibility"],
+    }
+    assert set(s3["timings_s"]) == {*s3["sweep"]["shared_stages"], "optimise", "write"}
+    assert rows[1]["seconds"] == pytest.approx(
+        s3["timings_s"]["optimise"] + s3["timings_s"]["write"], abs=0.05
+    )
     with (out / "sweep.csv").open() as f:
         table = list(csv.DictReader(f))
     assert list(table[0]) == list(SWEEP_COLUMNS)
@@ -84,6 +106,7 @@ def test_sweep_runs_each_budget_as_run_would(sample_tile: Path, tmp_path: Path) 
     assert svg.count("<circle") == 2 and svg.startswith("<svg")
     md = (out / "sweep.md").read_text()
     assert "| 3 | 3 |" in md and "`budget-3/`" in md and "covers less" not in md
+    assert "(load, halo, sites, demand, visibility) do not depend on the budget" in md
 
 
 def test_a_failing_sweep_leaves_the_folder_as_it_was(
@@ -96,13 +119,15 @@ def test_a_failing_sweep_leaves_the_folder_as_it_was(
     (out / "keep.txt").write_text("mine")
     calls: list[float] = []
 
+    real_finish = ps.finish
+
     def second_fails(*args: Any, **kw: Any) -> Any:
         calls.append(args[1].budget)
         if len(calls) == 2:
             raise OptionError("the second run failed")
-        return run(*args, **kw)
+        return real_finish(*args, **kw)
 
-    monkeypatch.setattr(ps, "run", second_fails)
+    monkeypatch.setattr(ps, "finish", second_fails)
     opts = RunOptions(render=False, time_limit_s=2, workers=1)
     with pytest.raises(OptionError, match="the second run failed"):
         sweep([sample_tile], opts, [1, 2], out_dir=out)

@@ -726,9 +726,8 @@ def run(
     # The run's warnings (sites left out, a clock-cut search, ...) go into summary.json and
     # report.md as well as to the terminal.
     with _Notes() as notes:
-        return _run(
-            input_paths(paths), opts, out_dir=out_dir, progress=progress, notes=notes.messages
-        )
+        prep = prepare(input_paths(paths), opts, progress)
+        return finish(prep, opts, out_dir=out_dir, progress=progress, notes=notes.messages)
 
 
 class _Notes(logging.Handler):
@@ -764,17 +763,26 @@ class _Notes(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def _run(
-    paths: list[str | Path],
-    opts: RunOptions,
-    *,
-    out_dir: str | Path | None,
-    progress: Progress | None,
-    notes: list[str],
-) -> Result:
-    report = progress or (lambda stage, done, total: None)
-    timings: dict[str, float] = {}
+@dataclass
+class Prepared:
+    """What a run makes before its goal matters: the loaded city, the halo, the sites and
+    options, the demand and the coverage matrix. :func:`placement.sweep.sweep` makes it once
+    (:func:`prepare`) and finishes one run per budget from it (:func:`finish`)."""
 
+    paths: list[str | Path]
+    camera: Camera
+    city: City
+    halo: Halo
+    sites: Sites
+    pole: IntArray
+    options: Options
+    priority: Any
+    demand: Demand
+    coverage: Coverage
+    timings: dict[str, float]
+
+
+def _stager(report: Progress, timings: dict[str, float]) -> Callable[[str], Any]:
     @contextmanager
     def stage(name: str) -> Iterator[None]:
         t0 = time.perf_counter()
@@ -783,6 +791,16 @@ def _run(
         timings[name] = time.perf_counter() - t0
         report(name, 1, 1)
 
+    return stage
+
+
+def prepare(paths: list[str | Path], opts: RunOptions, progress: Progress | None) -> Prepared:
+    """Load, find the halo, propose sites, sample demand and compute visibility: every stage
+    of :func:`run` that the goal (budget, cover, k, level, seed, time limit) does not change.
+    """
+    report = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    stage = _stager(report, timings)
     camera = load_camera_for(opts)
     with stage("load"):
         # Several files parse in parallel (results identical to one process).
@@ -853,9 +871,31 @@ def _run(
             cache_dir=cache,
             progress=lambda d, t: report("visibility", d, t),
         )
+    return Prepared(
+        paths, camera, city, halo, sites, pole, options, priority, demand, coverage, timings
+    )
+
+
+def finish(
+    prep: Prepared,
+    opts: RunOptions,
+    *,
+    out_dir: str | Path | None,
+    progress: Progress | None,
+    notes: list[str],
+    extra: Mapping[str, Any] | None = None,
+) -> Result:
+    """Optimise ``prep`` for the goal of ``opts`` and write the outputs to ``out_dir``.
+
+    ``extra`` joins summary.json (a sweep says there which stages its runs shared)."""
+    report = progress or (lambda stage, done, total: None)
+    timings = dict(prep.timings)
+    stage = _stager(report, timings)
+    city, camera, sites, options = prep.city, prep.camera, prep.sites, prep.options
+    demand, coverage, halo, priority = prep.demand, prep.coverage, prep.halo, prep.priority
     check_memory(coverage.matrix.nnz, opts.time_limit_s)
     with stage("optimise"):
-        plan = solve(coverage, options, demand, opts, pole=pole)
+        plan = solve(coverage, options, demand, opts, pole=prep.pole)
     chosen = np.asarray(plan.chosen, dtype=np.int32)
     levels = chosen_levels(coverage.matrix, chosen, len(demand), opts.k)
     min_level = opts.level
@@ -865,7 +905,7 @@ def _run(
     streets = street_coverage(city, demand, levels >= min_level)
     areas = priority_coverage(priority, demand, levels >= min_level) if priority else None
     summary = make_summary(
-        paths,
+        prep.paths,
         opts,
         city=city,
         camera=camera,
@@ -881,6 +921,8 @@ def _run(
     )
     if areas is not None:
         summary["priority_areas"] = areas
+    if extra:
+        summary.update(extra)
     summary["run_warnings"] = notes  # filled on: the write stage may add to it
     result = Result(
         city,
