@@ -35,8 +35,8 @@ def _cli(args: list[str]) -> tuple[int, str]:
         ("headings = 4.5", "headings must be an integer, got 4.5"),
         ('seed = "x"', "seed must be an integer"),
         ("sites_file = 5", "sites_file must be a file or folder path"),
-        ('tilts_deg = ["a"]', "tilts_deg must be numbers"),
-        ('tilts_deg = "10,x"', "tilts_deg must be numbers"),
+        ('tilts_deg = ["a"]', "--tilts-deg must be numbers"),
+        ('tilts_deg = "10,x"', "--tilts-deg must be numbers"),
         # QA's raw Python messages
         ('budget = "ten"', "budget must be a number, got 'ten'"),
         ('headings = "8"', "headings must be an integer, got '8'"),
@@ -53,7 +53,7 @@ def _cli(args: list[str]) -> tuple[int, str]:
         ("time_limit_s = inf", "time_limit_s must be a finite number"),
         ("cover = nan", "cover must be a finite number"),
         ("mount_height_m = 0", "--mount-height-m must be positive"),
-        ("mount_height_m = -inf", "mount_height_m must be a finite number"),
+        ("mount_height_m = -inf", "--mount-height-m must be a finite number"),
         ("target_height_m = -0.5", "--target-height-m must be >= 0"),
         ("spacing_m = 1e-6", "--spacing-m must be at least 1 m"),
         ("demand_spacing_m = 0.001", "--demand-spacing-m must be at least 0.1 m"),
@@ -89,8 +89,8 @@ def test_bad_config_value_names_the_file_and_the_key(tmp_path: Path, line: str, 
         ({"render": "no"}, "render must be true or false"),
         ({"existing_file": 3}, "existing_file must be a file or folder path"),
         ({"priority_file": ""}, "priority_file must be a file or folder path"),
-        ({"max_per_site": 1.5}, "max_per_site must be an integer"),
-        ({"pole_cost": float("nan")}, "pole_cost must be a finite number"),
+        ({"max_per_site": 1.5}, "--max-per-site must be an integer"),
+        ({"pole_cost": float("nan")}, "--pole-cost must be a finite number"),
         ({"new_pole_cost": -1}, "--new-pole-cost must be >= 0"),
         ({"time_limit_s": 0}, "--time-limit / time_limit_s must be positive"),
         ({"spacing_m": 0.5}, "meaningless"),
@@ -124,6 +124,10 @@ def test_cli_bad_config_and_spacing_exit_2_on_one_line(tmp_path: Path, sample_ti
         (["--spacing-m", "1e-6"], ["--spacing-m must be at least 1 m"]),
         (["--camera", "4k-90", "--camera-file", str(cfg)], ["--camera or --camera-file"]),
         (["--budget", "-1"], ["--budget must be positive or 0"]),
+        # Type and finiteness errors name the flag too, as range errors do.
+        (["--budget", "nan"], ["--budget must be a finite number, got nan"]),
+        (["--time-limit", "inf"], ["--time-limit / time_limit_s must be a finite number"]),
+        (["--tilts-deg", "10,x"], ["--tilts-deg must be comma-separated numbers"]),
     ]
     for args, parts in cases:
         code, text = _cli(["run", str(sample_tile), "--out", str(tmp_path / "o"), *args])

@@ -120,7 +120,7 @@ def _as_int(name: str, value: object) -> int:
             return int(value)
         if isinstance(value, float | np.floating) and float(value).is_integer():
             return int(value)
-    raise OptionError(f"{name} must be an integer, got {value!r}")
+    raise OptionError(f"{_flag(name)} must be an integer, got {value!r}")
 
 
 def _as_float(name: str, value: object) -> float:
@@ -128,23 +128,23 @@ def _as_float(name: str, value: object) -> float:
     if isinstance(value, bool | np.bool_) or not isinstance(
         value, int | float | np.integer | np.floating
     ):
-        raise OptionError(f"{name} must be a number, got {value!r}")
+        raise OptionError(f"{_flag(name)} must be a number, got {value!r}")
     x = float(value)
     if not math.isfinite(x):
-        raise OptionError(f"{name} must be a finite number, got {value!r}")
+        raise OptionError(f"{_flag(name)} must be a finite number, got {value!r}")
     return x
 
 
 def _as_bool(name: str, value: object) -> bool:
     if isinstance(value, bool | np.bool_):
         return bool(value)
-    raise OptionError(f"{name} must be true or false, got {value!r}")
+    raise OptionError(f"{_flag(name)} must be true or false, got {value!r}")
 
 
 def _as_str(name: str, value: object) -> str:
     if isinstance(value, str) and value:
         return value
-    raise OptionError(f"{name} must be a non-empty string, got {value!r}")
+    raise OptionError(f"{_flag(name)} must be a non-empty string, got {value!r}")
 
 
 def _as_path(name: str, value: object) -> str:
@@ -152,7 +152,7 @@ def _as_path(name: str, value: object) -> str:
         value = os.fspath(value)
     if isinstance(value, str) and value:
         return value
-    raise OptionError(f"{name} must be a file or folder path (a string), got {value!r}")
+    raise OptionError(f"{_flag(name)} must be a file or folder path (a string), got {value!r}")
 
 
 def _as_tilts(value: object) -> tuple[float, ...]:
@@ -169,10 +169,11 @@ def _as_tilts(value: object) -> tuple[float, ...]:
             tilts.append(_as_float("tilts_deg", float(item) if isinstance(item, str) else item))
         except (OptionError, ValueError):
             raise OptionError(
-                f"tilts_deg must be numbers (a list, or a comma-separated string), got {value!r}"
+                "--tilts-deg must be numbers (a list, or a comma-separated string), "
+                f"got {value!r}"
             ) from None
     if not tilts:
-        raise OptionError(f"tilts_deg must hold at least one tilt, got {value!r}")
+        raise OptionError(f"--tilts-deg must hold at least one tilt, got {value!r}")
     if any(not -90 <= t <= 90 for t in tilts):
         raise OptionError(
             "--tilts-deg must be between -90 and 90 degrees below the horizon, got "
@@ -184,7 +185,7 @@ def _as_tilts(value: object) -> tuple[float, ...]:
 def _as_halo(value: object) -> tuple[str, ...]:
     items = (value,) if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(h, str) and h for h in items):
-        raise OptionError(f"halo must be 'auto', 'off' or paths (strings), got {value!r}")
+        raise OptionError(f"--halo must be 'auto', 'off' or paths (strings), got {value!r}")
     if "off" in items and len(items) > 1:
         raise OptionError("--halo off cannot be combined with other halo values")
     return tuple(items)
