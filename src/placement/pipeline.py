@@ -169,8 +169,7 @@ def _as_tilts(value: object) -> tuple[float, ...]:
             tilts.append(_as_float("tilts_deg", float(item) if isinstance(item, str) else item))
         except (OptionError, ValueError):
             raise OptionError(
-                "--tilts-deg must be numbers (a list, or a comma-separated string), "
-                f"got {value!r}"
+                f"--tilts-deg must be numbers (a list, or a comma-separated string), got {value!r}"
             ) from None
     if not tilts:
         raise OptionError(f"--tilts-deg must hold at least one tilt, got {value!r}")
