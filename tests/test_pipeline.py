@@ -640,6 +640,39 @@ def test_k2_reports_points_seen_by_two_cameras(sample_tile: Path, tmp_path: Path
     np.testing.assert_allclose(res.camera_loss, want)
 
 
+def test_k2_at_a_higher_level_labels_every_seen_point_by_what_sees_it(
+    sample_tile: Path, tmp_path: Path
+) -> None:
+    # k = 2 at observation: a point one chosen camera sees at detection only is "seen by
+    # fewer than 2" (it was labelled unseen), two cameras at detection give "detection".
+    opts = RunOptions(
+        budget=8,
+        k=2,
+        min_level="observation",
+        html=False,
+        time_limit_s=5,
+        workers=1,
+        cache_dir=str(tmp_path),
+    )
+    res = run([sample_tile], opts, out_dir=tmp_path / "out")
+    lv = res.coverage.matrix[np.asarray(res.plan.chosen)].toarray()
+    seen_by = (lv >= 1).sum(axis=0)
+    kth = -np.sort(-lv, axis=0)[1]  # the second best level
+    once_low = (seen_by == 1) & (lv.max(axis=0) == 1)
+    assert once_low.any()  # the case the label is about occurs here
+    bands = json.loads((tmp_path / "out" / "coverage_areas.geojson").read_text())["features"]
+    by_name = {b["properties"]["level_name"]: b["properties"] for b in bands}
+    assert by_name["unseen"]["points"] == int((seen_by == 0).sum())
+    assert by_name["seen by fewer than 2"]["points"] == int((seen_by == 1).sum())
+    for level, name in enumerate(LEVEL_NAMES, start=1):
+        got = by_name[name]["points"] if name in by_name else 0
+        assert got == int(((seen_by >= 2) & (kth == level)).sum()), name
+        if name in by_name:
+            assert by_name[name]["covered"] is (level >= 2)
+    scene = Scene.load(tmp_path / "out" / "scene.npz")
+    np.testing.assert_array_equal(scene.demand_partial, seen_by == 1)
+
+
 def test_weigh_by_length_is_reported_in_street_metres(sample_tile: Path, tmp_path: Path) -> None:
     opts = RunOptions(
         budget=4,

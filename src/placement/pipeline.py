@@ -1288,7 +1288,7 @@ def write_result(result: Result, out_dir: Path, opts: RunOptions) -> Result:
                 ids=ids,
                 k=opts.k,
                 min_level=min_level,
-                partial=_partial(result, opts.k, min_level),
+                partial=_partial(result, opts.k),
             )
             scene.save(stage_dir / "scene.npz")
             render.render_png(scene, stage_dir / "scene.png")
@@ -1319,8 +1319,7 @@ def _write_areas(
     k: int,
 ) -> None:
     """``coverage_areas.geojson`` (the street area at each level the run counts by; with
-    k > 1 the points some chosen camera sees at ``min_level`` but fewer than k do apart from
-    the unseen ones) and ``views.geojson`` (each chosen camera's street area, per level from
+    k > 1 the points some chosen camera sees but fewer than k do apart from the unseen ones) and ``views.geojson`` (each chosen camera's street area, per level from
     ``min_level``)."""
     from placement import areas, io
 
@@ -1334,7 +1333,7 @@ def _write_areas(
     total_area = float(surface.area)
     total_weight = float(demand.weight.sum())
     classes = np.asarray(result.levels, np.int64).copy()
-    partial = _partial(result, k, min_level)
+    partial = _partial(result, k)
     if partial is not None:
         classes[partial & (classes == 0)] = -1
     bands = areas.level_areas(demand, classes, surface)
@@ -1383,12 +1382,13 @@ def _write_areas(
     )
 
 
-def _partial(result: Result, k: int, min_level: int) -> npt.NDArray[np.bool_] | None:
-    """With k > 1, the points some chosen camera sees at ``min_level`` but fewer than k do
-    (one more camera there would make them count); None with k = 1."""
-    if k <= 1 or len(result.seen_count) != len(result.demand):
+def _partial(result: Result, k: int) -> npt.NDArray[np.bool_] | None:
+    """With k > 1, the points some chosen camera sees (at any level) that fewer than k do:
+    "seen by fewer than k", not unseen; None with k = 1."""
+    if k <= 1:
         return None
-    return np.asarray((result.seen_count > 0) & (result.levels < min_level), bool)
+    best = chosen_levels(result.coverage.matrix, result.plan.chosen, len(result.demand), 1)
+    return np.asarray((best > 0) & (result.levels == 0), bool)
 
 
 def _road_ids(city: City, demand: Demand) -> list[str | None] | None:

@@ -61,8 +61,8 @@ class Scene:
         give); 1 in scenes saved before it was recorded.
     min_level : the DORI level (1..4) a point must be seen at to count; 1 in scenes saved
         before it was recorded. ``range_m`` is the distance that level reaches.
-    demand_partial : (N,) bool, with ``k`` > 1 the points some chosen camera sees at
-        ``min_level`` but fewer than k do (one more camera there would make them count);
+    demand_partial : (N,) bool, with ``k`` > 1 the points some chosen camera sees (at any
+        level) but fewer than k do;
         None when not recorded.
     """
 

@@ -190,12 +190,12 @@ def coverage_cells(scene: Scene, shift: FloatArray) -> tuple[FloatArray, IntArra
 
 def cell_classes(scene: Scene) -> IntArray:
     """(N,) int32 colour class of each road cell: its DORI level 0..4 (0 = unseen), or
-    :data:`PARTIAL` where, with k > 1, some chosen camera sees it at the required level
-    but fewer than k do."""
+    :data:`PARTIAL` where, with k > 1, some chosen camera sees it but fewer than k do (as
+    coverage_areas.geojson's "seen by fewer than k")."""
     n = scene.demand_xyz.shape[0]
     level = np.clip(scene.demand_level, 0, 4).astype(np.int32)
     if scene.demand_partial is not None and scene.demand_partial.shape == (n,):
-        level[scene.demand_partial & (level < scene.min_level)] = PARTIAL
+        level[scene.demand_partial & (level == 0)] = PARTIAL
     return level
 
 
