@@ -1319,8 +1319,8 @@ def _write_areas(
     k: int,
 ) -> None:
     """``coverage_areas.geojson`` (the street area at each level the run counts by; with
-    k > 1 the points some chosen camera sees but fewer than k do apart from the unseen ones) and ``views.geojson`` (each chosen camera's street area, per level from
-    ``min_level``)."""
+    k > 1 the points some chosen camera sees but fewer than k do apart from the unseen ones)
+    and ``views.geojson`` (each chosen camera's street area, per level from ``min_level``)."""
     from placement import areas, io
 
     names = ("unseen", *LEVEL_NAMES)
