@@ -447,7 +447,7 @@ def test_bad_files_raise_one_line_errors(tmp_path: Path) -> None:
     )
     _fails(write(tmp_path, "crs.gml", document("", srs="EPSG:3857")), "unsupported CRS EPSG:3857")
     _fails(write(tmp_path, "crs2.gml", document("", srs="urn:nothing")), "unknown srsName")
-    _fails(write(tmp_path, "nofeat.gml", document("")), "no CityGML features")
+    _fails(write(tmp_path, "nofeat.gml", document("")), "no supported features")
     with pytest.raises(CityGMLError, match="no such file"):
         read_citygml(tmp_path / "missing.gml")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 import trimesh
 from pyproj import Transformer
 
@@ -346,6 +347,77 @@ def test_one_2d_geometry_in_a_3d_file(tmp_path: Path) -> None:
     assert summarize(city)["road_area_m2"] == pytest.approx(9.0, abs=0.01)
 
 
+@pytest.mark.parametrize("declared_on", ["gml:Polygon", "gml:LinearRing", None])
+def test_a_2d_ring_whose_count_also_divides_by_three(
+    tmp_path: Path, declared_on: str | None
+) -> None:
+    # A 2D pentagon closed: 6 points, 12 numbers, which read as four 3D points too. It was
+    # misread (and dropped as "swapped") when srsDimension="2" was on the Polygon or the
+    # LinearRing, unless another polygon sent the file down the exact path.
+    at = Local(LAT0, LON0, ZONE)
+    pent = [(0.0, 0.0, 0.0), (10.0, 0.0, 0.0), (12.0, 5.0, 0.0), (5.0, 10.0, 0.0), (-2.0, 5.0, 0.0)]
+    ring = at.poly(pent, dim=2)
+    if declared_on:
+        ring = ring.replace(f"<{declared_on}>", f'<{declared_on} srsDimension="2">', 1)
+    fp = f"<gml:MultiSurface><gml:surfaceMember>{ring}</gml:surfaceMember></gml:MultiSurface>"
+    text = model(
+        building("b", f"<bldg:lod0FootPrint>{fp}</bldg:lod0FootPrint>", "10") + lod2_building(),
+        envelope=envelope(),
+    )
+    path = write(tmp_path, "pent.gml", text)
+    city = read_citygml(path)
+    area = shapely.Polygon([p[:2] for p in pent]).area
+    assert city.skipped == 0 and not city.warnings, city.warnings
+    assert lods(city) == {"b": 0, "b2": 2}
+    b = feature_mesh(city, "b")
+    assert b.is_watertight and b.volume == pytest.approx(area * 10, rel=1e-6)
+    assert b.bounds[0, :2] == pytest.approx([X0 - 2, Y0], abs=1e-4)
+
+
+def test_a_2d_envelope_corner_does_not_make_3d_geometry_2d(tmp_path: Path) -> None:
+    base = read_citygml(write(tmp_path, "a.gml", model(lod2_building(), envelope=envelope())))
+    flat_env = envelope(SRS, dim=None, corner="34.6 135.3")
+    city = read_citygml(write(tmp_path, "b.gml", model(lod2_building(), envelope=flat_env)))
+    assert city.skipped == 0 and not city.warnings, city.warnings
+    assert np.allclose(city.occluders.vertices, base.occluders.vertices)
+    assert city.occluders.vertices[:, 2].max() == pytest.approx(9.0)
+
+
+def test_a_geometrys_own_srs_name(tmp_path: Path) -> None:
+    at = Local(LAT0, LON0, ZONE)
+    # A plane-zone solid in a 6697 file: skipped, saying why (it was "not degrees").
+    plane = lod1(0, 0, 1, 1, 0, 1).replace(
+        "<gml:Solid>", '<gml:Solid srsName="urn:ogc:def:crs:EPSG::6674">'
+    )
+    # 2D JGD2011 (6668) geometries without srsDimension in a 3D file: read, z = 0.
+    srs2d = 'srsName="http://www.opengis.net/def/crs/EPSG/0/6668"'
+    fp = f"<gml:MultiSurface {srs2d}><gml:surfaceMember>{at.poly(rect(20, 0, 8, 6), dim=2)}</gml:surfaceMember></gml:MultiSurface>"
+    lat, lon = at.pos([(40.0, 2.0, 0.0)], dim=2).split()[:2]
+    pole = member(
+        "frn:CityFurniture",
+        "pole",
+        "<frn:function>4840</frn:function>"
+        f"<uro:lod0Geometry><gml:Point {srs2d}><gml:pos>{lat} {lon}</gml:pos></gml:Point></uro:lod0Geometry>",
+    )
+    text = model(
+        building("plane", plane)
+        + building("fp2d", f"<bldg:lod0FootPrint>{fp}</bldg:lod0FootPrint>", "7")
+        + pole
+        + lod2_building(),
+        envelope=envelope(),
+    )
+    city = read_citygml(write(tmp_path, "mixed_srs.gml", text))
+    assert lods(city) == {"plane": -1, "fp2d": 0, "pole": 0, "b2": 2}
+    assert city.skipped == 1
+    assert any(
+        "feature plane" in w and "its srsName EPSG:6674 is not the file's EPSG:6697" in w
+        for w in city.warnings
+    ), city.warnings
+    fp_mesh = feature_mesh(city, "fp2d")
+    assert fp_mesh.volume == pytest.approx(8 * 6 * 7, rel=1e-6)
+    assert city.poles.xyz[0, :2] == pytest.approx([X0 + 40, Y0 + 2], abs=1e-3)
+
+
 @pytest.mark.parametrize(
     ("where", "srs", "needle"),
     [
@@ -424,6 +496,25 @@ def dem_member(z0: float = 3.0, slope: float = 0.1) -> str:
         f"{body}</gml:trianglePatches></gml:TriangulatedSurface></dem:tin></dem:TINRelief>"
         "</dem:reliefComponent></dem:ReliefFeature></core:cityObjectMember>"
     )
+
+
+def test_a_tin_of_control_points_alone_says_it_is_not_read(tmp_path: Path) -> None:
+    pts = pos([(0, 0, 1.0), (40, 0, 2.0), (40, 40, 3.0), (0, 40, 4.0)])
+    tin = (
+        '<core:cityObjectMember><dem:ReliefFeature gml:id="rf"><dem:lod>1</dem:lod><dem:reliefComponent>'
+        '<dem:TINRelief gml:id="cp"><dem:lod>1</dem:lod><dem:tin><gml:Tin><gml:trianglePatches/>'
+        f"<gml:controlPoint><gml:posList>{pts}</gml:posList></gml:controlPoint></gml:Tin></dem:tin>"
+        "</dem:TINRelief></dem:reliefComponent></dem:ReliefFeature></core:cityObjectMember>"
+    )
+    city = read_citygml(
+        write(tmp_path, "cp.gml", model(lod2_building() + tin, envelope=envelope()))
+    )
+    assert lods(city) == {"b2": 2, "cp": -1} and city.skipped == 1
+    assert any(
+        "feature cp: skipped: no supported geometry (a gml:Tin given by control points alone "
+        "is not read" in w
+        for w in city.warnings
+    ), city.warnings
 
 
 def test_footprint_without_heights_stands_on_the_dem(tmp_path: Path) -> None:
@@ -1006,7 +1097,11 @@ def test_solitary_trees(tmp_path: Path) -> None:
     path = write(tmp_path, "trees.gml", text)
     city = read_citygml(path)
     assert lods(city) == {"t12": 2, "t3": 3, "tp": 1, "tc": 1, "tn": -1}
-    assert city.skipped == 1 and any("feature tn: skipped" in w for w in city.warnings)
+    assert city.skipped == 1 and any(
+        "feature tn: skipped: no supported geometry (a tree given as a point needs a veg:height)"
+        in w
+        for w in city.warnings
+    ), city.warnings
     assert feature_mesh(city, "t12").area == pytest.approx(4 * 3 * 6, rel=1e-6)  # LOD2 walls
     # A tree given as a point: an octagon prism of its crown diameter and height.
     tp = feature_mesh(city, "tp")
@@ -1093,15 +1188,74 @@ def fails(path: Path, *needles: str) -> str:
     return msg
 
 
+def test_a_file_whose_features_are_all_skipped_says_why(tmp_path: Path) -> None:
+    # Every feature skipped was an internal error (no zone to choose); now the error names
+    # the file and the first feature's problem, and the CLI exits 2 on one line.
+    no_geometry = member(
+        "bldg:Building", "b_nogeom", '<bldg:measuredHeight uom="m">10</bldg:measuredHeight>'
+    )
+    path = write(tmp_path, "nogeom.gml", model(no_geometry, envelope=envelope()))
+    msg = fails(path, "no feature with usable geometry (1 skipped; first: feature b_nogeom")
+    assert msg.count(path.name) == 1, msg
+    bad = lod1(0, 0, 10, 10, 0, 5).replace("</gml:posList>", " abc</gml:posList>")
+    path = write(
+        tmp_path, "nan.gml", model(member("bldg:Building", "b_nan", bad), envelope=envelope())
+    )
+    fails(path, "no feature with usable geometry", "b_nan")
+    code, out = _cli_inspect(path)
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and "no feature with usable geometry" in lines[0], out
+    # With --crs given the file fails the same way (it used to load as an empty city).
+    with pytest.raises(CityGMLError, match="no feature with usable geometry"):
+        read_citygml(path, crs="EPSG:6674")
+    # A railway-only file is not "empty": it holds only kinds placement does not read.
+    rail = model(
+        member("tran:Railway", "rw", "<tran:function>1</tran:function>"), envelope=envelope()
+    )
+    fails(write(tmp_path, "rail.gml", rail), "only kinds placement does not read (Railway")
+
+
+def test_packed_files_say_what_they_are(tmp_path: Path) -> None:
+    import gzip
+    import zipfile
+
+    text = model(lod2_building(), envelope=envelope())
+    gz = tmp_path / "tile.gml.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    named = tmp_path / "gz" / "tile.gml"
+    named.parent.mkdir()
+    named.write_bytes(gz.read_bytes())
+    fails(named, "gzip-compressed, not XML: gunzip it first")
+    zipped = tmp_path / "z" / "tile.gml"
+    zipped.parent.mkdir()
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("tile.gml", text)
+    fails(zipped, "a zip archive, not XML")
+    only_gz = tmp_path / "only_gz"
+    only_gz.mkdir()
+    gz.rename(only_gz / gz.name)
+    with pytest.raises(CityGMLError, match=r"no \.gml file \(1 \.gml\.gz: gunzip them first\)"):
+        read_citygml(only_gz)
+
+
+def _cli_inspect(path: Path) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from placement.cli import main
+
+    r = CliRunner().invoke(main, ["inspect", str(path)], catch_exceptions=False)
+    return r.exit_code, r.output
+
+
 def test_damaged_and_foreign_files_give_one_line_errors(tmp_path: Path) -> None:
     good = model(lod2_building(), envelope=envelope())
     fails(
         write(tmp_path, "selfclosing.gml", f'<?xml version="1.0"?><core:CityModel {NS}/>'),
-        "no CityGML features found (empty tile?)",
+        "no supported features (Building, Bridge",
     )
     fails(
         write(tmp_path, "envonly.gml", model("", envelope=envelope())),
-        "no CityGML features found (empty tile?)",
+        "no supported features (Building, Bridge",
     )
     fails(
         write(
@@ -1111,7 +1265,7 @@ def test_damaged_and_foreign_files_give_one_line_errors(tmp_path: Path) -> None:
                 NS, NS + ' xmlns:luse="http://www.opengis.net/citygml/landuse/2.0"'
             ),
         ),
-        "no CityGML features found",
+        "no supported features",
     )
     fails(write(tmp_path, "head.gml", good[:150]), "malformed or truncated XML")
     fails(

@@ -459,7 +459,7 @@ def test_config_file_and_command_line(tmp_path: Path, sample_tile: Path) -> None
             "<?xml version='1.0'?><core:CityModel "
             "xmlns:core='http://www.opengis.net/citygml/2.0'/>",
             [],
-            "no CityGML features found",
+            "no supported features",
         ),
         (None, ["--budget", "-3"], "--budget must be positive"),
         (None, ["--budget", "3", "--cover", "0.5"], "not both"),

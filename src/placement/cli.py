@@ -88,7 +88,10 @@ def _errors(verbose: int) -> Iterator[None]:
     except Exception as e:  # an internal error: one line unless -v asks for the traceback
         if verbose:
             raise
-        _fail(f"internal error: {type(e).__name__}: {e} (run with -v for details)", EXIT_INTERNAL)
+        _fail(
+            f"internal error: {type(e).__name__}: {e} (placement -v COMMAND ... shows where)",
+            EXIT_INTERNAL,
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

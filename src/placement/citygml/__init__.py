@@ -41,8 +41,9 @@ What is read
   occluders (TERRAIN), and the ground under flat roads.
 
 Any i-UR ``uro`` release (1.4 to 3.x) or none; ``srsName`` on the envelope or on each
-geometry, in any EPSG spelling (URL, URN, compound); 2D files (EPSG:6668 with
-``srsDimension`` 2) get z = 0. The zone is the official one of the municipality code in
+geometry, in any EPSG spelling (URL, URN, compound; a geometry in another CRS than its
+file's is skipped with a warning); 2D files (EPSG:6668 with ``srsDimension`` 2, or 2D
+rings that only 2 closes) get z = 0. The zone is the official one of the municipality code in
 ``uro:city`` / ``uro:prefecture`` or in the PLATEAU dataset name, else a guess from the
 coordinates (:func:`placement.crs.zone_for_lonlat`).
 
@@ -251,26 +252,34 @@ def read_citygml(
         for k, xy in zip(keys, places, strict=True):
             owner.setdefault(k, (source.label, xy))
         if not raw.ids:
-            msg = (
-                f"{source.label}: no supported features "
-                "(Building, Bridge, OtherConstruction, Road, Track, Square, CityFurniture, "
-                "vegetation, TINRelief)"
-            )
+            msg = f"{source.label}: {_NO_SUPPORTED}"
             no_features.append(msg)
         if raw.ids and raw.srs_epsg >= 0:
             source_codes.append(raw.srs_epsg)
         parts.append(part)
         kept.append(source)
     loaded = sum(len(p.raw.ids) for p in parts)
+    where = sources[0].label if len(sources) == 1 else f"{len(sources)} inputs"
     if loaded == 0:
-        where = sources[0].label if len(sources) == 1 else f"{len(sources)} inputs"
-        raise CityGMLError(where, "no CityGML features found (empty tile?)")
+        raise CityGMLError(where, _NO_SUPPORTED + (" in any of them" if len(sources) > 1 else ""))
+    if not any(lod >= 0 for p in parts for lod in p.raw.lod):
+        # Every feature was skipped: say why (the first feature's warning), not later on.
+        skipped = sum(p.raw.skipped for p in parts)
+        first = next((w for p in parts for w in p.raw.warnings), "")
+        if len(sources) == 1 and first.startswith(where + ": "):
+            first = first[len(where) + 2 :]
+        raise CityGMLError(
+            where,
+            f"no feature with usable geometry ({skipped} skipped"
+            + (f"; first: {first})" if first else ")"),
+        )
+    if target is None:
+        raise CityGMLError(where, "no polygon to choose a plane zone by: give --crs EPSG:66xx")
     for msg in no_features:
         log.warning("%s", msg)
     empty_warnings = no_features + empty_warnings
     codes = sorted(set(source_codes))
     source_crs = ", ".join(f"EPSG:{c}" for c in codes) if codes else "unknown"
-    assert target is not None
     city = merge(parts, target, source_crs, tuple(s.label for s in kept))
     if crs is not None:
         empty_warnings += _distorting(city)
@@ -289,6 +298,13 @@ def read_citygml(
         len(city.warnings),
     )
     return city
+
+
+_NO_SUPPORTED = (
+    "no supported features (Building, Bridge, OtherConstruction, Road, Track, Square, "
+    "CityFurniture, vegetation, TINRelief): an empty tile, or only kinds placement does "
+    "not read (Railway, WaterBody, LandUse, ...)"
+)
 
 
 #: Inputs spread wider than this are likely different places (a city's tiles for one run

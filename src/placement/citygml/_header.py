@@ -56,9 +56,19 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+#: Packed files given as a .gml: what they are and what to do.
+_PACKED = (
+    (b"\x1f\x8b", "gzip-compressed, not XML: gunzip it first"),
+    (b"PK\x03\x04", "a zip archive, not XML: give it with a .zip name"),
+)
+
+
 def _read_header(source: Source) -> int | None:
     with source.open() as f:
         head = f.read(4096)
+        for magic, what in _PACKED:
+            if head.startswith(magic):
+                raise CityGMLError(source.label, what)
         if _DTD.search(head):
             raise CityGMLError(
                 source.label, "has a DOCTYPE/ENTITY declaration, which CityGML never needs: refused"

@@ -38,8 +38,8 @@ from placement.citygml._rings import (
     GeometryError,
     IntArray,
     RingBatch,
+    declared,
     declared_dim,
-    dimension,
     ring_coords,
     ring_text,
 )
@@ -76,13 +76,17 @@ from placement.citygml._tags import (
     XLINK_HREF,
     is_uro,
 )
-from placement.crs import GEOGRAPHIC_EPSG
-from placement.errors import CityGMLError
+from placement.crs import GEOGRAPHIC_EPSG, parse_srs_name
+from placement.errors import CityGMLError, CRSError
 from placement.model import SurfaceKind
 
 __all__ = ["FileParser", "RawFile", "parse_file", "read_header"]
 
 log = logging.getLogger("placement.citygml")
+
+
+#: JGD2011 latitude, longitude with heights (6697) and without (6668): one CRS to read.
+_JGD2011_LATLON = frozenset({6697, 6668})
 
 
 @dataclass
@@ -171,6 +175,27 @@ class FileParser:
         self.fast = fast
         self.batch = RingBatch()
         self.rings: list[FloatArray] = []  # the exact path's rings
+        self._srs_problem: dict[str, str | None] = {}  # srsName -> why it is not read
+
+    def srs_problem(self, srs: str) -> str | None:
+        """Why a geometry's own ``srsName`` cannot be read with the file's CRS (None: it
+        can: the same CRS, or JGD2011 latitude, longitude with or without heights)."""
+        known = self._srs_problem
+        if srs not in known:
+            file_code = self.raw.srs_epsg
+            try:
+                code = parse_srs_name(srs)
+            except CRSError as exc:
+                known[srs] = str(exc)
+            else:
+                same = code == file_code or {code, file_code} <= _JGD2011_LATLON
+                known[srs] = (
+                    None
+                    if same or file_code < 0
+                    else f"its srsName EPSG:{code} is not the file's EPSG:{file_code} "
+                    "(one CRS per file is read)"
+                )
+        return known[srs]
 
     def finish_rings(self) -> None:
         """Stack the rings read into ``raw.coords`` / ``raw.ring_counts``."""
@@ -220,6 +245,10 @@ class FileParser:
         for poly in geom.iter(POLYGON_TAGS):
             rings: list[FloatArray] = []
             try:
+                srs = declared(poly)[1]
+                why = self.srs_problem(srs) if srs else None
+                if why:
+                    raise GeometryError(why)
                 for i, ring in enumerate(poly.iter(LINEAR_RING)):
                     try:
                         rings.append(ring_coords(ring, default_dim=r.dim))
@@ -245,22 +274,26 @@ class FileParser:
     def _emit_fast(self, geom: Any, row: int, kind: int, role: int) -> int:
         """:meth:`_emit` collecting texts only; raises :class:`FastPathError` on any doubt."""
         r = self.raw
-        for g in geom:  # the geometry may say it is not 3D for all its rings
-            attr = g.get("srsDimension")
-            if attr is not None and dimension(attr) != 3:
-                raise FastPathError
         add = self.batch.add
         append = self.batch.texts.append
         nrings = r.poly_nrings
         good = 0
         for poly in geom.iter(POLYGON_TAGS):
+            # The polygon or a geometry it is part of may say it is not 3D, or name a CRS.
+            dim, srs = declared(poly)
+            if (dim is not None and dim != 3) or (srs and self.srs_problem(srs)):
+                raise FastPathError
             # Nearly every polygon is exterior/LinearRing/posList and nothing else: then
             # that is its only ring, found by indexing, without a descendant iterator.
             if len(poly) == 1:
                 bound = poly[0]
                 if len(bound) == 1 and bound.tag != LINEAR_RING:
                     ring = bound[0]
-                    if ring.tag == LINEAR_RING and len(ring) == 1:
+                    if (
+                        ring.tag == LINEAR_RING
+                        and len(ring) == 1
+                        and ring.get("srsDimension") is None
+                    ):
                         pl = ring[0]
                         if pl.tag == POSLIST and not len(pl) and pl.get("srsDimension") is None:
                             append(pl.text or "")
@@ -270,6 +303,8 @@ class FileParser:
             n = 0
             for ring in poly.iter(LINEAR_RING):
                 n += 1
+                if ring.get("srsDimension") is not None:
+                    raise FastPathError
                 if len(ring) == 1:
                     pl = ring[0]
                     # The common case, inlined: a lone posList without srsDimension.
@@ -316,10 +351,19 @@ class FileParser:
         return -1, bad_total
 
     def _finish(
-        self, row: int, fid: str, lod: int, bad: int, *, keep_empty: bool = False, el: Any = None
+        self,
+        row: int,
+        fid: str,
+        lod: int,
+        bad: int,
+        *,
+        keep_empty: bool = False,
+        el: Any = None,
+        hint: str = "",
     ) -> bool:
         """Record the LOD used or skip a feature left without geometry (``el``, the
-        feature's element, names the references that gave nothing)."""
+        feature's element, names the references that gave nothing; ``hint`` says why
+        else)."""
         r = self.raw
         if lod >= 0 or keep_empty:
             r.lod[row] = max(lod, -1)
@@ -334,7 +378,7 @@ class FileParser:
                 f" (unresolved xlink:href {', '.join(missing[:3])}{more}: "
                 "no polygon with that gml:id in the feature)"
                 if missing
-                else ""
+                else hint
             )
             r.warn(f"skipped: no supported geometry{why}", feature=fid)
             r.skipped += 1
@@ -579,18 +623,22 @@ class FileParser:
         for g, lod in _point_geometries(el):
             found = False
             for pl in g.iter(POSLIST, POS):
+                srs = declared(pl.getparent())[1]
+                why = self.srs_problem(srs) if srs else None
                 if self.fast:
                     parent = pl.getparent()
                     try:
                         text, dim_attr = ring_text(parent)
                     except GeometryError:
                         raise FastPathError from None
-                    if dim_attr is None and declared_dim(parent) not in (None, 3):
+                    if why or (dim_attr is None and declared_dim(parent) not in (None, 3)):
                         raise FastPathError
                     self.batch.points.append(len(self.batch.texts))
                     self.batch.add(text, dim_attr)
                 else:
                     try:
+                        if why:
+                            raise GeometryError(why)
                         pts = ring_coords(
                             pl.getparent(), min_points=1, close=False, default_dim=r.dim
                         )
@@ -615,9 +663,12 @@ class FileParser:
         by_lod = self._lod_geometries(el, int(SurfaceKind.VEGETATION), suffixes)
         row, fid = self._add_feature(el, cls)
         lod, bad = self._emit_lod(by_lod, (3, 2, 1, 4), row, OCCLUDER, fid)
+        hint = ""
         if lod < 0 and tree:
             lod = self._tree_outline(el, row, fid)
-        self._finish(row, fid, lod, bad, el=el)
+            if lod < 0 and next(_point_geometries(el), None) is not None:
+                hint = " (a tree given as a point needs a veg:height)"
+        self._finish(row, fid, lod, bad, el=el, hint=hint)
 
     def _tree_outline(self, el: Any, row: int, fid: str) -> int:
         """A tree given only as a point (implicit geometry's reference point, a lod0 or
@@ -656,7 +707,9 @@ class FileParser:
                 [a + d1 * np.sin(angle), b + d2 * np.cos(angle), np.full(_TREE_CORNERS, h)]
             )
             if self.fast:
-                self.batch.add(" ".join(repr(v) for v in ring.ravel().tolist()), None)
+                # Closed, as a GML ring is (the batch drops the closing point again).
+                closed = np.vstack([ring, ring[:1]])
+                self.batch.add(" ".join(repr(v) for v in closed.ravel().tolist()), None)
             else:
                 self.rings.append(ring)
             r.poly_nrings.append(1)
@@ -674,7 +727,10 @@ class FileParser:
         for child in el:
             if local_name(child.tag) == "lod" and child.text and child.text.strip().isdigit():
                 lod = int(child.text) if good else -1
-        self._finish(row, fid, lod, bad, el=el)
+        hint = ""
+        if not good and next(el.iter(f"{GML_PREFIX}controlPoint"), None) is not None:
+            hint = " (a gml:Tin given by control points alone is not read: give its triangles)"
+        self._finish(row, fid, lod, bad, el=el, hint=hint)
 
 
 def _unresolved(el: Any) -> list[str]:

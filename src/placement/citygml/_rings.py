@@ -113,6 +113,9 @@ class RingBatch:
             left -= np.bincount(ring_of, minlength=len(texts))
             last = np.flatnonzero(keep)[np.cumsum(left) - 1]
         closed = ~is_point & (left >= 2) & (pts[last] == pts[start]).all(axis=1)
+        if (closed | is_point).sum() < len(texts):
+            # An open ring may be a 2D one read as 3D: the exact path decides (_guess_dim).
+            raise FastPathError
         keep[last[closed]] = False
         left -= closed
         if (left < np.where(is_point, 1, 3)).any():
@@ -128,15 +131,45 @@ class RingBatch:
 def declared_dim(el: Any) -> int | None:
     """The ``srsDimension`` an element carries or inherits from its GML ancestors (the
     geometry it is part of), or None when none of them says."""
+    return declared(el)[0]
+
+
+def declared(el: Any) -> tuple[int | None, str | None]:
+    """The ``srsDimension`` and the ``srsName`` an element carries or inherits from its
+    nearest GML ancestors (the geometry it is part of); None where none of them says."""
+    dim: int | None = None
+    srs: str | None = None
     while el is not None:
         tag = el.tag
         if not (isinstance(tag, str) and tag.startswith(_GML_PREFIX)):
-            return None
-        attr = el.get("srsDimension")
-        if attr is not None:
-            return dimension(attr)
+            break
+        if dim is None:
+            attr = el.get("srsDimension")
+            if attr is not None:
+                dim = dimension(attr)
+        if srs is None:
+            srs = el.get("srsName")
+        if dim is not None and srs is not None:
+            break
         el = el.getparent()
-    return None
+    return dim, srs
+
+
+def _guess_dim(a: FloatArray, default: int, *, ring: bool) -> int:
+    """Coordinates per point of numbers ``a`` that no srsDimension declares: the file's
+    ``default``, unless only the other of 2 and 3 reads them as a closed ring (GML rings
+    end on their first point), or, for points and curves, only it divides their count. A
+    2D geometry in a 3D file (or the reverse, under a 2D envelope) is then read right."""
+    other = {2: 3, 3: 2}.get(default)
+    if other is None:
+        return default
+
+    def closed(d: int) -> bool:
+        return a.size % d == 0 and a.size >= 4 * d and bool((a[:d] == a[-d:]).all())
+
+    if ring:
+        return other if not closed(default) and closed(other) else default
+    return other if a.size % default and not a.size % other else default
 
 
 def ring_text(ring: Any) -> tuple[str, str | None]:
@@ -156,15 +189,19 @@ def ring_coords(
     """(n, 3) coordinates of a LinearRing / LineString element in file axis order.
 
     The dimension is the posList's ``srsDimension``, else the one its geometry declares,
-    else ``default_dim`` (the file's); 2D points get z = 0. With ``close``, repeated
+    else ``default_dim`` (the file's) unless only the other of 2 and 3 fits the numbers
+    (:func:`_guess_dim`); 2D points get z = 0. With ``close``, repeated
     consecutive points count once and the closing point (equal to the first) is dropped.
     """
     text, dim_attr = ring_text(ring)
-    dim = dimension(dim_attr) if dim_attr is not None else declared_dim(ring) or default_dim
     try:
         a = np.array(text.split(), dtype=np.float64)
     except ValueError:
         raise GeometryError("posList holds something that is not a number") from None
+    if dim_attr is not None:
+        dim = dimension(dim_attr)
+    else:
+        dim = declared_dim(ring) or _guess_dim(a, default_dim, ring=close)
     if dim < 2 or a.size % dim:
         raise GeometryError(f"posList has {a.size} numbers, not a multiple of its dimension {dim}")
     a = a.reshape(-1, dim)

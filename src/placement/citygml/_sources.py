@@ -157,7 +157,9 @@ def expand_inputs(paths: str | Path | Sequence[str | Path]) -> list[Source]:
                 elif f.is_file() and f.suffix.lower() == ".zip":
                     found.extend(_zip_sources(f))
             if not found:
-                raise CityGMLError(p, "folder holds no .gml file")
+                packed = sum(1 for f in p.rglob("*.gml.gz") if f.is_file())
+                hint = f" ({packed} .gml.gz: gunzip them first)" if packed else ""
+                raise CityGMLError(p, f"folder holds no .gml file{hint}")
             found = _drop_not_read(p, found, not_read)
         elif p.suffix.lower() == ".zip":
             found = _zip_sources(p)
