@@ -124,6 +124,37 @@ def test_a_camera_on_a_plateau_pole_hangs_on_a_bracket_outside_it() -> None:
     assert inside.nnz < 0.97 * seen.nnz
 
 
+def test_a_360_camera_on_a_plateau_pole_chooses_the_side_it_hangs_on() -> None:
+    # Its own pole hides a sector behind the lens. With one (north) side every existing
+    # pole lost the view south, while a new kerb pole (no mesh) saw all round.
+    city = _city_with_a_pole_mesh(0.2)
+    s = pole_sites(city, mount_height_m=6.0)
+    cam = PRESETS["ptz-360"]
+    opts = make_options(s, cam, headings=8)
+    np.testing.assert_allclose(opts.heading_deg, np.arange(8) * 45.0)
+    off = opts.origin[:, :2] - np.array([X0 - 6, Y0 - 6])
+    np.testing.assert_allclose(np.hypot(*off.T), 0.2 + BRACKET_M, atol=1e-9)
+    # A site without a pole mesh still gets one option.
+    edge = road_edge_sites(city, mount_height_m=6.0, spacing_m=20.0)
+    assert len(make_options(edge, cam, headings=8)) == len(edge)
+    demand = sample_demand(city, spacing_m=2.0, target_height_m=1.5)
+    seen = compute_coverage(city.occluders, opts, demand, cam, workers=1).matrix.tocsr()
+    no_pole = city.occluders.select(city.occluders.feature != 4)
+    alone = compute_coverage(no_pole, opts, demand, cam, workers=1).matrix.tocsr()
+    per_side = np.diff(seen.indptr)
+    # Each side loses the sector behind it (nothing where no street lies there), and the
+    # north side, the only one before, is not the best one here.
+    assert (per_side <= np.diff(alone.indptr)).all() and (per_side < seen.shape[1]).sum() >= 6
+    assert per_side.max() > per_side[0] + 50
+    # ... a different sector per side: the sides together see everything the pole allows.
+    union = set(seen.indices.tolist())
+    assert union == set(alone.indices.tolist())
+    # The north side (the only one before) loses points to the south of the pole.
+    north = set(seen[0].indices.tolist())
+    lost = sorted(set(alone[0].indices.tolist()) - north)
+    assert lost and (demand.xyz[lost, 1] < Y0 - 6).all()
+
+
 def _lonlat(x: float, y: float) -> tuple[float, float]:
     lon, lat = to_lonlat(np.array([x]), np.array([y]), "EPSG:6674")
     return float(lon[0]), float(lat[0])

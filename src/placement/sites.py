@@ -550,7 +550,9 @@ def make_options(
 
     Free sites get ``headings`` headings evenly spaced from north (0 deg) clockwise; a site
     with a fixed heading (an existing camera) gets only that one. A 360-degree camera
-    (``hfov_deg >= 360``) needs a single heading. Tilts default to the camera's own; a site
+    (``hfov_deg >= 360``) needs a single heading, but on a PLATEAU pole it gets ``headings``
+    sides of the pole to hang on (the pole hides a sector behind it). Tilts default to the
+    camera's own; a site
     with a fixed tilt gets only that one, and an existing camera without one the camera's.
 
     A camera on a PLATEAU pole (a site with a clearance) hangs on a bracket: its lens is
@@ -580,8 +582,14 @@ def make_options(
     )
     if tilts.size == 0 or (tilts < -90).any() or (tilts > 90).any():
         raise OptionError("tilts must be between -90 and 90 degrees below the horizon")
-    n_head = 1 if camera.hfov_deg >= 360 else headings
-    free_heads = np.arange(n_head) * (360.0 / n_head)
+    site_clear = sites.clearances()
+    # A 360-degree camera needs one heading, except on a PLATEAU pole: there its bracket
+    # holds it on one side of the pole, which hides a sector behind it, so each side is an
+    # option (the side facing the street is not known from the pole alone).
+    if camera.hfov_deg >= 360:
+        n_head = np.where(site_clear > 0, headings, 1).astype(np.int64)
+    else:
+        n_head = np.full(len(sites), headings, np.int64)
     fixed = ~np.isnan(sites.heading_deg)
     # An installed camera has one tilt: its own, else the camera's; a free site has them all.
     site_tilt = sites.fixed_tilts()
@@ -594,10 +602,10 @@ def make_options(
     pos = np.arange(site.size) - start
     nh = np.where(fixed, 1, n_head)[site]
     tilt = np.where(one_tilt[site], site_tilt[site], tilts[np.minimum(pos // nh, tilts.size - 1)])
-    heading = np.where(fixed[site], sites.heading_deg[site], free_heads[pos % nh])
+    heading = np.where(fixed[site], sites.heading_deg[site], (pos % nh) * (360.0 / nh))
     heading = np.mod(heading, 360.0)
     origin = sites.xyz[site].copy()
-    clear = sites.clearances()[site]
+    clear = site_clear[site]
     arm = np.flatnonzero(clear > 0)
     if arm.size:
         h = np.radians(heading[arm])
