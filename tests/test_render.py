@@ -549,6 +549,42 @@ def test_every_camera_of_a_crowded_street_is_named(offscreen: None, tmp_path: Pa
     assert np.diff(y30).min() >= LABEL_HEIGHT_PX - 1e-6
 
 
+def test_cameras_show_in_the_picture_of_a_city_of_several_tiles(offscreen: None) -> None:
+    # The small scene stretched to 6 km: a marker of at most 5 m was a pixel or two there.
+    from placement.render._draw import build_plotter, plotter_view
+    from placement.render._shapes import local_origin
+
+    s = small_scene()
+    at = np.array([E0, N0, 0.0])
+
+    def big(p: np.ndarray) -> np.ndarray:
+        return (p - at) * np.array([100.0, 100.0, 1.0]) + at
+
+    s = replace(
+        s,
+        occ_vertices=big(s.occ_vertices),
+        road_vertices=big(s.road_vertices),
+        demand_xyz=big(s.demand_xyz),
+        cam_origin=big(s.cam_origin),
+        cam_existing=np.zeros(2, bool),
+    )
+    window = (800, 500)
+    pl = build_plotter(s, off_screen=True, window_size=window)
+    try:
+        view = plotter_view(pl, window)
+        img = np.asarray(pl.screenshot(return_img=True))[:, :, :3].astype(int)
+    finally:
+        pl.close()
+    px, _ = view.to_display(s.cam_origin - local_origin(s))
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    blue = (b > r + 60) & (b > g + 25)
+    for x, y in px:
+        row = window[1] - 1 - round(float(y))  # display y runs up, image rows down
+        col = round(float(x))
+        near = blue[max(row - 10, 0) : row + 11, max(col - 10, 0) : col + 11]
+        assert near.sum() >= 12, (x, y, near.sum())
+
+
 # ---------------------------------------------------------------------------------- shapes
 
 

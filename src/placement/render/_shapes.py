@@ -200,8 +200,11 @@ def cell_classes(scene: Scene) -> IntArray:
 
 
 def marker_radius(scene: Scene) -> float:
-    """Radius of a camera marker, metres: about 1/130 of the area's diagonal."""
-    return float(np.clip(extent(scene) / 130.0, 0.6, 5.0))
+    """Radius of a camera marker, metres: about 1/130 of the area's diagonal up to 5 m (so
+    that it hides little of the streets by it), and never under 1/200 of it (about 8 px in
+    the picture: over a city of several tiles a 5 m marker was a pixel or two)."""
+    e = extent(scene)
+    return float(max(np.clip(e / 130.0, 0.6, 5.0), e / 200.0))
 
 
 def extent(scene: Scene) -> float:
