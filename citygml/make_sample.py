@@ -7,20 +7,22 @@ srsName only on the envelope, uro 3.0 namespace. On a gently sloping ground:
 - a street grid: two east-west streets (10 m) and three north-south streets (8 m) as LOD1
   road surfaces at real ground heights; one segment also carries LOD3-style traffic areas
   (a carriageway ``TrafficArea`` 1000 and two ``AuxiliaryTrafficArea`` sidewalks 2000);
-- about 30 buildings lining the streets, mixing LOD1 (inline solid) and LOD2 (``lod2Solid``
+- 48 buildings lining the streets, mixing LOD1 (inline solid) and LOD2 (``lod2Solid``
   of xlinks into ``boundedBy`` Wall/Roof/Ground surfaces, some with gable roofs), one with
   an interior courtyard (interior rings), one with a ``BuildingPart``, several without
   ``measuredHeight`` and one with -9999;
 - two poles (frn function 4810 roadside, 4840 utility) at road edges and one tree
   (``SolitaryVegetationObject``).
 
-Run ``python citygml/make_sample.py`` to regenerate; the output is byte-identical.
+Run ``python citygml/make_sample.py [OUT.gml]`` to regenerate (by default over
+``citygml/sample_city.gml``); the output is byte-identical.
 """
 
 # ruff: noqa: E501  (inline XML fragments read better on one line)
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -365,7 +367,11 @@ HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) > 1:
+        raise SystemExit("usage: make_sample.py [OUT.gml]")
+    out = Path(args[0]) if args else OUT
     rng = np.random.default_rng(SEED)
     road_feats, plan = streets()
     bldgs = buildings(rng, plan)
@@ -385,9 +391,9 @@ def main() -> None:
         "</gml:Envelope></gml:boundedBy>\n"
     )
     text = HEADER + env + "\n".join(body) + "\n</core:CityModel>\n"
-    OUT.write_text(text, encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
     print(
-        f"wrote {OUT} ({len(text) / 1e3:.0f} kB, {len(bldgs)} buildings, {len(road_feats)} roads)"
+        f"wrote {out} ({len(text) / 1e3:.0f} kB, {len(bldgs)} buildings, {len(road_feats)} roads)"
     )
 
 

@@ -59,3 +59,12 @@ def test_the_top_level_names_are_typed_and_listed() -> None:
     for name in sorted(public - {"optimise"}):
         module, attr = placement._LAZY[name]
         assert getattr(placement, name) is getattr(importlib.import_module(module), attr)
+
+
+def test_the_sample_is_what_make_sample_writes(tmp_path: Path, sample_tile: Path) -> None:
+    import runpy
+
+    main = runpy.run_path(str(sample_tile.parent / "make_sample.py"))["main"]
+    out = tmp_path / "again.gml"
+    main([str(out)])  # the path given, not the repository's file
+    assert out.read_bytes() == sample_tile.read_bytes()

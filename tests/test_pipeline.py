@@ -300,6 +300,45 @@ def test_view_without_a_display_says_so(sample_run: Path, monkeypatch: pytest.Mo
     assert code == 2 and "no display" in text and "--screenshot" in text
 
 
+def test_view_with_a_display_nobody_serves_says_so(
+    sample_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # VTK only warns on a bad display, and the command ended 0 with nothing shown.
+    import socket
+    import sys
+
+    from placement.cli import _no_display
+
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with socket.socket() as server:  # a port of 6000 + n that something listens on
+        for n in range(60, 99):
+            try:
+                server.bind(("127.0.0.1", 6000 + n))
+                break
+            except OSError:
+                continue
+        server.listen(1)
+        monkeypatch.setenv("DISPLAY", f"127.0.0.1:{n}.0")
+        assert _no_display() is None
+    monkeypatch.setenv("DISPLAY", f"127.0.0.1:{n}.0")
+    assert _no_display() == f"DISPLAY=127.0.0.1:{n}.0: no X server answers"
+    if sys.platform == "linux":  # a local display by its abstract socket
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(f"\0/tmp/.X11-unix/X{n}")
+            server.listen(1)
+            monkeypatch.setenv("DISPLAY", f":{n}")
+            assert _no_display() is None
+    monkeypatch.setenv("DISPLAY", f":{n}")
+    code, text = _run(["view", str(sample_run)])
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and f"DISPLAY=:{n}: no X server there" in text, text
+    # The scene file itself names its folder; another file is refused as one.
+    code, text = _run(["view", str(sample_run / "scene.npz"), "--screenshot", str(tmp_path / "v")])
+    assert code == 0 and (tmp_path / "v.png").stat().st_size > 10_000, text
+    code, text = _run(["view", str(sample_run / "summary.json")])
+    assert code == 2 and "is a file, not a run's folder" in text, text
+
+
 def test_min_cover_reaches_its_target(sample_tile: Path, tmp_path: Path) -> None:
     opts = RunOptions(cover=0.9, render=False, time_limit_s=5, workers=1, cache_dir=str(tmp_path))
     res = run([sample_tile], opts)

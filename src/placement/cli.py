@@ -704,9 +704,12 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
         from placement import render
         from placement.errors import InputFileError, OptionError
 
+        if result_dir.is_file() and result_dir.suffix == ".npz":  # the scene file itself
+            result_dir = result_dir.parent
         scene_file = result_dir / "scene.npz"
         if not result_dir.is_dir():
-            raise InputFileError(f"{result_dir}: no such folder")
+            what = "is a file, not a run's folder" if result_dir.exists() else "no such folder"
+            raise InputFileError(f"{result_dir}: {what}")
         if not scene_file.exists():
             why = "not a placement run folder?"
             if (result_dir / "summary.json").exists():
@@ -720,9 +723,10 @@ def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
         if screenshot is not None:
             screenshot = _png_path(screenshot)
         scene = render.Scene.load(scene_file)
-        if screenshot is None and not _has_display():
+        no_window = None if screenshot is not None else _no_display()
+        if no_window:
             raise OptionError(
-                "no display to open a window on (DISPLAY is not set): give --screenshot "
+                f"no display to open a window on ({no_window}): give --screenshot "
                 f"FILE.png, or open {result_dir / 'scene.html'} in a browser"
             )
         try:
@@ -761,11 +765,37 @@ def _png_path(path: Path) -> Path:
     return path
 
 
-def _has_display() -> bool:
-    """Whether a window can open: on Linux and other X11 systems only with a display."""
-    if sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+def _no_display() -> str | None:
+    """Why no window can open (None: it can). On Linux and other X11 systems a window needs
+    a display: a local X display whose socket is there, or a remote one that answers (VTK
+    itself only warns on a bad one, and the command would end as if it had shown it)."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        return "DISPLAY is not set"
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit():
+        return None  # a form we do not know: let VTK try
+    import socket
+
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        for address in (path, "\0" + path):  # the socket file, or Linux's abstract one
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    sock.settimeout(2)
+                    sock.connect(address)
+                    return None
+            except OSError:
+                continue
+        return f"DISPLAY={display}: no X server there"
+    try:
+        with socket.create_connection((host, 6000 + int(number)), timeout=2):
+            return None
+    except OSError:
+        return f"DISPLAY={display}: no X server answers"
 
 
 if __name__ == "__main__":  # pragma: no cover
