@@ -116,7 +116,13 @@ def test_scene_load_errors(tmp_path: Path) -> None:
         Scene.load(bad)
     partial = tmp_path / "partial.npz"
     np.savez_compressed(partial, format_version=np.array(1))
-    with pytest.raises(InputFileError, match="missing"):
+    with pytest.raises(InputFileError, match=r"not a placement scene \(it has no title array\)"):
+        Scene.load(partial)
+    np.savez_compressed(partial, title=np.array("x"))
+    with pytest.raises(InputFileError, match="it has no format_version array"):
+        Scene.load(partial)
+    np.savez_compressed(partial, format_version=np.array(99))
+    with pytest.raises(InputFileError, match="written by a newer placement .* or update placement"):
         Scene.load(partial)
     with pytest.raises(InputFileError, match=r"absent\.npz"):
         Scene.load(tmp_path / "absent.npz")

@@ -118,15 +118,22 @@ class Scene:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
+                if "format_version" not in data:
+                    raise KeyError("format_version")
                 version = int(data["format_version"])
                 if version != _SCENE_VERSION:
+                    who = "a newer" if version > _SCENE_VERSION else "an older"
                     raise InputFileError(
-                        f"{path}: scene format version {version}, expected {_SCENE_VERSION}"
+                        f"{path}: written by {who} placement (scene format {version}; this "
+                        f"one reads {_SCENE_VERSION}): make it again with `placement run`"
+                        + (", or update placement" if version > _SCENE_VERSION else "")
                     )
                 values: dict[str, Any] = {}
                 for f in fields(Scene):
-                    if f.name in _OPTIONAL and f.name not in data:
-                        continue  # an older scene, or a field not recorded: the default
+                    if f.name not in data:
+                        if f.name in _OPTIONAL:
+                            continue  # an older scene, or a field not recorded: the default
+                        raise KeyError(f.name)
                     a = data[f.name]
                     if f.name == "cam_ids":
                         values[f.name] = tuple(str(s) for s in a.tolist())
@@ -141,7 +148,9 @@ class Scene:
                     else:
                         values[f.name] = a
         except KeyError as e:
-            raise InputFileError(f"{path}: not a placement scene (missing {e.args[0]})") from None
+            raise InputFileError(
+                f"{path}: not a placement scene (it has no {e.args[0]} array)"
+            ) from None
         except InputFileError:
             raise
         except FileNotFoundError:
