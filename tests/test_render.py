@@ -122,7 +122,9 @@ def test_scene_load_errors(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="it has no format_version array"):
         Scene.load(partial)
     np.savez_compressed(partial, format_version=np.array(99))
-    with pytest.raises(InputFileError, match="written by a newer placement .* or update placement"):
+    with pytest.raises(
+        InputFileError, match=r"written by a newer placement .* or update placement"
+    ):
         Scene.load(partial)
     with pytest.raises(InputFileError, match=r"absent\.npz"):
         Scene.load(tmp_path / "absent.npz")
