@@ -29,6 +29,7 @@ from test_citygml import (
     NS,
     SRS,
     URO3,
+    URO14,
     X0,
     Y0,
     ZONE,
@@ -217,6 +218,33 @@ def test_tiles_get_the_official_zone_of_their_municipality(
     assert (
         zone_for_lonlat(lon, lat) == guess and zone_for_lonlat(lon, lat, city_code=code) == official
     )
+
+
+def details_attribute(city: str) -> str:
+    """uro:buildingDetails as FY2020 (uro 1.x) tiles write it: the codes among the survey data."""
+    return (
+        '<uro:buildingDetails><uro:BuildingDetails><uro:buildingRoofEdgeArea uom="m2">24.0</uro:buildingRoofEdgeArea>'
+        '<uro:prefecture codeSpace="../../codelists/Common_prefecture.xml">'
+        f'{city[:2]}</uro:prefecture><uro:city codeSpace="../../codelists/Common_localPublicAuthorities.xml">{city}</uro:city>'
+        "<uro:surveyYear>2020</uro:surveyYear></uro:BuildingDetails></uro:buildingDetails>"
+    )
+
+
+@pytest.mark.parametrize("release", ["1.4", "kantei 1.4"])
+def test_fy2020_tiles_give_the_code_in_building_details(tmp_path: Path, release: str) -> None:
+    # Maebashi: the nearest origin is VIII's, the official zone (Gunma) IX.
+    at = Local(36.39, 139.06, "EPSG:6677")
+    body = f"<bldg:lod0FootPrint>{ms(at.poly(rect(0, 0, 4, 6, 10.0)))}</bldg:lod0FootPrint>"
+    uro = URO["1.4"] if release == "1.4" else URO14
+    text = model(
+        building("b", body + details_attribute("10201"), "5"), envelope=envelope(), uro=uro
+    )
+    city = read_citygml(write(tmp_path, "2020.gml", text))
+    assert city.crs == "EPSG:6677"
+    lo, hi = city.occluders.vertices.min(axis=0), city.occluders.vertices.max(axis=0)
+    assert (hi - lo) == pytest.approx([4.0, 6.0, 5.0], abs=1e-3)
+    bare = model(building("b", body, "5"), envelope=envelope(), uro=uro)
+    assert read_citygml(write(tmp_path, "bare.gml", bare)).crs == "EPSG:6676"
 
 
 def test_zone_from_the_plateau_dataset_name(tmp_path: Path) -> None:

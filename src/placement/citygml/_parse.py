@@ -144,6 +144,9 @@ def _number(el: Any) -> float:
 
 #: Buildings looked at for a municipality code before giving up on a file.
 _CODE_TRIES = 20
+#: uro building attributes that hold ``uro:city`` / ``uro:prefecture``: the ID or detail
+#: attribute (uro 2.0 on), ``buildingDetails`` (uro 1.x, the FY2020 tiles).
+_CODE_ATTRIBUTES = frozenset({"buildingIDAttribute", "buildingDetailAttribute", "buildingDetails"})
 #: Metres per degree of latitude, for the outline of a tree given as a point (the few
 #: tenths of a percent it varies over Japan do not matter for a crown).
 _M_PER_DEG_LAT = 111_000.0
@@ -423,9 +426,7 @@ class FileParser:
                             by_lod.setdefault(int(gl[3]), []).append((g, other))
             elif local == "consistsOfBuildingPart":
                 parts.extend(p for p in child if p.tag == BUILDING_PART)
-            elif local in ("buildingIDAttribute", "buildingDetailAttribute") and (
-                self._code_tries > 0 and not r.city_code
-            ):
+            elif local in _CODE_ATTRIBUTES and self._code_tries > 0 and not r.city_code:
                 self._city_code(child)
         if not r.city_code:
             self._code_tries -= 1
@@ -470,7 +471,7 @@ class FileParser:
 
     def _city_code(self, attribute: Any) -> None:
         """Take the municipality (else prefecture) code from a uro building attribute
-        (``uro:city`` / ``uro:prefecture``, any uro release)."""
+        (``uro:city`` / ``uro:prefecture``, any uro release: see ``_CODE_ATTRIBUTES``)."""
         prefecture = ""
         for d in attribute.iter():
             local = local_name(d.tag)
