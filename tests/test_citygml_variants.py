@@ -597,6 +597,70 @@ def test_building_geometry_only_in_its_parts(tmp_path: Path) -> None:
     assert kinds == {"WALL": 8, "ROOF": 2, "GROUND": 2, "BUILDING_OTHER": 12}
 
 
+BOUNDARY = {"wall": "WallSurface", "roof": "RoofSurface", "ground": "GroundSurface"}
+
+
+def bounded(faces: dict[str, list[str]], lod: int = 2) -> str:
+    """Each face as a boundary surface of its kind with a ``lod<lod>MultiSurface``."""
+    return "".join(
+        f"<bldg:boundedBy><bldg:{BOUNDARY[k]}><bldg:lod{lod}MultiSurface>{ms(p)}</bldg:lod{lod}MultiSurface></bldg:{BOUNDARY[k]}></bldg:boundedBy>"
+        for k in faces
+        for p in faces[k]
+    )
+
+
+def installation(lod: int, faces: dict[str, list[str]]) -> str:
+    return (
+        "<bldg:outerBuildingInstallation><bldg:BuildingInstallation>"
+        f"<bldg:lod{lod}Geometry>{solid(faces)}</bldg:lod{lod}Geometry>"
+        "</bldg:BuildingInstallation></bldg:outerBuildingInstallation>"
+    )
+
+
+def test_installations_are_added_to_the_body_never_instead_of_it(tmp_path: Path) -> None:
+    def on_roof(x: float, top: float = 13.0) -> dict[str, list[str]]:
+        return box_faces(x, 4, 1, 1, 12.0, top)  # a 1 m x 1 m box standing on a 12 m roof
+
+    members = (
+        # LOD1 body, LOD2 installation: the body stays, the finer installation is left out.
+        building("lod1", lod1(0, 0, 10, 10, 0.0, 12.0) + installation(2, on_roof(4)))
+        # LOD2 body: its LOD2 installation is added, the LOD3 one is not.
+        + building(
+            "lod2",
+            bounded(box_faces(20, 0, 10, 10, 0.0, 12.0))
+            + installation(2, on_roof(24))
+            + installation(3, on_roof(26, 14.0)),
+        )
+        # LOD3 body only: a LOD2 installation (coarser) is added.
+        + building(
+            "lod3", bounded(box_faces(40, 0, 10, 10, 0.0, 12.0), 3) + installation(2, on_roof(44))
+        )
+        # Nothing but an installation: not a building.
+        + building("alone", installation(2, on_roof(64)))
+    )
+    path = write(tmp_path, "inst.gml", model(members, envelope=envelope()))
+    city = read_citygml(path)
+    assert lods(city) == {"lod1": 1, "lod2": 2, "lod3": 3, "alone": -1}
+    assert city.skipped == 1
+    assert [w for w in city.warnings if "alone" in w] == [
+        f"{path}: feature alone: skipped: no supported geometry (only installations, which "
+        "are not read without the building)"
+    ]
+    body = tri_mesh(city, "lod1")
+    assert body.volume == pytest.approx(1200.0, rel=1e-6)
+    assert body.bounds[:, 2].tolist() == [0.0, 12.0]
+    for fid in ("lod2", "lod3"):
+        tm = tri_mesh(city, fid)
+        assert tm.volume == pytest.approx(1201.0, rel=1e-6), fid
+        assert tm.bounds[:, 2].tolist() == [0.0, 13.0], fid
+    areas = Counter()
+    for row, fp in zip(city.footprint_feature.tolist(), city.footprints, strict=True):
+        areas[city.features.ids[row]] += fp.area
+    assert areas == pytest.approx({"lod1": 100.0, "lod2": 100.0, "lod3": 100.0}, abs=1e-3)
+    fast, exact = _both_paths(path)
+    assert fast == exact
+
+
 def test_nested_composite_and_orientable_surfaces(tmp_path: Path) -> None:
     faces = box_faces(0, 0, 2, 3, 1.0, 5.0)
     walls = "".join(f"<gml:surfaceMember>{p}</gml:surfaceMember>" for p in faces["wall"])

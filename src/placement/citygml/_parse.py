@@ -389,11 +389,19 @@ class FileParser:
 
     # ---- buildings
     def building(self, el: Any, cls: str = "Building") -> int:
-        """Read a Building or BuildingPart (and its parts); returns the rows added."""
+        """Read a Building or BuildingPart (and its parts); returns the rows added.
+
+        The LOD is chosen on the building's own geometry (its solids and multi-surfaces
+        and those of its boundary surfaces; LOD2 > LOD1 > LOD3 > LOD4, else the LOD0
+        outline extruded). Its outer installations are added on top, each at the
+        finest of its LODs not finer than the one chosen: a building is never
+        represented by its installations alone."""
         r = self.raw
         mh = np.nan
         function = usage = ""
         by_lod: dict[int, list[tuple[Any, int]]] = {}
+        # Each installation's geometry by LOD (added at the building's LOD or below).
+        extras: list[dict[int, list[tuple[Any, int]]]] = []
         lod0: list[Any] = []
         parts: list[Any] = []
         other = int(SurfaceKind.BUILDING_OTHER)
@@ -419,11 +427,7 @@ class FileParser:
                         if gl.startswith("lod") and gl.endswith("MultiSurface"):
                             by_lod.setdefault(int(gl[3]), []).append((g, kind))
             elif local == "outerBuildingInstallation":
-                for inst in child:
-                    for g in inst:
-                        gl = local_name(g.tag)
-                        if gl.startswith("lod") and gl.endswith("Geometry"):
-                            by_lod.setdefault(int(gl[3]), []).append((g, other))
+                extras.extend(self._lod_geometries(inst, other, ("Geometry",)) for inst in child)
             elif local == "consistsOfBuildingPart":
                 parts.extend(p for p in child if p.tag == BUILDING_PART)
             elif local in _CODE_ATTRIBUTES and self._code_tries > 0 and not r.city_code:
@@ -451,12 +455,17 @@ class FileParser:
                 if is_edge:
                     r.extrude_down.add(row)
         added, part_lod = self._parts(parts, lambda p: self.building(p, "BuildingPart"))
+        level = lod if lod >= 0 else part_lod
+        for extra in extras:
+            bad += self._emit_lod(extra, tuple(range(level, -1, -1)), row, OCCLUDER, fid)[1]
         if lod < 0 and part_lod >= 0:
             # A building whose geometry lives in its parts only.
             r.lod[row] = part_lod
             return added
         # A skipped feature keeps its row with lod -1 (rows of its parts follow it).
-        self._finish(row, fid, lod, bad, el=el)
+        alone = lod < 0 and any(self._has_polygon(g) for e in extras for g in e.values())
+        note = " (only installations, which are not read without the building)" if alone else ""
+        self._finish(row, fid, lod, bad, el=el, hint=note)
         return added
 
     def _parts(self, parts: list[Any], read: Callable[[Any], int]) -> tuple[int, int]:
