@@ -643,8 +643,8 @@ def test_installations_are_added_to_the_body_never_instead_of_it(tmp_path: Path)
     assert lods(city) == {"lod1": 1, "lod2": 2, "lod3": 3, "alone": -1}
     assert city.skipped == 1
     assert [w for w in city.warnings if "alone" in w] == [
-        f"{path}: feature alone: skipped: no supported geometry (only installations, which "
-        "are not read without the building)"
+        f"{path}: feature alone: skipped: no supported geometry (only installations or "
+        "openings, which are not read without the building)"
     ]
     body = tri_mesh(city, "lod1")
     assert body.volume == pytest.approx(1200.0, rel=1e-6)
@@ -657,6 +657,47 @@ def test_installations_are_added_to_the_body_never_instead_of_it(tmp_path: Path)
     for row, fp in zip(city.footprint_feature.tolist(), city.footprints, strict=True):
         areas[city.features.ids[row]] += fp.area
     assert areas == pytest.approx({"lod1": 100.0, "lod2": 100.0, "lod3": 100.0}, abs=1e-3)
+    fast, exact = _both_paths(path)
+    assert fast == exact
+
+
+def opening_box(x: float, lod: int) -> str:
+    """A 10 m cube's boundary surfaces at ``lod``, its south wall holed for a 4 m x 3 m
+    window and a 1 m x 2 m door given as that wall's openings."""
+    faces = box_faces(x, 0, 10, 10, 0.0, 10.0)
+    south = [(x, 0, 0.0), (x + 10, 0, 0.0), (x + 10, 0, 10.0), (x, 0, 10.0)]
+    window = [(x + 3, 0, 3.0), (x + 7, 0, 3.0), (x + 7, 0, 6.0), (x + 3, 0, 6.0)]
+    door = [(x + 8.5, 0, 0.5), (x + 9.5, 0, 0.5), (x + 9.5, 0, 2.5), (x + 8.5, 0, 2.5)]
+    prop = f"bldg:lod{lod}MultiSurface"
+    openings = "".join(
+        f"<bldg:opening><bldg:{tag}><{prop}>{ms(poly(ring))}</{prop}></bldg:{tag}></bldg:opening>"
+        for tag, ring in (("Window", window), ("Door", door))
+    )
+    holed = poly(south, window[::-1], door[::-1])
+    wall = f"<bldg:boundedBy><bldg:WallSurface><{prop}>{ms(holed)}</{prop}>{openings}</bldg:WallSurface></bldg:boundedBy>"
+    return wall + bounded({**faces, "wall": faces["wall"][1:]}, lod)
+
+
+def test_lod3_and_lod4_openings_close_the_holes_in_their_walls(tmp_path: Path) -> None:
+    lod2_body = bounded(box_faces(40, 0, 10, 10, 0.0, 10.0))
+    members = (
+        building("lod4", opening_box(0, 4), "10")
+        + building("lod3", opening_box(20, 3), "10")
+        # LOD2 is preferred: its closed walls are used, not the LOD3 ones and their openings.
+        + building("lod2", lod2_body + opening_box(40, 3), "10")
+    )
+    path = write(tmp_path, "openings.gml", model(members, envelope=envelope()))
+    city = read_citygml(path)
+    assert lods(city) == {"lod4": 4, "lod3": 3, "lod2": 2}
+    m = city.occluders
+    for fid in ("lod4", "lod3", "lod2"):
+        tm = tri_mesh(city, fid)
+        assert tm.is_watertight, fid
+        assert tm.volume == pytest.approx(1000.0, rel=1e-6), fid
+        assert tm.area == pytest.approx(600.0, rel=1e-6), fid
+        row = city.features.ids.index(fid)
+        walls = m.select((m.feature == row) & (m.kind == SurfaceKind.WALL))
+        assert walls.area() == pytest.approx(400.0, rel=1e-6), fid
     fast, exact = _both_paths(path)
     assert fast == exact
 

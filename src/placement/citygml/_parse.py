@@ -362,10 +362,10 @@ class FileParser:
         *,
         keep_empty: bool = False,
         el: Any = None,
-        hint: str = "",
+        note: str = "",
     ) -> bool:
         """Record the LOD used or skip a feature left without geometry (``el``, the
-        feature's element, names the references that gave nothing; ``hint`` says why
+        feature's element, names the references that gave nothing; ``note`` says why
         else)."""
         r = self.raw
         if lod >= 0 or keep_empty:
@@ -381,7 +381,7 @@ class FileParser:
                 f" (unresolved xlink:href {', '.join(missing[:3])}{more}: "
                 "no polygon with that gml:id in the feature)"
                 if missing
-                else hint
+                else note
             )
             r.warn(f"skipped: no supported geometry{why}", feature=fid)
             r.skipped += 1
@@ -393,14 +393,16 @@ class FileParser:
 
         The LOD is chosen on the building's own geometry (its solids and multi-surfaces
         and those of its boundary surfaces; LOD2 > LOD1 > LOD3 > LOD4, else the LOD0
-        outline extruded). Its outer installations are added on top, each at the
-        finest of its LODs not finer than the one chosen: a building is never
-        represented by its installations alone."""
+        outline extruded). Its outer installations and the openings (windows, doors) of
+        its boundary surfaces, which fill the holes left in a LOD3/4 wall, are added on
+        top, each at the finest of its LODs not finer than the one chosen: a building is
+        never represented by its installations alone."""
         r = self.raw
         mh = np.nan
         function = usage = ""
         by_lod: dict[int, list[tuple[Any, int]]] = {}
-        # Each installation's geometry by LOD (added at the building's LOD or below).
+        # Each installation's or opening's geometry by LOD (added at the building's LOD
+        # or below).
         extras: list[dict[int, list[tuple[Any, int]]]] = []
         lod0: list[Any] = []
         parts: list[Any] = []
@@ -426,6 +428,10 @@ class FileParser:
                         gl = local_name(g.tag)
                         if gl.startswith("lod") and gl.endswith("MultiSurface"):
                             by_lod.setdefault(int(gl[3]), []).append((g, kind))
+                        elif gl == "opening":  # a LOD3/4 window or door: fills its hole
+                            extras.extend(
+                                self._lod_geometries(o, kind, ("MultiSurface",)) for o in g
+                            )
             elif local == "outerBuildingInstallation":
                 extras.extend(self._lod_geometries(inst, other, ("Geometry",)) for inst in child)
             elif local == "consistsOfBuildingPart":
@@ -464,8 +470,12 @@ class FileParser:
             return added
         # A skipped feature keeps its row with lod -1 (rows of its parts follow it).
         alone = lod < 0 and any(self._has_polygon(g) for e in extras for g in e.values())
-        note = " (only installations, which are not read without the building)" if alone else ""
-        self._finish(row, fid, lod, bad, el=el, hint=note)
+        note = (
+            " (only installations or openings, which are not read without the building)"
+            if alone
+            else ""
+        )
+        self._finish(row, fid, lod, bad, el=el, note=note)
         return added
 
     def _parts(self, parts: list[Any], read: Callable[[Any], int]) -> tuple[int, int]:
@@ -678,7 +688,7 @@ class FileParser:
             lod = self._tree_outline(el, row, fid)
             if lod < 0 and next(_point_geometries(el), None) is not None:
                 hint = " (a tree given as a point needs a veg:height)"
-        self._finish(row, fid, lod, bad, el=el, hint=hint)
+        self._finish(row, fid, lod, bad, el=el, note=hint)
 
     def _tree_outline(self, el: Any, row: int, fid: str) -> int:
         """A tree given only as a point (implicit geometry's reference point, a lod0 or
@@ -740,7 +750,7 @@ class FileParser:
         hint = ""
         if not good and next(el.iter(f"{GML_PREFIX}controlPoint"), None) is not None:
             hint = " (a gml:Tin given by control points alone is not read: give its triangles)"
-        self._finish(row, fid, lod, bad, el=el, hint=hint)
+        self._finish(row, fid, lod, bad, el=el, note=hint)
 
 
 def _unresolved(el: Any) -> list[str]:
