@@ -597,6 +597,73 @@ def test_building_geometry_only_in_its_parts(tmp_path: Path) -> None:
     assert kinds == {"WALL": 8, "ROOF": 2, "GROUND": 2, "BUILDING_OTHER": 12}
 
 
+def test_parent_outline_beside_detailed_parts_is_only_a_footprint(tmp_path: Path) -> None:
+    def part(pid: str, body: str) -> str:
+        return f'<bldg:consistsOfBuildingPart><bldg:BuildingPart gml:id="{pid}">{body}</bldg:BuildingPart></bldg:consistsOfBuildingPart>'
+
+    def outline(prop: str, x: float, z: float = 0.0) -> str:
+        return f"<bldg:{prop}>{footprint(x, 0, 20, 10, z)}</bldg:{prop}>"
+
+    lod2_part = bounded(box_faces(40, 0, 10, 10, 0.0, 6.0))
+    members = (
+        # A 20 m x 10 m footprint over a 15 m and a 6 m wing (LOD1).
+        building(
+            "main",
+            outline("lod0FootPrint", 0)
+            + part("p1", lod1(0, 0, 10, 10, 0.0, 15.0))
+            + part("p2", lod1(10, 0, 10, 10, 0.0, 6.0)),
+            "15",
+        )
+        # A roof edge without a height beside a LOD2 part and a LOD1 one.
+        + building(
+            "edge",
+            outline("lod0RoofEdge", 30, 15.0)
+            + part("q1", lod1(30, 0, 10, 10, 0.0, 15.0))
+            + part("q2", lod2_part),
+        )
+        # Parts with outlines only: nothing finer, so the parent's outline stands too.
+        + building(
+            "flat",
+            outline("lod0FootPrint", 60)
+            + part("f1", f"<bldg:lod0FootPrint>{footprint(60, 0, 10, 10)}</bldg:lod0FootPrint>"),
+            "4",
+        )
+    )
+    path = write(tmp_path, "parent.gml", model(members, envelope=envelope()))
+    city = read_citygml(path)
+    assert lods(city) == {
+        "main": 1, "p1": 1, "p2": 1, "edge": 2, "q1": 1, "q2": 2, "flat": 0, "f1": 0
+    }  # fmt: skip
+    m = city.occluders
+    for fid in ("main", "edge"):
+        assert not (m.feature == city.features.ids.index(fid)).any(), fid
+    assert tri_mesh(city, "p2").bounds[:, 2].tolist() == [0.0, 6.0]
+    assert tri_mesh(city, "q2").bounds[:, 2].tolist() == [0.0, 6.0]
+    everything = trimesh.Trimesh(m.vertices, m.faces, process=True)
+    assert everything.volume == pytest.approx(
+        1500 + 600 + 1500 + 600 + 20 * 10 * 4 + 10 * 10 * 9, rel=1e-6
+    )
+    areas = Counter()
+    for row, fp in zip(city.footprint_feature.tolist(), city.footprints, strict=True):
+        areas[city.features.ids[row]] += fp.area
+    assert areas == pytest.approx(
+        {
+            "main": 200,
+            "p1": 100,
+            "p2": 100,
+            "edge": 200,
+            "q1": 100,
+            "q2": 100,
+            "flat": 200,
+            "f1": 100,
+        },
+        abs=1e-3,
+    )
+    assert summarize(city)["lod"]["Building"] == {"lod1": 1, "lod2": 1, "lod0": 1}
+    fast, exact = _both_paths(path)
+    assert fast == exact
+
+
 BOUNDARY = {"wall": "WallSurface", "roof": "RoofSurface", "ground": "GroundSurface"}
 
 

@@ -393,10 +393,12 @@ class FileParser:
 
         The LOD is chosen on the building's own geometry (its solids and multi-surfaces
         and those of its boundary surfaces; LOD2 > LOD1 > LOD3 > LOD4, else the LOD0
-        outline extruded). Its outer installations and the openings (windows, doors) of
-        its boundary surfaces, which fill the holes left in a LOD3/4 wall, are added on
-        top, each at the finest of its LODs not finer than the one chosen: a building is
-        never represented by its installations alone."""
+        outline extruded, unless a part has LOD1 or finer: then the outline is only a
+        footprint and the building's LOD is the finest of its parts'). Its outer
+        installations and the openings (windows, doors) of its boundary surfaces, which
+        fill the holes left in a LOD3/4 wall, are added on top, each at the finest of
+        its LODs not finer than the one chosen: a building is never represented by its
+        installations alone."""
         r = self.raw
         mh = np.nan
         function = usage = ""
@@ -442,11 +444,14 @@ class FileParser:
             self._code_tries -= 1
         row, fid = self._add_feature(el, cls, function=function, usage=usage, height=mh)
         lod, bad = self._emit_lod(by_lod, (2, 1, 3, 4), row, OCCLUDER, fid)
+        added, part_lod = self._parts(parts, lambda p: self.building(p, "BuildingPart"))
         # One outline: the footprint where given (a roof edge, older, includes the eaves
         # and lies at roof height), else the roof edge; both would double the building.
         footprints = [g for g, is_edge in lod0 if not is_edge]
         outline, is_edge = (footprints, False) if footprints else ([g for g, _ in lod0], True)
-        if lod >= 0:
+        if lod >= 0 or part_lod >= 1:
+            # Beside a body, its own or its parts', the outline is a footprint only: a
+            # prism of the whole outline would bury the lower parts.
             for g in outline:
                 self._emit(g, row, int(SurfaceKind.GROUND), FOOTPRINT, fid)
         elif outline:
@@ -460,12 +465,11 @@ class FileParser:
                 r.extrude_height[row] = mh
                 if is_edge:
                     r.extrude_down.add(row)
-        added, part_lod = self._parts(parts, lambda p: self.building(p, "BuildingPart"))
         level = lod if lod >= 0 else part_lod
         for extra in extras:
             bad += self._emit_lod(extra, tuple(range(level, -1, -1)), row, OCCLUDER, fid)[1]
         if lod < 0 and part_lod >= 0:
-            # A building whose geometry lives in its parts only.
+            # A building whose 3D geometry lives in its parts only: theirs is its LOD.
             r.lod[row] = part_lod
             return added
         # A skipped feature keeps its row with lod -1 (rows of its parts follow it).
