@@ -1015,28 +1015,34 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
     # CP-SAT's share is cut so it stops on its deterministic time, not on the clock.
     monkeypatch.setattr(po._phases, "_EXACT_WORK", 0.1)
 
-    def solve() -> list[Plan]:
+    def solve(limit: float) -> list[Plan]:
         return [
-            max_coverage(A, budget=15, time_limit=3.0),
-            min_cover(A, target=0.9, time_limit=3.0),
+            max_coverage(A, budget=15, time_limit=limit),
+            min_cover(A, target=0.9, time_limit=limit),
         ]
 
-    plain = solve()
-    monkeypatch.setattr(po._phases, "_LP_MIN_NNZ", 0)
-    monkeypatch.setattr(po._phases, "_LP_MIN_TIME_S", 0.0)
-    with_lp = solve()
+    # The LP runs in a child process (a new interpreter, at normal priority until it nices
+    # itself): on a machine busy with other work its start can take the whole of a 3 s
+    # limit, so the test tries a longer one before it says the phase gave no bound.
+    for limit in (3.0, 10.0):
+        monkeypatch.setattr(po._phases, "_LP_MIN_NNZ", 10**12)
+        plain = solve(limit)
+        monkeypatch.setattr(po._phases, "_LP_MIN_NNZ", 0)
+        monkeypatch.setattr(po._phases, "_LP_MIN_TIME_S", 0.0)
+        with_lp = solve(limit)
+        if "LP duals" in with_lp[1].method:
+            break
     np.testing.assert_array_equal(plain[0].chosen, with_lp[0].chosen)
     # The partial cover runs SCIP on a thread too at this size; with the LP child's start
-    # (a new interpreter, at normal priority until it nices itself) three processes share
-    # two cores in 2 s, and the Lagrangian phase's clock cap (not its step count) may
-    # end it, so the cover may differ (155 or 153 seen); it must stay a valid cover.
+    # three processes share two cores, and the Lagrangian phase's clock cap (not its step
+    # count) may end it, so the cover may differ (155 or 153 seen); it must stay a valid
+    # cover.
     b = with_lp[1]
     assert b.covered_fraction_coverable >= 0.9 - 1e-12
     assert b.objective == b.chosen.size <= b.greedy_objective
     for p in with_lp:
-        # time_limit is approximate: allow for a loaded machine (2.08 s of 2 seen under
-        # load). 3 s, not 2: under the whole suite the LP child's start once took its share.
-        assert p.time_s < 3.6
+        # time_limit is approximate: allow for a loaded machine (2.08 s of 2 seen under load).
+        assert p.time_s < 1.2 * limit
     assert with_lp[0].objective <= with_lp[0].bound
     # Partial cover: SCIP's bound stays 0 in 2 s here, so the LP duals beat the subgradient.
     assert "LP duals" in with_lp[1].method
