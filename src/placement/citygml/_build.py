@@ -4,7 +4,6 @@ filled in from a DEM or from nearby building bases where the file's roads are fl
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -12,6 +11,13 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
+from placement.citygml._ground import (
+    BUILDING_CLASSES,
+    DEM_REACH_M,
+    ground_from_buildings,
+    ground_from_dem,
+    ground_from_known,
+)
 from placement.citygml._parse import RawFile
 from placement.citygml._tags import EXTRUDE, FOOTPRINT, OCCLUDER, POINTS, ROADSURF
 from placement.crs import GEOGRAPHIC_EPSG, projected_to_metric, to_metric, zone_for_lonlat
@@ -42,10 +48,6 @@ FLAT_Z_TOL_M = 1e-6
 #: sliver with no area: its points lie on one line up to the rounding of the file's
 #: coordinates (a rectangle L long and 4e-7 L wide; real polygons seen are above 1e-5).
 SLIVER_RATIO = 1e-7
-#: Building bases used for inverse-distance ground estimation.
-GROUND_K_NEAREST = 8
-
-_BUILDING_CLASSES = ("Building", "BuildingPart")
 
 
 @dataclass
@@ -306,7 +308,7 @@ def build_file(raw: RawFile, crs: str, *, default_height_m: float) -> FilePart:
         poly_ring_start=poly_ring_start,
     )
     lod = np.asarray(raw.lod, np.int64)
-    is_bldg = np.array([c in _BUILDING_CLASSES for c in raw.cls], bool)
+    is_bldg = np.array([c in BUILDING_CLASSES for c in raw.cls], bool)
 
     def rings_of(p: int) -> list[FloatArray]:
         r0, r1 = poly_ring_start[p], poly_ring_start[p + 1]
@@ -523,86 +525,6 @@ def _one_leg(foot: FloatArray, rows: IntArray, vf: IntArray, vv: FloatArray) -> 
             foot[i, :2] = xy[label == leg].mean(axis=0)
 
 
-#: A point farther than this in plan from every DEM vertex is off the DEM, metres: its
-#: nearest DEM height would be a guess (a DEM part of another area gives any height).
-DEM_REACH_M = 50.0
-
-
-def _ground_from_dem(
-    occ: Mesh, xy: FloatArray, off: npt.NDArray[np.bool_] | None = None
-) -> FloatArray | None:
-    """Ground heights at ``xy`` from the TIN: linear inside its hull, the nearest vertex's
-    outside. ``off``, when given, is set True where a point is farther than
-    :data:`DEM_REACH_M` from every DEM vertex."""
-    terrain = occ.kind == SurfaceKind.TERRAIN
-    if not terrain.any():
-        return None
-    from scipy.interpolate import LinearNDInterpolator
-    from scipy.spatial import cKDTree
-
-    v = occ.vertices[np.unique(occ.faces[terrain])]
-    # TIN vertices are shared between triangles: deduplicate for the Delaunay.
-    v = np.unique(np.round(v, 3), axis=0)
-    lin = LinearNDInterpolator(v[:, :2], v[:, 2])
-    z = np.asarray(lin(xy), np.float64)
-    miss = ~np.isfinite(z)
-    if miss.any():
-        dist, near = cKDTree(v[:, :2]).query(xy[miss])
-        z[miss] = v[near, 2]
-        if off is not None:
-            off[np.flatnonzero(miss)[dist > DEM_REACH_M]] = True
-    return z
-
-
-def _ground_from_known(known: FloatArray, xy: FloatArray) -> FloatArray | None:
-    """Heights at ``xy`` from points of known height: linear between them, the nearest's
-    outside their hull; None with fewer than 3 of them."""
-    if known.shape[0] < 3:
-        return None
-    from scipy.interpolate import LinearNDInterpolator
-    from scipy.spatial import QhullError, cKDTree
-
-    v = np.unique(np.round(known, 3), axis=0)
-    z = np.full(xy.shape[0], np.nan)
-    with contextlib.suppress(QhullError):  # all on one line: the nearest only
-        z = np.asarray(LinearNDInterpolator(v[:, :2], v[:, 2])(xy), np.float64)
-    miss = ~np.isfinite(z)
-    if miss.any():
-        z[miss] = v[cKDTree(v[:, :2]).query(xy[miss])[1], 2]
-    return z
-
-
-def _ground_from_buildings(occ: Mesh, features: FeatureTable, xy: FloatArray) -> FloatArray | None:
-    cls = np.array(features.cls, dtype=object)
-    is_bldg = np.isin(cls, _BUILDING_CLASSES) & (features.lod >= 1)
-    if not occ.n_triangles or not is_bldg.any():
-        return None
-    fm = is_bldg[occ.feature]
-    if not fm.any():
-        return None
-    n = len(features)
-    vid = occ.faces[fm].ravel()
-    vfeat = np.repeat(occ.feature[fm], 3)
-    pts = occ.vertices[vid]
-    base = np.full(n, np.inf)
-    np.minimum.at(base, vfeat, pts[:, 2])
-    sx, sy, cnt = np.zeros(n), np.zeros(n), np.zeros(n)
-    np.add.at(sx, vfeat, pts[:, 0])
-    np.add.at(sy, vfeat, pts[:, 1])
-    np.add.at(cnt, vfeat, 1.0)
-    ok = cnt > 0
-    centres = np.column_stack([sx[ok] / cnt[ok], sy[ok] / cnt[ok]])
-    bases = base[ok]
-    from scipy.spatial import cKDTree
-
-    k = min(GROUND_K_NEAREST, bases.shape[0])
-    dist, idx = cKDTree(centres).query(xy, k=k)
-    if k == 1:
-        dist, idx = dist[:, None], idx[:, None]
-    w = 1.0 / np.maximum(dist, 1.0) ** 2
-    return np.asarray((w * bases[idx]).sum(axis=1) / w.sum(axis=1), np.float64)
-
-
 def _lift_outlines(occ: Mesh, features: FeatureTable, lift: npt.NDArray[np.bool_]) -> Mesh:
     """Raise the prisms extruded from outlines without heights (z = 0, as Osaka's LOD0
     footprints) onto the DEM under each one's centre; kept at z = 0 without a DEM.
@@ -619,7 +541,7 @@ def _lift_outlines(occ: Mesh, features: FeatureTable, lift: npt.NDArray[np.bool_
     sy = np.bincount(rows, occ.vertices[sel, 1], minlength=n)
     present = np.flatnonzero(cnt)
     centres = np.column_stack([sx[present] / cnt[present], sy[present] / cnt[present]])
-    z = _ground_from_dem(occ, centres)
+    z = ground_from_dem(occ, centres)
     if z is None:
         return occ
     ground = np.zeros(n)
@@ -708,13 +630,13 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
     if flat.any() or pflat.any():
         xy = np.concatenate([road.vertices[flat, :2], pxyz[pflat, :2]])
         beyond = np.zeros(xy.shape[0], bool)
-        z = _ground_from_dem(occ, xy, beyond)
+        z = ground_from_dem(occ, xy, beyond)
         ground_source = "dem"
         if z is not None and beyond.any():
             # Roads beyond the DEM (another part of the 2nd mesh given?): the buildings
             # there give their ground, else the DEM's nearest height stands, and either
             # way the run says so.
-            zb = _ground_from_buildings(occ, features, xy[beyond])
+            zb = ground_from_buildings(occ, features, xy[beyond])
             if zb is not None:
                 z[beyond] = zb
             warnings.append(
@@ -726,7 +648,7 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
             if zb is not None:
                 ground_source = "dem and buildings"
         if z is None:
-            z = _ground_from_buildings(occ, features, xy)
+            z = ground_from_buildings(occ, features, xy)
             ground_source = "buildings"
         if z is None:
             # Roads alone: the roads (LOD2/3 traffic areas) and pole feet stored with their
@@ -735,7 +657,7 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
             used = np.zeros(road.vertices.shape[0], bool)
             used[road.faces.ravel()] = True
             known = np.concatenate([road.vertices[used & ~flat], pxyz[~pflat]])
-            z = _ground_from_known(known, xy)
+            z = ground_from_known(known, xy)
             if z is not None:
                 ground_source = "roads"
                 warnings.append(
