@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from placement.heights import height_at
+from placement.heights import height_at, height_sampler
 from placement.model import Mesh, SurfaceKind
 from scenes import X0, Y0, box_mesh
 
@@ -34,3 +34,13 @@ def test_highest_surface_wins_and_fallbacks() -> None:
     # Nearest vertex in plan: the plane's north-west corner at z = 20.
     np.testing.assert_allclose(height_at(both, off), [20.0])
     assert height_at(Mesh.empty(), [[0.0, 0.0]]).shape == (1,)
+
+
+def test_a_sampler_answers_as_height_at() -> None:
+    xy = [[X0 + 12.5, Y0 + 3], [X0 + 99, Y0 + 50], [X0 - 30, Y0 + 50]]
+    sample = height_sampler(_slope(), fallback="nan")
+    for _ in range(2):  # one scene, asked twice
+        z = sample(xy)
+        np.testing.assert_allclose(z[:2], height_at(_slope(), xy[:2]), atol=1e-6)
+        assert np.isnan(z[2])
+    assert np.isnan(height_sampler(Mesh.empty())(xy)).all()
