@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from placement.geometry import (
+    bisect_triangles,
     newell_normals,
     polygon_area,
     triangle_areas,
@@ -86,3 +87,62 @@ def test_batch_matches_single_and_far_coordinates_keep_precision() -> None:
     assert _area(verts, faces[poly == 2]) == pytest.approx(polygon_area([pent]), abs=1e-9)
     normals = newell_normals(verts, np.array([0, 4, 7, 12]))
     assert normals[0] == pytest.approx([0, 0, 2.0])
+
+
+def _min_angle_deg(v: np.ndarray, f: np.ndarray) -> float:
+    t = v[f]
+    a, b = np.roll(t, -1, axis=1) - t, np.roll(t, 1, axis=1) - t
+    cos = (a * b).sum(axis=2) / np.linalg.norm(a, axis=2) / np.linalg.norm(b, axis=2)
+    return float(np.degrees(np.arccos(np.clip(cos, -1, 1))).min())
+
+
+def _edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each undirected edge once, and how many triangles use it."""
+    pairs = np.sort(np.stack([faces, np.roll(faces, -1, axis=1)], axis=2).reshape(-1, 2), axis=1)
+    edges, count = np.unique(pairs, axis=0, return_counts=True)
+    return edges, count
+
+
+def test_bisecting_a_long_strip_keeps_it_whole_and_conforming() -> None:
+    # A 200 m x 8 m road in 2 triangles, as PLATEAU LOD1 stores one between junctions.
+    v = np.array([[0, 0, 0], [200, 0, 0], [200, 8, 0], [0, 8, 0]], float)
+    f = np.array([[0, 1, 2], [0, 2, 3]])
+    parent = np.arange(2)
+    for _ in range(20):
+        tri = v[f]
+        longest = np.linalg.norm(np.roll(tri, -1, axis=1) - tri, axis=2).max(axis=1)
+        if longest.max() <= 10.0:
+            break
+        v, f, p = bisect_triangles(v, f, longest > 10.0)
+        parent = parent[p]
+    assert longest.max() <= 10.0
+    # The pieces tile the strip: same area, same winding, each piece inside its parent.
+    assert _area(v, f) == pytest.approx(1600.0)
+    assert np.all(triangle_normals(v, f)[:, 2] > 0.99)
+    assert np.bincount(parent).tolist() == [len(f) // 2, len(f) // 2]
+    # No hanging vertex: an edge used once lies on the strip's outline, all others twice.
+    edges, count = _edges(f)
+    mid = v[edges[count == 1]].mean(axis=1)
+    outline = np.isclose(mid[:, 0], 0) | np.isclose(mid[:, 0], 200)
+    outline |= np.isclose(mid[:, 1], 0) | np.isclose(mid[:, 1], 8)
+    assert outline.all() and count.max() == 2
+    # Longest-edge bisection keeps the smallest angle at least half the input's (1.1
+    # degrees here): no needles, and not many more pieces than the area needs.
+    assert _min_angle_deg(v, f) >= 0.5 * _min_angle_deg(v[:4], np.array([[0, 1, 2], [0, 2, 3]]))
+    assert len(f) < 500
+
+
+def test_a_split_reaches_across_the_shared_edge_only() -> None:
+    # Two triangles sharing the long diagonal, a third elsewhere: splitting the first
+    # splits the second across the diagonal too; the third is left alone.
+    v = np.array(
+        [[0, 0, 0], [10, 0, 2], [10, 10, 4], [0, 10, 2], [50, 0, 0], [51, 0, 0], [50, 1, 0]], float
+    )
+    f = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6]])
+    v2, f2, parent = bisect_triangles(v, f, np.array([True, False, False]))
+    assert parent.tolist() == [0, 0, 1, 1, 2]
+    assert v2.shape[0] == 8 and v2[7].tolist() == [5.0, 5.0, 2.0]  # the diagonal's midpoint
+    assert f2[4].tolist() == [4, 5, 6]
+    assert _area(v2, f2[:4]) == pytest.approx(_area(v, f[:2]))
+    same = bisect_triangles(v, f, np.zeros(3, bool))
+    assert np.array_equal(same[1], f) and same[0].shape == v.shape

@@ -306,3 +306,72 @@ def triangle_normals(vertices: FloatArray, faces: npt.NDArray[np.integer]) -> Fl
     n = np.linalg.norm(c, axis=1, keepdims=True)
     unit: FloatArray = np.divide(c, n, out=np.zeros_like(c), where=n > 0)
     return unit
+
+
+def bisect_triangles(
+    vertices: FloatArray, faces: npt.NDArray[np.integer], split: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, IndexArray, IndexArray]:
+    """Split some triangles in two across their longest edge (in plan), keeping the mesh
+    conforming.
+
+    A neighbour across a split edge is split too, along its own longest edge first, then
+    across the shared edge (so splits always start from the longest edge: angles stay
+    bounded, and repeated rounds turn a 200 m by 8 m sliver into a strip of pieces rather
+    than a fan of needles). Edges are shared by vertex id, so no vertex is left hanging on
+    an edge where the input had none.
+
+    Parameters
+    ----------
+    vertices : (V, 3) metres.
+    faces : (F, 3) vertex ids.
+    split : (F,) bool, the triangles to split.
+
+    Returns
+    -------
+    vertices : (V + K, 3) the input vertices, then the K midpoints of the edges split
+        (their z halfway between the ends').
+    faces : (F', 3) int64: the pieces (2 to 4) of each triangle split or split beside, the
+        others as they were; in input order, wound as the input.
+    parent : (F',) int64, the input triangle each face comes from.
+    """
+    v = np.asarray(vertices, np.float64)
+    f = np.asarray(faces, np.int64).reshape(-1, 3)
+    rows = np.arange(f.shape[0])
+    if not np.any(split):
+        return v.copy(), f.copy(), rows
+    a, b = f, np.roll(f, -1, axis=1)  # edge i runs from corner i to corner i + 1
+    length = np.hypot(*(v[b, :2] - v[a, :2]).transpose(2, 0, 1))
+    longest = np.argmax(length, axis=1)
+    n_v = v.shape[0]
+    edges, edge_of = np.unique(np.minimum(a, b) * n_v + np.maximum(a, b), return_inverse=True)
+    edge_of = edge_of.reshape(-1, 3)
+    cut = np.zeros(edges.size, bool)
+    cut[edge_of[split, longest[split]]] = True
+    while True:  # a triangle with any edge cut has its longest edge cut too
+        touched = cut[edge_of].any(axis=1)
+        need = edge_of[touched, longest[touched]]
+        if cut[need].all():
+            break
+        cut[need] = True
+    mid_id = np.full(edges.size, -1, np.int64)
+    mid_id[cut] = n_v + np.arange(int(cut.sum()))
+    ends = np.column_stack([edges[cut] // n_v, edges[cut] % n_v])
+    out_v = np.concatenate([v, 0.5 * (v[ends[:, 0]] + v[ends[:, 1]])])
+    # Turn each touched triangle so that its longest edge runs from corner 0 to corner 1.
+    t = np.flatnonzero(touched)
+    turn = (longest[t, None] + np.arange(3)) % 3
+    v0, v1, v2 = f[t[:, None], turn].T
+    m0, m1, m2 = mid_id[edge_of[t[:, None], turn]].T  # mi: midpoint of edge i, or -1
+    # Halve across the longest edge; each half then splits its outer edge if that is cut.
+    pieces = [
+        (np.column_stack([v0, m0, v2]), m2 < 0),
+        (np.column_stack([v0, m0, m2]), m2 >= 0),
+        (np.column_stack([m0, v2, m2]), m2 >= 0),
+        (np.column_stack([m0, v1, v2]), m1 < 0),
+        (np.column_stack([m0, v1, m1]), m1 >= 0),
+        (np.column_stack([m0, m1, v2]), m1 >= 0),
+    ]
+    out_f = np.concatenate([f[~touched], *(p[s] for p, s in pieces)])
+    parent = np.concatenate([rows[~touched], *(t[s] for _, s in pieces)])
+    order = np.argsort(parent, kind="stable")
+    return out_v, out_f[order], parent[order]
