@@ -5,7 +5,9 @@ filled in from a DEM or from nearby building bases where the file's roads are fl
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -14,8 +16,10 @@ import shapely
 from placement.citygml._ground import (
     BUILDING_CLASSES,
     DEM_REACH_M,
+    Dem,
+    buildings_ground,
+    follow_dem,
     ground_from_buildings,
-    ground_from_dem,
     ground_from_known,
 )
 from placement.citygml._parse import RawFile
@@ -525,7 +529,9 @@ def _one_leg(foot: FloatArray, rows: IntArray, vf: IntArray, vv: FloatArray) -> 
             foot[i, :2] = xy[label == leg].mean(axis=0)
 
 
-def _lift_outlines(occ: Mesh, features: FeatureTable, lift: npt.NDArray[np.bool_]) -> Mesh:
+def _lift_outlines(
+    occ: Mesh, features: FeatureTable, lift: npt.NDArray[np.bool_], dem: Dem | None
+) -> Mesh:
     """Raise the prisms extruded from outlines without heights (z = 0, as Osaka's LOD0
     footprints) onto the DEM under each one's centre; kept at z = 0 without a DEM.
 
@@ -541,14 +547,26 @@ def _lift_outlines(occ: Mesh, features: FeatureTable, lift: npt.NDArray[np.bool_
     sy = np.bincount(rows, occ.vertices[sel, 1], minlength=n)
     present = np.flatnonzero(cnt)
     centres = np.column_stack([sx[present] / cnt[present], sy[present] / cnt[present]])
-    z = ground_from_dem(occ, centres)
-    if z is None:
+    if dem is None:
         return occ
+    z = dem.heights(centres)
     ground = np.zeros(n)
     ground[present] = z
     v = occ.vertices.copy()
     v[sel, 2] += ground[rows]
     return Mesh(v, occ.faces, occ.feature, occ.kind)
+
+
+def _dem_ground(
+    dem: Dem, off_dem: Callable[[FloatArray], FloatArray] | None, xy: FloatArray
+) -> FloatArray:
+    """The ground of new road vertices, as merge gave the first ones: the DEM's, or off it
+    (see :data:`DEM_REACH_M`) ``off_dem``'s when given (the buildings')."""
+    off = np.zeros(xy.shape[0], bool)
+    z = dem.heights(xy, off)
+    if off_dem is not None and off.any():
+        z[off] = off_dem(xy[off])
+    return z
 
 
 def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, ...]) -> City:
@@ -619,24 +637,27 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
     )
     occ = Mesh.concatenate(occs)
     lift = np.concatenate(lifts) if lifts else np.zeros(0, bool)
-    if lift.any():
-        occ = _lift_outlines(occ, features, lift)
     road = Mesh.concatenate(roads)
     flat = np.concatenate(flats) if flats else np.zeros(0, bool)
     pxyz = np.concatenate(pole_xyz) if pole_xyz else np.zeros((0, 3))
     pflat = np.concatenate(pole_flat) if pole_flat else np.zeros(0, bool)
+    dem = Dem.of(occ) if lift.any() or flat.any() or pflat.any() else None
+    if lift.any():
+        occ = _lift_outlines(occ, features, lift, dem)
 
     ground_source = "model" if road.n_triangles else "none"
     if flat.any() or pflat.any():
         xy = np.concatenate([road.vertices[flat, :2], pxyz[pflat, :2]])
         beyond = np.zeros(xy.shape[0], bool)
-        z = ground_from_dem(occ, xy, beyond)
+        z = dem.heights(xy, beyond) if dem is not None else None
         ground_source = "dem"
+        off_dem = None
         if z is not None and beyond.any():
             # Roads beyond the DEM (another part of the 2nd mesh given?): the buildings
             # there give their ground, else the DEM's nearest height stands, and either
             # way the run says so.
-            zb = ground_from_buildings(occ, features, xy[beyond])
+            off_dem = buildings_ground(occ, features)
+            zb = None if off_dem is None else off_dem(xy[beyond])
             if zb is not None:
                 z[beyond] = zb
             warnings.append(
@@ -678,6 +699,9 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
             rv = road.vertices.copy()
             rv[flat, 2] = z[:nr]
             road = Mesh(rv, road.faces, road.feature, road.kind)
+            if dem is not None:
+                ground = partial(_dem_ground, dem, off_dem)
+                road = follow_dem(road, flat[road.faces[:, 0]], dem, ground)
             pxyz = pxyz.copy()
             pxyz[pflat, 2] = z[nr:]
     poles = Poles(
