@@ -89,7 +89,13 @@ class Dem:
         terrain = occ.kind == SurfaceKind.TERRAIN
         return Dem(occ.select(terrain)) if terrain.any() else None
 
-    # Built on first use: most points lie on the TIN.
+    # Built on first use: most points lie on the TIN, the rest mostly beyond its hull.
+    @cached_property
+    def _hull(self) -> Any:
+        import shapely
+
+        return shapely.convex_hull(shapely.multipoints(self.points[:, :2]))
+
     @cached_property
     def _linear(self) -> Callable[[FloatArray], FloatArray]:
         return linear_between(self.points)
@@ -112,10 +118,14 @@ class Dem:
         in a gap of the TIN, linear between the vertices around it; outside its hull, the
         nearest vertex's. ``off``, when given, is set True where a point is farther than
         :data:`DEM_REACH_M` from every DEM vertex."""
+        import shapely
+
         z = self._on_tin(xy)
         gap = np.flatnonzero(~np.isfinite(z))
         if gap.size:
-            z[gap] = self._linear(xy[gap])
+            hole = gap[shapely.contains_xy(self._hull, xy[gap, 0], xy[gap, 1])]
+            if hole.size:  # (a Delaunay of a dense TIN's vertices takes a second)
+                z[hole] = self._linear(xy[hole])
             miss = gap[~np.isfinite(z[gap])]
             if miss.size:
                 dist, near = self._nearest.query(xy[miss])
