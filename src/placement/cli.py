@@ -312,7 +312,8 @@ _RUN_HELP = {
     "--target-height-m",
     type=float,
     default=None,
-    help="Height of the watched point above the road, metres [default: 1.5, a face].",
+    help="Height of the watched point above the road, metres [default: 1.5, a face]; "
+    "near 0 the road itself (kerbs, folds of lifted roads) hides a few points.",
 )
 @click.option(
     "--sidewalk-weight",
