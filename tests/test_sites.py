@@ -155,6 +155,23 @@ def test_a_360_camera_on_a_plateau_pole_chooses_the_side_it_hangs_on() -> None:
     assert lost and (demand.xyz[lost, 1] < Y0 - 6).all()
 
 
+def test_an_installed_360_camera_has_no_new_twin_on_its_pole(tmp_path: Path) -> None:
+    # The sides of a pole are options for a new dome, but beside an installed dome on the
+    # same pole any side repeats it (with k = 2 it counted its points twice).
+    city = _city_with_a_pole_mesh(0.2)
+    poles = pole_sites(city, mount_height_m=6.0)
+    lon, lat = to_lonlat(poles.xyz[:1, 0], poles.xyz[:1, 1], "EPSG:6674")
+    p = tmp_path / "dome.csv"
+    p.write_text(f"lon,lat,heading_deg\n{lon[0]},{lat[0]},0\n")
+    sites = combine_sites(read_sites(p, city, mount_height_m=6.0, existing=True), poles)
+    assert shared_poles(sites).tolist() == [1, 1]
+    opts = make_options(sites, PRESETS["ptz-360"], headings=8)
+    assert opts.existing.tolist() == [True]
+    # A directional camera there keeps the headings the installed one does not look at.
+    fixed = make_options(sites, PRESETS["fullhd-103"], headings=8)
+    assert (~fixed.existing).sum() == 7 and 0.0 not in fixed.heading_deg[~fixed.existing]
+
+
 def _lonlat(x: float, y: float) -> tuple[float, float]:
     lon, lat = to_lonlat(np.array([x]), np.array([y]), "EPSG:6674")
     return float(lon[0]), float(lat[0])

@@ -612,7 +612,7 @@ def make_options(
         reach = clear[arm] + BRACKET_M
         origin[arm, 0] += reach * np.sin(h)
         origin[arm, 1] += reach * np.cos(h)
-    keep = ~_installed_twins(sites, site, heading, tilt)
+    keep = ~_installed_twins(sites, site, heading, tilt, pano=camera.hfov_deg >= 360)
     site, heading, tilt, origin = site[keep], heading[keep], tilt[keep], origin[keep]
     return Options(
         site=site,
@@ -625,11 +625,12 @@ def make_options(
 
 
 def _installed_twins(
-    sites: Sites, site: IntArray, heading: FloatArray, tilt: FloatArray
+    sites: Sites, site: IntArray, heading: FloatArray, tilt: FloatArray, *, pano: bool = False
 ) -> BoolArray:
     """Options of a candidate site that repeat the heading and tilt of an installed camera
     on the same pole (:func:`shared_poles`): a second camera there would see what the
-    first sees, and where points need two cameras (``k`` > 1) it would count twice."""
+    first sees, and where points need two cameras (``k`` > 1) it would count twice. A
+    360-degree camera (``pano``) repeats one of the same tilt on any side of the pole."""
     pole = shared_poles(sites)
     twin = np.zeros(site.shape[0], bool)
     # Each site's options as one slice of the options sorted by site.
@@ -643,6 +644,8 @@ def _installed_twins(
         if not (here.size and there.size):
             continue
         dh = np.abs((heading[there][:, None] - heading[here][None, :] + 180.0) % 360.0 - 180.0)
+        if pano:
+            dh[:] = 0.0
         dt = np.abs(tilt[there][:, None] - tilt[here][None, :])
         twin[there[((dh < 0.5) & (dt < 0.5)).any(axis=1)]] = True
     return twin

@@ -32,6 +32,11 @@ DEM_FOLLOW_TOL_M = 0.2
 #: ... but no edge this short or shorter is split: at a sharp kink in the DEM (a cutting's
 #: edge) the road stays within a quarter of the change of slope times this, metres.
 DEM_FOLLOW_MIN_EDGE_M = 2.0
+#: ... nor a sliver, whose height across its longest edge in plan is this or less: split
+#: across that edge it leaves slivers again, and its neighbours split with it (a 780 m
+#: diagonal road whose sides were digitised every 4 m went from 398 to 103,474 triangles;
+#: now 4,348), metres.
+DEM_FOLLOW_MIN_HEIGHT_M = 0.1
 
 
 def linear_between(points: FloatArray) -> Callable[[FloatArray], FloatArray]:
@@ -207,8 +212,9 @@ def follow_dem(
     Returns
     -------
     The road mesh with each triangle in ``refine`` split (conformingly, across its longest
-    edge) while the DEM lies more than :data:`DEM_FOLLOW_TOL_M` from it somewhere and
-    its longest edge in plan is over :data:`DEM_FOLLOW_MIN_EDGE_M`; features and kinds follow
+    edge) while the DEM lies more than :data:`DEM_FOLLOW_TOL_M` from it somewhere, its
+    longest edge in plan is over :data:`DEM_FOLLOW_MIN_EDGE_M` and it is not a sliver
+    (:data:`DEM_FOLLOW_MIN_HEIGHT_M`); features and kinds follow
     the pieces. A road inside one TIN triangle is not split at all.
     """
     import shapely
@@ -218,7 +224,7 @@ def follow_dem(
     # Pairs (road triangle, TIN edge) whose boxes overlap; a triangle's pieces inherit its
     # pairs, and each round drops those that do not meet (no tree query per round).
     idx = np.flatnonzero(refine)
-    face, edge = dem.edge_tree.query(shapely.polygons(v[f[idx]][:, :, :2]))
+    face, edge = dem.edge_tree.query(shapely.polygons(v[f[idx]][:, :, :2]), predicate="intersects")
     face = idx[face]
     active = np.asarray(refine, bool)
     for _ in range(40):  # the longest edges halve every round or two: 40 is never reached
@@ -229,7 +235,14 @@ def follow_dem(
         keep[on] = meet
         face, edge = face[keep], edge[keep]
         longest = np.max(np.hypot(*(np.roll(tri, -1, axis=1) - tri)[:, :, :2].T), axis=0)
-        split = active & (gap > DEM_FOLLOW_TOL_M) & (longest > DEM_FOLLOW_MIN_EDGE_M)
+        e1, e2 = tri[:, 1, :2] - tri[:, 0, :2], tri[:, 2, :2] - tri[:, 0, :2]
+        height = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) / np.maximum(longest, 1e-9)
+        split = (
+            active
+            & (gap > DEM_FOLLOW_TOL_M)
+            & (longest > DEM_FOLLOW_MIN_EDGE_M)
+            & (height > DEM_FOLLOW_MIN_HEIGHT_M)
+        )
         if not split.any():
             break
         n_v = v.shape[0]

@@ -295,7 +295,7 @@ class FileParser:
                     if (
                         ring.tag == LINEAR_RING
                         and len(ring) == 1
-                        and ring.get("srsDimension") is None
+                        and ring.get("srsDimension") in (None, "3")
                     ):
                         pl = ring[0]
                         if pl.tag == POSLIST and not len(pl) and pl.get("srsDimension") is None:
@@ -306,7 +306,7 @@ class FileParser:
             n = 0
             for ring in poly.iter(LINEAR_RING):
                 n += 1
-                if ring.get("srsDimension") is not None:
+                if ring.get("srsDimension") not in (None, "3"):
                     raise FastPathError
                 if len(ring) == 1:
                     pl = ring[0]
