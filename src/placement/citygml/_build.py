@@ -19,7 +19,6 @@ from placement.citygml._ground import (
     Dem,
     buildings_ground,
     follow_dem,
-    ground_from_buildings,
     ground_from_known,
 )
 from placement.citygml._parse import RawFile
@@ -669,7 +668,8 @@ def merge(parts: list[FilePart], crs: str, source_crs: str, sources: tuple[str, 
             if zb is not None:
                 ground_source = "dem and buildings"
         if z is None:
-            z = ground_from_buildings(occ, features, xy)
+            from_buildings = buildings_ground(occ, features)
+            z = None if from_buildings is None else from_buildings(xy)
             ground_source = "buildings"
         if z is None:
             # Roads alone: the roads (LOD2/3 traffic areas) and pole feet stored with their

@@ -221,7 +221,7 @@ def follow_dem(
 
     v, f = road.vertices, road.faces.astype(np.int64)
     parent = np.arange(f.shape[0])
-    # Pairs (road triangle, TIN edge) whose boxes overlap; a triangle's pieces inherit its
+    # Pairs (road triangle, TIN edge) that intersect; a triangle's pieces inherit its
     # pairs, and each round drops those that do not meet (no tree query per round).
     idx = np.flatnonzero(refine)
     face, edge = dem.edge_tree.query(shapely.polygons(v[f[idx]][:, :, :2]), predicate="intersects")
@@ -278,16 +278,11 @@ def ground_from_known(known: FloatArray, xy: FloatArray) -> FloatArray | None:
     return z
 
 
-def ground_from_buildings(occ: Mesh, features: FeatureTable, xy: FloatArray) -> FloatArray | None:
-    """Heights at ``xy`` from the bases of the nearest LOD1+ buildings (None without any)."""
-    sample = buildings_ground(occ, features)
-    return None if sample is None else sample(xy)
-
-
 def buildings_ground(
     occ: Mesh, features: FeatureTable
 ) -> Callable[[FloatArray], FloatArray] | None:
-    """:func:`ground_from_buildings` as a function of ``xy`` alone, the bases found once."""
+    """Ground heights at (N, 2) plan points from the bases of the nearest LOD1+ buildings,
+    as a function of ``xy`` (the bases found once); None without any building."""
     cls = np.array(features.cls, dtype=object)
     is_bldg = np.isin(cls, BUILDING_CLASSES) & (features.lod >= 1)
     if not occ.n_triangles or not is_bldg.any():

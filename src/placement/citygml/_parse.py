@@ -39,7 +39,6 @@ from placement.citygml._rings import (
     IntArray,
     RingBatch,
     declared,
-    declared_dim,
     ring_coords,
     ring_text,
 )
@@ -647,15 +646,15 @@ class FileParser:
         for g, lod in _point_geometries(el):
             found = False
             for pl in g.iter(POSLIST, POS):
-                srs = declared(pl.getparent())[1]
+                parent = pl.getparent()
+                dim, srs = declared(parent)
                 why = self.srs_problem(srs) if srs else None
                 if self.fast:
-                    parent = pl.getparent()
                     try:
                         text, dim_attr = ring_text(parent)
                     except GeometryError:
                         raise FastPathError from None
-                    if why or (dim_attr is None and declared_dim(parent) not in (None, 3)):
+                    if why or (dim_attr is None and dim not in (None, 3)):
                         raise FastPathError
                     self.batch.points.append(len(self.batch.texts))
                     self.batch.add(text, dim_attr)
@@ -663,9 +662,7 @@ class FileParser:
                     try:
                         if why:
                             raise GeometryError(why)
-                        pts = ring_coords(
-                            pl.getparent(), min_points=1, close=False, default_dim=r.dim
-                        )
+                        pts = ring_coords(parent, min_points=1, close=False, default_dim=r.dim)
                     except GeometryError as exc:
                         r.warn(f"{local_name(g.tag)} skipped: {exc}", feature=fid)
                         continue
@@ -687,12 +684,12 @@ class FileParser:
         by_lod = self._lod_geometries(el, int(SurfaceKind.VEGETATION), suffixes)
         row, fid = self._add_feature(el, cls)
         lod, bad = self._emit_lod(by_lod, (3, 2, 1, 4), row, OCCLUDER, fid)
-        hint = ""
+        note = ""
         if lod < 0 and tree:
             lod = self._tree_outline(el, row, fid)
             if lod < 0 and next(_point_geometries(el), None) is not None:
-                hint = " (a tree given as a point needs a veg:height)"
-        self._finish(row, fid, lod, bad, el=el, note=hint)
+                note = " (a tree given as a point needs a veg:height)"
+        self._finish(row, fid, lod, bad, el=el, note=note)
 
     def _tree_outline(self, el: Any, row: int, fid: str) -> int:
         """A tree given only as a point (implicit geometry's reference point, a lod0 or
@@ -751,10 +748,10 @@ class FileParser:
         for child in el:
             if local_name(child.tag) == "lod" and child.text and child.text.strip().isdigit():
                 lod = int(child.text) if good else -1
-        hint = ""
+        note = ""
         if not good and next(el.iter(f"{GML_PREFIX}controlPoint"), None) is not None:
-            hint = " (a gml:Tin given by control points alone is not read: give its triangles)"
-        self._finish(row, fid, lod, bad, el=el, note=hint)
+            note = " (a gml:Tin given by control points alone is not read: give its triangles)"
+        self._finish(row, fid, lod, bad, el=el, note=note)
 
 
 def _unresolved(el: Any) -> list[str]:
