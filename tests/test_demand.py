@@ -71,6 +71,72 @@ def test_priority_polygons_multiply_weights(tmp_path: Path) -> None:
     assert int(near.sum()) > 20
 
 
+def _polygon_doc(ring: list[list[float]], crs: str | None = None) -> dict[str, object]:
+    doc: dict[str, object] = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"weight": 4},
+            }
+        ],
+    }
+    if crs is not None:
+        doc["crs"] = {"type": "name", "properties": {"name": crs}}
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("crs", "zone"),
+    [("urn:ogc:def:crs:EPSG::6674", "EPSG:6674"), ("EPSG:6675", "EPSG:6675")],
+)
+def test_priority_polygons_in_a_projected_crs_are_reprojected(
+    tmp_path: Path, crs: str, zone: str
+) -> None:
+    """QGIS writes a layer in a plane zone with the old ``crs`` member: the polygon must hold
+    the same points as its lon/lat twin (it used to hold none, and the run went on)."""
+    xs = np.array([X0 - 9, X0 + 9, X0 + 9, X0 - 9, X0 - 9])
+    ys = np.array([Y0 - 9, Y0 - 9, Y0 + 9, Y0 + 9, Y0 - 9])
+    lon, lat = to_lonlat(xs, ys, "EPSG:6674")
+    from placement.crs import to_metric
+
+    px, py, _ = to_metric(lat, lon, np.zeros(5), zone)
+    p = tmp_path / "projected.geojson"
+    p.write_text(
+        json.dumps(_polygon_doc([[float(a), float(b)] for a, b in zip(px, py, strict=True)], crs))
+    )
+    prio = read_priority(p, "EPSG:6674")
+    assert prio.problems == ("",)
+    assert prio.polygons[0].area == pytest.approx(18 * 18, rel=1e-6)
+    d = sample_demand(cross_city(), spacing_m=2.0, priority=prio)
+    near = (np.abs(d.xyz[:, 0] - X0) < 9) & (np.abs(d.xyz[:, 1] - Y0) < 9)
+    np.testing.assert_allclose(d.weight[near], 4.0)
+    np.testing.assert_allclose(d.weight[~near], 1.0)
+    # A geographic crs member changes nothing: GeoJSON x is longitude whatever it says.
+    ring = [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)]
+    p.write_text(json.dumps(_polygon_doc(ring, "EPSG:4326")))
+    assert read_priority(p, "EPSG:6674").polygons[0].area == pytest.approx(18 * 18, rel=1e-6)
+
+
+def test_priority_files_with_no_usable_polygon_are_refused(tmp_path: Path) -> None:
+    p = tmp_path / "p.geojson"
+    p.write_text(json.dumps(_polygon_doc([[1, 2], [3, 2], [3, 4], [1, 2]], "EPSG:999999")))
+    with pytest.raises(InputFileError) as info:
+        read_priority(p, "EPSG:6674")
+    assert str(info.value).startswith(f"{p}: unknown CRS 'EPSG:999999'")
+    # Metres without their crs member are not lon/lat: every polygon is unusable.
+    p.write_text(
+        json.dumps(
+            _polygon_doc([[-5000, -180000], [-4000, -180000], [-4000, -179000], [-5000, -180000]])
+        )
+    )
+    with pytest.raises(InputFileError) as info:
+        read_priority(p, "EPSG:6674")
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: no usable polygon: feature 0: [-5000") and "\n" not in msg
+
+
 def test_bad_priority_and_options(tmp_path: Path) -> None:
     p = tmp_path / "p.geojson"
     p.write_text("{not json")

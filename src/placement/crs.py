@@ -27,7 +27,9 @@ gives it; the loader refuses files whose coordinates lie outside it.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -326,6 +328,51 @@ def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, crs: str) -> tuple[FloatArray,
         np.asarray(x, np.float64), np.asarray(y, np.float64)
     )
     return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+
+
+def geojson_to_lonlat(
+    doc: object,
+) -> Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]] | None:
+    """How to bring a GeoJSON document's coordinates to (lon, lat) degrees.
+
+    RFC 7946 GeoJSON is always lon/lat, but QGIS and GDAL still write files in a projected
+    CRS with the old ``crs`` member (``{"type": "name", "properties": {"name":
+    "urn:ogc:def:crs:EPSG::6674"}}``). Returns None when the coordinates are lon/lat already
+    (no ``crs`` member, or a geographic one: x is longitude in GeoJSON whatever the CRS's
+    axis order), else a function (x, y) -> (lon, lat).
+
+    Raises
+    ------
+    CRSError : the ``crs`` member names no CRS pyproj knows, or one not in metres or degrees.
+    """
+    member = doc.get("crs") if isinstance(doc, dict) else None
+    if member is None:
+        return None
+    props = member.get("properties") if isinstance(member, dict) else None
+    name = props.get("name") if isinstance(props, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise CRSError(f"its 'crs' member names no CRS: {_json_repr(member)}")
+    try:
+        c = CRS.from_user_input(name.strip())
+    except PyprojCRSError:
+        raise CRSError(f"unknown CRS {name!r} in its 'crs' member") from None
+    if c.is_geographic:
+        return None
+    if not c.is_projected:
+        raise CRSError(f"CRS {name!r} in its 'crs' member is neither lon/lat nor projected")
+    transformer = Transformer.from_crs(c, "EPSG:6668", always_xy=True)
+
+    def convert(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+        lon, lat = transformer.transform(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+
+    return convert
+
+
+def _json_repr(value: object, limit: int = 80) -> str:
+    """``value`` as short JSON text for a message."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def projected_to_metric(

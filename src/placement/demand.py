@@ -30,8 +30,8 @@ import numpy.typing as npt
 import shapely
 
 from placement._checks import number
-from placement.crs import to_metric
-from placement.errors import InputFileError, OptionError
+from placement.crs import geojson_to_lonlat, to_metric
+from placement.errors import CRSError, InputFileError, OptionError
 from placement.heights import height_at
 from placement.model import City, Demand, SurfaceKind
 
@@ -341,8 +341,9 @@ def _warn_unused(priority: Priority, hits: np.ndarray) -> None:
 
 
 def read_priority(path: str | Path, crs: str) -> Priority:
-    """Priority polygons from a GeoJSON file in lon/lat; each feature's ``weight`` property
-    (default 2) multiplies the weight of the demand points inside it."""
+    """Priority polygons from a GeoJSON file in lon/lat (or in the projected CRS its old-style
+    ``crs`` member names, as QGIS may write); each feature's ``weight`` property (default 2)
+    multiplies the weight of the demand points inside it."""
     p = Path(path)
     try:
         doc = json.loads(p.read_text(encoding="utf-8-sig"))
@@ -353,6 +354,10 @@ def read_priority(path: str | Path, crs: str) -> Priority:
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list) or not feats:
         raise InputFileError(f"{p}: not a GeoJSON FeatureCollection with features")
+    try:
+        to_lonlat = geojson_to_lonlat(doc)
+    except CRSError as e:
+        raise InputFileError(f"{p}: {e}") from None
     polys: list[shapely.Polygon | shapely.MultiPolygon] = []
     weights: list[float] = []
     problems: list[str] = []
@@ -380,12 +385,18 @@ def read_priority(path: str | Path, crs: str) -> Priority:
         coords = shapely.get_coordinates(geom)
         if not np.isfinite(coords).all():
             raise InputFileError(f"{p}: feature {n}: a coordinate is not a finite number")
+        if to_lonlat is not None:
+            coords = np.column_stack(to_lonlat(coords[:, 0], coords[:, 1]))
+            geom = shapely.set_coordinates(geom, coords)
         poly, problem = _to_metric_geom(geom, coords, crs)
         polys.append(poly)
         problems.append(problem)
         weights.append(w)
         name = (f.get("properties") or {}).get("name") if f else None
         names.append("" if name is None else str(name))
+    if all(problems):
+        more = f" ({len(problems) - 1} more alike)" if len(problems) > 1 else ""
+        raise InputFileError(f"{p}: no usable polygon: feature 0: {problems[0]}{more}")
     return Priority(tuple(polys), tuple(weights), str(p), tuple(problems), tuple(names))
 
 
