@@ -6,6 +6,7 @@ stopped one first (Plan.clock_cut), because a rerun may then choose other option
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -92,7 +93,9 @@ def test_plan_is_repeatable_when_every_phase_ends_by_its_work() -> None:
     assert np.array_equal(a.chosen, b.chosen)
 
 
-def test_plan_says_when_the_clock_stopped_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_says_when_the_clock_stopped_the_search(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(_max, "_MAX_EXACT_OPTIONS", 0)
     real = _max.regional_search
 
@@ -100,7 +103,15 @@ def test_plan_says_when_the_clock_stopped_the_search(monkeypatch: pytest.MonkeyP
         return real(*args, **{**kwargs, "deadline": -math.inf})
 
     monkeypatch.setattr(_max, "regional_search", late)
-    plan = max_coverage(_dense_instance(), budget=30, time_limit=5.0, seed=0)
+    with caplog.at_level(logging.WARNING, logger="placement.optimise"):
+        plan = max_coverage(_dense_instance(), budget=30, time_limit=5.0, seed=0)
+    # The library says so itself, as the command line does (it said nothing before).
+    said = [r.getMessage() for r in caplog.records if "time limit stopped" in r.getMessage()]
+    assert len(said) == 1
+    assert said[0].startswith("max_coverage: the time limit stopped regional search")
+    assert said[0].endswith(
+        " early: a rerun may choose other options; raise the time limit for a repeatable answer"
+    )
     assert plan.gap > 0
     assert "regional search" in plan.clock_cut
     assert not plan.repeatable

@@ -570,13 +570,6 @@ def solve(
             why = _why_nothing(coverage, options, demand, opts, budget, min_level)
             if why:
                 log.warning("optimise: no new camera chosen: %s", why)
-    if plan.clock_cut:
-        log.warning(
-            "optimise: the time limit (%g s) stopped %s early: a rerun may "
-            "choose other cameras; raise --time-limit for a repeatable answer",
-            opts.time_limit_s,
-            ", ".join(plan.clock_cut),
-        )
     return plan
 
 

@@ -153,6 +153,13 @@ def _plan(
             f"; the time limit stopped {', '.join(cut)} early, so a rerun "
             "may choose other options (raise the time limit for a repeatable answer)"
         )
+        # A notebook caller sees this as the command line does (README: warnings print).
+        log.warning(
+            "%s: the time limit stopped %s early: a rerun may choose other options; "
+            "raise the time limit for a repeatable answer",
+            problem,
+            ", ".join(cut),
+        )
     return Plan(
         chosen=chosen.astype(np.int64),
         objective=obj,
