@@ -593,6 +593,23 @@ def test_cameras_show_in_the_picture_of_a_city_of_several_tiles(offscreen: None)
         assert near.sum() >= 12, (x, y, near.sum())
 
 
+def test_markers_keep_a_pixel_size_not_a_share_of_the_city() -> None:
+    # Over 5 km (the 3 x 3 Osaka block) a floor of 1/200 of the diagonal drew 25 m spheres
+    # where cameras detect to 30 m. The floor is now a few pixels of the picture.
+    from placement.render._shapes import MARKER_MIN_PX, extent, marker_radius
+
+    s = small_scene()
+    at = np.array([E0, N0, 0.0])
+    s = replace(s, demand_xyz=(s.demand_xyz - at) * np.array([60.0, 60.0, 1.0]) + at)
+    e = extent(s)
+    assert 3000 < e < 8000
+    r = marker_radius(s)
+    assert r == pytest.approx(MARKER_MIN_PX * e / np.hypot(1600, 1000))
+    assert r < e / 350
+    assert marker_radius(s, (800, 500)) == pytest.approx(2 * r)
+    assert marker_radius(small_scene()) <= 5.0  # a tile's markers are still at most 5 m
+
+
 # ---------------------------------------------------------------------------------- shapes
 
 

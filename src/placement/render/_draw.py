@@ -218,7 +218,7 @@ def build_plotter(
         pl.add_mesh(cells, scalars="rgb", rgb=True, ambient=0.55, diffuse=0.45, specular=0.0)
 
     if scene.n_cameras:
-        _add_cameras(pl, scene, shift)
+        _add_cameras(pl, scene, shift, window_size)
 
     legend = [(e.text, e.color) for e in legend_entries(scene)]
     if legend:
@@ -358,12 +358,12 @@ def _lights(pl: Any) -> None:
     pl.add_light(pv.Light(light_type="headlight", intensity=HEADLIGHT_INTENSITY))
 
 
-def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray) -> None:
+def _add_cameras(pl: pv.Plotter, scene: Scene, shift: FloatArray, window: tuple[int, int]) -> None:
     import pyvista as pv
 
     origin = scene.cam_origin - shift
     ground = scene.cam_ground_z - shift[2]
-    marker_r = marker_radius(scene)
+    marker_r = marker_radius(scene, window)
     for existing, color in ((False, NEW_CAMERA_COLOR), (True, EXISTING_CAMERA_COLOR)):
         sel = scene.cam_existing == existing
         if not sel.any():
@@ -446,7 +446,7 @@ def _add_labels(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, int
             color="#3a4654",
         )
         return
-    top = scene.cam_origin - shift + np.array([0.0, 0.0, 2.2 * marker_radius(scene)])
+    top = scene.cam_origin - shift + np.array([0.0, 0.0, 2.2 * marker_radius(scene, window)])
     ids = list(scene.cam_ids)
     anchor, far = label_anchors(top, ids, plotter_view(pl, window))
     if far.size:
