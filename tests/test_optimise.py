@@ -291,6 +291,32 @@ def test_cost_unit(costs: list[float], unit: float | None) -> None:
     assert got == (None if unit is None else pytest.approx(unit))
 
 
+def test_full_cover_covers_every_point_whatever_the_weights_span() -> None:
+    # Weights 1e-6 .. 1e6: a full cover taken as "the weight within 1e-12 of the total" chose
+    # option 3 alone, left four light points unseen and said "optimal" (auditor's case).
+    A = sp.csr_matrix(
+        np.array(
+            [
+                [1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0],
+                [0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1],
+                [0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 0],
+                [1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 1],
+                [1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 1, 0],
+            ],
+            np.int8,
+        )
+    )
+    w = np.array([1e-6, 1e-6, 1e-6, 1e6, 1, 1e-6, 1e-6, 1, 1e6, 1e-6, 1, 1e-6])
+    c = np.array([2.0, 1.0, 0.7, 1 / 3, 1.0])
+    coverable = A.getnnz(axis=0) > 0
+    for costs, cheapest in ((c, 0.7 + 1 / 3), (None, 2.0)):
+        p = min_cover(A, w, costs, target=1.0, time_limit=2.0, seed=0)
+        seen = np.asarray(A[p.chosen].sum(axis=0)).ravel() > 0
+        assert (seen | ~coverable).all()
+        assert p.objective == pytest.approx(cheapest) and p.status == "optimal"
+    assert p.covered_fraction_coverable == 1.0
+
+
 def test_full_cover_options_forced_by_site_caps(monkeypatch: pytest.MonkeyPatch) -> None:
     # One camera per pole. Point 0 is seen by option 0 (pole 0) only, so every cover takes
     # it. Option 1, free and also on pole 0, sees points 1 and 2, so greedy took it first and

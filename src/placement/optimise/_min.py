@@ -26,6 +26,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -184,8 +185,11 @@ def min_cover(
     deadline = t0 + time_limit
     R = reduce_problem(inp, seed=seed)
     if target >= 1.0:
-        # Only a full cover may drop the points that covering others covers too.
-        R = reduce_full_cover(R)
+        # A full cover covers every point whatever its weight: it counts points, so that
+        # weights spanning 1e11 or more cannot hide a point inside a tolerance on the sum
+        # (such covers left up to 2,131 points unseen and said "optimal"). Only a full
+        # cover may drop the points that covering others covers too.
+        R = reduce_full_cover(replace(R, w=np.ones_like(R.w)))
     if target > 0 and inp.n_points and not np.any(inp.cover.getnnz(axis=0) >= inp.k):
         raise InfeasibleError(
             f"min_cover: no demand point is seen by {inp.k} option(s) at the required level, "
@@ -199,7 +203,7 @@ def min_cover(
     # a bound rounds up to one, and only a cover a unit cheaper improves.
     unit = cost_unit(R.cost)
     methods: list[str] = []
-    if t_res <= 1e-12 * max(1.0, R.coverable_weight):
+    if t_res <= (0.5 if full else 1e-12 * max(1.0, R.coverable_weight)):
         x = np.zeros(R.n, np.bool_)
         return _plan_min(
             inp, R, x, lb=0.0, greedy=0.0, method="existing options meet the target", t0=t0
