@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -488,6 +489,24 @@ def test_errors() -> None:
         min_cover(A, k=3)
     with pytest.raises(InfeasibleError, match="site 0 already has 2"):
         max_coverage(A, budget=1, existing=[0, 1], site=np.array([0, 0]), max_per_site=1)
+
+
+def test_max_coverage_says_when_no_point_can_be_covered_k_times(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    A = sp.csr_matrix(np.eye(5, 6, dtype=np.int8))
+    with caplog.at_level(logging.WARNING, logger="placement.optimise"):
+        p = max_coverage(A, budget=2, k=2, time_limit=2)
+    assert p.objective == 0 and p.chosen.size == 0
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "max_coverage: no demand point is seen by 2 option(s) at the required level, "
+        "so no choice covers anything"
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="placement.optimise"):
+        max_coverage(A, budget=2, time_limit=2)
+    assert caplog.records == []
 
 
 def test_deterministic_and_never_below_greedy_on_spatial_instance() -> None:
@@ -1143,6 +1162,10 @@ def test_bad_arguments_are_option_errors(kwargs: dict[str, Any], message: str) -
     args: dict[str, Any] = {"budget": 2, "time_limit": 2, **kwargs}
     with pytest.raises(OptionError, match=message):
         max_coverage(A, **args)
+    if "budget" not in kwargs:  # min_cover compared time_limit before checking it
+        del args["budget"]
+        with pytest.raises(OptionError, match=message):
+            min_cover(A, target=1.0, **args)
 
 
 @pytest.mark.parametrize(

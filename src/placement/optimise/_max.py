@@ -144,6 +144,12 @@ def max_coverage(
     budget = float(budget)
     deadline = t0 + time_limit
     R = reduce_problem(inp, seed=seed)
+    if R.coverable_weight <= 0 < float(inp.weights.sum()):
+        log.warning(
+            "max_coverage: no demand point is seen by %d option(s) at the required level, "
+            "so no choice covers anything",
+            inp.k,
+        )
     R, budget = _unit_costs(R, budget)
     integral_w = bool(np.all(R.w == np.round(R.w)))
 

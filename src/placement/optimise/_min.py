@@ -156,6 +156,8 @@ def min_cover(
         that forbid reaching the target.
     """
     jobs = current_jobs()
+    # Checked here too, since the warm-up below compares it before check_inputs runs.
+    finite_scalar(time_limit, "optimise: time_limit must be a positive number of seconds")
     if target == 1.0 and k == 1 and time_limit >= _WLS_MIN_TIME_S:
         # Full cover may run the compiled weighting search: compile or load it before the
         # clock starts, so its share of time_limit (and so the answer) never depends on
