@@ -236,6 +236,24 @@ def test_k_fold_scene_says_so_and_old_scenes_load(tmp_path: Path) -> None:
     assert "not seen" in [e.label for e in render._draw.legend_entries(small_scene())]
 
 
+def test_the_carpet_stands_clear_of_terrain_and_terrain_is_in_the_legend() -> None:
+    # Roads follow a DEM only to within 0.2 m: 5 cm over the road let the terrain show
+    # through the cells in dots, and the terrain had no legend entry.
+    from placement.render._shapes import coverage_cells
+
+    s = small_scene()
+    shift = np.zeros(3)
+    lift = coverage_cells(s, shift)[0][:, 2] - np.repeat(s.demand_ground_z, 4)
+    np.testing.assert_allclose(lift, 0.05)
+    assert "terrain" not in [e.label for e in render._draw.legend_entries(s)]
+    kind = s.occ_kind.copy()
+    kind[-2:] = SurfaceKind.TERRAIN
+    t = replace(s, occ_kind=kind)
+    lift = coverage_cells(t, shift)[0][:, 2] - np.repeat(t.demand_ground_z, 4)
+    np.testing.assert_allclose(lift, 0.35)
+    assert "terrain" in [e.label for e in render._draw.legend_entries(t)]
+
+
 def test_k_fold_scene_draws_points_seen_by_too_few_apart(tmp_path: Path) -> None:
     from placement.render._draw import CELL_COLORS, PARTIAL_COLOR
     from placement.render._shapes import PARTIAL, coverage_cells

@@ -86,7 +86,7 @@ OCCLUDER_GROUPS: tuple[tuple[str, tuple[SurfaceKind, ...], str], ...] = (
     ("bridges", (SurfaceKind.BRIDGE,), BRIDGE_COLOR),
     ("walls and barriers", (SurfaceKind.CONSTRUCTION,), CONSTRUCTION_COLOR),
 )
-_LEGEND_GROUPS = ("buildings", "vegetation")
+_LEGEND_GROUPS = ("buildings", "vegetation", "terrain", "bridges", "walls and barriers")
 
 
 class LegendEntry(NamedTuple):

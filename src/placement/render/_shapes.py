@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from placement.model import BoolArray, FloatArray, IntArray
+from placement.citygml._ground import DEM_FOLLOW_TOL_M
+from placement.model import BoolArray, FloatArray, IntArray, SurfaceKind
 from placement.render._scene import Scene
 
 #: The colour class of a road cell seen by fewer than k cameras, but by one at least.
@@ -179,6 +180,10 @@ def coverage_cells(scene: Scene, shift: FloatArray) -> tuple[FloatArray, IntArra
     n = scene.demand_xyz.shape[0]
     size = 0.92 * scene.spacing_m  # a hairline gap shows the sampling grid
     lift = max(0.05, 0.01 * scene.spacing_m)  # above the road so the two do not flicker
+    if np.any(scene.occ_kind == SurfaceKind.TERRAIN):
+        # Roads follow a DEM to within DEM_FOLLOW_TOL_M between its vertices: the terrain
+        # showed through the carpet in dots, and seen streets looked like unseen ones.
+        lift += DEM_FOLLOW_TOL_M + 0.1
     h = size / 2.0
     corners = np.array([[-h, -h], [h, -h], [h, h], [-h, h]])
     v = np.empty((n, 4, 3))
