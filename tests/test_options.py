@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from placement.cli import main
-from placement.errors import OptionError
+from placement.errors import InputFileError, OptionError
 from placement.pipeline import (
     DEFAULT_BUDGET,
     DEFAULT_CAMERA,
@@ -285,3 +285,30 @@ def test_cli_switches_back_on_what_a_config_switched_off(tmp_path: Path, sample_
     assert (o["render"], o["html"], o["plateau_poles"], o["use_cache"]) == (True, False, True, True)
     assert o["inset_m"] == 1.0 and o["road_edge_sites"] is True
     assert (out / "scene.png").is_file() and not (out / "scene.html").exists()
+
+
+def test_a_runs_summary_is_a_config_that_repeats_it(tmp_path: Path) -> None:
+    opts = RunOptions(
+        budget=4,
+        headings=6,
+        tilts_deg=(10, 25),
+        min_level="observation",
+        halo=("off",),
+        sites_file=str(tmp_path / "mine.csv"),
+        seed=3,
+    )
+    summary = tmp_path / "run1" / "summary.json"
+    summary.parent.mkdir()
+    summary.write_text(json.dumps({"version": "x", "options": opts.to_dict(absolute_paths=True)}))
+    again = RunOptions.from_toml(summary)
+    assert again.to_dict(absolute_paths=True) == opts.to_dict(absolute_paths=True)
+    assert again.sites_file == str(tmp_path / "mine.csv")  # absolute, not beside the summary
+    # The command line still wins.
+    assert RunOptions.from_toml(summary, budget=9.0).budget == 9.0
+    bad = tmp_path / "cameras.json"
+    bad.write_text('{"type": "FeatureCollection", "features": []}')
+    with pytest.raises(InputFileError, match=r"cameras\.json: no 'options' object"):
+        RunOptions.from_toml(bad)
+    bad.write_text("{")
+    with pytest.raises(InputFileError, match=r"cameras\.json: not valid JSON"):
+        RunOptions.from_toml(bad)

@@ -208,7 +208,10 @@ _RUN_HELP = {
     "config",
     type=click.Path(path_type=Path),
     default=None,
-    help="TOML file of run options (keys as in summary.json 'options'); command-line options win.",
+    help=(
+        "TOML file of run options (keys as in summary.json 'options'), or a run's "
+        "summary.json to repeat it; command-line options win."
+    ),
 )
 @click.option("--budget", type=float, default=None, help=_RUN_HELP["budget"])
 @click.option("--cover", type=float, default=None, help=_RUN_HELP["cover"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import json
 import logging
 import math
 import os
@@ -359,12 +360,7 @@ class RunOptions:
         file's folder; paths in ``overrides`` stay as given. A bad value in the file raises
         :class:`OptionError` naming the file and the key."""
         p = Path(path)
-        try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InputFileError(f"{p}: not valid TOML: {e}") from e
+        doc = _summary_options(p) if p.suffix.lower() == ".json" else _toml_doc(p)
         table = doc.get("run", doc)
         if not isinstance(table, dict):
             raise OptionError(f"{p}: 'run' must be a table of options, got {table!r}")
@@ -414,6 +410,32 @@ class RunOptions:
             if overrides:
                 raise
             raise OptionError(f"{p}: {e}") from None
+
+
+def _toml_doc(p: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{p}: not valid TOML: {e}") from e
+
+
+def _summary_options(p: Path) -> dict[str, Any]:
+    """The ``options`` of a run's summary.json, as a config: a run repeats from its summary
+    (``placement run INPUTS --config old/summary.json --out new``). Nulls are defaults."""
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{p}: not valid JSON: {e}") from e
+    options = doc.get("options") if isinstance(doc, dict) else None
+    if not isinstance(options, dict):
+        raise InputFileError(
+            f"{p}: no 'options' object: a JSON config must be a placement run's summary.json"
+        )
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _beside(folder: Path, path: str) -> str:
