@@ -54,7 +54,9 @@ class Camera:
     Attributes
     ----------
     name : a label for reports ("fullhd-103").
-    height_m : mount height of the lens above the ground, used where a site gives none.
+    height_m : mount height of the lens above the ground: the command line's default for
+        new sites (``--mount-height-m``); library calls pass ``mount_height_m`` to the site
+        functions themselves.
     tilt_deg : the optical axis's angle below the horizon, degrees (-90..90).
     hfov_deg : horizontal field of view, degrees, in (0, 360]; 180 and more is a
         panoramic / PTZ camera (see the module docstring).

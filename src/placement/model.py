@@ -319,7 +319,8 @@ class Options:
     tilt_deg : (M,) float64, downwards from the horizon.
     origin : (M, 3) float64, lens position in metres.
     cost : (M,) float64, the site's cost.
-    existing : (M,) bool, an installed camera (kept at no cost by the optimiser).
+    existing : (M,) bool, an installed camera (kept at no cost when passed to the optimiser
+        as ``existing=np.flatnonzero(options.existing)``; the pipeline does).
     """
 
     site: IntArray

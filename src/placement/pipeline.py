@@ -449,7 +449,8 @@ class Result:
     """What a run produced. ``levels`` is the DORI level at which ``k`` chosen cameras see
     each demand point (0 = fewer see it; with k = 1 the best level any chosen camera
     gives); ``camera_weight`` the weight each chosen camera sees; ``halo`` the neighbouring
-    tiles' occluders that took part in the visibility stage only."""
+    tiles' occluders and roads (they block views and trim sites and streets at the tile's
+    edge; see :func:`run`)."""
 
     city: City
     camera: Camera
@@ -718,7 +719,10 @@ def run(
     write outputs.
 
     The halo (``opts.halo``, see :mod:`placement.halo`) is the neighbouring tiles' occluders
-    near the inputs; they join the occluder mesh of the visibility stage and nothing else.
+    near the inputs: they join the occluder mesh of the visibility stage, and their roads and
+    buildings decide where this tile's streets really end (no kerb poles across a road cut by
+    the tile's edge, no street points inside a neighbour's building); they are never sites,
+    streets to watch or drawn.
 
     Parameters
     ----------
