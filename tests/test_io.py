@@ -586,3 +586,17 @@ def test_percent_never_rounds_a_share_to_empty_or_whole() -> None:
     assert percent(0.99991) == ">99.9 %" and percent(0.99949) == "99.9 %"
     assert percent(0.00051, "") == "0.1%"
     assert percent(None) == percent(True) == "n/a"
+
+
+def test_a_priority_area_whose_points_weigh_nothing_is_not_called_empty() -> None:
+    from placement.report import render_report
+
+    areas = [
+        {"area": 1, "name": "closed", "multiplier": 0.0, "points": 120, "weight": 0.0,
+         "covered_points": 0, "covered_weight": 0.0, "covered_fraction": 0.0},
+        {"area": 2, "name": "", "multiplier": 2.0, "points": 0, "weight": 0.0,
+         "covered_points": 0, "covered_weight": 0.0, "covered_fraction": 0.0},
+    ]  # fmt: skip
+    text = render_report({"version": "x", "priority_areas": areas}, picture=None)
+    assert "| 1 | closed | 0 | 120 | 0 | weight 0 |" in text
+    assert "| 2 |  | 2 | 0 | 0 | no street points |" in text

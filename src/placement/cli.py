@@ -542,6 +542,8 @@ def _print_result(summary: dict[str, Any], out_dir: Path) -> None:
             f"{percent(a['covered_fraction'], '')} of its weight"
             if a["weight"] > 0
             else "no street points in it"
+            if not a["points"]
+            else f"{a['points']:,} points, all of weight 0"
         )
         t.add_row(label, seen)
     if len(areas) > _AREA_ROWS:

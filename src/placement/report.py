@@ -179,7 +179,13 @@ def render_report(
         ]
         for a in areas:
             d = _dict(a)
-            share = percent(d.get("covered_fraction")) if d.get("weight") else "no street points"
+            share = (
+                percent(d.get("covered_fraction"))
+                if d.get("weight")
+                else "no street points"
+                if not d.get("points")
+                else "weight 0"
+            )
             lines.append(
                 f"| {_num(d.get('area'))} | {d.get('name') or ''} | {_num(d.get('multiplier'))} "
                 f"| {_num(d.get('points'))} | {_num(d.get('covered_points'))} | {share} |"
