@@ -1210,3 +1210,17 @@ def test_the_gap_does_not_depend_on_the_units_of_the_weights() -> None:
     q = max_coverage(blind, np.ones(401), None, budget=3, k=2, time_limit=1.0)
     assert p.status == q.status == "feasible"
     assert p.gap == pytest.approx(q.gap) and q.gap > 0.1
+
+
+def test_a_pair_listed_twice_counts_at_its_level_in_every_sparse_format() -> None:
+    # scipy sums COO duplicates: level 1 twice was level 2 (chosen at min_level 2), 3 twice
+    # the impossible level 6 ("got entries from 6 to 6").
+    rows, cols = np.array([0, 0, 1]), np.array([0, 0, 0])
+    for level, min_level, chosen in ((1, 2, [1]), (1, 1, [0]), (3, 3, [0])):
+        data = np.array([level, level, 2], np.int8)
+        coo = sp.coo_matrix((data, (rows, cols)), shape=(2, 1))
+        csr = sp.csr_matrix((data, cols, np.array([0, 2, 3])), shape=(2, 1))  # kept as given
+        assert coo.nnz == 3  # the duplicate is really there
+        for A in (coo, csr):
+            p = max_coverage(A, budget=1, min_level=min_level, time_limit=2)
+            assert p.chosen.tolist() == chosen, (A.format, level, min_level)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -124,6 +125,20 @@ def graph_work(M: sp.csr_matrix) -> int:
     return int((deg * deg).sum())
 
 
+def _max_duplicates(A: Any) -> sp.csr_matrix:
+    """A COO matrix as CSR, a pair listed twice at its best level: scipy's conversion sums
+    duplicates, so level 1 twice became level 2 (and 3 twice the impossible 6)."""
+    coo = A.tocoo()
+    if coo.has_canonical_format or coo.nnz < 2:
+        return sp.csr_matrix(coo)
+    order = np.lexsort((coo.col, coo.row))
+    r, c, d = coo.row[order], coo.col[order], coo.data[order]
+    first = np.ones(r.size, np.bool_)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    starts = np.flatnonzero(first)
+    return sp.csr_matrix((np.maximum.reduceat(d, starts), (r[starts], c[starts])), coo.shape)
+
+
 def check_inputs(
     A: object,
     weights: object,
@@ -142,7 +157,7 @@ def check_inputs(
         # In its own dtype (int8 from compute_coverage): a float64 copy of a matrix of 100
         # million pairs would cost 1.2 GB before any work.
         try:
-            mat = sp.csr_matrix(A)
+            mat = _max_duplicates(A) if sp.issparse(A) and A.format == "coo" else sp.csr_matrix(A)
         except (TypeError, ValueError) as exc:
             raise OptionError(f"optimise: A must hold numbers ({exc})") from None
         if mat.dtype.kind not in "biuf":
