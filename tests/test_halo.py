@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -215,6 +216,94 @@ def test_find_halo_files_follows_the_rule_on_random_layouts(tmp_path: Path) -> N
             and not any(t == sq and tk == k for t, tk in chosen)
         }
         assert set(find_halo_files([files[c] for c in chosen])) == expected
+
+
+def _touch(folder: Path, codes: Sequence[str], kinds: Sequence[str]) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for code in codes:
+        for kind in kinds:
+            out[f"{code}_{kind}"] = folder / f"{code}_{kind}_6697_op.gml"
+            out[f"{code}_{kind}"].write_text("", encoding="utf-8")
+    return out
+
+
+def test_a_coarse_input_square_adds_no_border_of_its_own(tmp_path: Path) -> None:
+    """A DEM named by its 2nd-level (10 km) square beside 3rd-level tiles: the halo is the
+    tiles' neighbours, not every tile along the 10 km square's border. Only when no finer
+    input lies in a coarse square does its border count."""
+    tile = parse_mesh_code("51357353")
+    ring = [n.code for n in tile.neighbours()]
+    # On the border of the 2nd-level square 513573, far from 51357353: inside it (row 9,
+    # col 0) and outside it (north, east).
+    border = ["51357390", "51357300", "52350301", "51357450", "51357409"]
+    files = _touch(tmp_path, ["51357353", *ring, *border], ("bldg", "tran"))
+    dem = tmp_path / "513573_dem_6697_op.gml"
+    dem.write_text("", encoding="utf-8")
+    inputs = [files["51357353_bldg"], files["51357353_tran"]]
+    wanted = {files[f"{c}_{k}"].resolve() for c in ring for k in ("bldg", "tran")}
+    assert set(find_halo_files(inputs)) == wanted
+    assert set(find_halo_files([*inputs, dem])) == wanted
+    assert set(resolve_halo(["auto"], [dem, *inputs])) == wanted
+    # All inputs coarse: the coarse square is the centre, and its border tiles are halo.
+    got = {p.name for p in find_halo_files([dem])}
+    assert got == {f"{c}_bldg_6697_op.gml" for c in ("52350301", "51357450")}
+
+
+def test_mixed_levels_take_the_finest_input_squares(tmp_path: Path) -> None:
+    """A 1/2-subdivision (level 4) road tile inside a 3rd-level building tile: neighbours
+    along the half square's border only; a 3rd-level tile elsewhere keeps its own."""
+    files = _touch(
+        tmp_path,
+        ["51357353", "51357354", "51357343", "51357344", "51357352", "51357363", "51357362"],
+        ("bldg", "tran"),
+    )
+    files |= _touch(tmp_path, ["513573531", "513573532", "513573534"], ("tran",))
+    half = files["513573532_tran"]  # the south-east half of 51357353
+    got = {"_".join(p.name.split("_")[:2]) for p in find_halo_files([files["51357353_bldg"], half])}
+    # East, south and south-east touch the south-east half; west and north do not. The
+    # other halves of 51357353 beside it bring their roads; the main tile's own 3rd-level
+    # tran overlaps the input tran square, so it is not halo.
+    assert got == {
+        "51357354_bldg", "51357354_tran", "51357343_bldg", "51357343_tran",
+        "51357344_bldg", "51357344_tran", "513573531_tran", "513573534_tran",
+    }  # fmt: skip
+    # With a 3rd-level tile elsewhere too (51357363, north of 51357353), that tile keeps its
+    # own border: 51357362 is its west neighbour, 51357352 its south-west one.
+    got = {
+        "_".join(p.name.split("_")[:2])
+        for p in find_halo_files([files["51357353_bldg"], half, files["51357363_bldg"]])
+    }
+    assert {"51357362_bldg", "51357352_bldg", "51357354_bldg"} <= got
+
+
+def test_linked_inputs_find_their_neighbours_beside_the_links(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git-annex / DVC: the inputs are links into a store of hashed names; the neighbours
+    are the links beside them, in the folder the user named."""
+    store = tmp_path / "annex" / "objects"
+    udx = tmp_path / "annex" / "udx"
+    tile = parse_mesh_code("51357353")
+    codes = ["51357353", *(n.code for n in tile.neighbours())]
+    links = {}
+    for code in codes:
+        for kind in ("bldg", "tran"):
+            target = store / f"h{code}{kind}" / f"SHA256E-{code}{kind}.gml"
+            target.parent.mkdir(parents=True)
+            target.write_text("", encoding="utf-8")
+            (udx / kind).mkdir(parents=True, exist_ok=True)
+            links[code, kind] = udx / kind / f"{code}_{kind}_6697_op.gml"
+            links[code, kind].symlink_to(os.path.relpath(target, udx / kind))
+    inputs = [links["51357353", "bldg"], links["51357353", "tran"]]
+    with caplog.at_level(logging.WARNING, logger="placement.halo"):
+        found = find_halo_files(inputs)
+    wanted = {links[c, k].resolve() for c in codes[1:] for k in ("bldg", "tran")}
+    assert set(found) == wanted and len(found) == len(wanted)
+    assert not any("neighbouring road" in r.getMessage() for r in caplog.records)
+    # Named by a relative path as well: the same files, once each.
+    monkeypatch.chdir(udx)
+    assert find_halo_files([Path("bldg") / inputs[0].name, inputs[1]]) == found
 
 
 def test_missing_road_neighbours_warning_names_only_the_tiles_at_the_edge(

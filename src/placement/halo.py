@@ -13,11 +13,21 @@ Which files
 For every input file whose name starts with a mesh code (``51357362_tran_6697_op.gml``),
 the folder it is in is searched (and, in a PLATEAU ``udx/<kind>/`` layout, ``udx/bldg``,
 ``udx/veg``, ``udx/brid`` and ``udx/cons`` too) for ``bldg`` files, and ``veg`` / ``brid`` /
-``cons`` files when a file of that kind is an input, whose mesh square touches an input's
-square (shares an edge or a corner: the 8 neighbours at the same level, or finer / coarser
-squares along the border) and does not overlap an input square of the same kind (that data
-is already loaded). Input files are never halo. Zip inputs are skipped: a zip is loaded
-whole, so its neighbours are already inputs.
+``cons`` / ``tran`` files when a file of that kind is an input, whose mesh square touches an
+input's square (shares an edge or a corner: the 8 neighbours at the same level, or finer /
+coarser squares along the border) and does not overlap an input square of the same kind
+(that data is already loaded). Input files are never halo. Zip inputs are skipped: a zip is
+loaded whole, so its neighbours are already inputs.
+
+The folder is the one the input was named in, not the one a symbolic link points to: in a
+git-annex or DVC checkout the links' targets sit in a store under hashed names, and the
+neighbours are the links beside the input.
+
+Only the finest input squares count as centres: an input square that holds a finer input
+square (a DEM named by its 2nd-level, 10 km square beside 1 km ``bldg`` tiles) adds no
+border of its own, since its tiles' borders already cover where the sight lines run. An
+input square that holds no finer input square (all inputs at one level, or a coarse input
+apart from the others) is a centre.
 
 Why the margin is safe
 ----------------------
@@ -154,7 +164,8 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             continue
         parsed = split_tile_name(s.path.name)
         if parsed is not None:
-            tiles.append((parsed[0], parsed[1], s.path.resolve().parent))
+            # The folder as named, not where a link points (a store of hashed names).
+            tiles.append((parsed[0], parsed[1], s.path.absolute().parent))
     if not tiles:
         return []
     # Vegetation, bridges and walls only when the inputs have them: the user left them out.
@@ -163,14 +174,18 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
         k for k in ("veg", "brid", "cons", "tran") if any(k == kt for _, kt, _ in tiles)
     ]
     folders: list[Path] = []
+    seen: set[Path] = set()
     for _, _, folder in tiles:
         for f in _search_folders(folder, kinds):
-            if f not in folders and f.is_dir():
+            if f.is_dir() and f.resolve() not in seen:  # one folder named two ways: once
+                seen.add(f.resolve())
                 folders.append(f)
-    # Squares of the inputs' level and the squares around them, for set look-ups (a whole
-    # city's folder holds thousands of files); other levels take the general test.
-    same = {t for t, _, _ in tiles}
-    around = {n for t in same for n in t.neighbours()}
+    centres = _centres([t for t, _, _ in tiles])
+    # The centres and the squares around them, for set look-ups (a whole city's folder
+    # holds thousands of files) when every input and the file are at one level; other
+    # levels take the general test.
+    levels = {t.level for t, _, _ in tiles}
+    around = {n for t in centres for n in t.neighbours()}
     by_kind = {(t, k) for t, k, _ in tiles}
     found: list[tuple[Path, MeshSquare, str]] = []
     for folder in folders:
@@ -181,15 +196,15 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             if parsed is None or parsed[1] not in kinds:
                 continue
             square, kind = parsed
-            if len({t.level for t in same} | {square.level}) == 1:
+            if levels == {square.level}:
                 halo = square in around and (square, kind) not in by_kind
             else:
-                halo = any(square.touches(t) for t in same) and not any(
+                halo = any(square.touches(t) for t in centres) and not any(
                     k == kind and square.overlaps(t) for t, k, _ in tiles
                 )
             if halo:
                 found.append((f.resolve(), square, kind))
-    _log_missing(tiles, kinds, found)
+    _log_missing(centres, tiles, kinds, found)
     if "tran" in kinds and not any(k == "tran" for _, _, k in found):
         # The road tiles with a neighbour that is not an input: one inside a block of
         # inputs has all its streets' ends.
@@ -213,7 +228,16 @@ def find_halo_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     return sorted({f for f, _, _ in found})
 
 
+def _centres(squares: Sequence[MeshSquare]) -> list[MeshSquare]:
+    """The input squares whose borders the halo is sought along: those that hold no finer
+    input square (a 2nd-level DEM square that holds the 3rd-level tiles does not count;
+    with all inputs at one level, all count), each once, sorted."""
+    unique = sorted(set(squares))
+    return [t for t in unique if not any(u.level > t.level and t.overlaps(u) for u in unique)]
+
+
 def _log_missing(
+    centres: list[MeshSquare],
     tiles: list[tuple[MeshSquare, str, Path]],
     kinds: list[str],
     found: list[tuple[Path, MeshSquare, str]],
@@ -221,7 +245,7 @@ def _log_missing(
     missing: set[tuple[str, str]] = set()
     for kind in kinds:
         have = [sq for _, sq, k in found if k == kind] + [t for t, k, _ in tiles if k == kind]
-        for t, _, _ in tiles:
+        for t in centres:
             missing.update(
                 (kind, n.code) for n in t.neighbours() if not any(h.overlaps(n) for h in have)
             )
