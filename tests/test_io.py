@@ -484,8 +484,28 @@ def test_report(tmp_path: Path) -> None:
     assert "| **total** | **3.75** |" in text
     assert "`tiles/53360000_bldg.gml`" in text and "ring not closed" in text
     assert "## Neighbouring tiles (halo)" in text and "within 35.5 m" in text
+    assert "Buildings within" not in text  # the list holds what the files are
     assert "`tiles/53360001_bldg.gml`: 300 of 2,000 triangles" in text
     assert "skipped: tiles/53360010_bldg.gml: not XML" in text
+
+
+def test_report_halo_section_says_which_kinds_it_lists(tmp_path: Path) -> None:
+    summary = full_summary()
+    halo = summary["halo"]
+    assert isinstance(halo, dict)
+    halo["files"] = [
+        {"path": f"tiles/53360001_{k}_6697_op.gml", "sha256": "ab" * 32}
+        for k in ("veg", "tran", "bldg", "brid")
+    ]
+    path = tmp_path / "report.md"
+    write_report(path, summary, picture=None)
+    text = path.read_text()
+    head = text[text.index("## Neighbouring tiles (halo)") :].splitlines()[2]
+    assert "(buildings, vegetation, bridges, roads)" in head, head
+    assert "within 35.5 m" in head and not head.startswith("Buildings within")
+    halo["files"] = []  # only skipped files: no kinds to name
+    write_report(path, summary, picture=None)
+    assert "(none read)" in path.read_text()
 
 
 def test_report_tolerates_missing_keys(tmp_path: Path) -> None:

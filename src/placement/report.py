@@ -220,11 +220,15 @@ def render_report(
     halo = _dict(s.get("halo"))
     halo_files = [f for f in halo.get("files") or [] if isinstance(f, Mapping)]
     if halo_files or halo.get("skipped"):
+        margin = _num(halo.get("margin_m"), 1)
+        kinds = _halo_kinds([str(f.get("path", "")) for f in halo_files])
         lines += [
             "## Neighbouring tiles (halo)",
             "",
-            f"Buildings within {_num(halo.get('margin_m'), 1)} m of the inputs, used as obstacles"
-            " only (no cameras or streets there):",
+            f"Files of the neighbouring tiles ({kinds or 'none read'}); of them only what"
+            f" lies within {margin} m of the inputs is used: buildings, vegetation, bridges"
+            " and walls as obstacles, roads to tell a street that runs on from one that ends"
+            " (no cameras or streets there):",
             "",
         ]
         for f in halo_files:
@@ -330,3 +334,28 @@ def percent(v: Any, sep: str = " ") -> str:
 def _inline(v: Any) -> str:
     text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
     return text.replace("|", "\\|").replace("`", "'")
+
+
+#: What a halo file of each PLATEAU kind holds, for the report.
+_HALO_KIND_NAMES = {
+    "bldg": "buildings",
+    "veg": "vegetation",
+    "brid": "bridges",
+    "cons": "walls and other structures",
+    "tran": "roads",
+}
+
+
+def _halo_kinds(paths: Sequence[str]) -> str:
+    """The kinds of the halo files, in words ("buildings, roads"), from their PLATEAU names;
+    "other files" for a name that says none."""
+    from placement.meshcode import split_tile_name
+
+    found: list[str] = []
+    for p in paths:
+        parsed = split_tile_name(Path(p).name)
+        name = _HALO_KIND_NAMES.get(parsed[1], "other files") if parsed else "other files"
+        if name not in found:
+            found.append(name)
+    order = [*_HALO_KIND_NAMES.values(), "other files"]
+    return ", ".join(sorted(found, key=order.index))
