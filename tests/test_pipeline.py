@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,19 @@ def test_view_screenshot_names_are_checked_before_drawing(sample_run: Path, tmp_
     code, text = _run(["view", str(sample_run), "--screenshot", str(tmp_path / "Upper.PNG")])
     assert code == 0 and "Upper.png" in text, text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Upper.png", "plan.png"]
+
+
+def test_view_of_a_named_scene_file_draws_that_file(sample_run: Path, tmp_path: Path) -> None:
+    # A scene file under another name is drawn as it is, not the scene.npz beside it.
+    shutil.copyfile(sample_run / "scene.npz", tmp_path / "other.npz")
+    (tmp_path / "scene.npz").write_bytes(b"junk\n")
+    shot = tmp_path / "other.png"
+    code, text = _run(["view", str(tmp_path / "other.npz"), "--screenshot", str(shot)])
+    assert code == 0, text
+    assert shot.stat().st_size > 10_000
+    # And the junk one, named, is refused as such.
+    code, text = _run(["view", str(tmp_path / "scene.npz"), "--screenshot", str(shot)])
+    assert code == 2 and "damaged, or not a placement scene" in text, text
 
 
 @pytest.mark.parametrize("damage", ["truncated", "junk", "faces", "cameras"])

@@ -705,14 +705,17 @@ main.add_command(sweep_command)
 )
 @click.pass_context
 def view(ctx: click.Context, result_dir: Path, screenshot: Path | None) -> None:
-    """Show the 3D scene of a `placement run` result folder."""
+    """Show the 3D scene of a `placement run` result folder (or of a scene .npz file)."""
     with _errors(ctx.obj["verbose"]):
         from placement import render
         from placement.errors import InputFileError, OptionError
 
-        if result_dir.is_file() and result_dir.suffix == ".npz":  # the scene file itself
+        if result_dir.is_file() and result_dir.suffix.lower() == ".npz":
+            # A scene file named as such is drawn as it is, whatever its name.
+            scene_file = result_dir
             result_dir = result_dir.parent
-        scene_file = result_dir / "scene.npz"
+        else:
+            scene_file = result_dir / "scene.npz"
         if not result_dir.is_dir():
             what = "is a file, not a run's folder" if result_dir.exists() else "no such folder"
             raise InputFileError(f"{result_dir}: {what}")
