@@ -157,7 +157,7 @@ def check_inputs(
         # In its own dtype (int8 from compute_coverage): a float64 copy of a matrix of 100
         # million pairs would cost 1.2 GB before any work.
         try:
-            mat = _max_duplicates(A) if sp.issparse(A) and A.format == "coo" else sp.csr_matrix(A)
+            mat = _max_duplicates(A) if getattr(A, "format", None) == "coo" else sp.csr_matrix(A)
         except (TypeError, ValueError) as exc:
             raise OptionError(f"optimise: A must hold numbers ({exc})") from None
         if mat.dtype.kind not in "biuf":
