@@ -404,6 +404,16 @@ def test_png_all_seen_has_no_red(offscreen: None, tmp_path: Path) -> None:
     assert red.sum() < 0.02 * green.sum()  # only legend-free, anti-aliased stray pixels
 
 
+def test_spread_labels_keeps_clear_of_the_markers() -> None:
+    # A label reaching over the next camera's marker hid it (16 of 40 on Osaka 51357353).
+    anchors = np.array([[100.0, 50], [300, 50]])
+    sizes = np.array([[60.0, 17], [60, 17]])
+    markers = np.array([[130.0, 45, 10, 10], [90, 35, 15, 15], [500, 50, 10, 10]])
+    out = spread_labels(anchors, sizes, keep_clear=markers)
+    np.testing.assert_allclose(out, [[100.0, 55], [300, 50]])  # just above the marker
+    np.testing.assert_allclose(spread_labels(anchors, sizes), anchors)
+
+
 def test_spread_labels_stacks_overlapping_boxes_and_leaves_the_rest() -> None:
     anchors = np.array([[100.0, 50], [110, 55], [105, 40], [400, 50]])
     sizes = np.array([[50.0, 17], [50, 17], [50, 17], [50, 17]])

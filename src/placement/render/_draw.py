@@ -399,7 +399,7 @@ def plotter_view(pl: Any, window: tuple[int, int]) -> View:
 
 
 def label_anchors(
-    top: FloatArray, ids: list[str], view: View
+    top: FloatArray, ids: list[str], view: View, *, markers: FloatArray | None = None
 ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """Where each camera's label goes so that no two overlap in this view.
 
@@ -408,6 +408,8 @@ def label_anchors(
     top : (K, 3) points just above the camera markers (a label's lower left corner).
     ids : (K,) the labels' texts.
     view : the framed view.
+    markers : (K, 3) the markers' centres; a label moves clear of every marker's box
+        (its centre to ``top`` in height, as wide).
 
     Returns
     -------
@@ -417,7 +419,13 @@ def label_anchors(
     """
     px, depth = view.to_display(top)
     sizes = np.array([[LABEL_CHAR_PX * len(t) + 2 * LABEL_MARGIN_PX, LABEL_HEIGHT_PX] for t in ids])
-    moved_px = spread_labels(px, sizes, max_steps=LABELLED_CAMERAS_MAX)
+    clear = None
+    if markers is not None:
+        c_px, c_depth = view.to_display(markers)
+        half = np.clip(px[:, 1] - c_px[:, 1], 1.0, None)  # the marker's radius and a little
+        keep = c_depth > 0
+        clear = np.column_stack([c_px[:, 0] - half, c_px[:, 1] - half, 2 * half, 2 * half])[keep]
+    moved_px = spread_labels(px, sizes, max_steps=LABELLED_CAMERAS_MAX, keep_clear=clear)
     anchor = np.array(top, np.float64)
     moved = np.flatnonzero((moved_px != px).any(axis=1) & (depth > 0))
     anchor[moved] = view.to_world(moved_px[moved], depth[moved])
@@ -448,7 +456,9 @@ def _add_labels(pl: Any, scene: Scene, shift: FloatArray, window: tuple[int, int
         return
     top = scene.cam_origin - shift + np.array([0.0, 0.0, 2.2 * marker_radius(scene, window)])
     ids = list(scene.cam_ids)
-    anchor, far = label_anchors(top, ids, plotter_view(pl, window))
+    anchor, far = label_anchors(
+        top, ids, plotter_view(pl, window), markers=scene.cam_origin - shift
+    )
     if far.size:
         m = far.size
         v = np.concatenate([top[far], anchor[far]])

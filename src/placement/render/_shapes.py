@@ -432,7 +432,13 @@ class View:
         return self.eye + depth[:, None] * (d + off[:, :1] * right + off[:, 1:] * true_up)
 
 
-def spread_labels(anchors: FloatArray, sizes: FloatArray, *, max_steps: int = 12) -> FloatArray:
+def spread_labels(
+    anchors: FloatArray,
+    sizes: FloatArray,
+    *,
+    max_steps: int = 12,
+    keep_clear: FloatArray | None = None,
+) -> FloatArray:
     """Move label boxes up, each just above the boxes it overlaps, until it overlaps none.
 
     Parameters
@@ -441,6 +447,8 @@ def spread_labels(anchors: FloatArray, sizes: FloatArray, *, max_steps: int = 12
     sizes : (n, 2) box widths and heights in pixels.
     max_steps : the most moves a label makes; one that finds no free place by then stays
         at its last try (drawn over another rather than dropped).
+    keep_clear : (m, 4) boxes (x, y, w, h) no label may cover, such as the camera markers
+        (labels covered 16 of 40 markers on a dense tile).
 
     Returns
     -------
@@ -449,7 +457,9 @@ def spread_labels(anchors: FloatArray, sizes: FloatArray, *, max_steps: int = 12
     """
     anchors = np.asarray(anchors, np.float64)
     out = anchors.copy()
-    placed: list[tuple[float, float, float, float]] = []
+    placed: list[tuple[float, float, float, float]] = (
+        [] if keep_clear is None else [tuple(map(float, b)) for b in keep_clear]  # type: ignore[misc]
+    )
     for i in np.lexsort((anchors[:, 0], anchors[:, 1])):
         x, y = anchors[i]
         w, h = sizes[i]
