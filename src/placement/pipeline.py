@@ -530,9 +530,7 @@ def build_sites(city: City, camera: Camera, opts: RunOptions, halo: Halo | None 
     # A new site where an installed camera stands keeps its other headings; its pole
     # stands already, so a camera there costs no more than one on a PLATEAU pole.
     pole = shared_poles(sites)
-    at_camera = np.zeros(len(sites), bool)
-    at_camera[pole[sites.existing]] = True
-    at_camera &= ~sites.existing
+    at_camera = np.isin(pole, pole[sites.existing]) & ~sites.existing
     if at_camera.any():
         cost = np.where(at_camera, np.minimum(sites.cost, opts.pole_cost), sites.cost)
         sites = dataclasses.replace(sites, cost=cost)

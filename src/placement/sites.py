@@ -51,6 +51,14 @@ INSIDE_BUILDING_M = 0.5
 #: The largest pole radius taken from the model (a vertex of the base farther out is another
 #: leg of the same feature), metres.
 MAX_CLEARANCE_M = 1.0
+#: A row of a cameras file whose lon / lat lie farther than this from its x_m / y_m was
+#: moved since the file was written (lon / lat at 7 decimals are a centimetre off), metres.
+MOVED_M = 0.5
+#: A row whose height_m - mount_height_m lies farther than this from the model's ground had
+#: its mount_height_m (or height_m) edited since the file was written, metres.
+GROUND_M = 0.5
+#: The columns of a cameras file that a moved row's lon / lat make stale.
+_STALE_WHEN_MOVED = frozenset({"x_m", "y_m", "site_id"})
 
 
 def _empty_sites() -> Sites:
@@ -312,11 +320,39 @@ def read_sites(
         raise InputFileError(f"{p}: lon/lat out of range (expected degrees, lon first)")
     x, y, _ = to_metric(lat, lon, np.zeros_like(lat), city.crs)
     xy = np.column_stack([x, y])
+    # The file's own row numbers (1 for the first row under the header, or feature 0),
+    # kept through the rows left out below so that every message names the file's row.
+    row_no: IntArray = np.arange(1, len(rows) + 1, dtype=np.int32)
     # A run's own cameras files give the plane position too: exact where the CRS is this
     # run's (lon / lat at 7 decimals are a centimetre off, enough to lose a grazing view).
+    # Where lon / lat (the geometry) lie farther than MOVED_M from x_m / y_m, the camera
+    # was moved (lon / lat edited, or the point dragged in QGIS): lon / lat win, and the
+    # row's x_m / y_m / height_m are stale.
+    planed = np.zeros(len(rows), bool)
+    moved = np.zeros(len(rows), bool)
     for i, r in enumerate(rows):
         if r.get("crs") == city.crs and "x_m" in r and "y_m" in r:
-            xy[i] = (float(r["x_m"]), float(r["y_m"]))
+            given = (float(r["x_m"]), float(r["y_m"]))
+            if np.hypot(xy[i, 0] - given[0], xy[i, 1] - given[1]) > MOVED_M:
+                moved[i] = True
+            else:
+                xy[i] = given
+                planed[i] = True
+    if moved.any():
+        log.warning(
+            "%s: %d of %d rows have lon/lat more than %g m from their x_m/y_m (moved "
+            "since the file was written; first: row %d): placed at lon/lat, on the "
+            "model's ground, and their x_m, y_m, height_m and site_id ignored",
+            p,
+            int(moved.sum()),
+            len(rows),
+            MOVED_M,
+            int(np.flatnonzero(moved)[0]) + 1,
+        )
+        for m in np.flatnonzero(moved).tolist():
+            # height_m is the lens elevation only beside mount_height_m (else the mount).
+            stale = _STALE_WHEN_MOVED | ({"height_m"} if "mount_height_m" in rows[m] else set())
+            rows[m] = {k: v for k, v in rows[m].items() if k not in stale}
     noun = "cameras" if existing else "sites"
     if reach_m is not None and len(city.features):
         x0, y0, _, x1, y1, _ = city.bounds()
@@ -344,14 +380,35 @@ def read_sites(
             )
             rows = [r for r, k in zip(rows, near, strict=True) if k]
             lon, lat, xy = lon[near], lat[near], xy[near]
+            row_no, planed = row_no[near], planed[near]
     if camera is not None:
-        _warn_other_camera(p, rows, camera, noun)
+        _warn_other_camera(p, rows, camera, noun, row_no)
     ground = height_at(_ground_mesh(city), xy)
     # ... and the lens elevation (height_m beside mount_height_m): its ground is then the
-    # pole's foot, not the ground under the bracket.
+    # pole's foot, not the ground under the bracket. The lens goes mount_height_m above
+    # that ground, so an edited mount_height_m moves it. That ground is kept only where it
+    # lies within GROUND_M of the model's ground there: else mount_height_m or height_m
+    # was edited (which one cannot be told), and mount_height_m, what a user edits, wins
+    # over the model's ground.
+    regrounded = []
     for i, r in enumerate(rows):
-        if r.get("crs") == city.crs and "height_m" in r and "mount_height_m" in r:
-            ground[i] = float(r["height_m"]) - float(r["mount_height_m"])
+        if planed[i] and "height_m" in r and "mount_height_m" in r:
+            foot = float(r["height_m"]) - float(r["mount_height_m"])
+            if np.isnan(ground[i]) or abs(foot - ground[i]) <= GROUND_M:
+                ground[i] = foot
+            else:
+                regrounded.append(i)
+    if regrounded:
+        log.warning(
+            "%s: %d of %d rows have height_m - mount_height_m more than %g m from the "
+            "model's ground (mount_height_m or height_m edited; first: row %d): the lens "
+            "put mount_height_m above the model's ground",
+            p,
+            len(regrounded),
+            len(rows),
+            GROUND_M,
+            int(row_no[regrounded[0]]),
+        )
     # mount_height_m (what a run's cameras files carry, beside the lens elevation in
     # height_m) wins over height_m, which older input files used for the height above
     # ground: read so, with a warning, as a cameras file that lost its mount column would
@@ -368,12 +425,12 @@ def read_sites(
     heading = np.array([r.get("heading_deg", np.nan) for r in rows], float)
     tilt = np.array([r.get("tilt_deg", np.nan) for r in rows], float)
     if (np.abs(tilt) > 90).any():
-        bad = int(np.flatnonzero(np.abs(tilt) > 90)[0])
-        raise InputFileError(f"{p}: row {bad + 1}: tilt_deg must be between -90 and 90")
+        bad = int(row_no[np.flatnonzero(np.abs(tilt) > 90)[0]])
+        raise InputFileError(f"{p}: row {bad}: tilt_deg must be between -90 and 90")
     if existing and np.isnan(heading).any():
-        bad = int(np.flatnonzero(np.isnan(heading))[0])
+        bad = int(row_no[np.flatnonzero(np.isnan(heading))[0]])
         raise InputFileError(
-            f"{p}: existing camera on row {bad + 1} has no heading_deg (existing cameras need one)"
+            f"{p}: existing camera on row {bad} has no heading_deg (existing cameras need one)"
         )
     costs = np.array([r.get("cost", cost) for r in rows], float)
     if (costs < 0).any() or (mount < 0).any():
@@ -382,11 +439,29 @@ def read_sites(
     if len(set(ids)) != len(ids):
         again = next(i for k, i in enumerate(ids) if i in ids[:k])
         raise InputFileError(f"{p}: site id {again!r} appears more than once")
+    pole_ids = [str(r.get("site_id", "")) for r in rows]
+    if not existing:
+        keep = _one_row_per_camera(
+            p,
+            xy,
+            heading=heading,
+            tilt=tilt,
+            costs=costs,
+            ids=ids,
+            row_no=row_no,
+            pole_ids=pole_ids,
+        )
+        if not keep.all():
+            rows = [r for r, k in zip(rows, keep, strict=True) if k]
+            ids = tuple(i for i, k in zip(ids, keep, strict=True) if k)
+            pole_ids = [n for n, k in zip(pole_ids, keep, strict=True) if k]
+            xy, ground, mount = xy[keep], ground[keep], mount[keep]
+            heading, tilt, costs, row_no = heading[keep], tilt[keep], costs[keep], row_no[keep]
     n = len(rows)
-    _warn_inside_buildings(p, city, xy, ground + mount, ids=ids, noun=noun)
+    _warn_inside_buildings(p, city, xy, ground + mount, ids=ids, noun=noun, row_no=row_no)
     return Sites(
         ids=ids,
-        pole_ids=tuple(str(r.get("site_id", "")) for r in rows),
+        pole_ids=tuple(pole_ids),
         xyz=np.column_stack([xy, ground + mount]),
         ground_z=ground,
         cost=np.where(existing, 0.0, costs),
@@ -397,8 +472,77 @@ def read_sites(
     )
 
 
+#: User sites closer than this are at one spot (one pole), metres (see :func:`combine_sites`).
+SAME_SPOT_M = 1.0
+
+
+def _other_camera(h1: float, t1: float, h2: float, t2: float) -> bool:
+    """Two sites at one spot are two cameras on one pole: both have a fixed heading, and
+    the headings (or, the headings alike, fixed tilts) differ by half a degree or more."""
+    if np.isnan(h1) or np.isnan(h2):
+        return False
+    if abs((h1 - h2 + 180.0) % 360.0 - 180.0) >= 0.5:
+        return True
+    return bool(not np.isnan(t1) and not np.isnan(t2) and abs(t1 - t2) >= 0.5)
+
+
+def _one_row_per_camera(
+    p: Path,
+    xy: FloatArray,
+    *,
+    heading: FloatArray,
+    tilt: FloatArray,
+    costs: FloatArray,
+    ids: Sequence[str],
+    row_no: IntArray,
+    pole_ids: list[str],
+) -> BoolArray:
+    """The rows of a sites file to keep: of rows within :data:`SAME_SPOT_M` of an earlier
+    kept row, those with another fixed heading (or tilt) are a second camera on its pole
+    (kept, and named after its pole in ``pole_ids``); the others repeat it and are dropped,
+    with one warning."""
+    keep = np.ones(len(ids), bool)
+    if len(ids) < 2:
+        return keep
+    dropped: list[tuple[int, int]] = []
+    for i, j in sorted(cKDTree(xy).query_pairs(SAME_SPOT_M)):
+        if not (keep[i] and keep[j]):
+            continue
+        if _other_camera(heading[i], tilt[i], heading[j], tilt[j]):
+            if not pole_ids[j]:
+                pole_ids[j] = pole_ids[i] or ids[i]
+        else:
+            keep[j] = False
+            dropped.append((j, i))
+    if dropped:
+        j, i = dropped[0]
+        log.warning(
+            "%s: %d of %d sites lie within %g m of an earlier site with the same headings "
+            "and are dropped, the earlier one kept (first: row %d %r, cost %g, dropped for "
+            "row %d %r, cost %g); give two cameras on one pole different fixed headings",
+            p,
+            len(dropped),
+            len(ids),
+            SAME_SPOT_M,
+            int(row_no[j]),
+            ids[j],
+            costs[j],
+            int(row_no[i]),
+            ids[i],
+            costs[i],
+        )
+    return keep
+
+
 def _warn_inside_buildings(
-    p: Path, city: City, xy: FloatArray, z: FloatArray, *, ids: Sequence[str], noun: str
+    p: Path,
+    city: City,
+    xy: FloatArray,
+    z: FloatArray,
+    *,
+    ids: Sequence[str],
+    noun: str,
+    row_no: IntArray,
 ) -> None:
     """Warn of sites whose lens lies inside a building: more than
     :data:`INSIDE_BUILDING_M` within its footprint and below its roof there (they see
@@ -429,12 +573,12 @@ def _warn_inside_buildings(
         len(xy),
         noun,
         ids[first],
-        first + 1,
+        int(row_no[first]),
     )
 
 
 def _warn_other_camera(
-    p: Path, rows: list[dict[str, float | str]], camera: Camera, noun: str
+    p: Path, rows: list[dict[str, float | str]], camera: Camera, noun: str, row_no: IntArray
 ) -> None:
     """Warn when rows were written for another camera than the one the run models."""
     mine = {"hfov_deg": camera.hfov_deg, "vfov_deg": camera.vfov_deg, "range_m": camera.range_m}
@@ -459,7 +603,7 @@ def _warn_other_camera(
         len(odd),
         len(rows),
         noun,
-        odd[0] + 1,
+        int(row_no[odd[0]]),
         what,
         camera.name,
         camera.hfov_deg,
@@ -470,9 +614,10 @@ def _warn_other_camera(
 
 def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
     """All sites of ``parts`` in order; a new site within ``min_separation_m`` of an earlier
-    new one (a user site listed first) is dropped. Existing cameras are never dropped, and
-    do not drop the new site they stand at: its other headings stay free (see
-    :func:`shared_poles`)."""
+    new one (a user site listed first) is dropped, unless both have fixed headings that
+    differ (two cameras on one pole, which :func:`shared_poles` puts on one pole); a user
+    site dropped so is warned of. Existing cameras are never dropped, and do not drop the
+    new site they stand at: its other headings stay free (see :func:`shared_poles`)."""
     bad = next((p for p in parts if not isinstance(p, Sites)), None)
     if bad is not None:
         raise OptionError(
@@ -484,13 +629,32 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
         return _empty_sites()
     xyz = np.concatenate([p.xyz for p in parts])
     existing = np.concatenate([p.existing for p in parts])
+    heading = np.concatenate([p.heading_deg for p in parts])
+    tilt = np.concatenate([p.fixed_tilts() for p in parts])
+    src = [s for p in parts for s in p.source]
+    ids = [i for p in parts for i in p.ids]
     keep = np.ones(xyz.shape[0], bool)
+    lost: list[tuple[int, int]] = []
     if min_separation_m > 0 and xyz.shape[0] > 1:
         tree = cKDTree(xyz[:, :2])
         for i, j in sorted(tree.query_pairs(min_separation_m)):
-            if keep[i] and not existing[i] and not existing[j]:
-                keep[j] = False
-    ids = [i for p in parts for i in p.ids]
+            if not keep[i] or existing[i] or existing[j]:
+                continue
+            # Another fixed heading at one spot is a second camera on that pole.
+            if _other_camera(heading[i], tilt[i], heading[j], tilt[j]):
+                continue
+            keep[j] = False
+            if src[j] == "user":
+                lost.append((j, i))
+    if lost:
+        log.warning(
+            "combine_sites: %d user sites lie within %g m of an earlier site and are "
+            "dropped, the earlier one kept (first: %r, for %r)",
+            len(lost),
+            min_separation_m,
+            ids[lost[0][0]],
+            ids[lost[0][1]],
+        )
     seen: set[str] = set()
     for k, sid in enumerate(ids):
         if keep[k] and sid in seen:
@@ -500,7 +664,6 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
                 "rename it there"
             )
         seen.add(sid)
-    src = [s for p in parts for s in p.source]
     poles = [n for p in parts for n in (p.pole_ids or ("",) * len(p))]
     return Sites(
         ids=tuple(i for i, k in zip(ids, keep, strict=True) if k),
@@ -508,16 +671,17 @@ def combine_sites(*parts: Sites, min_separation_m: float = 1.0) -> Sites:
         ground_z=np.concatenate([p.ground_z for p in parts])[keep],
         cost=np.concatenate([p.cost for p in parts])[keep],
         existing=existing[keep],
-        heading_deg=np.concatenate([p.heading_deg for p in parts])[keep],
+        heading_deg=heading[keep],
         source=tuple(s for s, k in zip(src, keep, strict=True) if k),
-        tilt_deg=np.concatenate([p.fixed_tilts() for p in parts])[keep],
+        tilt_deg=tilt[keep],
         clearance_m=np.concatenate([p.clearances() for p in parts])[keep],
         pole_ids=tuple(n for n, k in zip(poles, keep, strict=True) if k),
     )
 
 
 def shared_poles(sites: Sites, radius_m: float = 1.0) -> IntArray:
-    """The pole of each site, as a site index: an existing camera within ``radius_m`` of a
+    """The pole of each site, as a site index: new sites within ``radius_m`` of an earlier
+    one share its pole; an existing camera within ``radius_m`` of a
     new site hangs on that site's pole (the nearest one); installed cameras with no new site
     that near share the first one's pole among them; every other site is its own.
 
@@ -527,10 +691,16 @@ def shared_poles(sites: Sites, radius_m: float = 1.0) -> IntArray:
     pole = np.arange(len(sites), dtype=np.int32)
     new = np.flatnonzero(~sites.existing)
     old = np.flatnonzero(sites.existing)
+    if new.size > 1:
+        # New sites this near one another (two fixed headings of a user file at one spot:
+        # :func:`combine_sites` keeps them) are cameras on one pole, the first one's.
+        for i, j in sorted(cKDTree(sites.xyz[new, :2]).query_pairs(radius_m)):
+            if pole[new[j]] == new[j]:
+                pole[new[j]] = pole[new[i]]
     if new.size and old.size:
         dist, near = cKDTree(sites.xyz[new, :2]).query(sites.xyz[old, :2])
         hit = dist <= radius_m
-        pole[old[hit]] = new[near[hit]]
+        pole[old[hit]] = pole[new[near[hit]]]
         old = old[~hit]
     if old.size > 1:
         # Installed cameras with no candidate beside them share a pole among themselves.
@@ -640,7 +810,9 @@ def _installed_twins(
     # are both kept, whatever they look at.
     for s in np.flatnonzero(sites.existing & ~sites.existing[pole]):
         here = order[start[s] : start[s + 1]]
-        there = order[start[pole[s]] : start[pole[s] + 1]]
+        # Every candidate on that pole (two fixed headings of a user file share one).
+        on = np.flatnonzero((pole == pole[s]) & ~sites.existing)
+        there = np.concatenate([order[start[t] : start[t + 1]] for t in on])
         if not (here.size and there.size):
             continue
         dh = np.abs((heading[there][:, None] - heading[here][None, :] + 180.0) % 360.0 - 180.0)
