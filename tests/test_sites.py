@@ -480,3 +480,96 @@ def test_plateau_poles_far_from_every_road_are_left_out(caplog: pytest.LogCaptur
     (msg,) = [r.getMessage() for r in caplog.records if "PLATEAU poles" in r.getMessage()]
     assert msg.startswith("1 of 2 PLATEAU poles stand farther than 60 m from every road")
     assert len(pole_sites(city, mount_height_m=6.0)) == 2  # no reach given: all kept
+
+
+def _camera_row(city: City, x: float, y: float, mount: float, **extra: Any) -> dict[str, Any]:
+    lon, lat = _lonlat(x, y)
+    row = {
+        "id": "cam-001",
+        "lon": round(float(lon), 7),
+        "lat": round(float(lat), 7),
+        "crs": city.crs,
+        "x_m": x,
+        "y_m": y,
+        "height_m": GROUND_Z + mount,
+        "mount_height_m": mount,
+        "heading_deg": 90.0,
+        "site_id": "edge-00001",
+    }
+    return {**row, **extra}
+
+
+def _write_csv(p: Path, rows: list[dict[str, Any]]) -> None:
+    keys = list(rows[0])
+    p.write_text(
+        ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in rows)
+    )
+
+
+def test_a_moved_or_remounted_camera_reads_back_where_it_now_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    city = cross_city()
+    p = tmp_path / "cameras.csv"
+    # Unchanged: x_m / y_m / height_m taken as they are, no warning.
+    _write_csv(p, [_camera_row(city, X0 + 2.0, Y0 - 20.0, 6.0)])
+    with caplog.at_level(logging.WARNING):
+        s = read_sites(p, city, mount_height_m=6.0, existing=True)
+    assert s.xyz[0].tolist() == [X0 + 2.0, Y0 - 20.0, GROUND_Z + 6.0]
+    assert "moved" not in caplog.text and s.pole_ids == ("edge-00001",)
+    # lon / lat edited 5 m east: the camera goes there, with one warning naming the file.
+    lon, lat = _lonlat(X0 + 7.0, Y0 - 20.0)
+    _write_csv(p, [_camera_row(city, X0 + 2.0, Y0 - 20.0, 6.0, lon=lon, lat=lat)])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        s = read_sites(p, city, mount_height_m=6.0, existing=True)
+    np.testing.assert_allclose(s.xyz[0], [X0 + 7.0, Y0 - 20.0, GROUND_Z + 6.0], atol=0.01)
+    assert f"{p}: 1 of 1 rows have lon/lat" in caplog.text and s.pole_ids == ("",)
+    # The same in GeoJSON: the geometry dragged, the properties as they were.
+    row = _camera_row(city, X0 + 2.0, Y0 - 20.0, 6.0)
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {k: v for k, v in row.items() if k not in ("lon", "lat")},
+    }
+    gj = tmp_path / "cameras.geojson"
+    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        s = read_sites(gj, city, mount_height_m=6.0, existing=True)
+    np.testing.assert_allclose(s.xyz[0, :2], [X0 + 7.0, Y0 - 20.0], atol=0.01)
+    assert f"{gj}: 1 of 1 rows have lon/lat" in caplog.text
+    # mount_height_m edited 6 -> 10: the lens goes 10 m above the same ground.
+    _write_csv(p, [_camera_row(city, X0 + 2.0, Y0 - 20.0, 6.0, mount_height_m=10.0)])
+    s = read_sites(p, city, mount_height_m=6.0, existing=True)
+    assert s.xyz[0, 2] == pytest.approx(GROUND_Z + 10.0, abs=1e-3) and s.ground_z[
+        0
+    ] == pytest.approx(GROUND_Z)
+
+
+def test_two_headings_on_one_pole_are_kept_and_repeats_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    city = cross_city()
+    a, b = _lonlat(X0 + 2, Y0 - 20), _lonlat(X0 + 2, Y0 + 20)
+    p = tmp_path / "sites.csv"
+    p.write_text(
+        "id,lon,lat,heading_deg,cost\n"
+        f"N,{a[0]},{a[1]},0,1\nS,{a[0]},{a[1]},180,1\n"
+        f"P,{b[0]},{b[1]},,1\nPcheap,{b[0]},{b[1]},,0.2\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        s = combine_sites(read_sites(p, city, mount_height_m=6.0))
+    assert s.ids == ("N", "S", "P")
+    assert f"{p}: 1 of 4 sites" in caplog.text and "'Pcheap'" in caplog.text
+    # N and S are two cameras on one pole: max_per_site counts them together.
+    assert shared_poles(s).tolist() == [0, 0, 2]
+
+
+def test_messages_name_the_files_rows_after_rows_out_of_reach(tmp_path: Path) -> None:
+    city = cross_city()
+    a, b = _lonlat(X0 + 2, Y0 - 20), _lonlat(X0 + 2, Y0 + 20)
+    p = tmp_path / "e.csv"
+    p.write_text(f"lon,lat,heading_deg\n135.9,34.1,0\n{a[0]},{a[1]},0\n{b[0]},{b[1]},\n")
+    with pytest.raises(InputFileError, match="existing camera on row 3 has no heading_deg"):
+        read_sites(p, city, mount_height_m=6.0, existing=True, reach_m=60.0)
