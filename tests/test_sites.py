@@ -542,9 +542,8 @@ def test_a_moved_or_remounted_camera_reads_back_where_it_now_is(
     # mount_height_m edited 6 -> 10: the lens goes 10 m above the same ground.
     _write_csv(p, [_camera_row(city, X0 + 2.0, Y0 - 20.0, 6.0, mount_height_m=10.0)])
     s = read_sites(p, city, mount_height_m=6.0, existing=True)
-    assert s.xyz[0, 2] == pytest.approx(GROUND_Z + 10.0, abs=1e-3) and s.ground_z[
-        0
-    ] == pytest.approx(GROUND_Z)
+    assert s.xyz[0, 2] == pytest.approx(GROUND_Z + 10.0, abs=1e-3)
+    assert s.ground_z[0] == pytest.approx(GROUND_Z, abs=1e-3)
 
 
 def test_two_headings_on_one_pole_are_kept_and_repeats_warned_of(
