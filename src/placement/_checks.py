@@ -4,10 +4,13 @@ argument, not as numpy's or shapely's errors from deep inside."""
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+from pathlib import Path
+from typing import Any
 
-from placement.errors import OptionError
+from placement.errors import InputFileError, OptionError
 
 
 def number(
@@ -38,3 +41,14 @@ def number(
     if not ok:
         raise OptionError(f"{who}: {name} must be {kind}, got {value!r}")
     return float(value)  # type: ignore[arg-type]
+
+
+def read_json(p: Path, what: str) -> Any:
+    """The JSON document in ``p`` (a UTF-8 byte-order mark is allowed); one-line
+    :class:`InputFileError` naming the file when it cannot be read or is not ``what``."""
+    try:
+        return json.loads(p.read_text(encoding="utf-8-sig"))
+    except OSError as e:
+        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{p}: not valid {what} ({e})") from e

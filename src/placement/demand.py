@@ -16,7 +16,6 @@ that hold no demand point (outside the tile, or latitude first) give one warning
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import numbers
@@ -29,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from placement._checks import number
+from placement._checks import number, read_json
 from placement.crs import geojson_to_lonlat, to_metric
 from placement.errors import CRSError, InputFileError, OptionError
 from placement.heights import height_at
@@ -345,12 +344,7 @@ def read_priority(path: str | Path, crs: str) -> Priority:
     ``crs`` member names, as QGIS may write); each feature's ``weight`` property (default 2)
     multiplies the weight of the demand points inside it."""
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8-sig"))
-    except OSError as e:
-        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputFileError(f"{p}: not valid GeoJSON ({e})") from e
+    doc = read_json(p, "GeoJSON")
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list) or not feats:
         raise InputFileError(f"{p}: not a GeoJSON FeatureCollection with features")

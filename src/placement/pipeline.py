@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from placement import __version__
+from placement._checks import read_json
 from placement._hashing import file_sha256
 from placement._logging import COLLECTS_ONLY
 from placement.camera import PRESETS, Camera, load_camera
@@ -424,12 +424,7 @@ def _toml_doc(p: Path) -> dict[str, Any]:
 def _summary_options(p: Path) -> dict[str, Any]:
     """The ``options`` of a run's summary.json, as a config: a run repeats from its summary
     (``placement run INPUTS --config old/summary.json --out new``). Nulls are defaults."""
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputFileError(f"{p}: cannot read: {e.strerror or e}") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputFileError(f"{p}: not valid JSON: {e}") from e
+    doc = read_json(p, "JSON")
     options = doc.get("options") if isinstance(doc, dict) else None
     if not isinstance(options, dict):
         raise InputFileError(
