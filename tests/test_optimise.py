@@ -1089,8 +1089,11 @@ def test_lp_bound_phase_keeps_the_answer(monkeypatch: pytest.MonkeyPatch) -> Non
         # time_limit is approximate: allow for a loaded machine (2.08 s of 2 seen under load).
         assert p.time_s < 1.2 * limit
     assert with_lp[0].objective <= with_lp[0].bound
-    # Partial cover: SCIP's bound stays 0 in 2 s here, so the LP duals beat the subgradient.
-    assert "LP duals" in with_lp[1].method
+    # Partial cover: SCIP's bound usually stays 0 in 2 s here, so the LP duals beat the
+    # subgradient; on some runs SCIP's branch and cut proves more first (seen once in CI,
+    # at both limits), and that bound is then the one named.
+    bound_from = with_lp[1].method.split("bound:")[-1]
+    assert "LP duals" in bound_from or "SCIP" in bound_from, with_lp[1].method
     assert plain[1].bound <= with_lp[1].bound <= with_lp[1].objective
 
 
